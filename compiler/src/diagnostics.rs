@@ -1,0 +1,289 @@
+//! The one diagnostic type every phase reports through.
+//!
+//! A diagnostic carries a stable [`Code`], a severity, a lowercase message, an optional help
+//! line and labelled spans. The command line renders it with miette; the language server turns
+//! the same value into an LSP diagnostic, so both show identical text.
+
+use std::fmt;
+
+use crate::span::Span;
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// A suggestion; the input is fine as it is.
+    Advice,
+    /// The input is accepted but almost certainly does not do what was meant.
+    Warning,
+    /// The input is rejected, as AWS IoT Core rejects it.
+    Error,
+}
+
+impl Severity {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Severity::Advice => "advice",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+macro_rules! codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident = $name:literal, )*) => {
+        /// Stable diagnostic codes. The names are part of the public interface: editors,
+        /// CI scripts and suppression lists refer to them, so they never change meaning.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Code {
+            $( $(#[doc = $doc])* $variant, )*
+        }
+
+        impl Code {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable name, such as `iotsql::unknown_function`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $( Code::$variant => $name, )* }
+            }
+
+            /// One sentence saying what the code reports.
+            pub const fn summary(self) -> &'static str {
+                match self { $( Code::$variant => concat!($($doc),*), )* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// A character that cannot start any IoT SQL token.
+    InvalidToken = "iotsql::invalid_token",
+    /// A string literal with no closing quote.
+    UnterminatedString = "iotsql::unterminated_string",
+    /// An operator from another SQL dialect, such as `!=` or `==`.
+    ForeignOperator = "iotsql::foreign_operator",
+    /// A token where the grammar does not allow it.
+    UnexpectedToken = "iotsql::unexpected_token",
+    /// The statement stops before it is complete.
+    UnexpectedEnd = "iotsql::unexpected_end",
+    /// Expressions nested deeper than the compiler accepts.
+    NestingTooDeep = "iotsql::nesting_too_deep",
+    /// More syntax errors than are worth reporting one by one.
+    TooManyErrors = "iotsql::too_many_errors",
+    /// An integer literal outside the 64-bit range, read as a Decimal.
+    IntegerOutOfRange = "iotsql::integer_out_of_range",
+    /// A call to a function IoT SQL does not have.
+    UnknownFunction = "iotsql::unknown_function",
+    /// A function called with a number of arguments it does not take; the call is always Undefined.
+    WrongArity = "iotsql::wrong_arity",
+    /// A feature or function that the statement's SQL version does not have.
+    RequiresSqlVersion = "iotsql::requires_sql_version",
+    /// A `cast` whose target is not one of the documented type keywords.
+    InvalidCastType = "iotsql::invalid_cast_type",
+    /// The `x AS type` argument form outside `cast`.
+    AsOutsideCast = "iotsql::as_outside_cast",
+    /// Bracket indexing, which IoT SQL does not have.
+    UnsupportedIndexing = "iotsql::unsupported_indexing",
+    /// A `CASE` without a value to compare.
+    SearchedCase = "iotsql::searched_case",
+    /// A FROM clause that is not a quoted topic filter.
+    TopicFilterNotQuoted = "iotsql::topic_filter_not_quoted",
+    /// A topic filter MQTT does not allow.
+    InvalidTopicFilter = "iotsql::invalid_topic_filter",
+    /// A topic filter past an AWS IoT Core limit.
+    TopicFilterLimit = "iotsql::topic_filter_limit",
+    /// A FROM clause naming a Basic Ingest topic, which rules never subscribe to.
+    BasicIngestInFrom = "iotsql::basic_ingest_in_from",
+    /// A statement with no FROM clause, reachable only through Basic Ingest.
+    MissingFrom = "iotsql::missing_from",
+    /// An expression whose value is Undefined for every message.
+    AlwaysUndefined = "iotsql::always_undefined",
+    /// A WHERE clause that can never be Boolean true, so the rule never fires.
+    WhereNeverTrue = "iotsql::where_never_true",
+    /// Two SELECT items that write the same output key.
+    DuplicateOutputKey = "iotsql::duplicate_output_key",
+    /// An object literal that repeats a key.
+    DuplicateObjectKey = "iotsql::duplicate_object_key",
+    /// A SELECT item whose output key AWS does not document.
+    UnnamedOutput = "iotsql::unnamed_output",
+    /// A regular expression using a construct the linear-time engine cannot run.
+    UnsupportedRegex = "iotsql::unsupported_regex",
+    /// A regular expression that does not compile, so the call is always Undefined.
+    InvalidRegex = "iotsql::invalid_regex",
+    /// A `@variable` used without a SET assignment before it.
+    UndefinedVariable = "iotsql::undefined_variable",
+    /// A `@variable` assigned more than once.
+    DuplicateVariable = "iotsql::duplicate_variable",
+    /// A `@variable` name longer than 64 characters.
+    VariableNameTooLong = "iotsql::variable_name_too_long",
+    /// A function AWS allows at most once per statement, called twice.
+    FunctionCalledTwice = "iotsql::function_called_twice",
+    /// A rule file that is not valid JSON.
+    RuleInvalidJson = "rule::invalid_json",
+    /// A rule file field that is missing, of the wrong type, or not a rule field.
+    RuleInvalidField = "rule::invalid_field",
+    /// A rule name outside `[a-zA-Z0-9_]{1,128}`.
+    RuleInvalidName = "rule::invalid_rule_name",
+    /// An `awsIotSqlVersion` AWS does not know.
+    RuleInvalidSqlVersion = "rule::invalid_sql_version",
+    /// A rule with no `awsIotSqlVersion`, which AWS runs as 2015-10-08.
+    RuleMissingSqlVersion = "rule::missing_sql_version",
+    /// More than the 10 actions AWS allows on one rule.
+    RuleTooManyActions = "rule::too_many_actions",
+    /// An action entry naming no known action type, or more than one.
+    RuleUnknownAction = "rule::unknown_action",
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A labelled span inside a diagnostic.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub text: Option<String>,
+}
+
+/// One finding about one input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    pub severity: Severity,
+    /// Lowercase, no final period, user input in backticks.
+    pub message: String,
+    /// What to do about it.
+    pub help: Option<String>,
+    /// The primary span first, then any related spans.
+    pub labels: Vec<Label>,
+}
+
+impl Diagnostic {
+    pub fn error(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Error, span, message)
+    }
+
+    pub fn warning(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Warning, span, message)
+    }
+
+    pub fn advice(code: Code, span: Span, message: impl Into<String>) -> Self {
+        Self::new(code, Severity::Advice, span, message)
+    }
+
+    fn new(code: Code, severity: Severity, span: Span, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            severity,
+            message: message.into(),
+            help: None,
+            labels: vec![Label { span, text: None }],
+        }
+    }
+
+    /// Sets the help line.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Sets the text shown under the primary span.
+    pub fn with_label(mut self, text: impl Into<String>) -> Self {
+        if let Some(primary) = self.labels.first_mut() {
+            primary.text = Some(text.into());
+        }
+        self
+    }
+
+    /// Adds a secondary labelled span.
+    pub fn with_related(mut self, span: Span, text: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            text: Some(text.into()),
+        });
+        self
+    }
+
+    /// The primary span.
+    pub fn span(&self) -> Span {
+        self.labels
+            .first()
+            .map(|label| label.span)
+            .unwrap_or_default()
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// Maps every span through `map`, for text embedded in a larger file.
+    pub fn map_spans(mut self, mut map: impl FnMut(Span) -> Span) -> Self {
+        for label in &mut self.labels {
+            label.span = map(label.span);
+        }
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+impl miette::Diagnostic for Diagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code.as_str()))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.severity {
+            Severity::Advice => miette::Severity::Advice,
+            Severity::Warning => miette::Severity::Warning,
+            Severity::Error => miette::Severity::Error,
+        })
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_deref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().enumerate().map(
+            |(index, label)| {
+                let span = miette::SourceSpan::from(label.span);
+                if index == 0 {
+                    miette::LabeledSpan::new_primary_with_span(label.text.clone(), span)
+                } else {
+                    miette::LabeledSpan::new_with_span(label.text.clone(), span)
+                }
+            },
+        )))
+    }
+}
+
+/// Closest candidate to `word` by edit distance, for "did you mean" help lines.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|candidate| {
+            (
+                strsim::damerau_levenshtein(&lower, &candidate.to_ascii_lowercase()),
+                candidate,
+            )
+        })
+        .filter(|(distance, candidate)| *distance <= (candidate.len().max(3) / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}

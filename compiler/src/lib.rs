@@ -1,0 +1,12 @@
+//! The iotrules compiler: reads AWS IoT SQL rules and TopicRulePayload files, checks them
+//! against AWS IoT Core's documented behaviour, and reports precise diagnostics.
+//!
+//! **Architecture Invariant:** nothing here does IO, and nothing panics on any input: every
+//! entry point returns its result together with the diagnostics it found.
+
+pub mod diagnostics;
+pub mod span;
+pub mod syntax;
+
+pub use diagnostics::{Code, Diagnostic, Severity};
+pub use span::Span;

@@ -1,0 +1,227 @@
+//! The syntax tree of one IoT SQL statement.
+//!
+//! INVARIANT: no expression is nested more than [`MAX_DEPTH`] levels deep. The parser replaces
+//! anything deeper with [`ExprKind::Error`] and reports it, so every recursive walk over the
+//! tree, including `Drop`, runs in bounded stack.
+
+use crate::span::Span;
+
+/// The deepest expression the parser builds.
+pub const MAX_DEPTH: u32 = 512;
+
+/// `[SET ...] SELECT ... [FROM ...] [WHERE ...]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    pub set: Vec<Assignment>,
+    pub select: Select,
+    pub from: Option<Expr>,
+    pub where_clause: Option<Expr>,
+    pub span: Span,
+}
+
+/// `@name = value` in a SET clause.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub variable: Name,
+    pub value: Expr,
+}
+
+/// The SELECT list of a statement or a nested query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Select {
+    /// `SELECT item, item, ...`.
+    Items(Vec<SelectItem>),
+    /// `SELECT VALUE expr`.
+    Value(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SelectItem {
+    /// `expr [AS a.b.c]`; a bare `*` is `ExprKind::Payload`.
+    Expr { expr: Expr, alias: Option<Alias> },
+    /// An item the parser could not read; already reported.
+    Error(Span),
+}
+
+/// `AS name` or the dotted `AS state.reported`, which builds nested output objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alias {
+    pub path: Vec<Name>,
+    pub span: Span,
+}
+
+/// An identifier with its place in the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Name {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A string literal: its text after escapes, and whether the text is verbatim in the source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StringLit {
+    pub value: String,
+    pub span: Span,
+    pub verbatim: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+    depth: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ExprKind {
+    Integer(i64),
+    Decimal(f64),
+    String(StringLit),
+    Boolean(bool),
+    Null,
+    /// `*`: the whole payload.
+    Payload,
+    /// A top-level payload attribute.
+    Attribute(String),
+    /// `@name`.
+    Variable(String),
+    /// `base.name`.
+    Field {
+        base: Box<Expr>,
+        name: Name,
+    },
+    /// `base[index]`: parsed to explain that IoT SQL uses `get()` instead.
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Call {
+        function: Name,
+        args: Vec<Expr>,
+    },
+    /// `function(value AS target)`; only `cast` takes this form.
+    Cast {
+        function: Name,
+        value: Box<Expr>,
+        target: Name,
+    },
+    /// `CASE subject WHEN ... THEN ... [ELSE ...] END`; a missing subject is reported.
+    Case {
+        subject: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+    },
+    Object(Vec<(StringLit, Expr)>),
+    Array(Vec<Expr>),
+    /// `(SELECT ... FROM array [WHERE ...])`.
+    Query(Box<Query>),
+    /// Input the parser could not read; already reported.
+    Error,
+}
+
+/// A nested object query.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Query {
+    pub select: Select,
+    pub from: Expr,
+    pub where_clause: Option<Expr>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl BinaryOp {
+    pub const fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Or => "OR",
+            BinaryOp::And => "AND",
+            BinaryOp::Eq => "=",
+            BinaryOp::Ne => "<>",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
+        }
+    }
+}
+
+impl Expr {
+    /// A leaf expression.
+    pub fn leaf(kind: ExprKind, span: Span) -> Self {
+        Self {
+            kind,
+            span,
+            depth: 1,
+        }
+    }
+
+    /// An expression one level above children at most `child_depth` deep; `None` when it would
+    /// nest deeper than [`MAX_DEPTH`].
+    pub fn node(kind: ExprKind, span: Span, child_depth: u32) -> Option<Self> {
+        let depth = child_depth.saturating_add(1);
+        (depth <= MAX_DEPTH).then_some(Self { kind, span, depth })
+    }
+
+    pub fn error(span: Span) -> Self {
+        Self::leaf(ExprKind::Error, span)
+    }
+
+    /// How many levels of expressions this one spans.
+    pub fn depth(&self) -> u32 {
+        self.depth
+    }
+}
+
+impl Query {
+    /// Expressions directly inside the query, for depth accounting.
+    pub fn children(&self) -> impl Iterator<Item = &Expr> {
+        let select: Vec<&Expr> = match &self.select {
+            Select::Value(expr) => vec![expr],
+            Select::Items(items) => items
+                .iter()
+                .filter_map(|item| match item {
+                    SelectItem::Expr { expr, .. } => Some(expr),
+                    SelectItem::Error(_) => None,
+                })
+                .collect(),
+        };
+        select
+            .into_iter()
+            .chain(std::iter::once(&self.from))
+            .chain(self.where_clause.as_ref())
+    }
+}

@@ -1,0 +1,344 @@
+//! Tokens of IoT SQL, produced by logos and adapted to lalrpop's external-lexer interface.
+//!
+//! lalrpop stops at the first lexer `Err`, so the adapter never yields one: it records a
+//! diagnostic and yields [`Token::Error`] instead, and the grammar's error recovery carries on.
+
+use logos::Logos;
+
+use crate::diagnostics::{Code, Diagnostic};
+use crate::span::Span;
+
+/// Why logos could not produce a token. logos only needs a default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LexError;
+
+#[derive(Logos, Clone, Debug, PartialEq)]
+#[logos(skip r"[ \t\r\n\f]+")]
+#[logos(error = LexError)]
+pub enum Token<'src> {
+    #[token("select", ignore(case))]
+    Select,
+    #[token("value", ignore(case))]
+    Value,
+    #[token("as", ignore(case))]
+    As,
+    #[token("from", ignore(case))]
+    From,
+    #[token("where", ignore(case))]
+    Where,
+    #[token("set", ignore(case))]
+    Set,
+    #[token("and", ignore(case))]
+    And,
+    #[token("or", ignore(case))]
+    Or,
+    #[token("not", ignore(case))]
+    Not,
+    #[token("case", ignore(case))]
+    Case,
+    #[token("when", ignore(case))]
+    When,
+    #[token("then", ignore(case))]
+    Then,
+    #[token("else", ignore(case))]
+    Else,
+    #[token("end", ignore(case))]
+    End,
+    #[token("true", ignore(case))]
+    True,
+    #[token("false", ignore(case))]
+    False,
+    #[token("null", ignore(case))]
+    Null,
+
+    #[token(",")]
+    Comma,
+    #[token(".")]
+    Dot,
+    #[token(":")]
+    Colon,
+    #[token("(")]
+    LParen,
+    #[token(")")]
+    RParen,
+    #[token("[")]
+    LBracket,
+    #[token("]")]
+    RBracket,
+    #[token("{")]
+    LBrace,
+    #[token("}")]
+    RBrace,
+    #[token("*")]
+    Star,
+    #[token("/")]
+    Slash,
+    #[token("%")]
+    Percent,
+    #[token("+")]
+    Plus,
+    #[token("-")]
+    Minus,
+    #[token("=")]
+    Eq,
+    #[token("<>")]
+    Ne,
+    #[token("<")]
+    Lt,
+    #[token("<=")]
+    Le,
+    #[token(">")]
+    Gt,
+    #[token(">=")]
+    Ge,
+    /// `!=`, reported and then read as `<>`.
+    #[token("!=")]
+    BangEq,
+    /// `==`, reported and then read as `=`.
+    #[token("==")]
+    EqEq,
+
+    #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]
+    Ident(&'src str),
+    /// `@name`, without the `@`.
+    #[regex(r"@[A-Za-z_][A-Za-z0-9_]*", |lex| &lex.slice()[1..])]
+    Variable(&'src str),
+    #[regex(r"[0-9]+")]
+    Integer(&'src str),
+    #[regex(r"[0-9]+\.[0-9]+([eE][+-]?[0-9]+)?")]
+    #[regex(r"[0-9]+[eE][+-]?[0-9]+")]
+    Decimal(&'src str),
+    /// A quoted string, quotes included; see [`unescape`].
+    #[regex(r"'([^'\\]|\\(.|\n))*'")]
+    #[regex(r#""([^"\\]|\\(.|\n))*""#)]
+    String(&'src str),
+    /// A quote that is never closed; the rest of the input is its text.
+    #[regex(r"'([^'\\]|\\(.|\n))*", allow_greedy = true)]
+    #[regex(r#""([^"\\]|\\(.|\n))*"#, allow_greedy = true)]
+    UnterminatedString(&'src str),
+
+    /// Stands for input the lexer could not read; never produced by logos itself.
+    Error,
+}
+
+impl Token<'_> {
+    /// How the token reads in a diagnostic.
+    pub fn describe(&self) -> String {
+        match self {
+            Token::Ident(name) => format!("identifier `{name}`"),
+            Token::Variable(name) => format!("variable `@{name}`"),
+            Token::Integer(text) | Token::Decimal(text) => format!("number `{text}`"),
+            Token::String(text) | Token::UnterminatedString(text) => format!("string {text}"),
+            Token::Error => "invalid input".to_owned(),
+            other => format!("`{}`", other.text()),
+        }
+    }
+
+    /// The fixed spelling of a keyword or punctuation token.
+    fn text(&self) -> &'static str {
+        match self {
+            Token::Select => "SELECT",
+            Token::Value => "VALUE",
+            Token::As => "AS",
+            Token::From => "FROM",
+            Token::Where => "WHERE",
+            Token::Set => "SET",
+            Token::And => "AND",
+            Token::Or => "OR",
+            Token::Not => "NOT",
+            Token::Case => "CASE",
+            Token::When => "WHEN",
+            Token::Then => "THEN",
+            Token::Else => "ELSE",
+            Token::End => "END",
+            Token::True => "TRUE",
+            Token::False => "FALSE",
+            Token::Null => "NULL",
+            Token::Comma => ",",
+            Token::Dot => ".",
+            Token::Colon => ":",
+            Token::LParen => "(",
+            Token::RParen => ")",
+            Token::LBracket => "[",
+            Token::RBracket => "]",
+            Token::LBrace => "{",
+            Token::RBrace => "}",
+            Token::Star => "*",
+            Token::Slash => "/",
+            Token::Percent => "%",
+            Token::Plus => "+",
+            Token::Minus => "-",
+            Token::Eq => "=",
+            Token::Ne => "<>",
+            Token::Lt => "<",
+            Token::Le => "<=",
+            Token::Gt => ">",
+            Token::Ge => ">=",
+            Token::BangEq => "!=",
+            Token::EqEq => "==",
+            Token::Ident(_)
+            | Token::Variable(_)
+            | Token::Integer(_)
+            | Token::Decimal(_)
+            | Token::String(_)
+            | Token::UnterminatedString(_)
+            | Token::Error => "",
+        }
+    }
+}
+
+/// The item lalrpop pulls from an external lexer.
+pub type Spanned<'src> = Result<(usize, Token<'src>, usize), LexError>;
+
+/// Feeds logos tokens to the parser, turning lexical problems into diagnostics.
+pub struct Lexer<'src> {
+    inner: logos::SpannedIter<'src, Token<'src>>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl std::fmt::Debug for Lexer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lexer")
+            .field("diagnostics", &self.diagnostics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'src> Lexer<'src> {
+    pub fn new(source: &'src str) -> Self {
+        Self {
+            inner: Token::lexer(source).spanned(),
+            diagnostics: Vec::new(),
+        }
+    }
+}
+
+impl<'src> Iterator for Lexer<'src> {
+    type Item = Spanned<'src>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (token, range) = self.inner.next()?;
+        let span = Span::new(range.start, range.end);
+        let token = match token {
+            Ok(Token::BangEq) => {
+                self.diagnostics.push(foreign_operator(span, "!=", "<>"));
+                Token::Ne
+            }
+            Ok(Token::EqEq) => {
+                self.diagnostics.push(foreign_operator(span, "==", "="));
+                Token::Eq
+            }
+            Ok(Token::UnterminatedString(text)) => {
+                let quote = text.chars().next().unwrap_or('\'');
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::UnterminatedString,
+                        Span::new(span.start, span.start + 1),
+                        "string is never closed",
+                    )
+                    .with_label("this quote has no partner")
+                    .with_help(format!("end the string with a matching {quote}")),
+                );
+                Token::Error
+            }
+            Ok(token) => token,
+            Err(LexError) => {
+                let text = self.inner.slice();
+                let shown = text
+                    .chars()
+                    .next()
+                    .map(|c| c.escape_debug().to_string())
+                    .unwrap_or_default();
+                let help = if text.starts_with('#') || text.starts_with("--") {
+                    "IoT SQL has no comments; a topic filter such as `a/#` goes in single quotes after FROM"
+                } else if text.starts_with('@') {
+                    "a variable is `@` followed by a letter or `_`, then letters, digits or `_`"
+                } else {
+                    "remove it, or put it inside a quoted string"
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::InvalidToken,
+                        span,
+                        format!("unexpected character `{shown}`"),
+                    )
+                    .with_label("not part of IoT SQL")
+                    .with_help(help),
+                );
+                Token::Error
+            }
+        };
+        Some(Ok((span.start, token, span.end)))
+    }
+}
+
+fn foreign_operator(span: Span, found: &str, instead: &str) -> Diagnostic {
+    Diagnostic::error(
+        Code::ForeignOperator,
+        span,
+        format!("IoT SQL has no `{found}` operator"),
+    )
+    .with_label(format!("read as `{instead}`"))
+    .with_help(format!("write `{instead}`"))
+}
+
+/// The text of a string literal: quotes removed, escapes resolved.
+///
+/// AWS does not document escapes. `\'`, `\"`, `\\`, `\n`, `\r`, `\t` and `\uXXXX` are resolved
+/// as in JSON; a backslash before anything else stays as written, so regular expressions such
+/// as `'\d+'` reach the regex engine unchanged.
+pub fn unescape(quoted: &str) -> String {
+    let inner = quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default();
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek().copied() {
+            Some(escaped @ ('\'' | '"' | '\\')) => {
+                out.push(escaped);
+                chars.next();
+            }
+            Some('n') => {
+                out.push('\n');
+                chars.next();
+            }
+            Some('r') => {
+                out.push('\r');
+                chars.next();
+            }
+            Some('t') => {
+                out.push('\t');
+                chars.next();
+            }
+            Some('u') => {
+                let hex: String = chars.clone().skip(1).take(4).collect();
+                match (hex.len() == 4)
+                    .then(|| u32::from_str_radix(&hex, 16).ok())
+                    .flatten()
+                    .and_then(char::from_u32)
+                {
+                    Some(decoded) => {
+                        out.push(decoded);
+                        for _ in 0..5 {
+                            chars.next();
+                        }
+                    }
+                    None => out.push('\\'),
+                }
+            }
+            _ => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// Whether a quoted literal's text is exactly its source (no escapes), so offsets inside the
+/// text map one to one onto the source.
+pub fn is_verbatim(quoted: &str) -> bool {
+    !quoted.contains('\\')
+}
