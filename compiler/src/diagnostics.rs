@@ -175,13 +175,7 @@ impl Diagnostic {
     }
 
     fn new(code: Code, severity: Severity, span: Span, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            severity,
-            message: message.into(),
-            help: None,
-            labels: vec![Label { span, text: None }],
-        }
+        Self { code, severity, message: message.into(), help: None, labels: vec![Label { span, text: None }] }
     }
 
     /// Sets the help line.
@@ -200,19 +194,13 @@ impl Diagnostic {
 
     /// Adds a secondary labelled span.
     pub fn with_related(mut self, span: Span, text: impl Into<String>) -> Self {
-        self.labels.push(Label {
-            span,
-            text: Some(text.into()),
-        });
+        self.labels.push(Label { span, text: Some(text.into()) });
         self
     }
 
     /// The primary span.
     pub fn span(&self) -> Span {
-        self.labels
-            .first()
-            .map(|label| label.span)
-            .unwrap_or_default()
+        self.labels.first().map(|label| label.span).unwrap_or_default()
     }
 
     pub fn is_error(&self) -> bool {
@@ -250,39 +238,27 @@ impl miette::Diagnostic for Diagnostic {
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help
-            .as_deref()
-            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.help.as_deref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        Some(Box::new(self.labels.iter().enumerate().map(
-            |(index, label)| {
-                let span = miette::SourceSpan::from(label.span);
-                if index == 0 {
-                    miette::LabeledSpan::new_primary_with_span(label.text.clone(), span)
-                } else {
-                    miette::LabeledSpan::new_with_span(label.text.clone(), span)
-                }
-            },
-        )))
+        Some(Box::new(self.labels.iter().enumerate().map(|(index, label)| {
+            let span = miette::SourceSpan::from(label.span);
+            if index == 0 {
+                miette::LabeledSpan::new_primary_with_span(label.text.clone(), span)
+            } else {
+                miette::LabeledSpan::new_with_span(label.text.clone(), span)
+            }
+        })))
     }
 }
 
 /// Closest candidate to `word` by edit distance, for "did you mean" help lines.
-pub fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     candidates
         .into_iter()
-        .map(|candidate| {
-            (
-                strsim::damerau_levenshtein(&lower, &candidate.to_ascii_lowercase()),
-                candidate,
-            )
-        })
+        .map(|candidate| (strsim::damerau_levenshtein(&lower, &candidate.to_ascii_lowercase()), candidate))
         .filter(|(distance, candidate)| *distance <= (candidate.len().max(3) / 3).max(1))
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)

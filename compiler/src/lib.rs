@@ -4,9 +4,13 @@
 //! **Architecture Invariant:** nothing here does IO, and nothing panics on any input: every
 //! entry point returns its result together with the diagnostics it found.
 
+pub mod check;
 pub mod diagnostics;
 pub mod span;
 pub mod syntax;
+pub mod version;
 
+pub use check::{Checked, check_sql};
 pub use diagnostics::{Code, Diagnostic, Severity};
 pub use span::Span;
+pub use version::SqlVersion;

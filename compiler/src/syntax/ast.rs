@@ -182,11 +182,7 @@ impl BinaryOp {
 impl Expr {
     /// A leaf expression.
     pub fn leaf(kind: ExprKind, span: Span) -> Self {
-        Self {
-            kind,
-            span,
-            depth: 1,
-        }
+        Self { kind, span, depth: 1 }
     }
 
     /// An expression one level above children at most `child_depth` deep; `None` when it would
@@ -219,9 +215,6 @@ impl Query {
                 })
                 .collect(),
         };
-        select
-            .into_iter()
-            .chain(std::iter::once(&self.from))
-            .chain(self.where_clause.as_ref())
+        select.into_iter().chain(std::iter::once(&self.from)).chain(self.where_clause.as_ref())
     }
 }

@@ -198,18 +198,13 @@ pub struct Lexer<'src> {
 
 impl std::fmt::Debug for Lexer<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lexer")
-            .field("diagnostics", &self.diagnostics)
-            .finish_non_exhaustive()
+        f.debug_struct("Lexer").field("diagnostics", &self.diagnostics).finish_non_exhaustive()
     }
 }
 
 impl<'src> Lexer<'src> {
     pub fn new(source: &'src str) -> Self {
-        Self {
-            inner: Token::lexer(source).spanned(),
-            diagnostics: Vec::new(),
-        }
+        Self { inner: Token::lexer(source).spanned(), diagnostics: Vec::new() }
     }
 }
 
@@ -244,11 +239,7 @@ impl<'src> Iterator for Lexer<'src> {
             Ok(token) => token,
             Err(LexError) => {
                 let text = self.inner.slice();
-                let shown = text
-                    .chars()
-                    .next()
-                    .map(|c| c.escape_debug().to_string())
-                    .unwrap_or_default();
+                let shown = text.chars().next().map(|c| c.escape_debug().to_string()).unwrap_or_default();
                 let help = if text.starts_with('#') || text.starts_with("--") {
                     "IoT SQL has no comments; a topic filter such as `a/#` goes in single quotes after FROM"
                 } else if text.starts_with('@') {
@@ -257,13 +248,9 @@ impl<'src> Iterator for Lexer<'src> {
                     "remove it, or put it inside a quoted string"
                 };
                 self.diagnostics.push(
-                    Diagnostic::error(
-                        Code::InvalidToken,
-                        span,
-                        format!("unexpected character `{shown}`"),
-                    )
-                    .with_label("not part of IoT SQL")
-                    .with_help(help),
+                    Diagnostic::error(Code::InvalidToken, span, format!("unexpected character `{shown}`"))
+                        .with_label("not part of IoT SQL")
+                        .with_help(help),
                 );
                 Token::Error
             }
@@ -273,13 +260,9 @@ impl<'src> Iterator for Lexer<'src> {
 }
 
 fn foreign_operator(span: Span, found: &str, instead: &str) -> Diagnostic {
-    Diagnostic::error(
-        Code::ForeignOperator,
-        span,
-        format!("IoT SQL has no `{found}` operator"),
-    )
-    .with_label(format!("read as `{instead}`"))
-    .with_help(format!("write `{instead}`"))
+    Diagnostic::error(Code::ForeignOperator, span, format!("IoT SQL has no `{found}` operator"))
+        .with_label(format!("read as `{instead}`"))
+        .with_help(format!("write `{instead}`"))
 }
 
 /// The text of a string literal: quotes removed, escapes resolved.
@@ -288,9 +271,7 @@ fn foreign_operator(span: Span, found: &str, instead: &str) -> Diagnostic {
 /// as in JSON; a backslash before anything else stays as written, so regular expressions such
 /// as `'\d+'` reach the regex engine unchanged.
 pub fn unescape(quoted: &str) -> String {
-    let inner = quoted
-        .get(1..quoted.len().saturating_sub(1))
-        .unwrap_or_default();
+    let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
@@ -317,11 +298,7 @@ pub fn unescape(quoted: &str) -> String {
             }
             Some('u') => {
                 let hex: String = chars.clone().skip(1).take(4).collect();
-                match (hex.len() == 4)
-                    .then(|| u32::from_str_radix(&hex, 16).ok())
-                    .flatten()
-                    .and_then(char::from_u32)
-                {
+                match (hex.len() == 4).then(|| u32::from_str_radix(&hex, 16).ok()).flatten().and_then(char::from_u32) {
                     Some(decoded) => {
                         out.push(decoded);
                         for _ in 0..5 {

@@ -4,9 +4,7 @@ use lalrpop_util::{ErrorRecovery, ParseError};
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
-use crate::syntax::ast::{
-    BinaryOp, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp,
-};
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp};
 use crate::syntax::grammar::StatementParser;
 use crate::syntax::lexer::{self, LexError, Lexer, Token};
 
@@ -24,12 +22,7 @@ pub struct Parsed {
 /// holds; error nodes in the tree stand for the parts that were reported.
 pub fn parse(source: &str) -> Parsed {
     let mut lexer = Lexer::new(source);
-    let mut state = ParseState {
-        source,
-        errors: Vec::new(),
-        diagnostics: Vec::new(),
-        too_deep: false,
-    };
+    let mut state = ParseState { source, errors: Vec::new(), diagnostics: Vec::new(), too_deep: false };
     let result = StatementParser::new().parse(&mut state, &mut lexer);
 
     let mut diagnostics = lexer.diagnostics;
@@ -39,29 +32,18 @@ pub fn parse(source: &str) -> Parsed {
         Ok(statement) => (Some(statement), None),
         Err(error) => (None, Some(error)),
     };
-    diagnostics.extend(
-        recovered
-            .chain(fatal)
-            .filter_map(|error| syntax_error(source, error)),
-    );
+    diagnostics.extend(recovered.chain(fatal).filter_map(|error| syntax_error(source, error)));
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
     if diagnostics.len() > MAX_SYNTAX_ERRORS {
         let rest = diagnostics.len() - MAX_SYNTAX_ERRORS;
         diagnostics.truncate(MAX_SYNTAX_ERRORS);
         let end = source.len();
         diagnostics.push(
-            Diagnostic::error(
-                Code::TooManyErrors,
-                Span::new(end, end),
-                format!("{rest} more syntax errors not shown"),
-            )
-            .with_help("fix the errors above first; the rest often follow from them"),
+            Diagnostic::error(Code::TooManyErrors, Span::new(end, end), format!("{rest} more syntax errors not shown"))
+                .with_help("fix the errors above first; the rest often follow from them"),
         );
     }
-    Parsed {
-        statement,
-        diagnostics,
-    }
+    Parsed { statement, diagnostics }
 }
 
 /// What the grammar's actions share while the parser runs.
@@ -75,18 +57,11 @@ pub struct ParseState<'src> {
 
 impl ParseState<'_> {
     pub(crate) fn name(&self, l: usize, r: usize) -> Name {
-        Name {
-            text: self.source.get(l..r).unwrap_or_default().to_owned(),
-            span: Span::new(l, r),
-        }
+        Name { text: self.source.get(l..r).unwrap_or_default().to_owned(), span: Span::new(l, r) }
     }
 
     pub(crate) fn string(&self, l: usize, r: usize, quoted: &str) -> StringLit {
-        StringLit {
-            value: lexer::unescape(quoted),
-            span: Span::new(l, r),
-            verbatim: lexer::is_verbatim(quoted),
-        }
+        StringLit { value: lexer::unescape(quoted), span: Span::new(l, r), verbatim: lexer::is_verbatim(quoted) }
     }
 
     pub(crate) fn integer(&mut self, l: usize, r: usize, text: &str) -> Expr {
@@ -95,14 +70,17 @@ impl ParseState<'_> {
             Ok(value) => Expr::leaf(ExprKind::Integer(value), span),
             Err(_) => {
                 self.diagnostics.push(
-                    Diagnostic::warning(Code::IntegerOutOfRange, span, format!("`{text}` does not fit in a 64-bit integer"))
-                        .with_label("read as a Decimal")
-                        .with_help("integers hold 64 bits here; larger numbers are Decimals, with about 16 significant digits"),
+                    Diagnostic::warning(
+                        Code::IntegerOutOfRange,
+                        span,
+                        format!("`{text}` does not fit in a 64-bit integer"),
+                    )
+                    .with_label("read as a Decimal")
+                    .with_help(
+                        "integers hold 64 bits here; larger numbers are Decimals, with about 16 significant digits",
+                    ),
                 );
-                Expr::leaf(
-                    ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)),
-                    span,
-                )
+                Expr::leaf(ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)), span)
             }
         }
     }
@@ -110,18 +88,13 @@ impl ParseState<'_> {
     pub(crate) fn decimal(&mut self, l: usize, r: usize, text: &str) -> Expr {
         // The lexer only produces digit strings with an optional fraction and exponent, which
         // always parse; an exponent past the f64 range reads as infinity.
-        Expr::leaf(
-            ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)),
-            Span::new(l, r),
-        )
+        Expr::leaf(ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)), Span::new(l, r))
     }
 
     pub(crate) fn negate(&mut self, l: usize, r: usize, operand: Expr) -> Expr {
         let span = Span::new(l, r);
         match operand.kind {
-            ExprKind::Integer(value) if value != i64::MIN => {
-                Expr::leaf(ExprKind::Integer(-value), span)
-            }
+            ExprKind::Integer(value) if value != i64::MIN => Expr::leaf(ExprKind::Integer(-value), span),
             ExprKind::Decimal(value) => Expr::leaf(ExprKind::Decimal(-value), span),
             _ => self.unary(l, r, UnaryOp::Neg, operand),
         }
@@ -129,62 +102,22 @@ impl ParseState<'_> {
 
     pub(crate) fn unary(&mut self, l: usize, r: usize, op: UnaryOp, operand: Expr) -> Expr {
         let depth = operand.depth();
-        self.node(
-            l,
-            r,
-            depth,
-            ExprKind::Unary {
-                op,
-                operand: Box::new(operand),
-            },
-        )
+        self.node(l, r, depth, ExprKind::Unary { op, operand: Box::new(operand) })
     }
 
-    pub(crate) fn binary(
-        &mut self,
-        l: usize,
-        r: usize,
-        op: BinaryOp,
-        lhs: Expr,
-        rhs: Expr,
-    ) -> Expr {
+    pub(crate) fn binary(&mut self, l: usize, r: usize, op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
         let depth = lhs.depth().max(rhs.depth());
-        self.node(
-            l,
-            r,
-            depth,
-            ExprKind::Binary {
-                op,
-                lhs: Box::new(lhs),
-                rhs: Box::new(rhs),
-            },
-        )
+        self.node(l, r, depth, ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) })
     }
 
     pub(crate) fn field(&mut self, l: usize, r: usize, base: Expr, name: Name) -> Expr {
         let depth = base.depth();
-        self.node(
-            l,
-            r,
-            depth,
-            ExprKind::Field {
-                base: Box::new(base),
-                name,
-            },
-        )
+        self.node(l, r, depth, ExprKind::Field { base: Box::new(base), name })
     }
 
     pub(crate) fn index(&mut self, l: usize, r: usize, base: Expr, index: Expr) -> Expr {
         let depth = base.depth().max(index.depth());
-        self.node(
-            l,
-            r,
-            depth,
-            ExprKind::Index {
-                base: Box::new(base),
-                index: Box::new(index),
-            },
-        )
+        self.node(l, r, depth, ExprKind::Index { base: Box::new(base), index: Box::new(index) })
     }
 
     pub(crate) fn call(&mut self, l: usize, r: usize, function: Name, args: Vec<Expr>) -> Expr {
@@ -192,25 +125,9 @@ impl ParseState<'_> {
         self.node(l, r, depth, ExprKind::Call { function, args })
     }
 
-    pub(crate) fn cast(
-        &mut self,
-        l: usize,
-        r: usize,
-        function: Name,
-        value: Expr,
-        target: Name,
-    ) -> Expr {
+    pub(crate) fn cast(&mut self, l: usize, r: usize, function: Name, value: Expr, target: Name) -> Expr {
         let depth = value.depth();
-        self.node(
-            l,
-            r,
-            depth,
-            ExprKind::Cast {
-                function,
-                value: Box::new(value),
-                target,
-            },
-        )
+        self.node(l, r, depth, ExprKind::Cast { function, value: Box::new(value), target })
     }
 
     pub(crate) fn case(
@@ -228,20 +145,12 @@ impl ParseState<'_> {
             .map(Expr::depth)
             .max()
             .unwrap_or(0);
-        let kind = ExprKind::Case {
-            subject: subject.map(Box::new),
-            branches,
-            otherwise: otherwise.map(Box::new),
-        };
+        let kind = ExprKind::Case { subject: subject.map(Box::new), branches, otherwise: otherwise.map(Box::new) };
         self.node(l, r, depth, kind)
     }
 
     pub(crate) fn object(&mut self, l: usize, r: usize, entries: Vec<(StringLit, Expr)>) -> Expr {
-        let depth = entries
-            .iter()
-            .map(|(_, value)| value.depth())
-            .max()
-            .unwrap_or(0);
+        let depth = entries.iter().map(|(_, value)| value.depth()).max().unwrap_or(0);
         self.node(l, r, depth, ExprKind::Object(entries))
     }
 
@@ -261,9 +170,13 @@ impl ParseState<'_> {
             if !self.too_deep {
                 self.too_deep = true;
                 self.diagnostics.push(
-                    Diagnostic::error(Code::NestingTooDeep, span, format!("expression nests more than {MAX_DEPTH} levels deep"))
-                        .with_label("too deep from here")
-                        .with_help("split the expression, for example with SET variables or fewer chained operators"),
+                    Diagnostic::error(
+                        Code::NestingTooDeep,
+                        span,
+                        format!("expression nests more than {MAX_DEPTH} levels deep"),
+                    )
+                    .with_label("too deep from here")
+                    .with_help("split the expression, for example with SET variables or fewer chained operators"),
                 );
             }
             Expr::error(span)
@@ -277,51 +190,30 @@ fn max_depth(exprs: &[Expr]) -> u32 {
 
 fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> Option<Diagnostic> {
     match error {
-        ParseError::UnrecognizedToken {
-            token: (_, Token::Error, _),
-            ..
-        }
-        | ParseError::User { .. } => None,
+        ParseError::UnrecognizedToken { token: (_, Token::Error, _), .. } | ParseError::User { .. } => None,
         ParseError::InvalidToken { location } => Some(
-            Diagnostic::error(
-                Code::InvalidToken,
-                Span::new(location, location + 1),
-                "invalid input",
-            )
-            .with_help("remove it, or put it inside a quoted string"),
+            Diagnostic::error(Code::InvalidToken, Span::new(location, location + 1), "invalid input")
+                .with_help("remove it, or put it inside a quoted string"),
         ),
         ParseError::UnrecognizedEof { location, expected } => {
             let end = source.len();
             let span = Span::new(location.min(end), end);
             Some(
-                Diagnostic::error(
-                    Code::UnexpectedEnd,
-                    span,
-                    "statement ends before it is complete",
-                )
-                .with_label("more was expected here")
-                .with_help(format!("expected {}", expected_list(&expected))),
+                Diagnostic::error(Code::UnexpectedEnd, span, "statement ends before it is complete")
+                    .with_label("more was expected here")
+                    .with_help(format!("expected {}", expected_list(&expected))),
             )
         }
-        ParseError::UnrecognizedToken {
-            token: (l, token, r),
-            expected,
-        } => {
+        ParseError::UnrecognizedToken { token: (l, token, r), expected } => {
             let span = Span::new(l, r);
             let help = unexpected_help(&token, &expected);
             Some(
-                Diagnostic::error(
-                    Code::UnexpectedToken,
-                    span,
-                    format!("unexpected {}", token.describe()),
-                )
-                .with_label("not expected here")
-                .with_help(help),
+                Diagnostic::error(Code::UnexpectedToken, span, format!("unexpected {}", token.describe()))
+                    .with_label("not expected here")
+                    .with_help(help),
             )
         }
-        ParseError::ExtraToken {
-            token: (l, token, r),
-        } => Some(
+        ParseError::ExtraToken { token: (l, token, r) } => Some(
             Diagnostic::error(
                 Code::UnexpectedToken,
                 Span::new(l, r),
@@ -334,18 +226,10 @@ fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> 
 }
 
 fn unexpected_help(token: &Token<'_>, expected: &[String]) -> String {
-    let expects = |terminal: &str| {
-        expected
-            .iter()
-            .any(|name| name.trim_matches('"') == terminal)
-    };
+    let expects = |terminal: &str| expected.iter().any(|name| name.trim_matches('"') == terminal);
     match token {
-        Token::From if expects("*") => {
-            "SELECT needs at least one item, such as `*` or an attribute name".to_owned()
-        }
-        _ if expects("SELECT") && expects("SET") => {
-            "a rule statement starts with SELECT (or SET)".to_owned()
-        }
+        Token::From if expects("*") => "SELECT needs at least one item, such as `*` or an attribute name".to_owned(),
+        _ if expects("SELECT") && expects("SET") => "a rule statement starts with SELECT (or SET)".to_owned(),
         Token::String(text) if text.starts_with('\'') && expects(",") => {
             "two strings in a row; to put a quote inside a string write `\\'`".to_owned()
         }

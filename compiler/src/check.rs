@@ -1,0 +1,592 @@
+//! Checks a parsed statement against AWS IoT SQL's rules: functions and their arity, SQL
+//! version gates, topic filters, variables, output keys, regular expressions, and static types
+//! where they are known.
+//!
+//! **Architecture Invariant:** checking never fails and never changes the tree; it returns
+//! diagnostics. Errors are what AWS IoT Core rejects (or what iotrules cannot run); warnings
+//! are statements AWS accepts that cannot do what their author meant.
+
+pub mod functions;
+pub mod regex_literal;
+pub mod topic_filter;
+pub mod types;
+
+use std::collections::HashMap;
+
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::span::Span;
+use crate::syntax::ast::{
+    Alias, BinaryOp, Expr, ExprKind, Name, Query, Select, SelectItem, Statement, StringLit, UnaryOp,
+};
+use crate::syntax::parse;
+use crate::version::SqlVersion;
+use functions::{Function, Param};
+use types::Types;
+
+/// The longest `@variable` name AWS accepts.
+pub const MAX_VARIABLE_NAME: usize = 64;
+
+/// A statement with everything found while parsing and checking it.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The tree, when the parser could build one; it may hold error nodes.
+    pub statement: Option<Statement>,
+    /// Sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Checked {
+    /// Whether AWS would reject the statement.
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Parses and checks one statement under `version`.
+pub fn check_sql(source: &str, version: SqlVersion) -> Checked {
+    let parsed = parse(source);
+    let mut diagnostics = parsed.diagnostics;
+    if let Some(statement) = &parsed.statement {
+        diagnostics.extend(check_statement(source, statement, version));
+    }
+    diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
+    Checked { statement: parsed.statement, diagnostics }
+}
+
+/// Checks a parsed statement; `source` is the text it was parsed from.
+pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion) -> Vec<Diagnostic> {
+    let mut checker =
+        Checker { source, version, diagnostics: Vec::new(), variables: HashMap::new(), once: HashMap::new() };
+    checker.statement(statement);
+    checker.diagnostics
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    version: SqlVersion,
+    diagnostics: Vec<Diagnostic>,
+    /// SET variables assigned so far: where, and the types of their values.
+    variables: HashMap<String, (Span, Types)>,
+    /// Calls of once-per-statement functions seen so far.
+    once: HashMap<&'static str, Span>,
+}
+
+impl Checker<'_> {
+    fn statement(&mut self, statement: &Statement) {
+        if let Some(first) = statement.set.first() {
+            self.require_2016(first.variable.span, "the SET clause");
+        }
+        for assignment in &statement.set {
+            let name = &assignment.variable;
+            if name.text.chars().count() > MAX_VARIABLE_NAME {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::VariableNameTooLong,
+                        name.span,
+                        format!("variable name is longer than {MAX_VARIABLE_NAME} characters"),
+                    )
+                    .with_help("shorten the name"),
+                );
+            }
+            let value = self.expr(&assignment.value);
+            if let Some((first, _)) = self.variables.get(&name.text) {
+                let first = *first;
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::DuplicateVariable,
+                        name.span,
+                        format!("`@{}` is assigned twice", name.text),
+                    )
+                    .with_label("assigned again here")
+                    .with_related(first, "first assigned here")
+                    .with_help("variables are immutable; give the second one another name"),
+                );
+            } else {
+                self.variables.insert(name.text.clone(), (name.span, value));
+            }
+        }
+
+        self.select(&statement.select, true);
+
+        match &statement.from {
+            None => {
+                let end = statement.span.end;
+                self.diagnostics.push(
+                    Diagnostic::advice(Code::MissingFrom, Span::new(end, end), "statement has no FROM clause")
+                        .with_help("without FROM the rule only receives messages published to `$aws/rules/<rule name>/...` (Basic Ingest); add FROM 'topic/filter' to subscribe to a topic"),
+                );
+            }
+            Some(from) => self.from(from),
+        }
+
+        if let Some(condition) = &statement.where_clause {
+            self.where_clause(condition);
+        }
+    }
+
+    fn select(&mut self, select: &Select, top_level: bool) -> Types {
+        match select {
+            Select::Value(expr) => {
+                let value = self.expr(expr);
+                if top_level && value.contains(Types::ARRAY) && value.is_subset_of(Types::ARRAY.union(Types::UNDEFINED))
+                {
+                    self.require_2016(expr.span, "SELECT VALUE of an array");
+                }
+                value
+            }
+            Select::Items(items) => {
+                let mut keys: Vec<(Vec<&str>, Span)> = Vec::new();
+                for item in items {
+                    let SelectItem::Expr { expr, alias } = item else { continue };
+                    self.expr(expr);
+                    if let Some(key) = self.output_key(expr, alias.as_ref()) {
+                        self.duplicate_key(&mut keys, key, alias.as_ref().map_or(expr.span, |alias| alias.span));
+                    }
+                }
+                Types::OBJECT
+            }
+        }
+    }
+
+    /// The output key path of a SELECT item, or `None` when it has none (a bare `*`, or an
+    /// expression AWS names in an undocumented way, which gets an advice).
+    fn output_key<'e>(&mut self, expr: &'e Expr, alias: Option<&'e Alias>) -> Option<Vec<&'e str>> {
+        if let Some(alias) = alias {
+            return Some(alias.path.iter().map(|name| name.text.as_str()).collect());
+        }
+        match &expr.kind {
+            ExprKind::Payload | ExprKind::Error => None,
+            ExprKind::Attribute(name) => Some(vec![name.as_str()]),
+            ExprKind::Field { name, .. } => Some(vec![name.text.as_str()]),
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::advice(Code::UnnamedOutput, expr.span, "this item has no name in the output")
+                        .with_label("no AS alias")
+                        .with_help("AWS does not document the output key of an unnamed expression; add `AS name`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn duplicate_key<'e>(&mut self, keys: &mut Vec<(Vec<&'e str>, Span)>, key: Vec<&'e str>, span: Span) {
+        let clash = keys.iter().find(|(earlier, _)| earlier.starts_with(&key) || key.starts_with(earlier));
+        if let Some((earlier, first)) = clash {
+            let message = if *earlier == key {
+                format!("output key `{}` is written twice", key.join("."))
+            } else {
+                let (short, long) = if earlier.len() < key.len() { (earlier, &key) } else { (&key, earlier) };
+                format!(
+                    "output key `{}` is written both as a value and as the object holding `{}`",
+                    short.join("."),
+                    long.join(".")
+                )
+            };
+            self.diagnostics.push(
+                Diagnostic::warning(Code::DuplicateOutputKey, span, message)
+                    .with_label("written again here")
+                    .with_related(*first, "first written here")
+                    .with_help("only one of them reaches the output; rename one with `AS`"),
+            );
+        } else {
+            keys.push((key, span));
+        }
+    }
+
+    fn from(&mut self, from: &Expr) {
+        let ExprKind::String(filter) = &from.kind else {
+            let written = self.snippet(from.span);
+            self.diagnostics.push(
+                Diagnostic::error(Code::TopicFilterNotQuoted, from.span, "FROM needs a topic filter in single quotes")
+                    .with_label("not a quoted topic filter")
+                    .with_help(format!("write FROM '{written}'")),
+            );
+            return;
+        };
+        if self.source.as_bytes().get(filter.span.start) != Some(&b'\'') {
+            self.diagnostics.push(
+                Diagnostic::error(Code::TopicFilterNotQuoted, filter.span, "topic filter must be in single quotes")
+                    .with_label("double quotes")
+                    .with_help(format!("write FROM '{}'", filter.value)),
+            );
+        }
+        for problem in topic_filter::validate(&filter.value) {
+            let span = inner_span(filter, problem.range);
+            let diagnostic = if problem.kind.is_invalid() {
+                Diagnostic::error(Code::InvalidTopicFilter, span, problem.kind.message())
+            } else {
+                Diagnostic::warning(Code::TopicFilterLimit, span, problem.kind.message())
+            };
+            self.diagnostics.push(diagnostic.with_help(problem.kind.help()));
+        }
+        if let Some(rule) = topic_filter::basic_ingest_rule(&filter.value) {
+            self.diagnostics.push(
+                Diagnostic::warning(Code::BasicIngestInFrom, filter.span, "rules do not subscribe to Basic Ingest topics")
+                    .with_label("no message arrives through this filter")
+                    .with_help(format!("a message published to `$aws/rules/{rule}/...` goes straight to the rule named `{rule}`; write the FROM filter for the rest of the topic, or leave FROM out")),
+            );
+        }
+    }
+
+    fn where_clause(&mut self, condition: &Expr) {
+        let value = self.expr(condition);
+        if !value.intersects(Types::BOOLEAN) && !value.is_undefined() {
+            self.diagnostics.push(
+                Diagnostic::warning(Code::WhereNeverTrue, condition.span, "WHERE is never true, so the rule never fires")
+                    .with_label(format!("this is {value}"))
+                    .with_help("a rule runs its actions only when WHERE is the Boolean true; compare explicitly, such as `status = 'on'`"),
+            );
+        }
+    }
+
+    fn expr(&mut self, expr: &Expr) -> Types {
+        match &expr.kind {
+            ExprKind::Integer(_) => Types::INT,
+            ExprKind::Decimal(value) if value.fract() == 0.0 && value.is_finite() => Types::NUMBER,
+            ExprKind::Decimal(_) => Types::DECIMAL,
+            ExprKind::String(literal) => Types::of_string(&literal.value),
+            ExprKind::Boolean(_) => Types::BOOLEAN,
+            ExprKind::Null => Types::NULL,
+            ExprKind::Payload | ExprKind::Attribute(_) | ExprKind::Error => Types::ANY,
+            ExprKind::Variable(name) => self.variable(name, expr.span),
+            ExprKind::Field { base, name } => self.field(base, name),
+            ExprKind::Index { base, index } => {
+                self.expr(base);
+                self.expr(index);
+                let (base, index) = (self.snippet(base.span), self.snippet(index.span));
+                self.diagnostics.push(
+                    Diagnostic::error(Code::UnsupportedIndexing, expr.span, "IoT SQL has no `[ ]` indexing")
+                        .with_help(format!("write `get({base}, {index})`; it counts from 0")),
+                );
+                Types::ANY
+            }
+            ExprKind::Unary { op, operand } => self.unary(*op, operand, expr.span),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, expr.span),
+            ExprKind::Call { function, args } => self.call(function, args, expr.span),
+            ExprKind::Cast { function, value, target } => self.cast(function, value, target, expr.span),
+            ExprKind::Case { subject, branches, otherwise } => {
+                self.case(subject.as_deref(), branches, otherwise.as_deref(), expr.span)
+            }
+            ExprKind::Object(entries) => {
+                self.require_2016(expr.span, "object literals");
+                let mut seen: HashMap<&str, Span> = HashMap::new();
+                for (key, value) in entries {
+                    self.expr(value);
+                    if let Some(first) = seen.insert(&key.value, key.span) {
+                        self.diagnostics.push(
+                            Diagnostic::warning(
+                                Code::DuplicateObjectKey,
+                                key.span,
+                                format!("key `{}` appears twice", key.value),
+                            )
+                            .with_related(first, "first here")
+                            .with_help("only one value is kept; remove or rename one"),
+                        );
+                    }
+                }
+                Types::OBJECT
+            }
+            ExprKind::Array(items) => {
+                self.require_2016(expr.span, "array literals");
+                for item in items {
+                    self.expr(item);
+                }
+                Types::ARRAY
+            }
+            ExprKind::Query(query) => self.query(query, expr.span),
+        }
+    }
+
+    fn variable(&mut self, name: &str, span: Span) -> Types {
+        if let Some((_, value)) = self.variables.get(name) {
+            return *value;
+        }
+        let mut diagnostic = Diagnostic::error(Code::UndefinedVariable, span, format!("variable `@{name}` is not set"))
+            .with_label("used here");
+        diagnostic = match did_you_mean(name, self.variables.keys().map(String::as_str)) {
+            Some(candidate) => diagnostic.with_help(format!("did you mean `@{candidate}`?")),
+            None => diagnostic.with_help(format!("assign it first: `SET @{name} = ...` before SELECT")),
+        };
+        self.diagnostics.push(diagnostic);
+        Types::ANY
+    }
+
+    fn field(&mut self, base: &Expr, name: &Name) -> Types {
+        let object = self.expr(base);
+        if !object.intersects(Types::OBJECT) && !object.is_undefined() && !object.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::warning(Code::AlwaysUndefined, name.span, format!("`.{}` is always Undefined", name.text))
+                    .with_label(format!("a {object} has no fields"))
+                    .with_help("member access reads a field of an object"),
+            );
+            return Types::UNDEFINED;
+        }
+        Types::ANY
+    }
+
+    fn unary(&mut self, op: UnaryOp, operand: &Expr, span: Span) -> Types {
+        let value = self.expr(operand);
+        let result = match op {
+            UnaryOp::Neg => types::negate(value),
+            UnaryOp::Not => types::not(value),
+        };
+        if result.is_undefined() && !value.is_undefined() {
+            let help = match op {
+                UnaryOp::Neg => "`-` negates numbers and numeric strings",
+                UnaryOp::Not => "NOT takes a Boolean or the strings \"true\" and \"false\"",
+            };
+            self.always_undefined(span, format!("{value} has no value here"), help);
+        }
+        result
+    }
+
+    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, span: Span) -> Types {
+        let (left, right) = (self.expr(lhs), self.expr(rhs));
+        let result = types::binary(op, left, right);
+        if result.is_undefined() && !left.is_undefined() && !right.is_undefined() {
+            let help = match op {
+                BinaryOp::And | BinaryOp::Or => "AND and OR take Booleans or the strings \"true\" and \"false\"",
+                BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+                    "`<`, `<=`, `>` and `>=` compare numbers and numeric strings only"
+                }
+                BinaryOp::Add => "`+` adds numbers, or joins strings when either side is a string",
+                BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+                    "arithmetic takes numbers, or strings that read as numbers such as '12.5'"
+                }
+            };
+            self.always_undefined(span, format!("{left} {} {right} has no value", op.symbol()), help);
+        }
+        result
+    }
+
+    fn call(&mut self, name: &Name, args: &[Expr], span: Span) -> Types {
+        let arg_types: Vec<Types> = args.iter().map(|arg| self.expr(arg)).collect();
+        let Some(function) = functions::lookup(&name.text) else {
+            self.unknown_function(name);
+            return Types::ANY;
+        };
+        if !self.version.has_2016_features() && function.since.has_2016_features() {
+            self.require_2016(name.span, &format!("`{}`", function.name));
+        }
+        if function.once_per_statement {
+            if let Some(first) = self.once.get(function.name) {
+                let first = *first;
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::FunctionCalledTwice,
+                        span,
+                        format!("`{}` is called more than once", function.name),
+                    )
+                    .with_related(first, "first call")
+                    .with_help(format!(
+                        "AWS allows one `{}` call per statement; use SET to reuse its result",
+                        function.name
+                    )),
+                );
+            } else {
+                self.once.insert(function.name, span);
+            }
+        }
+        if !function.arity.accepts(args.len()) {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    Code::WrongArity,
+                    span,
+                    format!("`{}` takes {}, not {}", function.name, function.arity.describe(), args.len()),
+                )
+                .with_label("always Undefined")
+                .with_help("AWS accepts the call but it never has a value; pass the documented arguments"),
+            );
+            return Types::UNDEFINED;
+        }
+        self.regex_argument(function, args);
+        self.call_result(function, args, &arg_types, span)
+    }
+
+    fn call_result(&mut self, function: &Function, args: &[Expr], arg_types: &[Types], span: Span) -> Types {
+        let mut result = function.result;
+        for (index, (arg, value)) in args.iter().zip(arg_types).enumerate() {
+            if value.is_undefined() && function.param(index) != Param::Any {
+                return Types::UNDEFINED;
+            }
+            let param = function.param(index);
+            let rejects = param.rejects();
+            if value.is_subset_of(rejects) && !value.is_empty() {
+                let written = self.snippet(span);
+                self.diagnostics.push(
+                    Diagnostic::warning(Code::AlwaysUndefined, span, format!("`{written}` is always Undefined"))
+                        .with_related(arg.span, format!("this is {value}"))
+                        .with_help(format!(
+                            "argument {} of `{}` must be {}",
+                            index + 1,
+                            function.name,
+                            param.describe()
+                        )),
+                );
+                return Types::UNDEFINED;
+            }
+            if value.intersects(rejects) {
+                result = result | Types::UNDEFINED;
+            }
+        }
+        result
+    }
+
+    fn unknown_function(&mut self, name: &Name) {
+        let help = match did_you_mean(&name.text, functions::names()) {
+            Some(candidate) => format!("did you mean `{candidate}`?"),
+            None => match name.text.to_ascii_lowercase().as_str() {
+                "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
+                    "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
+                }
+                _ => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
+            },
+        };
+        self.diagnostics.push(
+            Diagnostic::error(Code::UnknownFunction, name.span, format!("unknown function `{}`", name.text))
+                .with_label("not an IoT SQL function")
+                .with_help(help),
+        );
+    }
+
+    /// Patterns given as literals are checked now; AWS would only fail at run time.
+    fn regex_argument(&mut self, function: &Function, args: &[Expr]) {
+        if !function.name.starts_with("regexp_") {
+            return;
+        }
+        let Some(Expr { kind: ExprKind::String(pattern), .. }) = args.get(1) else { return };
+        let Some(problem) = regex_literal::problem(&pattern.value) else { return };
+        let span = inner_span(pattern, problem.range);
+        let diagnostic = if problem.unsupported {
+            Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
+                .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
+        } else {
+            Diagnostic::warning(Code::InvalidRegex, span, format!("invalid regular expression: {}", problem.message))
+                .with_label("the call is always Undefined")
+                .with_help("fix the pattern")
+        };
+        self.diagnostics.push(diagnostic);
+    }
+
+    fn cast(&mut self, function: &Name, value: &Expr, target: &Name, span: Span) -> Types {
+        let from = self.expr(value);
+        if !function.text.eq_ignore_ascii_case("cast") {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::AsOutsideCast,
+                    function.span,
+                    format!("`{}` does not take `AS type`", function.text),
+                )
+                .with_help(
+                    "only `cast(value AS type)` takes a type; call other functions with comma-separated arguments",
+                ),
+            );
+            return Types::ANY;
+        }
+        let Some((cast, since)) = functions::cast_target(&target.text) else {
+            let names = functions::CAST_TARGETS.iter().map(|(name, _, _)| *name);
+            let help = match did_you_mean(&target.text, names) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => {
+                    "cast to String, Nvarchar, Text, Ntext, varchar, Int, Integer, Double, Decimal, Bool or Boolean"
+                        .to_owned()
+                }
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::InvalidCastType, target.span, format!("`{}` is not a cast type", target.text))
+                    .with_help(help),
+            );
+            return Types::ANY;
+        };
+        if since.has_2016_features() {
+            self.require_2016(target.span, &format!("`cast` to {}", target.text));
+        }
+        let result = cast.result(from);
+        if result.is_undefined() && !from.is_undefined() {
+            self.always_undefined(
+                span,
+                format!("{from} does not cast to {}", target.text),
+                "cast a value of a type the documented cast table converts",
+            );
+        }
+        result
+    }
+
+    fn case(
+        &mut self,
+        subject: Option<&Expr>,
+        branches: &[(Expr, Expr)],
+        otherwise: Option<&Expr>,
+        span: Span,
+    ) -> Types {
+        match subject {
+            Some(subject) => {
+                self.expr(subject);
+            }
+            None => self.diagnostics.push(
+                Diagnostic::error(Code::SearchedCase, Span::new(span.start, span.start + 4), "CASE needs a value to compare")
+                    .with_help("IoT SQL has only the simple form `CASE value WHEN match THEN result ... END`; put the value after CASE"),
+            ),
+        }
+        let mut result = Types::NONE;
+        for (when, then) in branches {
+            self.expr(when);
+            result = result | self.expr(then);
+        }
+        match otherwise {
+            Some(otherwise) => result | self.expr(otherwise),
+            None => result | Types::UNDEFINED,
+        }
+    }
+
+    fn query(&mut self, query: &Query, span: Span) -> Types {
+        self.require_2016(span, "nested queries");
+        self.expr(&query.from);
+        self.select(&query.select, false);
+        if let Some(condition) = &query.where_clause {
+            self.where_clause(condition);
+        }
+        Types::ARRAY
+    }
+
+    fn always_undefined(&mut self, span: Span, label: String, help: &str) {
+        let written = self.snippet(span);
+        self.diagnostics.push(
+            Diagnostic::warning(Code::AlwaysUndefined, span, format!("`{written}` is always Undefined"))
+                .with_label(label)
+                .with_help(help),
+        );
+    }
+
+    fn require_2016(&mut self, span: Span, feature: &str) {
+        if self.version.has_2016_features() {
+            return;
+        }
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::RequiresSqlVersion,
+                span,
+                format!("SQL version 2015-10-08 does not have {feature}"),
+            )
+            .with_label("not in 2015-10-08")
+            .with_help("set awsIotSqlVersion to 2016-03-23"),
+        );
+    }
+
+    /// The source text of `span`, shortened for a message.
+    fn snippet(&self, span: Span) -> String {
+        let text = self.source.get(span.start..span.end).unwrap_or_default();
+        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        if text.chars().count() > 40 { format!("{}…", text.chars().take(39).collect::<String>()) } else { text }
+    }
+}
+
+/// The source span of `range` inside a string literal's text; the whole literal when escapes
+/// make offsets inside it differ from the source.
+fn inner_span(literal: &StringLit, range: Span) -> Span {
+    if literal.verbatim && range.end <= literal.value.len() {
+        range.shift(literal.span.start + 1)
+    } else {
+        literal.span
+    }
+}
