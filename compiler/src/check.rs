@@ -214,8 +214,10 @@ impl Checker<'_> {
             let span = inner_span(filter, problem.range);
             let diagnostic = if problem.kind.is_invalid() {
                 Diagnostic::error(Code::InvalidTopicFilter, span, problem.kind.message())
+                    .with_label("not a valid level")
             } else {
                 Diagnostic::warning(Code::TopicFilterLimit, span, problem.kind.message())
+                    .with_label("past the AWS quota")
             };
             self.diagnostics.push(diagnostic.with_help(problem.kind.help()));
         }
@@ -414,8 +416,8 @@ impl Checker<'_> {
             if value.is_subset_of(rejects) && !value.is_empty() {
                 let written = self.snippet(span);
                 self.diagnostics.push(
-                    Diagnostic::warning(Code::AlwaysUndefined, span, format!("`{written}` is always Undefined"))
-                        .with_related(arg.span, format!("this is {value}"))
+                    Diagnostic::warning(Code::AlwaysUndefined, arg.span, format!("`{written}` is always Undefined"))
+                        .with_label(format!("this is {value}"))
                         .with_help(format!(
                             "argument {} of `{}` must be {}",
                             index + 1,

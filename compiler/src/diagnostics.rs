@@ -119,6 +119,8 @@ codes! {
     VariableNameTooLong = "iotsql::variable_name_too_long",
     /// A function AWS allows at most once per statement, called twice.
     FunctionCalledTwice = "iotsql::function_called_twice",
+    /// A file that is not valid UTF-8.
+    InvalidUtf8 = "input::invalid_utf8",
     /// A rule file that is not valid JSON.
     RuleInvalidJson = "rule::invalid_json",
     /// A rule file field that is missing, of the wrong type, or not a rule field.

@@ -1,0 +1,495 @@
+//! TopicRulePayload JSON files: the body of `aws iot create-topic-rule --topic-rule-payload`
+//! and the `{"ruleArn": ..., "rule": {...}}` document `aws iot get-topic-rule` prints.
+//!
+//! The payload is checked as AWS checks it, and the embedded SQL is parsed and checked with
+//! every diagnostic moved to its exact place inside the JSON string, escapes included.
+
+use jsonc_parser::ast::{Object, ObjectProp, Value};
+use jsonc_parser::{CollectOptions, ParseOptions};
+
+use crate::check::{Checked, check_sql};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::span::Span;
+use crate::syntax::ast::Statement;
+use crate::version::SqlVersion;
+
+/// AWS allows at most this many actions on one rule.
+pub const MAX_ACTIONS: usize = 10;
+
+/// The SQL version AWS uses when a payload names none.
+pub const DEFAULT_FILE_SQL_VERSION: SqlVersion = SqlVersion::V2015_10_08;
+
+/// Action types of the `Action` structure in the AWS IoT API.
+pub const ACTION_TYPES: &[&str] = &[
+    "cloudwatchAlarm",
+    "cloudwatchLogs",
+    "cloudwatchMetric",
+    "dynamoDB",
+    "dynamoDBv2",
+    "elasticsearch",
+    "firehose",
+    "http",
+    "iotAnalytics",
+    "iotEvents",
+    "iotSiteWise",
+    "kafka",
+    "kinesis",
+    "lambda",
+    "location",
+    "openSearch",
+    "republish",
+    "s3",
+    "salesforce",
+    "sns",
+    "sqs",
+    "stepFunctions",
+    "timestream",
+];
+
+/// Fields of a TopicRulePayload. `ruleName` is not part of AWS's payload (the CLI takes it as
+/// an argument) but is accepted so a file can carry the name its rule is deployed under.
+const PAYLOAD_FIELDS: &[&str] =
+    &["ruleName", "sql", "description", "actions", "errorAction", "ruleDisabled", "awsIotSqlVersion"];
+/// Extra fields of the `rule` object `get-topic-rule` prints.
+const PRINTED_RULE_FIELDS: &[&str] = &["createdAt"];
+
+/// A rule read from a file.
+#[derive(Clone, Debug)]
+pub struct RuleFile {
+    pub name: Option<String>,
+    pub sql: String,
+    pub sql_version: SqlVersion,
+    pub disabled: bool,
+    /// The parsed statement; spans are relative to `sql`.
+    pub statement: Option<Statement>,
+}
+
+/// What reading a rule file found.
+#[derive(Clone, Debug)]
+pub struct RuleFileReport {
+    /// `None` when the file has no readable SQL.
+    pub rule: Option<RuleFile>,
+    /// Spans are byte ranges of the file text.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl RuleFileReport {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Reads and checks a TopicRulePayload document.
+pub fn check_rule_file(text: &str) -> RuleFileReport {
+    let mut reader = Reader { diagnostics: Vec::new() };
+    let rule = reader.file(text);
+    let mut diagnostics = reader.diagnostics;
+    diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
+    RuleFileReport { rule, diagnostics }
+}
+
+/// Parses `text` as strict JSON, with byte ranges on every node.
+pub fn parse_json(text: &str) -> Result<Option<Value<'_>>, Diagnostic> {
+    let options = ParseOptions {
+        allow_comments: false,
+        allow_loose_object_property_names: false,
+        allow_trailing_commas: false,
+        allow_missing_commas: false,
+        allow_single_quoted_strings: false,
+        allow_hexadecimal_numbers: false,
+        allow_unary_plus_numbers: false,
+        allow_bare_decimal_point_numbers: false,
+        allow_non_finite_numbers: false,
+        allow_extended_string_escapes: false,
+    };
+    match jsonc_parser::parse_to_ast(text, &CollectOptions::default(), &options) {
+        Ok(result) => Ok(result.value),
+        Err(error) => {
+            let range = error.range();
+            let message = error.kind().to_string();
+            let message = lowercase_first(&message);
+            Err(Diagnostic::error(
+                Code::RuleInvalidJson,
+                Span::new(range.start, range.end.max(range.start)),
+                format!("invalid JSON: {message}"),
+            )
+            .with_help("the file must be one JSON object, as `aws iot create-topic-rule --topic-rule-payload` takes"))
+        }
+    }
+}
+
+struct Reader {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader {
+    fn file(&mut self, text: &str) -> Option<RuleFile> {
+        let value = match parse_json(text) {
+            Ok(Some(value)) => value,
+            Ok(None) => {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::RuleInvalidJson, Span::new(0, text.len()), "file holds no JSON value")
+                        .with_help("write a TopicRulePayload object such as {\"sql\": \"SELECT * FROM 'a/b'\", \"actions\": []}"),
+                );
+                return None;
+            }
+            Err(diagnostic) => {
+                self.diagnostics.push(diagnostic);
+                return None;
+            }
+        };
+        let Value::Object(root) = &value else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::RuleInvalidField, range_of(&value), "a rule file holds a JSON object")
+                    .with_help(
+                        "write a TopicRulePayload object such as {\"sql\": \"SELECT * FROM 'a/b'\", \"actions\": []}",
+                    ),
+            );
+            return None;
+        };
+        if root.get("rule").is_some() || root.get("ruleArn").is_some() {
+            self.unknown_fields(root, &["rule", "ruleArn"]);
+            let prop = root.get("rule")?;
+            let Value::Object(rule) = &prop.value else {
+                self.wrong_type(prop, "an object");
+                return None;
+            };
+            let mut known = PAYLOAD_FIELDS.to_vec();
+            known.extend_from_slice(PRINTED_RULE_FIELDS);
+            self.unknown_fields(rule, &known);
+            self.payload(text, rule)
+        } else {
+            self.unknown_fields(root, PAYLOAD_FIELDS);
+            self.payload(text, root)
+        }
+    }
+
+    fn payload(&mut self, text: &str, payload: &Object<'_>) -> Option<RuleFile> {
+        let name = self.rule_name(payload);
+        let sql_version = self.sql_version(payload);
+        let disabled = match payload.get("ruleDisabled") {
+            Some(ObjectProp { value: Value::BooleanLit(flag), .. }) => flag.value,
+            Some(prop) => {
+                self.wrong_type(prop, "true or false");
+                false
+            }
+            None => false,
+        };
+        if let Some(prop) = payload.get("description") {
+            if !matches!(prop.value, Value::StringLit(_)) {
+                self.wrong_type(prop, "a string");
+            }
+        }
+        self.actions(payload);
+        if let Some(prop) = payload.get("errorAction") {
+            match &prop.value {
+                Value::Object(action) => self.action(action),
+                _ => self.wrong_type(prop, "an action object"),
+            }
+        }
+
+        let Some(prop) = payload.get("sql") else {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidField,
+                    Span::new(payload.range.start, payload.range.start + 1),
+                    "rule has no `sql`",
+                )
+                .with_help("add \"sql\": \"SELECT ... FROM 'topic/filter'\""),
+            );
+            return None;
+        };
+        let Value::StringLit(sql) = &prop.value else {
+            self.wrong_type(prop, "a string holding the SQL statement");
+            return None;
+        };
+        let sql_text = sql.value.to_string();
+        let checked = check_sql(&sql_text, sql_version);
+        self.embed(text, Span::new(sql.range.start, sql.range.end), &sql_text, &checked);
+        Some(RuleFile { name, sql: sql_text, sql_version, disabled, statement: checked.statement })
+    }
+
+    /// Moves the SQL diagnostics into the file, through the string's escapes.
+    fn embed(&mut self, text: &str, literal: Span, sql: &str, checked: &Checked) {
+        let raw = text.get(literal.start..literal.end).unwrap_or_default();
+        let offsets = decoded_offsets(raw).filter(|(decoded, _)| decoded == sql).map(|(_, offsets)| offsets);
+        for diagnostic in &checked.diagnostics {
+            let mapped = diagnostic.clone().map_spans(|span| match &offsets {
+                Some(offsets) => match (offsets.get(span.start), offsets.get(span.end)) {
+                    (Some(start), Some(end)) => Span::new(literal.start + start, literal.start + end),
+                    _ => literal,
+                },
+                None => literal,
+            });
+            self.diagnostics.push(mapped);
+        }
+    }
+
+    fn rule_name(&mut self, payload: &Object<'_>) -> Option<String> {
+        let prop = payload.get("ruleName")?;
+        let Value::StringLit(name) = &prop.value else {
+            self.wrong_type(prop, "a string");
+            return None;
+        };
+        let valid =
+            (1..=128).contains(&name.value.len()) && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidName,
+                    Span::new(name.range.start, name.range.end),
+                    format!("`{}` is not a valid rule name", name.value),
+                )
+                .with_help("a rule name is 1 to 128 letters, digits and underscores"),
+            );
+        }
+        Some(name.value.to_string())
+    }
+
+    fn sql_version(&mut self, payload: &Object<'_>) -> SqlVersion {
+        let Some(prop) = payload.get("awsIotSqlVersion") else {
+            self.diagnostics.push(
+                Diagnostic::warning(
+                    Code::RuleMissingSqlVersion,
+                    prop_name_span(payload).unwrap_or_default(),
+                    "rule does not set `awsIotSqlVersion`",
+                )
+                .with_label("checked as 2015-10-08")
+                .with_help("AWS runs such a rule as SQL version 2015-10-08; add \"awsIotSqlVersion\": \"2016-03-23\""),
+            );
+            return DEFAULT_FILE_SQL_VERSION;
+        };
+        let Value::StringLit(version) = &prop.value else {
+            self.wrong_type(prop, "a string");
+            return DEFAULT_FILE_SQL_VERSION;
+        };
+        version.value.parse().unwrap_or_else(|_| {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidSqlVersion,
+                    Span::new(version.range.start, version.range.end),
+                    format!("unknown SQL version `{}`", version.value),
+                )
+                .with_help("use 2016-03-23 (recommended), 2015-10-08 or beta"),
+            );
+            DEFAULT_FILE_SQL_VERSION
+        })
+    }
+
+    fn actions(&mut self, payload: &Object<'_>) {
+        let Some(prop) = payload.get("actions") else {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidField,
+                    Span::new(payload.range.start, payload.range.start + 1),
+                    "rule has no `actions`",
+                )
+                .with_help("AWS requires the list, even empty: add \"actions\": []"),
+            );
+            return;
+        };
+        let Value::Array(actions) = &prop.value else {
+            self.wrong_type(prop, "an array of actions");
+            return;
+        };
+        if let Some(extra) = actions.elements.get(MAX_ACTIONS) {
+            let span = Span::new(range_of(extra).start, actions.range.end.saturating_sub(1).max(range_of(extra).end));
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleTooManyActions,
+                    span,
+                    format!("rule has {} actions", actions.elements.len()),
+                )
+                .with_label(format!("past the limit of {MAX_ACTIONS}"))
+                .with_help(format!("AWS allows at most {MAX_ACTIONS} actions per rule; split the rule in two")),
+            );
+        }
+        for element in &actions.elements {
+            match element {
+                Value::Object(action) => self.action(action),
+                other => self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::RuleUnknownAction,
+                        range_of(other),
+                        "an action is an object naming one action type",
+                    )
+                    .with_help("write {\"republish\": {\"topic\": \"out/topic\", \"roleArn\": \"...\"}}"),
+                ),
+            }
+        }
+    }
+
+    fn action(&mut self, action: &Object<'_>) {
+        let span = Span::new(action.range.start, action.range.end);
+        match action.properties.as_slice() {
+            [] => self.diagnostics.push(
+                Diagnostic::error(Code::RuleUnknownAction, span, "action names no action type")
+                    .with_help(format!("use one of: {}", ACTION_TYPES.join(", "))),
+            ),
+            [single] => {
+                let kind = single.name.as_str();
+                if !ACTION_TYPES.contains(&kind) {
+                    let help = match did_you_mean(kind, ACTION_TYPES.iter().copied()) {
+                        Some(candidate) => format!("did you mean `{candidate}`?"),
+                        None => format!("use one of: {}", ACTION_TYPES.join(", ")),
+                    };
+                    self.diagnostics.push(
+                        Diagnostic::error(
+                            Code::RuleUnknownAction,
+                            name_span(single),
+                            format!("unknown action type `{kind}`"),
+                        )
+                        .with_help(help),
+                    );
+                } else if !matches!(single.value, Value::Object(_)) {
+                    self.wrong_type(single, "an object with the action's parameters");
+                }
+            }
+            [_, second, ..] => self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleUnknownAction,
+                    name_span(second),
+                    "one action object names more than one action type",
+                )
+                .with_help("put each action in its own object in the `actions` list"),
+            ),
+        }
+    }
+
+    fn unknown_fields(&mut self, object: &Object<'_>, known: &[&str]) {
+        for prop in &object.properties {
+            let name = prop.name.as_str();
+            if known.contains(&name) {
+                continue;
+            }
+            let help = match did_you_mean(name, known.iter().copied()) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => format!("the known fields are {}", known.join(", ")),
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::RuleInvalidField, name_span(prop), format!("unknown field `{name}`"))
+                    .with_help(help),
+            );
+        }
+    }
+
+    fn wrong_type(&mut self, prop: &ObjectProp<'_>, expected: &str) {
+        self.diagnostics.push(
+            Diagnostic::error(
+                Code::RuleInvalidField,
+                range_of(&prop.value),
+                format!("`{}` must be {expected}", prop.name.as_str()),
+            )
+            .with_label("wrong type")
+            .with_help(format!("write `{}` as {expected}", prop.name.as_str())),
+        );
+    }
+}
+
+fn range_of(value: &Value<'_>) -> Span {
+    let range = match value {
+        Value::StringLit(node) => node.range,
+        Value::NumberLit(node) => node.range,
+        Value::BooleanLit(node) => node.range,
+        Value::Object(node) => node.range,
+        Value::Array(node) => node.range,
+        Value::NullKeyword(node) => node.range,
+    };
+    Span::new(range.start, range.end)
+}
+
+fn name_span(prop: &ObjectProp<'_>) -> Span {
+    let range = match &prop.name {
+        jsonc_parser::ast::ObjectPropName::String(name) => name.range,
+        jsonc_parser::ast::ObjectPropName::Word(name) => name.range,
+    };
+    Span::new(range.start, range.end)
+}
+
+fn prop_name_span(object: &Object<'_>) -> Option<Span> {
+    object.get("sql").or_else(|| object.properties.first()).map(name_span)
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// Decodes a JSON string literal (quotes included) and records, for every byte offset of the
+/// decoded text, the offset in the literal it came from; the final entry maps the end.
+fn decoded_offsets(raw: &str) -> Option<(String, Vec<usize>)> {
+    let body = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let mut decoded = String::with_capacity(body.len());
+    let mut offsets = Vec::with_capacity(body.len() + 1);
+    let mut chars = body.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let source = at + 1;
+        let value = if c == '\\' {
+            let (_, escape) = chars.next()?;
+            match escape {
+                '"' | '\\' | '/' => escape,
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => {
+                    let high = hex4(&mut chars)?;
+                    if (0xD800..0xDC00).contains(&high) {
+                        let (_, backslash) = chars.next()?;
+                        let (_, u) = chars.next()?;
+                        if backslash != '\\' || u != 'u' {
+                            return None;
+                        }
+                        let low = hex4(&mut chars)?;
+                        char::from_u32(0x10000 + ((high - 0xD800) << 10) + (low.checked_sub(0xDC00)?))?
+                    } else {
+                        char::from_u32(high)?
+                    }
+                }
+                _ => return None,
+            }
+        } else {
+            c
+        };
+        offsets.extend(std::iter::repeat_n(source, value.len_utf8()));
+        decoded.push(value);
+    }
+    offsets.push(raw.len() - 1);
+    Some((decoded, offsets))
+}
+
+fn hex4(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<u32> {
+    let mut value = 0;
+    for _ in 0..4 {
+        let (_, digit) = chars.next()?;
+        value = value * 16 + digit.to_digit(16)?;
+    }
+    Some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_follow_escapes() {
+        let raw = r#""a\"b\u00e9c\ud83d\ude00d""#;
+        let (decoded, offsets) = decoded_offsets(raw).unwrap_or_default();
+        assert_eq!(decoded, "a\"béc😀d");
+        let d = decoded.find('d').unwrap_or_default();
+        assert_eq!(&raw[offsets[d]..offsets[d] + 1], "d");
+        let c = decoded.find('c').unwrap_or_default();
+        assert_eq!(&raw[offsets[c]..offsets[c] + 1], "c");
+        assert_eq!(offsets[decoded.len()], raw.len() - 1);
+    }
+
+    #[test]
+    fn sql_diagnostics_land_inside_the_string() {
+        let text = "{\n  \"sql\": \"SELECT \\\"x\\\" AS a, nosuch(1) FROM 't'\",\n  \"awsIotSqlVersion\": \"2016-03-23\",\n  \"actions\": []\n}";
+        let report = check_rule_file(text);
+        let unknown = report.diagnostics.iter().find(|d| d.code == Code::UnknownFunction);
+        let span = unknown.map(Diagnostic::span).unwrap_or_default();
+        assert_eq!(&text[span.start..span.end], "nosuch");
+    }
+}

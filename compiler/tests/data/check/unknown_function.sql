@@ -1,0 +1,1 @@
+SELECT nosuch(1) AS a, uper(x) AS b FROM 't'

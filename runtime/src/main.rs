@@ -1,0 +1,20 @@
+//! `iotrules`: check AWS IoT SQL rules offline.
+//!
+//! Exit codes: 0 when everything is valid (warnings allowed), 1 when an input has an error,
+//! 2 on a usage error (bad flags, unreadable files).
+
+mod cli;
+mod commands;
+mod inputs;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Check(args) => commands::check::run(&args),
+    }
+}
