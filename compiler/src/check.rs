@@ -356,7 +356,23 @@ impl Checker<'_> {
                     "arithmetic takes numbers, or strings that read as numbers such as '12.5'"
                 }
             };
-            self.always_undefined(span, format!("{left} {} {right} has no value", op.symbol()), help);
+            // Point at the operand that alone makes the result Undefined, when there is one.
+            let culprit = if types::binary(op, left, Types::ANY).is_undefined() {
+                Some((lhs.span, left))
+            } else if types::binary(op, Types::ANY, right).is_undefined() {
+                Some((rhs.span, right))
+            } else {
+                None
+            };
+            let message = format!("`{}` is always Undefined", self.snippet(span));
+            let diagnostic = match culprit {
+                Some((operand, value)) => {
+                    Diagnostic::warning(Code::AlwaysUndefined, operand, message).with_label(format!("this is {value}"))
+                }
+                None => Diagnostic::warning(Code::AlwaysUndefined, span, message)
+                    .with_label(format!("{left} {} {right} has no value", op.symbol())),
+            };
+            self.diagnostics.push(diagnostic.with_help(help));
         }
         result
     }

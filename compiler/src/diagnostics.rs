@@ -258,10 +258,19 @@ impl miette::Diagnostic for Diagnostic {
 /// Closest candidate to `word` by edit distance, for "did you mean" help lines.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
+    let length = lower.chars().count();
     candidates
         .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(&lower, &candidate.to_ascii_lowercase()), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len().max(3) / 3).max(1))
+        .filter_map(|candidate| {
+            let limit = (candidate.len().max(3) / 3).max(1);
+            // The distance is at least the difference in length. Skipping those candidates
+            // keeps a huge word from costing its length times each candidate's in time and memory.
+            if length.abs_diff(candidate.chars().count()) > limit {
+                return None;
+            }
+            let distance = strsim::damerau_levenshtein(&lower, &candidate.to_ascii_lowercase());
+            (distance <= limit).then_some((distance, candidate))
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }

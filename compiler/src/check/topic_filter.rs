@@ -96,7 +96,10 @@ pub fn validate(filter: &str) -> Vec<FilterProblem> {
         problems.push(FilterProblem { kind: FilterProblemKind::TooManyLevels, range: Span::new(0, filter.len()) });
     }
     if filter.len() > MAX_BYTES {
-        problems.push(FilterProblem { kind: FilterProblemKind::TooLong, range: Span::new(MAX_BYTES, filter.len()) });
+        // The first byte past the limit may sit inside a character; start the range at that
+        // character so it can slice the text.
+        let start = filter.floor_char_boundary(MAX_BYTES);
+        problems.push(FilterProblem { kind: FilterProblemKind::TooLong, range: Span::new(start, filter.len()) });
     }
     problems
 }
@@ -140,6 +143,8 @@ mod tests {
         assert_eq!(kinds("1/2/3/4/5/6/7/8/9"), vec![FilterProblemKind::TooManyLevels]);
         assert_eq!(kinds("$aws/rules/r/1/2/3/4/5/6/7/8"), vec![]);
         assert_eq!(kinds(&"a".repeat(257)), vec![FilterProblemKind::TooLong]);
+        let straddling = format!("{}é", "a".repeat(255));
+        assert_eq!(validate(&straddling)[0].range, Span::new(255, 257));
     }
 
     #[test]

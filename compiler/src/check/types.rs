@@ -107,6 +107,9 @@ impl fmt::Display for Types {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const NAMES: [&str; 10] =
             ["Int", "Decimal", "Boolean", "String", "String", "String", "Array", "Object", "Null", "Undefined"];
+        if *self == Types::ANY {
+            return f.write_str("any value");
+        }
         let mut names: Vec<&str> = (0..10).filter(|bit| self.0 & (1 << bit) != 0).map(|bit| NAMES[bit]).collect();
         names.dedup();
         if names.is_empty() { f.write_str("nothing") } else { f.write_str(&names.join(" or ")) }

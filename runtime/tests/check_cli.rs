@@ -1,0 +1,152 @@
+//! `iotrules check` as users and CI scripts run it: exit codes, JSON output, files and folders.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn iotrules(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iotrules")).args(args).output().expect("the iotrules binary runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The conformance contract: `compile_error` cases exit 1, every other case exits 0.
+#[test]
+fn conformance_cases_get_the_right_exit_code() {
+    let corpus = include_str!("../../compiler/tests/data/conformance/iotsql.jsonl");
+    let mut wrong = Vec::new();
+    let mut checked = 0;
+    for line in corpus.lines().filter(|line| !line.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let expected = if case["expect"] == "compile_error" { 1 } else { 0 };
+        let is_verdict_case = case["expect"] == "compile_error" || case["expect"] == "compile_ok";
+        if !is_verdict_case {
+            continue;
+        }
+        let sql = case["sql"].as_str().unwrap();
+        let output = iotrules(&["check", "--sql", sql, "--sql-version", "2016-03-23"]);
+        checked += 1;
+        if code(&output) != expected {
+            wrong.push(format!("{}: exit {} for `{sql}`", case["id"], code(&output)));
+        }
+    }
+    assert_eq!(checked, 20, "the corpus has 4 compile_error and 16 compile_ok cases");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn json_format_locates_each_diagnostic() {
+    let dir = scratch_dir("json_format");
+    let file = dir.join("rule.json");
+    std::fs::write(
+        &file,
+        "{\n  \"sql\": \"SELECT 'é' AS a, uper(x) AS b FROM 't'\",\n  \"awsIotSqlVersion\": \"2016-03-23\",\n  \"actions\": []\n}\n",
+    )
+    .unwrap();
+    let output = iotrules(&["check", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let unknown = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "iotsql::unknown_function")
+        .expect("the unknown function is reported");
+    assert_eq!(unknown["severity"], "error");
+    assert_eq!(unknown["message"], "unknown function `uper`");
+    assert_eq!(unknown["help"], "did you mean `upper`?");
+    assert_eq!(unknown["file"], file.to_str().unwrap());
+    assert_eq!((unknown["line"].as_u64(), unknown["column"].as_u64()), (Some(2), Some(28)));
+    let start = unknown["byte_range"][0].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(&text[start..start + 4], "uper");
+    assert_eq!(report["summary"]["errors"], 1);
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let sql = "SELECT 'abc' - 1 AS x FROM 't'";
+    assert_eq!(code(&iotrules(&["check", "--sql", sql])), 0);
+    assert_eq!(code(&iotrules(&["check", "--sql", sql, "--deny-warnings"])), 1);
+}
+
+#[test]
+fn sql_version_gates_apply() {
+    let sql = "SELECT encode(*, 'base64') AS data FROM 't'";
+    assert_eq!(code(&iotrules(&["check", "--sql", sql, "--sql-version", "2016-03-23"])), 0);
+    let old = iotrules(&["check", "--sql", sql, "--sql-version", "2015-10-08"]);
+    assert_eq!(code(&old), 1);
+    assert!(String::from_utf8_lossy(&old.stderr).contains("iotsql::requires_sql_version"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(code(&iotrules(&["check"])), 2);
+    assert_eq!(code(&iotrules(&["check", "--sql", "SELECT * FROM 't'", "--sql-version", "2017-01-01"])), 2);
+    assert_eq!(code(&iotrules(&["check", "--no-such-flag"])), 2);
+    let missing = iotrules(&["check", "no/such/file.sql"]);
+    assert_eq!(code(&missing), 2);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read `no/such/file.sql`"));
+}
+
+#[test]
+fn directories_are_walked_and_file_kinds_recognised() {
+    let dir = scratch_dir("walk");
+    std::fs::create_dir_all(dir.join("nested")).unwrap();
+    std::fs::write(dir.join("a.sql"), "SELECT * FROM 'a/+'\n").unwrap();
+    std::fs::write(
+        dir.join("nested/b.json"),
+        r#"{"sql": "SELECT x FROM 'b'", "awsIotSqlVersion": "2016-03-23", "actions": []}"#,
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a rule").unwrap();
+    let output = iotrules(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["inputs"], 2);
+
+    let empty = scratch_dir("walk_empty");
+    assert_eq!(code(&iotrules(&["check", empty.to_str().unwrap()])), 2);
+}
+
+#[test]
+fn invalid_utf8_is_reported_at_the_first_bad_byte() {
+    let dir = scratch_dir("utf8");
+    let file = dir.join("bad.sql");
+    std::fs::write(&file, b"SELECT '\xff' FROM 't'").unwrap();
+    let output = iotrules(&["check", "--format", "json", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let diagnostic = &report["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "input::invalid_utf8");
+    assert_eq!(diagnostic["byte_range"][0], 8);
+}
+
+#[test]
+fn the_examples_are_valid_and_the_broken_ones_are_not() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples");
+    let good = iotrules(&["check", root.join("rules").to_str().unwrap()]);
+    assert_eq!(code(&good), 0, "{}", String::from_utf8_lossy(&good.stderr));
+    let broken = iotrules(&["check", "--format", "json", root.join("broken").to_str().unwrap()]);
+    assert_eq!(code(&broken), 1);
+    let report: Value = serde_json::from_slice(&broken.stdout).unwrap();
+    let codes: Vec<&str> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    for expected in
+        ["rule::invalid_rule_name", "iotsql::unknown_function", "iotsql::invalid_topic_filter", "rule::unknown_action"]
+    {
+        assert!(codes.contains(&expected), "{expected} missing from {codes:?}");
+    }
+}
