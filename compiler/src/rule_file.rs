@@ -175,10 +175,10 @@ impl Reader {
             }
             None => false,
         };
-        if let Some(prop) = payload.get("description") {
-            if !matches!(prop.value, Value::StringLit(_)) {
-                self.wrong_type(prop, "a string");
-            }
+        if let Some(prop) = payload.get("description")
+            && !matches!(prop.value, Value::StringLit(_))
+        {
+            self.wrong_type(prop, "a string");
         }
         self.actions(payload);
         if let Some(prop) = payload.get("errorAction") {

@@ -1,6 +1,8 @@
 //! The IoT SQL conformance corpus, run through the front end: statements that must be rejected
 //! are, and every other statement is accepted.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
 use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value;
 

@@ -2,6 +2,8 @@
 //! the front end and its result (tree and rendered diagnostics) compared with a snapshot in
 //! `tests/snapshots/`. Update with `cargo insta review` (or `INSTA_UPDATE=always`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
@@ -15,7 +17,8 @@ fn render(name: &str, source: &str, diagnostics: &[Diagnostic]) -> String {
     let handler = GraphicalReportHandler::new_themed(GraphicalTheme::unicode_nocolor()).with_width(120);
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let report = miette::Report::new(diagnostic.clone()).with_source_code(NamedSource::new(name, source.to_owned()));
+        let report =
+            miette::Report::new(diagnostic.clone()).with_source_code(NamedSource::new(name, source.to_owned()));
         handler.render_report(&mut out, report.as_ref()).unwrap();
     }
     if diagnostics.is_empty() {
@@ -83,7 +86,10 @@ fn every_code_has_a_fixture() {
         record(&check_rule_file(&source).diagnostics);
     }
     // `invalid_utf8` is raised where files are read, in the command line.
-    let missing: Vec<&str> =
-        Code::ALL.iter().map(|code| code.as_str()).filter(|code| !seen.contains(code) && *code != "input::invalid_utf8").collect();
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .map(|code| code.as_str())
+        .filter(|code| !seen.contains(code) && *code != "input::invalid_utf8")
+        .collect();
     assert!(missing.is_empty(), "no fixture shows {missing:?}");
 }
