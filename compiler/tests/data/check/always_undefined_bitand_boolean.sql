@@ -1,0 +1,1 @@
+SELECT bitand(true, 1) AS a FROM 't'

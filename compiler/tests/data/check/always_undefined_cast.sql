@@ -1,0 +1,1 @@
+SELECT cast('abc' AS Int) AS a, cast(null AS String) AS b FROM 't'

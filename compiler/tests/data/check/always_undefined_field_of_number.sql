@@ -1,0 +1,1 @@
+SELECT (5).x AS a, timestamp().ms AS b, 'abc'.len AS c FROM 't'

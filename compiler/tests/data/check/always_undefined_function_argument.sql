@@ -1,0 +1,1 @@
+SELECT sqrt('nine') AS a, upper(null) AS b, abs({'a': 1}) AS c FROM 't'

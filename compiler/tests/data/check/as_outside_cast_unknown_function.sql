@@ -1,0 +1,1 @@
+SELECT convert(x AS Int) AS a FROM 't'

@@ -1,0 +1,1 @@
+SELECT * FROM '$aws/rules/my_rule/telemetry'

@@ -1,0 +1,1 @@
+SELECT temperature, humidity AS temperature FROM 't'

@@ -1,0 +1,1 @@
+SELECT state.temperature, temperature FROM 't'

@@ -1,0 +1,1 @@
+SELECT x AS a, y AS a.b FROM 't'

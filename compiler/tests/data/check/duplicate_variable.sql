@@ -1,0 +1,1 @@
+SET @a = 1, @a = 2 SELECT @a AS a FROM 't'

@@ -1,0 +1,1 @@
+SELECT cast(x, 'Int') AS a, cast(x) AS b FROM 't'

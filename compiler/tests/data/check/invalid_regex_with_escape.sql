@@ -1,0 +1,1 @@
+SELECT regexp_matches(s, '\d+(\.\d+') AS m FROM 't'

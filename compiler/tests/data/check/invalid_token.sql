@@ -1,0 +1,1 @@
+SELECT temperature FROM 't' WHERE temperature > 30 & humidity < 5

@@ -1,0 +1,1 @@
+SELECT [temperature, humidity] AS pair FROM 't'

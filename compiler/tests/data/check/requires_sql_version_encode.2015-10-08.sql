@@ -1,0 +1,1 @@
+SELECT encode(*, 'base64') AS b64 FROM 't'

@@ -1,0 +1,1 @@
+SELECT decode(b, 'base64') AS a, indexof(s, 'x') AS b, isUndefined(u) AS c, length(s) AS d, numbytes(s) AS e, parse_time('yyyy', 0) AS f, time_to_epoch(s, 'yyyy') AS g, transform('enrichArray', o, arr) AS h, get_thing_shadow('thing', 'arn:aws:iam::1:role/r') AS i, get_dynamodb('t', 'k', k, 'arn:aws:iam::1:role/r') AS j FROM 't'

@@ -1,0 +1,1 @@
+SELECT VALUE [temperature, humidity] FROM 't'

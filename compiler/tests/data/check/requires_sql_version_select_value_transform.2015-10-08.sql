@@ -1,0 +1,1 @@
+SELECT VALUE transform('enrichArray', meta, readings) FROM 't'

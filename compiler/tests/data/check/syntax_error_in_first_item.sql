@@ -1,0 +1,1 @@
+SELECT upper(name AS n, temperature FROM 'sensors/+' WHERE temperature > 30

@@ -1,0 +1,1 @@
+SELECT * FROM 'sensors/+' WHERE temperature > 30 LIMIT 10

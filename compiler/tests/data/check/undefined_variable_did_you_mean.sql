@@ -1,0 +1,1 @@
+SET @temperature = t SELECT @temperatrue AS a FROM 't'

@@ -1,0 +1,1 @@
+SELECT 'héllo wörld 🌍' AS greeting, uper(x) AS u FROM 't'

@@ -1,0 +1,4 @@
+SELECT temperature,
+  humidity AS h,
+  uper(name) AS n
+FROM 'sensors/+'

@@ -1,0 +1,1 @@
+SELECT regexp_matches(s, 'x(?>ab|a)c') AS m FROM 't'

@@ -1,0 +1,1 @@
+SELECT regexp_substr(s, 'price(?=USD)') AS m FROM 't'

@@ -1,0 +1,1 @@
+SELECT regexp_replace(s, 'a*+b', 'x') AS m FROM 't'

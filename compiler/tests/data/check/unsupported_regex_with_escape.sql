@@ -1,0 +1,1 @@
+SELECT regexp_matches(s, '\w+(?=\d)') AS m FROM 't'

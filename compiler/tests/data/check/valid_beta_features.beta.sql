@@ -1,0 +1,1 @@
+SET @v = {'a': [1, 2]} SELECT VALUE @v.a FROM 't'

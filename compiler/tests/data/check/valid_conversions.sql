@@ -1,0 +1,1 @@
+SELECT '5' + 1 AS concat, '10' > '9' AS numeric_compare, 1 = '1' AS mismatched, NOT 'true' AS not_string, -'5' AS neg_string, 'true' AND true AS and_string, cast(true AS Int) AS bool_int, cast(0 AS Boolean) AS int_bool, substring('012345', 2.745) AS sub, lpad('a', '3') AS pad, 7 % 2 AS rem FROM 't'

@@ -1,0 +1,1 @@
+SELECT deviceId AS device, temperature, humidity, cast(temperature * 1.8 + 32 AS Int) AS fahrenheit, topic(2) AS site, timestamp() AS received_at FROM 'factory/+/telemetry' WHERE temperature > 40 AND NOT isNull(deviceId)

@@ -1,0 +1,1 @@
+SELECT (SELECT VALUE v FROM readings WHERE 5) AS vs FROM 't'

@@ -1,0 +1,1 @@
+SELECT get_dynamodb('table', 'id', id) AS d FROM 't'

@@ -1,0 +1,1 @@
+SELECT temperature AS state.debug, humidity AS state.reported.humidity FROM 'sensors/+'

@@ -1,0 +1,1 @@
+SELECT begin AS start, finish AS end FROM 't'

@@ -1,0 +1,1 @@
+SELECT cast(x AS String) AS a, cast(x AS Nvarchar) AS b, cast(x AS Text) AS c, cast(x AS Ntext) AS d, cast(x AS varchar) AS e, cast(x AS Int) AS f, cast(x AS Integer) AS g, cast(x AS Double) AS h, cast(x AS Decimal) AS i, cast(x AS Bool) AS j, cast(x AS Boolean) AS k, CAST(x as int) AS l FROM 't'

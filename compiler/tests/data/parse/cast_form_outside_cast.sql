@@ -1,0 +1,1 @@
+SELECT upper(x AS String) AS a FROM 't'

@@ -1,0 +1,1 @@
+SELECT CASE x ELSE 1 END AS c FROM 't'

@@ -1,0 +1,1 @@
+SELECT cast(x AS) AS a FROM 't'

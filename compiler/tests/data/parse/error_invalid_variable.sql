@@ -1,0 +1,1 @@
+SET @1x = 2 SELECT @ AS a FROM 't'

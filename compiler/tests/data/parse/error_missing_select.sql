@@ -1,0 +1,1 @@
+* FROM 'a/b' WHERE x = 1

@@ -1,0 +1,1 @@
+SELECT (SELECT v) AS a FROM 't'

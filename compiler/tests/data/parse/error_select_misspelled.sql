@@ -1,0 +1,1 @@
+SELET * FROM 'a/b'

@@ -1,0 +1,1 @@
+SELECT @a AS a SET @a = 1 FROM 't'

@@ -1,0 +1,1 @@
+SELECT * FROM 'a/b' WHERE x = 1 LIMIT 10

@@ -1,0 +1,1 @@
+SELECT * FROM '$aws/things/+/shadow/update/delta'

@@ -1,0 +1,1 @@
+SELECT 'red' AS a, "blue" AS b, 'it\'s' AS c, "say \"hi\"" AS d, 'tab\there\nnext' AS e, '\u00e9t\u00e9' AS f, '\d+\.\d*' AS g, "yyyy.MM.dd G 'at' HH:mm:ss z" AS h, '' AS i, 'back\\slash' AS j FROM 't'

@@ -1,0 +1,1 @@
+SELECT (SELECT VALUE v FROM *.items) AS a, (SELECT v, n AS name FROM state.reported.list) AS b, (SELECT VALUE n FROM get(x, 'list')) AS c, (SELECT VALUE (SELECT VALUE w FROM v.inner) FROM outer) AS d FROM 't'

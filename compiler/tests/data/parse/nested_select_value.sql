@@ -1,0 +1,1 @@
+SELECT (SELECT VALUE v FROM e) AS values FROM 't'

@@ -1,0 +1,1 @@
+SELECT (SELECT v FROM e WHERE n = 'temperature') AS temperatures FROM 't'

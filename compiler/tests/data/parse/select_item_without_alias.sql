@@ -1,0 +1,1 @@
+SELECT temperature, state.reported.humidity FROM 'sensors/#'

@@ -1,0 +1,1 @@
+SELECT *.temperature AS t, * AS message FROM 'sensors/+'

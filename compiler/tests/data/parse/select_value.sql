@@ -1,0 +1,1 @@
+SELECT VALUE state.reported FROM '$aws/things/+/shadow/update/accepted'

@@ -1,0 +1,1 @@
+SELECT temperature, topic() AS t WHERE temperature > 30
