@@ -47,7 +47,10 @@ pub fn check_sql(source: &str, version: SqlVersion) -> Checked {
     let parsed = parse(source);
     let mut diagnostics = parsed.diagnostics;
     if let Some(statement) = &parsed.statement {
-        diagnostics.extend(check_statement(source, statement, version));
+        let syntax_errors = diagnostics.iter().any(Diagnostic::is_error);
+        let mut checker = Checker::new(source, version, syntax_errors);
+        checker.statement(statement);
+        diagnostics.extend(checker.diagnostics);
     }
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
     Checked { statement: parsed.statement, diagnostics }
@@ -55,8 +58,7 @@ pub fn check_sql(source: &str, version: SqlVersion) -> Checked {
 
 /// Checks a parsed statement; `source` is the text it was parsed from.
 pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion) -> Vec<Diagnostic> {
-    let mut checker =
-        Checker { source, version, diagnostics: Vec::new(), variables: HashMap::new(), once: HashMap::new() };
+    let mut checker = Checker::new(source, version, false);
     checker.statement(statement);
     checker.diagnostics
 }
@@ -69,23 +71,44 @@ struct Checker<'a> {
     variables: HashMap<String, (Span, Types)>,
     /// Calls of once-per-statement functions seen so far.
     once: HashMap<&'static str, Span>,
+    /// Every SET assignment, to explain a variable used before its assignment.
+    assigned_later: HashMap<String, Span>,
+    /// The parser already reported errors; checks that would only echo them stay quiet.
+    syntax_errors: bool,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(source: &'a str, version: SqlVersion, syntax_errors: bool) -> Self {
+        Checker {
+            source,
+            version,
+            diagnostics: Vec::new(),
+            variables: HashMap::new(),
+            once: HashMap::new(),
+            assigned_later: HashMap::new(),
+            syntax_errors,
+        }
+    }
+
     fn statement(&mut self, statement: &Statement) {
-        if let Some(first) = statement.set.first() {
-            self.require_2016(first.variable.span, "the SET clause");
+        if let Some(keyword) = statement.set_keyword {
+            self.require_2016(keyword, "the SET clause");
+        }
+        for assignment in &statement.set {
+            self.assigned_later.entry(assignment.variable.text.clone()).or_insert(assignment.variable.span);
         }
         for assignment in &statement.set {
             let name = &assignment.variable;
-            if name.text.chars().count() > MAX_VARIABLE_NAME {
+            let length = name.text.chars().count();
+            if length > MAX_VARIABLE_NAME {
                 self.diagnostics.push(
                     Diagnostic::error(
                         Code::VariableNameTooLong,
                         name.span,
-                        format!("variable name is longer than {MAX_VARIABLE_NAME} characters"),
+                        format!("variable name is {length} characters long, more than {MAX_VARIABLE_NAME}"),
                     )
-                    .with_help("shorten the name"),
+                    .with_label("too long")
+                    .with_help(format!("AWS limits variable names to {MAX_VARIABLE_NAME} characters; shorten it")),
                 );
             }
             let value = self.expr(&assignment.value);
@@ -109,10 +132,12 @@ impl Checker<'_> {
         self.select(&statement.select, true);
 
         match &statement.from {
+            None if self.syntax_errors => {}
             None => {
-                let end = statement.span.end;
+                let last = last_token(self.source, statement.span.end);
                 self.diagnostics.push(
-                    Diagnostic::advice(Code::MissingFrom, Span::new(end, end), "statement has no FROM clause")
+                    Diagnostic::advice(Code::MissingFrom, last, "statement has no FROM clause")
+                        .with_label("the statement ends here")
                         .with_help("without FROM the rule only receives messages published to `$aws/rules/<rule name>/...` (Basic Ingest); add FROM 'topic/filter' to subscribe to a topic"),
                 );
             }
@@ -120,15 +145,26 @@ impl Checker<'_> {
         }
 
         if let Some(condition) = &statement.where_clause {
-            self.where_clause(condition);
+            self.where_clause(condition, true);
         }
     }
 
     fn select(&mut self, select: &Select, top_level: bool) -> Types {
         match select {
             Select::Value(expr) => {
+                let reported = self.diagnostics.len();
                 let value = self.expr(expr);
-                if top_level && value.contains(Types::ARRAY) && value.is_subset_of(Types::ARRAY.union(Types::UNDEFINED))
+                // An array literal, nested query or 2016-only function is already reported.
+                let already_gated = self
+                    .diagnostics
+                    .get(reported..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|d| d.code == Code::RequiresSqlVersion);
+                if top_level
+                    && !already_gated
+                    && value.contains(Types::ARRAY)
+                    && value.is_subset_of(Types::ARRAY.union(Types::UNDEFINED))
                 {
                     self.require_2016(expr.span, "SELECT VALUE of an array");
                 }
@@ -173,7 +209,7 @@ impl Checker<'_> {
         let clash = keys.iter().find(|(earlier, _)| earlier.starts_with(&key) || key.starts_with(earlier));
         if let Some((earlier, first)) = clash {
             let message = if *earlier == key {
-                format!("output key `{}` is written twice", key.join("."))
+                format!("output key `{}` is written more than once", key.join("."))
             } else {
                 let (short, long) = if earlier.len() < key.len() { (earlier, &key) } else { (&key, earlier) };
                 format!(
@@ -211,13 +247,13 @@ impl Checker<'_> {
             );
         }
         for problem in topic_filter::validate(&filter.value) {
-            let span = inner_span(filter, problem.range);
+            let span = inner_span(self.source, filter, problem.range);
             let diagnostic = if problem.kind.is_invalid() {
                 Diagnostic::error(Code::InvalidTopicFilter, span, problem.kind.message())
-                    .with_label("not a valid level")
+                    .with_label(problem.kind.label())
             } else {
                 Diagnostic::warning(Code::TopicFilterLimit, span, problem.kind.message())
-                    .with_label("past the AWS quota")
+                    .with_label(problem.kind.label())
             };
             self.diagnostics.push(diagnostic.with_help(problem.kind.help()));
         }
@@ -230,13 +266,24 @@ impl Checker<'_> {
         }
     }
 
-    fn where_clause(&mut self, condition: &Expr) {
+    fn where_clause(&mut self, condition: &Expr, top_level: bool) {
         let value = self.expr(condition);
         if !value.intersects(Types::BOOLEAN) && !value.is_undefined() {
+            let (message, help) = if top_level {
+                (
+                    "WHERE is never true, so the rule never fires",
+                    "a rule runs its actions only when WHERE is the Boolean true; compare explicitly, such as `status = 'on'`",
+                )
+            } else {
+                (
+                    "nested WHERE is never true, so this query always returns an empty array",
+                    "an element is kept only when WHERE is the Boolean true; compare explicitly, such as `n = 'temperature'`",
+                )
+            };
             self.diagnostics.push(
-                Diagnostic::warning(Code::WhereNeverTrue, condition.span, "WHERE is never true, so the rule never fires")
-                    .with_label(format!("this is {value}"))
-                    .with_help("a rule runs its actions only when WHERE is the Boolean true; compare explicitly, such as `status = 'on'`"),
+                Diagnostic::warning(Code::WhereNeverTrue, condition.span, message)
+                    .with_label(format!("this is {}, not the Boolean true", value.with_article()))
+                    .with_help(help),
             );
         }
     }
@@ -305,9 +352,15 @@ impl Checker<'_> {
         }
         let mut diagnostic = Diagnostic::error(Code::UndefinedVariable, span, format!("variable `@{name}` is not set"))
             .with_label("used here");
-        diagnostic = match did_you_mean(name, self.variables.keys().map(String::as_str)) {
-            Some(candidate) => diagnostic.with_help(format!("did you mean `@{candidate}`?")),
-            None => diagnostic.with_help(format!("assign it first: `SET @{name} = ...` before SELECT")),
+        diagnostic = if let Some(later) = self.assigned_later.get(name) {
+            diagnostic
+                .with_related(*later, "assigned only here, later")
+                .with_help(format!("move the assignment of `@{name}` before its first use"))
+        } else {
+            match did_you_mean(name, self.variables.keys().map(String::as_str)) {
+                Some(candidate) => diagnostic.with_help(format!("did you mean `@{candidate}`?")),
+                None => diagnostic.with_help(format!("assign it first: `SET @{name} = ...` before SELECT")),
+            }
         };
         self.diagnostics.push(diagnostic);
         Types::ANY
@@ -318,7 +371,7 @@ impl Checker<'_> {
         if !object.intersects(Types::OBJECT) && !object.is_undefined() && !object.is_empty() {
             self.diagnostics.push(
                 Diagnostic::warning(Code::AlwaysUndefined, name.span, format!("`.{}` is always Undefined", name.text))
-                    .with_label(format!("a {object} has no fields"))
+                    .with_label(format!("{} has no fields", object.with_article()))
                     .with_help("member access reads a field of an object"),
             );
             return Types::UNDEFINED;
@@ -337,7 +390,12 @@ impl Checker<'_> {
                 UnaryOp::Neg => "`-` negates numbers and numeric strings",
                 UnaryOp::Not => "NOT takes a Boolean or the strings \"true\" and \"false\"",
             };
-            self.always_undefined(span, format!("{value} has no value here"), help);
+            let message = format!("`{}` is always Undefined", self.snippet(span));
+            self.diagnostics.push(
+                Diagnostic::warning(Code::AlwaysUndefined, operand.span, message)
+                    .with_label(format!("this is {}", value.with_article()))
+                    .with_help(help),
+            );
         }
         result
     }
@@ -366,9 +424,8 @@ impl Checker<'_> {
             };
             let message = format!("`{}` is always Undefined", self.snippet(span));
             let diagnostic = match culprit {
-                Some((operand, value)) => {
-                    Diagnostic::warning(Code::AlwaysUndefined, operand, message).with_label(format!("this is {value}"))
-                }
+                Some((operand, value)) => Diagnostic::warning(Code::AlwaysUndefined, operand, message)
+                    .with_label(format!("this is {}", value.with_article())),
                 None => Diagnostic::warning(Code::AlwaysUndefined, span, message)
                     .with_label(format!("{left} {} {right} has no value", op.symbol())),
             };
@@ -395,6 +452,7 @@ impl Checker<'_> {
                         span,
                         format!("`{}` is called more than once", function.name),
                     )
+                    .with_label("called again here")
                     .with_related(first, "first call")
                     .with_help(format!(
                         "AWS allows one `{}` call per statement; use SET to reuse its result",
@@ -433,7 +491,7 @@ impl Checker<'_> {
                 let written = self.snippet(span);
                 self.diagnostics.push(
                     Diagnostic::warning(Code::AlwaysUndefined, arg.span, format!("`{written}` is always Undefined"))
-                        .with_label(format!("this is {value}"))
+                        .with_label(format!("this is {}", value.with_article()))
                         .with_help(format!(
                             "argument {} of `{}` must be {}",
                             index + 1,
@@ -451,13 +509,22 @@ impl Checker<'_> {
     }
 
     fn unknown_function(&mut self, name: &Name) {
-        let help = match did_you_mean(&name.text, functions::names()) {
-            Some(candidate) => format!("did you mean `{candidate}`?"),
-            None => match name.text.to_ascii_lowercase().as_str() {
-                "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
-                    "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
-                }
-                _ => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
+        if name.text.eq_ignore_ascii_case("cast") {
+            self.diagnostics.push(
+                Diagnostic::error(Code::InvalidCastType, name.span, "`cast` takes `value AS type`")
+                    .with_label("no target type")
+                    .with_help("write `cast(x AS Int)`, naming one of the documented types"),
+            );
+            return;
+        }
+        let help = match name.text.to_ascii_lowercase().as_str() {
+            "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
+                "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
+            }
+            "convert" | "to_number" | "to_string" | "to_char" => "to convert a value write `cast(x AS Int)`".to_owned(),
+            _ => match did_you_mean(&name.text, functions::names()) {
+                Some(candidate) => format!("did you mean `{candidate}`?"),
+                None => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
             },
         };
         self.diagnostics.push(
@@ -474,9 +541,10 @@ impl Checker<'_> {
         }
         let Some(Expr { kind: ExprKind::String(pattern), .. }) = args.get(1) else { return };
         let Some(problem) = regex_literal::problem(&pattern.value) else { return };
-        let span = inner_span(pattern, problem.range);
+        let span = inner_span(self.source, pattern, problem.range);
         let diagnostic = if problem.unsupported {
             Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
+                .with_label("Java-only construct")
                 .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
         } else {
             Diagnostic::warning(Code::InvalidRegex, span, format!("invalid regular expression: {}", problem.message))
@@ -489,12 +557,17 @@ impl Checker<'_> {
     fn cast(&mut self, function: &Name, value: &Expr, target: &Name, span: Span) -> Types {
         let from = self.expr(value);
         if !function.text.eq_ignore_ascii_case("cast") {
+            if functions::lookup(&function.text).is_none() {
+                self.unknown_function(function);
+                return Types::ANY;
+            }
             self.diagnostics.push(
                 Diagnostic::error(
                     Code::AsOutsideCast,
                     function.span,
                     format!("`{}` does not take `AS type`", function.text),
                 )
+                .with_label("not `cast`")
                 .with_help(
                     "only `cast(value AS type)` takes a type; call other functions with comma-separated arguments",
                 ),
@@ -512,6 +585,7 @@ impl Checker<'_> {
             };
             self.diagnostics.push(
                 Diagnostic::error(Code::InvalidCastType, target.span, format!("`{}` is not a cast type", target.text))
+                    .with_label("unknown type")
                     .with_help(help),
             );
             return Types::ANY;
@@ -521,10 +595,18 @@ impl Checker<'_> {
         }
         let result = cast.result(from);
         if result.is_undefined() && !from.is_undefined() {
-            self.always_undefined(
-                span,
-                format!("{from} does not cast to {}", target.text),
-                "cast a value of a type the documented cast table converts",
+            let converts = match cast {
+                functions::CastTarget::String => "every value but Null and Undefined casts to a string",
+                functions::CastTarget::Boolean => {
+                    "numbers, Booleans and the strings \"true\" and \"false\" cast to a Boolean"
+                }
+                _ => "numbers, Booleans and strings that read as numbers cast to a number",
+            };
+            let message = format!("`{}` is always Undefined", self.snippet(span));
+            self.diagnostics.push(
+                Diagnostic::warning(Code::AlwaysUndefined, value.span, message)
+                    .with_label(format!("this is {}", from.with_article()))
+                    .with_help(converts),
             );
         }
         result
@@ -562,18 +644,9 @@ impl Checker<'_> {
         self.expr(&query.from);
         self.select(&query.select, false);
         if let Some(condition) = &query.where_clause {
-            self.where_clause(condition);
+            self.where_clause(condition, false);
         }
         Types::ARRAY
-    }
-
-    fn always_undefined(&mut self, span: Span, label: String, help: &str) {
-        let written = self.snippet(span);
-        self.diagnostics.push(
-            Diagnostic::warning(Code::AlwaysUndefined, span, format!("`{written}` is always Undefined"))
-                .with_label(label)
-                .with_help(help),
-        );
     }
 
     fn require_2016(&mut self, span: Span, feature: &str) {
@@ -599,12 +672,24 @@ impl Checker<'_> {
     }
 }
 
-/// The source span of `range` inside a string literal's text; the whole literal when escapes
-/// make offsets inside it differ from the source.
-fn inner_span(literal: &StringLit, range: Span) -> Span {
-    if literal.verbatim && range.end <= literal.value.len() {
-        range.shift(literal.span.start + 1)
-    } else {
-        literal.span
+/// The source span of `range` inside a string literal's text, through its escapes.
+fn inner_span(source: &str, literal: &StringLit, range: Span) -> Span {
+    let quoted = source.get(literal.span.start..literal.span.end).unwrap_or_default();
+    let offsets = crate::syntax::lexer::unescape_with_offsets(quoted).1;
+    match (offsets.get(range.start), offsets.get(range.end)) {
+        (Some(start), Some(end)) => Span::new(literal.span.start + start, literal.span.start + end),
+        _ => literal.span,
     }
+}
+
+/// The last token before `end`, for diagnostics about what is missing at the end.
+fn last_token(source: &str, end: usize) -> Span {
+    let before = source.get(..end).unwrap_or_default().trim_end();
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|(_, c)| !c.is_whitespace())
+        .last()
+        .map_or(before.len(), |(index, _)| index);
+    Span::new(start, before.len())
 }

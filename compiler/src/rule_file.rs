@@ -149,7 +149,18 @@ impl Reader {
         };
         if root.get("rule").is_some() || root.get("ruleArn").is_some() {
             self.unknown_fields(root, &["rule", "ruleArn"]);
-            let prop = root.get("rule")?;
+            let Some(prop) = root.get("rule") else {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::RuleInvalidField,
+                        Span::new(root.range.start, root.range.start + 1),
+                        "get-topic-rule output has no `rule`",
+                    )
+                    .with_label("no rule in this object")
+                    .with_help("keep the `rule` object that `aws iot get-topic-rule` prints next to `ruleArn`"),
+                );
+                return None;
+            };
             let Value::Object(rule) = &prop.value else {
                 self.wrong_type(prop, "an object");
                 return None;
@@ -204,6 +215,14 @@ impl Reader {
             return None;
         };
         let sql_text = sql.value.to_string();
+        if sql_text.trim().is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error(Code::RuleInvalidField, Span::new(sql.range.start, sql.range.end), "`sql` is empty")
+                    .with_label("no statement")
+                    .with_help("write the rule's statement, such as \"SELECT * FROM 'topic/#'\""),
+            );
+            return None;
+        }
         let checked = check_sql(&sql_text, sql_version);
         self.embed(text, Span::new(sql.range.start, sql.range.end), &sql_text, &checked);
         Some(RuleFile { name, sql: sql_text, sql_version, disabled, statement: checked.statement })
@@ -233,7 +252,17 @@ impl Reader {
         };
         let valid =
             (1..=128).contains(&name.value.len()) && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+        if name.value.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidName,
+                    Span::new(name.range.start, name.range.end),
+                    "rule name is empty",
+                )
+                .with_label("empty")
+                .with_help("a rule name is 1 to 128 letters, digits and underscores"),
+            );
+        } else if !valid {
             self.diagnostics.push(
                 Diagnostic::error(
                     Code::RuleInvalidName,
@@ -247,7 +276,15 @@ impl Reader {
     }
 
     fn sql_version(&mut self, payload: &Object<'_>) -> SqlVersion {
-        let Some(prop) = payload.get("awsIotSqlVersion") else {
+        // A misspelt field is already an error; read its value rather than piling a wrong
+        // version on top of it.
+        let misspelt = || {
+            payload.properties.iter().find(|prop| {
+                prop.name.as_str() != "awsIotSqlVersion"
+                    && did_you_mean(prop.name.as_str(), ["awsIotSqlVersion"]) == Some("awsIotSqlVersion")
+            })
+        };
+        let Some(prop) = payload.get("awsIotSqlVersion").or_else(misspelt) else {
             self.diagnostics.push(
                 Diagnostic::warning(
                     Code::RuleMissingSqlVersion,
@@ -292,8 +329,8 @@ impl Reader {
             self.wrong_type(prop, "an array of actions");
             return;
         };
-        if let Some(extra) = actions.elements.get(MAX_ACTIONS) {
-            let span = Span::new(range_of(extra).start, actions.range.end.saturating_sub(1).max(range_of(extra).end));
+        if let (Some(extra), Some(last)) = (actions.elements.get(MAX_ACTIONS), actions.elements.last()) {
+            let span = Span::new(range_of(extra).start, range_of(last).end);
             self.diagnostics.push(
                 Diagnostic::error(
                     Code::RuleTooManyActions,

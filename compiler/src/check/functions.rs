@@ -77,6 +77,7 @@ impl Arity {
     pub fn describe(self) -> String {
         let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
         match self {
+            Arity::Range(0, 0) => "no arguments".to_owned(),
             Arity::Range(min, max) if min == max => format!("{min} {}", plural(min)),
             Arity::Range(min, max) if max == min + 1 => format!("{min} or {max} {}", plural(max)),
             Arity::Range(min, max) => format!("{min} to {max} arguments"),

@@ -21,11 +21,12 @@ pub struct RegexProblem {
 /// What is wrong with `pattern`, if anything.
 pub fn problem(pattern: &str) -> Option<RegexProblem> {
     if let Some(range) = java_only_construct(pattern) {
-        return Some(RegexProblem {
-            unsupported: true,
-            message: "possessive quantifiers and atomic groups are not supported".to_owned(),
-            range,
-        });
+        let message = if pattern.get(range.start..range.end) == Some("(?>") {
+            "atomic groups are not supported"
+        } else {
+            "possessive quantifiers are not supported"
+        };
+        return Some(RegexProblem { unsupported: true, message: message.to_owned(), range });
     }
     let ast = match regex_syntax::ast::parse::Parser::new().parse(pattern) {
         Ok(ast) => ast,

@@ -48,6 +48,15 @@ impl FilterProblemKind {
         }
     }
 
+    pub const fn label(self) -> &'static str {
+        match self {
+            FilterProblemKind::Empty => "empty",
+            FilterProblemKind::MisplacedHash | FilterProblemKind::MisplacedPlus => "not a valid level",
+            FilterProblemKind::NulCharacter => "U+0000",
+            FilterProblemKind::TooManyLevels | FilterProblemKind::TooLong => "past the AWS quota",
+        }
+    }
+
     pub const fn help(self) -> &'static str {
         match self {
             FilterProblemKind::Empty => "name the topic the rule listens to, such as 'sensors/+/telemetry'",

@@ -116,6 +116,26 @@ impl fmt::Display for Types {
     }
 }
 
+impl Types {
+    /// The set as a noun phrase: "an Int", "a String or an Array", "any value".
+    pub fn with_article(self) -> String {
+        if self == Types::ANY {
+            return "any value".to_owned();
+        }
+        let names = self.to_string();
+        names
+            .split(" or ")
+            .map(|name| match name {
+                "Null" => "null".to_owned(),
+                "Undefined" => "Undefined".to_owned(),
+                _ if name.starts_with(['A', 'E', 'I', 'O', 'U']) => format!("an {name}"),
+                _ => format!("a {name}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" or ")
+    }
+}
+
 /// The numeric-string rule: `^-?\d+(\.\d+)?((?i)E-?\d+)?$`.
 pub fn is_numeric_string(text: &str) -> bool {
     fn digits(bytes: &[u8]) -> usize {

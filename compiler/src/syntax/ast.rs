@@ -12,6 +12,8 @@ pub const MAX_DEPTH: u32 = 512;
 /// `[SET ...] SELECT ... [FROM ...] [WHERE ...]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
+    /// The `SET` keyword, when there is a SET clause.
+    pub set_keyword: Option<Span>,
     pub set: Vec<Assignment>,
     pub select: Select,
     pub from: Option<Expr>,
@@ -57,12 +59,11 @@ pub struct Name {
     pub span: Span,
 }
 
-/// A string literal: its text after escapes, and whether the text is verbatim in the source.
+/// A string literal: its text after escapes, and the quoted source it came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StringLit {
     pub value: String,
     pub span: Span,
-    pub verbatim: bool,
 }
 
 #[derive(Clone, PartialEq)]

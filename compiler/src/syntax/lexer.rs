@@ -97,12 +97,28 @@ pub enum Token<'src> {
     /// `==`, reported and then read as `=`.
     #[token("==")]
     EqEq,
+    /// `||`, reported and then read as `+`.
+    #[token("||")]
+    PipePipe,
+    /// `!`, reported and then read as `NOT`.
+    #[token("!")]
+    Bang,
+    /// `-- ...` or `/* ... */`: IoT SQL has no comments; reported and skipped.
+    #[regex(r"--[^\n]*", allow_greedy = true)]
+    #[regex(r"/\*([^*]|\*+[^*/])*\*+/")]
+    Comment,
+    /// `;`: a rule holds one statement.
+    #[token(";")]
+    Semicolon,
 
     #[regex(r"[A-Za-z_][A-Za-z0-9_]*")]
     Ident(&'src str),
     /// `@name`, without the `@`.
     #[regex(r"@[A-Za-z_][A-Za-z0-9_]*", |lex| &lex.slice()[1..])]
     Variable(&'src str),
+    /// `@` not followed by a valid name, such as `@1x`.
+    #[regex(r"@[0-9][A-Za-z0-9_]*|@")]
+    InvalidVariable,
     #[regex(r"[0-9]+")]
     Integer(&'src str),
     #[regex(r"[0-9]+\.[0-9]+([eE][+-]?[0-9]+)?")]
@@ -176,12 +192,17 @@ impl Token<'_> {
             Token::Ge => ">=",
             Token::BangEq => "!=",
             Token::EqEq => "==",
+            Token::PipePipe => "||",
+            Token::Bang => "!",
+            Token::Semicolon => ";",
             Token::Ident(_)
             | Token::Variable(_)
             | Token::Integer(_)
             | Token::Decimal(_)
             | Token::String(_)
             | Token::UnterminatedString(_)
+            | Token::InvalidVariable
+            | Token::Comment
             | Token::Error => "",
         }
     }
@@ -194,6 +215,8 @@ pub type Spanned<'src> = Result<(usize, Token<'src>, usize), LexError>;
 pub struct Lexer<'src> {
     inner: logos::SpannedIter<'src, Token<'src>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The last string that swallowed SQL keywords, likely because its closing quote is missing.
+    swallowing_string: Option<Span>,
 }
 
 impl std::fmt::Debug for Lexer<'_> {
@@ -204,7 +227,7 @@ impl std::fmt::Debug for Lexer<'_> {
 
 impl<'src> Lexer<'src> {
     pub fn new(source: &'src str) -> Self {
-        Self { inner: Token::lexer(source).spanned(), diagnostics: Vec::new() }
+        Self { inner: Token::lexer(source).spanned(), diagnostics: Vec::new(), swallowing_string: None }
     }
 }
 
@@ -212,7 +235,19 @@ impl<'src> Iterator for Lexer<'src> {
     type Item = Spanned<'src>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let (token, range) = self.inner.next()?;
+        let (mut token, mut range) = self.inner.next()?;
+        while token == Ok(Token::Comment) {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::InvalidToken,
+                    Span::new(range.start, range.start + 2),
+                    "IoT SQL has no comments",
+                )
+                .with_label("comment")
+                .with_help("remove the comment; keep notes in the rule's `description` instead"),
+            );
+            (token, range) = self.inner.next()?;
+        }
         let span = Span::new(range.start, range.end);
         let token = match token {
             Ok(Token::BangEq) => {
@@ -222,6 +257,35 @@ impl<'src> Iterator for Lexer<'src> {
             Ok(Token::EqEq) => {
                 self.diagnostics.push(foreign_operator(span, "==", "="));
                 Token::Eq
+            }
+            Ok(Token::PipePipe) => {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::ForeignOperator, span, "IoT SQL has no `||` operator")
+                        .with_label("read as `+`")
+                        .with_help("join strings with `+` or `concat(a, b)`"),
+                );
+                Token::Plus
+            }
+            Ok(Token::Bang) => {
+                self.diagnostics.push(foreign_operator(span, "!", "NOT"));
+                Token::Not
+            }
+            Ok(Token::Semicolon) => {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::InvalidToken, span, "unexpected `;`")
+                        .with_label("not part of IoT SQL")
+                        .with_help("a rule is one statement without a terminator; remove the `;`"),
+                );
+                Token::Error
+            }
+            Ok(Token::InvalidVariable) => {
+                let text = self.inner.slice();
+                self.diagnostics.push(
+                    Diagnostic::error(Code::InvalidToken, span, format!("`{text}` is not a valid variable name"))
+                        .with_label("invalid name")
+                        .with_help("a variable is `@` followed by a letter or `_`, then letters, digits or `_`"),
+                );
+                Token::Error
             }
             Ok(Token::UnterminatedString(text)) => {
                 let quote = text.chars().next().unwrap_or('\'');
@@ -234,16 +298,28 @@ impl<'src> Iterator for Lexer<'src> {
                     .with_label("this quote has no partner")
                     .with_help(format!("end the string with a matching {quote}")),
                 );
+                if let (Some(earlier), Some(diagnostic)) = (self.swallowing_string, self.diagnostics.pop()) {
+                    self.diagnostics.push(
+                        diagnostic
+                            .with_related(earlier, "this string may be missing its closing quote")
+                            .with_help("the quotes are unbalanced; close the earlier string where its text ends"),
+                    );
+                }
                 Token::Error
+            }
+            Ok(Token::String(text)) => {
+                let upper = text.to_ascii_uppercase();
+                if [" FROM ", " WHERE ", " AS ", " SELECT "].iter().any(|keyword| upper.contains(keyword)) {
+                    self.swallowing_string = Some(span);
+                }
+                Token::String(text)
             }
             Ok(token) => token,
             Err(LexError) => {
                 let text = self.inner.slice();
                 let shown = text.chars().next().map(|c| c.escape_debug().to_string()).unwrap_or_default();
-                let help = if text.starts_with('#') || text.starts_with("--") {
+                let help = if text.starts_with('#') {
                     "IoT SQL has no comments; a topic filter such as `a/#` goes in single quotes after FROM"
-                } else if text.starts_with('@') {
-                    "a variable is `@` followed by a letter or `_`, then letters, digits or `_`"
                 } else {
                     "remove it, or put it inside a quoted string"
                 };
@@ -271,51 +347,38 @@ fn foreign_operator(span: Span, found: &str, instead: &str) -> Diagnostic {
 /// as in JSON; a backslash before anything else stays as written, so regular expressions such
 /// as `'\d+'` reach the regex engine unchanged.
 pub fn unescape(quoted: &str) -> String {
-    let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
-    let mut out = String::with_capacity(inner.len());
-    let mut chars = inner.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        match chars.peek().copied() {
-            Some(escaped @ ('\'' | '"' | '\\')) => {
-                out.push(escaped);
-                chars.next();
-            }
-            Some('n') => {
-                out.push('\n');
-                chars.next();
-            }
-            Some('r') => {
-                out.push('\r');
-                chars.next();
-            }
-            Some('t') => {
-                out.push('\t');
-                chars.next();
-            }
-            Some('u') => {
-                let hex: String = chars.clone().skip(1).take(4).collect();
-                match (hex.len() == 4).then(|| u32::from_str_radix(&hex, 16).ok()).flatten().and_then(char::from_u32) {
-                    Some(decoded) => {
-                        out.push(decoded);
-                        for _ in 0..5 {
-                            chars.next();
-                        }
-                    }
-                    None => out.push('\\'),
-                }
-            }
-            _ => out.push('\\'),
-        }
-    }
-    out
+    unescape_with_offsets(quoted).0
 }
 
-/// Whether a quoted literal's text is exactly its source (no escapes), so offsets inside the
-/// text map one to one onto the source.
-pub fn is_verbatim(quoted: &str) -> bool {
-    !quoted.contains('\\')
+/// [`unescape`], plus for every byte offset of the text (and its end) the offset in `quoted`
+/// where that byte's source starts, so positions inside the text map back to the source.
+pub fn unescape_with_offsets(quoted: &str) -> (String, Vec<usize>) {
+    let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+    let mut out = String::with_capacity(inner.len());
+    let mut offsets = Vec::with_capacity(inner.len() + 1);
+    let mut rest = inner;
+    while let Some(c) = rest.chars().next() {
+        let at = 1 + inner.len() - rest.len();
+        let (decoded, consumed) = match (c, rest.get(1..2)) {
+            ('\\', Some(escaped @ ("'" | "\"" | "\\"))) => (escaped.chars().next().unwrap_or(c), 2),
+            ('\\', Some("n")) => ('\n', 2),
+            ('\\', Some("r")) => ('\r', 2),
+            ('\\', Some("t")) => ('\t', 2),
+            ('\\', Some("u")) => {
+                let decoded = rest.get(2..6).and_then(|hex| u32::from_str_radix(hex, 16).ok()).and_then(char::from_u32);
+                match decoded {
+                    Some(decoded) if rest.get(2..6).is_some_and(|hex| hex.bytes().all(|b| b.is_ascii_hexdigit())) => {
+                        (decoded, 6)
+                    }
+                    _ => ('\\', 1),
+                }
+            }
+            _ => (c, c.len_utf8()),
+        };
+        offsets.extend(std::iter::repeat_n(at, decoded.len_utf8()));
+        out.push(decoded);
+        rest = rest.get(consumed..).unwrap_or_default();
+    }
+    offsets.push(1 + inner.len());
+    (out, offsets)
 }

@@ -61,7 +61,7 @@ impl ParseState<'_> {
     }
 
     pub(crate) fn string(&self, l: usize, r: usize, quoted: &str) -> StringLit {
-        StringLit { value: lexer::unescape(quoted), span: Span::new(l, r), verbatim: lexer::is_verbatim(quoted) }
+        StringLit { value: lexer::unescape(quoted), span: Span::new(l, r) }
     }
 
     pub(crate) fn integer(&mut self, l: usize, r: usize, text: &str) -> Expr {
@@ -69,17 +69,7 @@ impl ParseState<'_> {
         match text.parse::<i64>() {
             Ok(value) => Expr::leaf(ExprKind::Integer(value), span),
             Err(_) => {
-                self.diagnostics.push(
-                    Diagnostic::warning(
-                        Code::IntegerOutOfRange,
-                        span,
-                        format!("`{text}` does not fit in a 64-bit integer"),
-                    )
-                    .with_label("read as a Decimal")
-                    .with_help(
-                        "integers hold 64 bits here; larger numbers are Decimals, with about 16 significant digits",
-                    ),
-                );
+                self.diagnostics.push(out_of_range(span, text));
                 Expr::leaf(ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)), span)
             }
         }
@@ -91,11 +81,28 @@ impl ParseState<'_> {
         Expr::leaf(ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)), Span::new(l, r))
     }
 
+    /// Folds the sign into a number literal, so `-9223372036854775808` is the smallest Int and
+    /// a range warning quotes the literal with its sign.
     pub(crate) fn negate(&mut self, l: usize, r: usize, operand: Expr) -> Expr {
         let span = Span::new(l, r);
         match operand.kind {
             ExprKind::Integer(value) if value != i64::MIN => Expr::leaf(ExprKind::Integer(-value), span),
-            ExprKind::Decimal(value) => Expr::leaf(ExprKind::Decimal(-value), span),
+            ExprKind::Decimal(value) => {
+                let digits = self.source.get(operand.span.start..operand.span.end).unwrap_or_default();
+                let warned = self
+                    .diagnostics
+                    .iter()
+                    .rposition(|d| d.code == Code::IntegerOutOfRange && d.span() == operand.span);
+                if let Some(index) = warned {
+                    self.diagnostics.remove(index);
+                    let text = format!("-{digits}");
+                    if let Ok(value) = text.parse::<i64>() {
+                        return Expr::leaf(ExprKind::Integer(value), span);
+                    }
+                    self.diagnostics.push(out_of_range(span, &text));
+                }
+                Expr::leaf(ExprKind::Decimal(-value), span)
+            }
             _ => self.unary(l, r, UnaryOp::Neg, operand),
         }
     }
@@ -169,10 +176,13 @@ impl ParseState<'_> {
         Expr::node(kind, span, child_depth).unwrap_or_else(|| {
             if !self.too_deep {
                 self.too_deep = true;
+                let word = self.source.get(l..).unwrap_or_default();
+                let head = word.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(word.len()).max(1);
+                let head = Span::new(l, (l + head).min(r));
                 self.diagnostics.push(
                     Diagnostic::error(
                         Code::NestingTooDeep,
-                        span,
+                        head,
                         format!("expression nests more than {MAX_DEPTH} levels deep"),
                     )
                     .with_label("too deep from here")
@@ -184,6 +194,12 @@ impl ParseState<'_> {
     }
 }
 
+fn out_of_range(span: Span, text: &str) -> Diagnostic {
+    Diagnostic::warning(Code::IntegerOutOfRange, span, format!("`{text}` does not fit in a 64-bit integer"))
+        .with_label("read as a Decimal")
+        .with_help("integers hold 64 bits here; larger numbers are Decimals, with about 16 significant digits")
+}
+
 fn max_depth(exprs: &[Expr]) -> u32 {
     exprs.iter().map(Expr::depth).max().unwrap_or(0)
 }
@@ -193,52 +209,128 @@ fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> 
         ParseError::UnrecognizedToken { token: (_, Token::Error, _), .. } | ParseError::User { .. } => None,
         ParseError::InvalidToken { location } => Some(
             Diagnostic::error(Code::InvalidToken, Span::new(location, location + 1), "invalid input")
+                .with_label("not part of IoT SQL")
                 .with_help("remove it, or put it inside a quoted string"),
         ),
         ParseError::UnrecognizedEof { location, expected } => {
-            let end = source.len();
-            let span = Span::new(location.min(end), end);
+            if source.trim().is_empty() {
+                return Some(
+                    Diagnostic::error(Code::UnexpectedEnd, Span::new(0, source.len()), "statement is empty")
+                        .with_help("write a statement such as `SELECT * FROM 'topic/#'`"),
+                );
+            }
+            let last = last_token(source, location);
+            let help = if expects(&expected, ")") {
+                "a `(` is never closed; add the `)`".to_owned()
+            } else {
+                format!("expected {} after this", expected_list(&expected))
+            };
             Some(
-                Diagnostic::error(Code::UnexpectedEnd, span, "statement ends before it is complete")
-                    .with_label("more was expected here")
-                    .with_help(format!("expected {}", expected_list(&expected))),
+                Diagnostic::error(Code::UnexpectedEnd, last, "statement ends before it is complete")
+                    .with_label("more was expected after this")
+                    .with_help(help),
             )
         }
         ParseError::UnrecognizedToken { token: (l, token, r), expected } => {
             let span = Span::new(l, r);
-            let help = unexpected_help(&token, &expected);
+            let written = describe(source, &token, span);
+            let help = unexpected_help(source, &token, span, &expected);
             Some(
-                Diagnostic::error(Code::UnexpectedToken, span, format!("unexpected {}", token.describe()))
+                Diagnostic::error(Code::UnexpectedToken, span, format!("unexpected {written}"))
                     .with_label("not expected here")
                     .with_help(help),
             )
         }
-        ParseError::ExtraToken { token: (l, token, r) } => Some(
-            Diagnostic::error(
-                Code::UnexpectedToken,
-                Span::new(l, r),
-                format!("unexpected {} after the statement", token.describe()),
+        ParseError::ExtraToken { token: (l, token, r) } => {
+            let span = Span::new(l, r);
+            Some(
+                Diagnostic::error(
+                    Code::UnexpectedToken,
+                    span,
+                    format!("unexpected {} after the statement", describe(source, &token, span)),
+                )
+                .with_label("the statement already ended")
+                .with_help("a rule holds exactly one statement; remove what follows it"),
             )
-            .with_label("the statement already ended")
-            .with_help("a rule holds exactly one statement; remove what follows it"),
-        ),
+        }
     }
 }
 
-fn unexpected_help(token: &Token<'_>, expected: &[String]) -> String {
-    let expects = |terminal: &str| expected.iter().any(|name| name.trim_matches('"') == terminal);
+/// A token as the user wrote it: keywords keep their case.
+fn describe(source: &str, token: &Token<'_>, span: Span) -> String {
     match token {
-        Token::From if expects("*") => "SELECT needs at least one item, such as `*` or an attribute name".to_owned(),
-        _ if expects("SELECT") && expects("SET") => "a rule statement starts with SELECT (or SET)".to_owned(),
-        Token::String(text) if text.starts_with('\'') && expects(",") => {
-            "two strings in a row; to put a quote inside a string write `\\'`".to_owned()
+        Token::Ident(_) | Token::Variable(_) | Token::Integer(_) | Token::Decimal(_) | Token::String(_) => {
+            token.describe()
         }
-        _ => format!("expected {}", expected_list(expected)),
+        _ => format!("`{}`", source.get(span.start..span.end).unwrap_or_default()),
     }
+}
+
+fn expects(expected: &[String], terminal: &str) -> bool {
+    expected.iter().any(|name| name.trim_matches('"') == terminal)
+}
+
+/// Clauses of other SQL dialects that IoT SQL does not have.
+const FOREIGN_CLAUSES: &[&str] = &["limit", "order", "group", "having", "join", "union", "top", "offset", "into"];
+
+fn unexpected_help(source: &str, token: &Token<'_>, span: Span, expected: &[String]) -> String {
+    let before = source.get(..span.start).unwrap_or_default().trim_end();
+    let after_value_keyword = before.len() >= 5
+        && before.get(before.len() - 5..).is_some_and(|word| word.eq_ignore_ascii_case("value"))
+        && !before.get(..before.len() - 5).unwrap_or_default().ends_with(|c: char| c.is_alphanumeric() || c == '_');
+    match token {
+        Token::Value => {
+            return "`value` is the keyword of SELECT VALUE; to read a payload attribute named value write `get(*, 'value')`"
+                .to_owned();
+        }
+        Token::From if after_value_keyword => {
+            return "`SELECT VALUE` needs an expression; to read a payload attribute named value write `get(*, 'value')`"
+                .to_owned();
+        }
+        Token::From if before.ends_with(',') => return "remove the `,` before FROM".to_owned(),
+        Token::From if expects(expected, "*") => {
+            return "SELECT needs at least one item, such as `*` or an attribute name".to_owned();
+        }
+        Token::Ident(word) if FOREIGN_CLAUSES.contains(&word.to_ascii_lowercase().as_str()) => {
+            return format!("IoT SQL has no {} clause; a statement ends after WHERE", word.to_ascii_uppercase());
+        }
+        Token::Eq | Token::Ne | Token::Lt | Token::Le | Token::Gt | Token::Ge if !expects(expected, "=") => {
+            return "comparisons do not chain; write `a < b AND b < c`".to_owned();
+        }
+        Token::String(text) if text.starts_with('\'') && expects(expected, ",") => {
+            return "two strings in a row; to put a quote inside a string write `\\'`".to_owned();
+        }
+        Token::Comma if expects(expected, "FROM") && !expects(expected, ",") => {
+            return "SELECT VALUE takes exactly one expression".to_owned();
+        }
+        Token::From | Token::Where if expects(expected, ")") => {
+            return "a `(` is never closed; add the `)`".to_owned();
+        }
+        _ => {}
+    }
+    if expects(expected, "SELECT") && expects(expected, "SET") {
+        return "a rule statement starts with SELECT (or SET)".to_owned();
+    }
+    let starts_expression = matches!(
+        token,
+        Token::Ident(_) | Token::Integer(_) | Token::Decimal(_) | Token::String(_) | Token::Variable(_)
+    );
+    if starts_expression && expects(expected, ",") && expects(expected, "AS") {
+        return "missing `,` between items, or `AS` before an alias?".to_owned();
+    }
+    format!("expected {}", expected_list(expected))
+}
+
+/// The last token before `end`, where a diagnostic about what is missing points.
+fn last_token(source: &str, end: usize) -> Span {
+    let before = source.get(..end.min(source.len())).unwrap_or_default().trim_end();
+    let start =
+        before.char_indices().rev().take_while(|(_, c)| !c.is_whitespace()).last().map_or(before.len(), |(i, _)| i);
+    Span::new(start, before.len())
 }
 
 /// Renders lalrpop's expected-terminal list (whose names carry their quotes) for a help line,
-/// folding the many ways to start an expression into one phrase.
+/// folding the ways to start an expression and the binary operators into one phrase each.
 fn expected_list(expected: &[String]) -> String {
     const EXPRESSION_STARTS: &[&str] = &[
         "identifier",
@@ -257,14 +349,24 @@ fn expected_list(expected: &[String]) -> String {
         "*",
         "NOT",
     ];
+    const OPERATORS: &[&str] = &["AND", "OR", "=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ".", "[", "("];
+    /// Keywords that only stand in for a name (`AS value`), never worth listing.
+    const NAME_KEYWORDS: &[&str] =
+        &["VALUE", "SET", "AS", "AND", "OR", "NOT", "CASE", "WHEN", "THEN", "ELSE", "END", "TRUE", "FALSE", "NULL"];
     let names: Vec<&str> = expected.iter().map(|name| name.trim_matches('"')).collect();
     let is_expression = names.contains(&"identifier") && names.contains(&"integer");
+    let is_name = names.contains(&"identifier") && !is_expression;
+    let has_operators = names.iter().filter(|name| OPERATORS.contains(name)).count() >= 5;
     let mut shown: Vec<String> = Vec::new();
     if is_expression {
         shown.push("an expression".to_owned());
     }
     for name in names {
-        if is_expression && EXPRESSION_STARTS.contains(&name) {
+        if (is_expression && EXPRESSION_STARTS.contains(&name)) || (is_name && NAME_KEYWORDS.contains(&name)) {
+            continue;
+        }
+        if has_operators && OPERATORS.contains(&name) {
+            shown.push("an operator".to_owned());
             continue;
         }
         shown.push(match name {
@@ -275,8 +377,13 @@ fn expected_list(expected: &[String]) -> String {
             other => format!("`{other}`"),
         });
     }
-    shown.dedup();
-    match shown.as_slice() {
+    let mut unique: Vec<String> = Vec::new();
+    for item in shown {
+        if !unique.contains(&item) {
+            unique.push(item);
+        }
+    }
+    match unique.as_slice() {
         [] => "nothing more".to_owned(),
         [only] => only.clone(),
         [init @ .., last] => format!("{} or {last}", init.join(", ")),
