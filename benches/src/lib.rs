@@ -1,0 +1,4 @@
+//! Benchmark inputs for iotrules: the workloads live here so the benchmarks and their tests
+//! share them.
+
+pub mod rules;
