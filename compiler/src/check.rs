@@ -357,7 +357,10 @@ impl<'a> Checker<'a> {
                 .with_related(*later, "assigned only here, later")
                 .with_help(format!("move the assignment of `@{name}` before its first use"))
         } else {
-            match did_you_mean(name, self.variables.keys().map(String::as_str)) {
+            // Suggestions compare against every variable; past a few hundred they would make
+            // a pathological statement quadratic, and no one reads them there.
+            let candidates = self.variables.keys().map(String::as_str).filter(|_| self.variables.len() <= 256);
+            match did_you_mean(name, candidates) {
                 Some(candidate) => diagnostic.with_help(format!("did you mean `@{candidate}`?")),
                 None => diagnostic.with_help(format!("assign it first: `SET @{name} = ...` before SELECT")),
             }

@@ -113,6 +113,32 @@ pub fn validate(filter: &str) -> Vec<FilterProblem> {
     problems
 }
 
+/// Whether `topic` matches `filter` as AWS IoT Core matches them: MQTT 3.1.1 §4.7, except
+/// that `a/#` does not match `a` itself (AWS's topics page). A wildcard in the first level
+/// never matches a topic starting with `$`.
+pub fn matches(filter: &str, topic: &str) -> bool {
+    if topic.starts_with('$') && (filter.starts_with('+') || filter.starts_with('#')) {
+        return false;
+    }
+    let mut topic_levels = topic.split('/');
+    for level in filter.split('/') {
+        match level {
+            "#" => return topic_levels.next().is_some(),
+            "+" => {
+                if topic_levels.next().is_none() {
+                    return false;
+                }
+            }
+            literal => {
+                if topic_levels.next() != Some(literal) {
+                    return false;
+                }
+            }
+        }
+    }
+    topic_levels.next().is_none()
+}
+
 /// The rule name of a Basic Ingest topic `$aws/rules/<name>/...`.
 pub fn basic_ingest_rule(topic: &str) -> Option<&str> {
     let rest = topic.strip_prefix(BASIC_INGEST_PREFIX)?;
@@ -154,6 +180,23 @@ mod tests {
         assert_eq!(kinds(&"a".repeat(257)), vec![FilterProblemKind::TooLong]);
         let straddling = format!("{}é", "a".repeat(255));
         assert_eq!(validate(&straddling)[0].range, Span::new(255, 257));
+    }
+
+    #[test]
+    fn matching_follows_aws() {
+        assert!(matches("sensor/#", "sensor/"));
+        assert!(matches("sensor/#", "sensor/temperature/room1"));
+        assert!(!matches("sensor/#", "sensor"));
+        assert!(matches("sensor/+/room1", "sensor/x/room1"));
+        assert!(!matches("sensor/+/room1", "sensor/x/y/room1"));
+        assert!(matches("+/+", "a/"));
+        assert!(!matches("Sensor/temp", "sensor/temp"));
+        assert!(matches("#", "a/b"));
+        assert!(!matches("#", "$aws/things/x"));
+        assert!(!matches("+/things/x", "$aws/things/x"));
+        assert!(matches("$aws/things/+/shadow/update", "$aws/things/t1/shadow/update"));
+        assert!(matches("/company/+", "/company/x"));
+        assert!(!matches("a/b", "a/b/c"));
     }
 
     #[test]

@@ -314,6 +314,16 @@ impl<'src> Iterator for Lexer<'src> {
                 }
                 Token::String(text)
             }
+            // logos folds case with Unicode rules, so `ſELECT` would read as SELECT.
+            Ok(token) if !token.text().is_empty() && !self.inner.slice().is_ascii() => {
+                let text = self.inner.slice();
+                self.diagnostics.push(
+                    Diagnostic::error(Code::InvalidToken, span, format!("`{text}` is not the keyword {}", token.text()))
+                        .with_label("not ASCII")
+                        .with_help("write keywords with ASCII letters"),
+                );
+                Token::Error
+            }
             Ok(token) => token,
             Err(LexError) => {
                 let text = self.inner.slice();

@@ -1,0 +1,1 @@
+SELECT temperature AS t, upper(name) AS n FROM 'sensors/+/telemetry' WHERE temperature > 30

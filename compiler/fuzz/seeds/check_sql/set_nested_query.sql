@@ -1,0 +1,1 @@
+SET @limit = 10 SELECT VALUE (SELECT VALUE x FROM readings WHERE x.v > @limit) FROM 'a/#'
