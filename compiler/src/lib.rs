@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod eval;
 pub mod rule_file;
 pub mod span;
 pub mod syntax;

@@ -16,6 +16,99 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Check IoT SQL statements and TopicRulePayload files, as AWS IoT Core would accept them.
     Check(CheckArgs),
+    /// Evaluate one rule on one message and print what it publishes.
+    Eval(Box<EvalArgs>),
+    /// Run rule tests: AWS validation-tool files and JSONL conformance files.
+    Test(TestArgs),
+}
+
+/// Which evaluator runs the rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Engine {
+    /// The reference interpreter.
+    Interp,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// The statement to evaluate.
+    #[arg(long, required_unless_present = "rule", conflicts_with = "rule")]
+    pub(crate) sql: Option<String>,
+
+    /// A `.sql` file or TopicRulePayload `.json` file holding the rule.
+    #[arg(long)]
+    pub(crate) rule: Option<PathBuf>,
+
+    /// The topic the message is published to.
+    #[arg(long)]
+    pub(crate) topic: String,
+
+    /// The payload, as text.
+    #[arg(long, group = "payload_source", required = true)]
+    pub(crate) payload: Option<String>,
+
+    /// The payload, base64-encoded (for bytes that are not text).
+    #[arg(long, group = "payload_source")]
+    pub(crate) payload_base64: Option<String>,
+
+    /// A file holding the payload bytes.
+    #[arg(long, group = "payload_source")]
+    pub(crate) payload_file: Option<PathBuf>,
+
+    /// SQL version for `--sql` and `.sql` files; rule files name their own.
+    #[arg(long, value_parser = parse_sql_version, default_value = "2016-03-23")]
+    pub(crate) sql_version: SqlVersion,
+
+    /// MQTT client id of the publisher (`clientid()`).
+    #[arg(long)]
+    pub(crate) client_id: Option<String>,
+
+    /// Rule name, which Basic Ingest topics (`$aws/rules/<name>/...`) address.
+    #[arg(long)]
+    pub(crate) rule_name: Option<String>,
+
+    /// Principal of the publisher (`principal()`).
+    #[arg(long)]
+    pub(crate) principal: Option<String>,
+
+    /// IP address of the publisher (`sourceip()`).
+    #[arg(long)]
+    pub(crate) source_ip: Option<String>,
+
+    /// Receive time in milliseconds since the epoch (`timestamp()`); now by default.
+    #[arg(long)]
+    pub(crate) timestamp: Option<i64>,
+
+    /// MQTT 5 user property `KEY=VALUE`; repeat for several.
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub(crate) user_property: Vec<String>,
+
+    /// The value a function calling another AWS service returns, as `NAME=JSON`.
+    #[arg(long, value_name = "NAME=JSON")]
+    pub(crate) stub: Vec<String>,
+
+    /// Largest payload accepted, in bytes.
+    #[arg(long, default_value_t = iotrules_compiler::eval::DEFAULT_MAX_PAYLOAD)]
+    pub(crate) max_payload: usize,
+
+    /// The evaluator.
+    #[arg(long, value_enum, default_value_t = Engine::Interp)]
+    pub(crate) engine: Engine,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Validation-tool `.json` files, JSONL conformance files, or directories of them.
+    #[arg(required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// The evaluator.
+    #[arg(long, value_enum, default_value_t = Engine::Interp)]
+    pub(crate) engine: Engine,
+
+    /// Value returned by a function that calls another AWS service, as `NAME=JSON`.
+    #[arg(long, value_name = "NAME=JSON")]
+    pub(crate) stub: Vec<String>,
 }
 
 #[derive(Debug, Args)]

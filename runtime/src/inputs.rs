@@ -4,9 +4,6 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// Extensions `check` picks up when walking a directory.
-const CHECKED_EXTENSIONS: &[&str] = &["sql", "json"];
-
 /// A file's text, or where its bytes stop being UTF-8.
 #[derive(Debug)]
 pub(crate) enum Contents {
@@ -14,12 +11,13 @@ pub(crate) enum Contents {
     NotUtf8 { valid_up_to: usize, text: String },
 }
 
-/// Expands directories into the checkable files inside them, sorted so output is stable.
-pub(crate) fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+/// Expands directories into the files inside them with one of `extensions`, sorted so output
+/// is stable; files named directly are kept whatever their extension.
+pub(crate) fn expand(paths: &[PathBuf], extensions: &[&str]) -> io::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {
-            walk(path, &mut files)?;
+            walk(path, extensions, &mut files)?;
         } else {
             files.push(path.clone());
         }
@@ -27,14 +25,14 @@ pub(crate) fn expand(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
+fn walk(dir: &Path, extensions: &[&str], files: &mut Vec<PathBuf>) -> io::Result<()> {
     let mut entries: Vec<PathBuf> =
         fs::read_dir(dir)?.map(|entry| entry.map(|entry| entry.path())).collect::<io::Result<_>>()?;
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, files)?;
-        } else if path.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| CHECKED_EXTENSIONS.contains(&ext)) {
+            walk(&path, extensions, files)?;
+        } else if path.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| extensions.contains(&ext)) {
             files.push(path);
         }
     }

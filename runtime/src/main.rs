@@ -1,4 +1,4 @@
-//! `iotrules`: check AWS IoT SQL rules offline.
+//! `iotrules`: check, evaluate and test AWS IoT SQL rules offline.
 //!
 //! Exit codes: 0 when everything is valid (warnings allowed), 1 when an input has an error,
 //! 2 on a usage error (bad flags, unreadable files).
@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod inputs;
 mod report;
+mod rules;
 
 use std::process::ExitCode;
 
@@ -16,5 +17,7 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Check(args) => commands::check::run(&args),
+        cli::Command::Eval(args) => commands::eval::run(&args),
+        cli::Command::Test(args) => commands::test::run(&args),
     }
 }

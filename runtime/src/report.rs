@@ -31,21 +31,28 @@ impl Totals {
     }
 }
 
-/// Renders every report to standard error, then a summary line.
-pub(crate) fn human(reports: &[InputReport]) {
-    let stderr = std::io::stderr();
-    let colored = stderr.is_terminal() && std::env::var_os("NO_COLOR").is_none();
+/// Renders one input's diagnostics with their source snippets.
+pub(crate) fn render(report: &InputReport) -> String {
+    let colored = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let theme = if colored { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme);
     let mut out = String::new();
+    for diagnostic in &report.diagnostics {
+        let with_source = miette::Report::new(diagnostic.clone())
+            .with_source_code(NamedSource::new(&report.name, report.source.clone()));
+        // Rendering into a String cannot fail.
+        let _ = handler.render_report(&mut out, with_source.as_ref());
+        out.push('\n');
+    }
+    out
+}
+
+/// Renders every report to standard error, then a summary line.
+pub(crate) fn human(reports: &[InputReport]) {
+    let stderr = std::io::stderr();
+    let mut out = String::new();
     for report in reports {
-        for diagnostic in &report.diagnostics {
-            let with_source = miette::Report::new(diagnostic.clone())
-                .with_source_code(NamedSource::new(&report.name, report.source.clone()));
-            // Rendering into a String cannot fail.
-            let _ = handler.render_report(&mut out, with_source.as_ref());
-            out.push('\n');
-        }
+        out.push_str(&render(report));
         let verdict = verdict(&report.diagnostics);
         out.push_str(&format!("{verdict}: {} ({})\n", report.name, report.description));
     }

@@ -318,9 +318,13 @@ impl<'src> Iterator for Lexer<'src> {
             Ok(token) if !token.text().is_empty() && !self.inner.slice().is_ascii() => {
                 let text = self.inner.slice();
                 self.diagnostics.push(
-                    Diagnostic::error(Code::InvalidToken, span, format!("`{text}` is not the keyword {}", token.text()))
-                        .with_label("not ASCII")
-                        .with_help("write keywords with ASCII letters"),
+                    Diagnostic::error(
+                        Code::InvalidToken,
+                        span,
+                        format!("`{text}` is not the keyword {}", token.text()),
+                    )
+                    .with_label("not ASCII")
+                    .with_help("write keywords with ASCII letters"),
                 );
                 Token::Error
             }

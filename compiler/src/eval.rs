@@ -1,0 +1,363 @@
+//! The reference interpreter: evaluates a checked statement against one message exactly as
+//! AWS IoT Core's rules engine does. The JIT is held to its results.
+//!
+//! **Architecture Invariant:** evaluation never panics and always ends: recursion is bounded
+//! by the tree's depth limit and by the payload parser's nesting limit, and every loop runs
+//! over the input. Failures that are not Undefined (a payload over the size limit, a call
+//! to another AWS service with no stand-in value) are `EvalError`s.
+
+pub mod functions;
+pub mod json;
+mod operators;
+pub mod value;
+
+use std::collections::HashMap;
+
+use crate::check::functions::{self as catalogue, cast_target};
+use crate::check::topic_filter;
+use crate::syntax::ast::{Alias, Expr, ExprKind, Query, Select, SelectItem, Statement};
+use crate::version::SqlVersion;
+pub use value::{Number, Object, Value};
+
+/// AWS IoT Core's message size limit, the default payload limit.
+pub const DEFAULT_MAX_PAYLOAD: usize = 128 * 1024;
+
+/// A rule ready to evaluate: a statement that checked without errors.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule<'a> {
+    pub statement: &'a Statement,
+    pub version: SqlVersion,
+    /// The rule's name, which Basic Ingest topics (`$aws/rules/<name>/...`) address.
+    pub name: Option<&'a str>,
+}
+
+/// One incoming message and what AWS knows about its sender.
+#[derive(Clone, Debug, Default)]
+pub struct Message<'a> {
+    pub topic: &'a str,
+    pub payload: &'a [u8],
+    /// MQTT client id; `clientid()` is `n/a` without one.
+    pub client_id: Option<&'a str>,
+    pub principal: Option<&'a str>,
+    pub source_ip: Option<&'a str>,
+    pub trace_id: Option<&'a str>,
+    /// When the broker received the message, in milliseconds since the epoch.
+    pub timestamp_ms: i64,
+    /// MQTT 5 properties, when the message arrived over MQTT 5.
+    pub properties: Option<&'a MqttProperties>,
+}
+
+/// The MQTT 5 PUBLISH properties `get_mqtt_property` and `get_user_properties` read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MqttProperties {
+    pub content_type: Option<String>,
+    pub payload_format_indicator: Option<u8>,
+    pub response_topic: Option<String>,
+    pub correlation_data: Option<Vec<u8>>,
+    pub message_expiry_interval: Option<u32>,
+    pub user_properties: Vec<(String, String)>,
+}
+
+/// What the rule engine around the statement provides.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    /// `accountid()`.
+    pub account_id: String,
+    /// Stand-in results for functions that call other AWS services, by function name.
+    pub stubs: HashMap<String, Value>,
+    /// Larger payloads are refused, as AWS IoT Core refuses them.
+    pub max_payload: usize,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment { account_id: "123456789012".to_owned(), stubs: HashMap::new(), max_payload: DEFAULT_MAX_PAYLOAD }
+    }
+}
+
+/// What a rule did with a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The topic is not one the rule listens to.
+    NotMatched,
+    /// The WHERE clause was not the Boolean true.
+    Filtered,
+    /// The rule fired and published these bytes.
+    Fired(Vec<u8>),
+}
+
+/// A failure that is not an Undefined value.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error("payload is {size} bytes, more than the limit of {limit}")]
+    PayloadTooLarge { size: usize, limit: usize },
+    #[error("payload nests {limit} levels deep or more")]
+    PayloadTooDeep { limit: usize },
+    #[error("`{function}` calls another AWS service, which iotrules does not reach")]
+    ExternalCall { function: &'static str },
+}
+
+impl EvalError {
+    /// What to do about it.
+    pub fn help(&self) -> String {
+        match self {
+            EvalError::PayloadTooLarge { .. } => {
+                "AWS IoT Core rejects messages over 128 KB; raise the limit only to test larger payloads".to_owned()
+            }
+            EvalError::PayloadTooDeep { .. } => {
+                "flatten the payload; deeper JSON is refused rather than risking the stack".to_owned()
+            }
+            EvalError::ExternalCall { function } => {
+                format!("supply the value it should return with `--stub {function}=JSON`")
+            }
+        }
+    }
+}
+
+/// Evaluates `rule` on `message`.
+pub fn evaluate(rule: &Rule<'_>, env: &Environment, message: &Message<'_>) -> Result<Outcome, EvalError> {
+    if message.payload.len() > env.max_payload {
+        return Err(EvalError::PayloadTooLarge { size: message.payload.len(), limit: env.max_payload });
+    }
+    let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
+    let payload = match json::parse(message.payload) {
+        Ok(value) => value,
+        Err(error) if json::is_too_deep(&error) => return Err(EvalError::PayloadTooDeep { limit: json::MAX_DEPTH }),
+        // Anything else that is not JSON is a binary payload (§14).
+        Err(_) => Value::Binary(message.payload.to_vec()),
+    };
+    let scope = Scope { rule, env, message, topic, payload: &payload, variables: HashMap::new() };
+    scope.run()
+}
+
+/// The topic the statement sees, when the message reaches the rule at all: a Basic Ingest
+/// message addresses the rule by name and hides its prefix; any other message must match FROM.
+fn visible_topic<'m>(rule: &Rule<'_>, topic: &'m str) -> Option<&'m str> {
+    if let Some(name) = topic_filter::basic_ingest_rule(topic) {
+        let rest = topic.get(topic_filter::BASIC_INGEST_PREFIX.len() + name.len() + 1..).unwrap_or_default();
+        return (rule.name == Some(name)).then_some(rest);
+    }
+    let ExprKind::String(filter) = &rule.statement.from.as_ref()?.kind else { return None };
+    topic_filter::matches(&filter.value, topic).then_some(topic)
+}
+
+/// Everything an expression can see while one message is evaluated.
+pub(crate) struct Scope<'a> {
+    pub(crate) rule: &'a Rule<'a>,
+    pub(crate) env: &'a Environment,
+    pub(crate) message: &'a Message<'a>,
+    /// The topic as the statement sees it (without a Basic Ingest prefix).
+    pub(crate) topic: &'a str,
+    pub(crate) payload: &'a Value,
+    variables: HashMap<String, Value>,
+}
+
+impl Scope<'_> {
+    fn run(mut self) -> Result<Outcome, EvalError> {
+        let statement = self.rule.statement;
+        for assignment in &statement.set {
+            let value = self.expr(&assignment.value, self.payload)?;
+            self.variables.insert(assignment.variable.text.clone(), value);
+        }
+        if let Some(condition) = &statement.where_clause
+            && self.expr(condition, self.payload)? != Value::Bool(true)
+        {
+            return Ok(Outcome::Filtered);
+        }
+        let whole_as_int = self.rule.version.has_2016_features();
+        let output = match &statement.select {
+            Select::Value(expr) => self.expr(expr, self.payload)?,
+            Select::Items(items) => {
+                if let ([SelectItem::Expr { expr, alias: None }], Value::Binary(bytes)) =
+                    (items.as_slice(), self.payload)
+                    && expr.kind == ExprKind::Payload
+                {
+                    return Ok(Outcome::Fired(bytes.clone()));
+                }
+                if let ([SelectItem::Expr { expr, alias: None }], payload) = (items.as_slice(), self.payload)
+                    && expr.kind == ExprKind::Payload
+                    && !matches!(payload, Value::Object(_))
+                {
+                    payload.clone()
+                } else {
+                    self.items(items, self.payload)?
+                }
+            }
+        };
+        Ok(Outcome::Fired(match output {
+            Value::Binary(bytes) => bytes,
+            value => {
+                // Undefined on its own serializes as the empty string.
+                let mut out = String::new();
+                value::write_json(&mut out, &value, whole_as_int);
+                out.into_bytes()
+            }
+        }))
+    }
+
+    /// Builds the object a SELECT list produces over `row` (the payload, or an element in a
+    /// nested query).
+    fn items(&self, items: &[SelectItem], row: &Value) -> Result<Value, EvalError> {
+        let mut output = Object::new();
+        for item in items {
+            let SelectItem::Expr { expr, alias } = item else { continue };
+            if expr.kind == ExprKind::Payload && alias.is_none() {
+                if let Value::Object(object) = row {
+                    output.extend(object.iter().map(|(key, value)| (key.clone(), value.clone())));
+                }
+                continue;
+            }
+            let value = self.expr(expr, row)?;
+            if value.is_undefined() {
+                continue;
+            }
+            let key = output_key(expr, alias.as_ref());
+            insert_at(&mut output, &key, value);
+        }
+        Ok(Value::Object(output))
+    }
+
+    pub(crate) fn expr(&self, expr: &Expr, row: &Value) -> Result<Value, EvalError> {
+        Ok(match &expr.kind {
+            ExprKind::Integer(int) => Value::Int(*int),
+            ExprKind::Decimal(decimal) => operators::decimal(*decimal),
+            ExprKind::String(literal) => Value::String(literal.value.clone()),
+            ExprKind::Boolean(flag) => Value::Bool(*flag),
+            ExprKind::Null => Value::Null,
+            ExprKind::Payload => row.clone(),
+            ExprKind::Attribute(name) => row.field(name),
+            ExprKind::Variable(name) => self.variables.get(name).cloned().unwrap_or(Value::Undefined),
+            ExprKind::Field { base, name } => self.expr(base, row)?.field(&name.text),
+            ExprKind::Unary { op, operand } => {
+                let operand = self.expr(operand, row)?;
+                match op {
+                    crate::syntax::ast::UnaryOp::Neg => operators::negate(&operand),
+                    crate::syntax::ast::UnaryOp::Not => operators::not(&operand),
+                }
+            }
+            ExprKind::Binary { op, lhs, rhs } => {
+                let (lhs, rhs) = (self.expr(lhs, row)?, self.expr(rhs, row)?);
+                operators::binary(*op, &lhs, &rhs)
+            }
+            ExprKind::Call { function, args } => {
+                let Some(function) = catalogue::lookup(&function.text) else { return Ok(Value::Undefined) };
+                let mut values = Vec::with_capacity(args.len());
+                for arg in args {
+                    // `encode(*, ...)` encodes the payload's bytes as they arrived.
+                    if arg.kind == ExprKind::Payload && function.name == "encode" && std::ptr::eq(row, self.payload) {
+                        values.push(Value::Binary(self.message.payload.to_vec()));
+                    } else {
+                        values.push(self.expr(arg, row)?);
+                    }
+                }
+                functions::call(function, &values, self)?
+            }
+            ExprKind::Cast { value, target, .. } => {
+                let value = self.expr(value, row)?;
+                match cast_target(&target.text) {
+                    Some((target, _)) => operators::cast(&value, target, self.rule.version),
+                    None => Value::Undefined,
+                }
+            }
+            ExprKind::Case { subject, branches, otherwise } => {
+                let Some(subject) = subject else { return Ok(Value::Undefined) };
+                let subject = self.expr(subject, row)?;
+                if subject.is_undefined() {
+                    return Ok(Value::Undefined);
+                }
+                for (when, then) in branches {
+                    let candidate = self.expr(when, row)?;
+                    if !candidate.is_undefined() && operators::equals(&subject, &candidate) {
+                        return self.expr(then, row);
+                    }
+                }
+                match otherwise {
+                    Some(otherwise) => self.expr(otherwise, row)?,
+                    None => Value::Undefined,
+                }
+            }
+            ExprKind::Object(entries) => {
+                let mut object = Object::new();
+                for (key, value) in entries {
+                    let value = self.expr(value, row)?;
+                    if !value.is_undefined() {
+                        object.insert(key.value.clone(), value);
+                    }
+                }
+                Value::Object(object)
+            }
+            ExprKind::Array(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                for item in items {
+                    values.push(self.expr(item, row)?);
+                }
+                Value::Array(values)
+            }
+            ExprKind::Query(query) => self.query(query, row)?,
+            ExprKind::Index { .. } | ExprKind::Error => Value::Undefined,
+        })
+    }
+
+    /// A nested query runs once per element of its source array; elements whose WHERE is not
+    /// true are dropped, and Undefined results are left out. Over an object it runs once and
+    /// gives that one result, as the `transform` examples in the AWS reference show.
+    fn query(&self, query: &Query, row: &Value) -> Result<Value, EvalError> {
+        let elements = match self.expr(&query.from, row)? {
+            Value::Array(elements) => elements,
+            object @ Value::Object(_) => {
+                let results = self.query_rows(query, std::slice::from_ref(&object))?;
+                return Ok(results.into_iter().next().unwrap_or(Value::Undefined));
+            }
+            _ => return Ok(Value::Undefined),
+        };
+        Ok(Value::Array(self.query_rows(query, &elements)?))
+    }
+
+    fn query_rows(&self, query: &Query, elements: &[Value]) -> Result<Vec<Value>, EvalError> {
+        let mut results = Vec::new();
+        for element in elements {
+            if let Some(condition) = &query.where_clause
+                && self.expr(condition, element)? != Value::Bool(true)
+            {
+                continue;
+            }
+            let value = match &query.select {
+                Select::Value(expr) => self.expr(expr, element)?,
+                Select::Items(items) => self.items(items, element)?,
+            };
+            if !value.is_undefined() {
+                results.push(value);
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// The output key path of a SELECT item: its alias, the attribute or last field name, a
+/// function's name, or else the item's text (AWS documents only the first three).
+fn output_key(expr: &Expr, alias: Option<&Alias>) -> Vec<String> {
+    if let Some(alias) = alias {
+        return alias.path.iter().map(|name| name.text.clone()).collect();
+    }
+    vec![match &expr.kind {
+        ExprKind::Attribute(name) | ExprKind::Variable(name) => name.clone(),
+        ExprKind::Field { name, .. } => name.text.clone(),
+        ExprKind::Call { function, .. } | ExprKind::Cast { function, .. } => function.text.clone(),
+        _ => "_".to_owned(),
+    }]
+}
+
+/// Writes `value` at a dotted key path, creating (or replacing non-object) parents.
+fn insert_at(object: &mut Object, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut target = object;
+    for parent in parents {
+        let slot = target.entry(parent.clone()).or_insert_with(|| Value::Object(Object::new()));
+        if !matches!(slot, Value::Object(_)) {
+            *slot = Value::Object(Object::new());
+        }
+        let Value::Object(inner) = slot else { return };
+        target = inner;
+    }
+    target.insert(last.clone(), value);
+}

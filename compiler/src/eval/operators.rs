@@ -1,0 +1,214 @@
+//! Operators and `cast`, following the type tables of `iotsql-semantics` §6 and §7.
+
+use crate::check::functions::CastTarget;
+use crate::eval::value::{Number, Value, f64_to_i64, format_decimal};
+use crate::syntax::ast::BinaryOp;
+use crate::version::SqlVersion;
+
+/// `lhs op rhs`. Both sides are always evaluated: AWS documents no short-circuiting.
+pub(crate) fn binary(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
+    match op {
+        BinaryOp::And | BinaryOp::Or => match (lhs.to_bool(), rhs.to_bool()) {
+            (Some(l), Some(r)) => Value::Bool(if op == BinaryOp::And { l && r } else { l || r }),
+            _ => Value::Undefined,
+        },
+        BinaryOp::Eq | BinaryOp::Ne => {
+            if lhs.is_undefined() || rhs.is_undefined() {
+                return Value::Undefined;
+            }
+            let equal = equals(lhs, rhs);
+            Value::Bool(if op == BinaryOp::Eq { equal } else { !equal })
+        }
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => compare(op, lhs, rhs),
+        BinaryOp::Add => add(lhs, rhs),
+        BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => arithmetic(op, lhs, rhs),
+    }
+}
+
+/// `=` on two defined values: same types compare by value (Int and Decimal numerically),
+/// different types are never equal.
+pub(crate) fn equals(lhs: &Value, rhs: &Value) -> bool {
+    match (lhs, rhs) {
+        (Value::Int(l), Value::Int(r)) => l == r,
+        (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
+            lhs.to_f64().zip(rhs.to_f64()).is_some_and(|(l, r)| l == r)
+        }
+        (Value::String(l), Value::String(r)) => l == r,
+        (Value::Bool(l), Value::Bool(r)) => l == r,
+        (Value::Null, Value::Null) => true,
+        (Value::Array(l), Value::Array(r)) => l.len() == r.len() && l.iter().zip(r).all(|(l, r)| equals(l, r)),
+        (Value::Object(l), Value::Object(r)) => {
+            l.len() == r.len() && l.iter().all(|(key, value)| r.get(key).is_some_and(|other| equals(value, other)))
+        }
+        (Value::Binary(l), Value::Binary(r)) => l == r,
+        _ => false,
+    }
+}
+
+fn compare(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
+    let (Some(l), Some(r)) = (lhs.to_number(), rhs.to_number()) else { return Value::Undefined };
+    let ordering = match (l, r) {
+        (Number::Int(l), Number::Int(r)) => Some(l.cmp(&r)),
+        _ => l.as_f64().partial_cmp(&r.as_f64()),
+    };
+    let Some(ordering) = ordering else { return Value::Undefined };
+    Value::Bool(match op {
+        BinaryOp::Lt => ordering.is_lt(),
+        BinaryOp::Le => ordering.is_le(),
+        BinaryOp::Gt => ordering.is_gt(),
+        _ => ordering.is_ge(),
+    })
+}
+
+fn add(lhs: &Value, rhs: &Value) -> Value {
+    if matches!(lhs, Value::String(_)) || matches!(rhs, Value::String(_)) {
+        return match (lhs.to_text(), rhs.to_text()) {
+            (Some(l), Some(r)) => Value::String(l + &r),
+            _ => Value::Undefined,
+        };
+    }
+    arithmetic(BinaryOp::Add, lhs, rhs)
+}
+
+/// `+ - * / %` on numbers. Strings that convert take part as Decimals; Int with Int stays
+/// Int unless it overflows 64 bits, when it continues as Decimal. Integer division truncates
+/// toward zero and `%` takes the sign of the dividend, as in Java; dividing by zero, and any
+/// result that is not a finite number, is Undefined.
+fn arithmetic(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
+    let involves_string = matches!(lhs, Value::String(_)) || matches!(rhs, Value::String(_));
+    let (Some(l), Some(r)) = (lhs.to_number(), rhs.to_number()) else { return Value::Undefined };
+    if let (Number::Int(l), Number::Int(r), false) = (l, r, involves_string) {
+        let exact = match op {
+            BinaryOp::Add => l.checked_add(r),
+            BinaryOp::Sub => l.checked_sub(r),
+            BinaryOp::Mul => l.checked_mul(r),
+            BinaryOp::Div if r == 0 => return Value::Undefined,
+            BinaryOp::Div => l.checked_div(r),
+            BinaryOp::Rem if r == 0 => return Value::Undefined,
+            // `i64::MIN % -1` overflows in Rust; the remainder is 0, as in Java.
+            _ => Some(l.wrapping_rem(r)),
+        };
+        if let Some(exact) = exact {
+            return Value::Int(exact);
+        }
+    }
+    let (l, r) = (l.as_f64(), r.as_f64());
+    let result = match op {
+        BinaryOp::Add => l + r,
+        BinaryOp::Sub => l - r,
+        BinaryOp::Mul => l * r,
+        BinaryOp::Div if r == 0.0 => return Value::Undefined,
+        BinaryOp::Div => l / r,
+        BinaryOp::Rem if r == 0.0 => return Value::Undefined,
+        _ => l % r,
+    };
+    decimal(result)
+}
+
+/// A Decimal result, or Undefined when it is not a finite number.
+pub(crate) fn decimal(value: f64) -> Value {
+    if value.is_finite() { Value::Decimal(value) } else { Value::Undefined }
+}
+
+pub(crate) fn not(operand: &Value) -> Value {
+    operand.to_bool().map_or(Value::Undefined, |flag| Value::Bool(!flag))
+}
+
+pub(crate) fn negate(operand: &Value) -> Value {
+    match operand {
+        Value::Int(int) => int.checked_neg().map_or(Value::Decimal(-(*int as f64)), Value::Int),
+        Value::Decimal(decimal) => Value::Decimal(-decimal),
+        Value::String(_) => operand.to_f64().map_or(Value::Undefined, |decimal| Value::Decimal(-decimal)),
+        _ => Value::Undefined,
+    }
+}
+
+/// `cast(value AS target)` (§7). Unlike the implicit conversions, Booleans become 1 and 0,
+/// numbers become Booleans, and Null casts to Undefined.
+pub(crate) fn cast(value: &Value, target: CastTarget, version: SqlVersion) -> Value {
+    match target {
+        CastTarget::String => match value {
+            Value::Decimal(decimal) => {
+                format_decimal(*decimal, version.has_2016_features()).map_or(Value::Undefined, Value::String)
+            }
+            _ => value.to_text().map_or(Value::Undefined, Value::String),
+        },
+        CastTarget::Int => match value {
+            Value::Bool(flag) => Value::Int(i64::from(*flag)),
+            Value::Int(int) => Value::Int(*int),
+            Value::Decimal(decimal) => f64_to_i64(decimal.floor()).map_or(Value::Undefined, Value::Int),
+            Value::String(_) => {
+                value.to_f64().and_then(|decimal| f64_to_i64(decimal.trunc())).map_or(Value::Undefined, Value::Int)
+            }
+            _ => Value::Undefined,
+        },
+        CastTarget::Double | CastTarget::Decimal => match value {
+            Value::Bool(flag) => Value::Decimal(if *flag { 1.0 } else { 0.0 }),
+            _ => value.to_f64().map_or(Value::Undefined, decimal),
+        },
+        CastTarget::Boolean => match value {
+            Value::Bool(flag) => Value::Bool(*flag),
+            Value::Int(int) => Value::Bool(*int != 0),
+            Value::Decimal(decimal) => Value::Bool(*decimal != 0.0),
+            Value::String(_) => value.to_bool().map_or(Value::Undefined, Value::Bool),
+            _ => Value::Undefined,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(text: &str) -> Value {
+        Value::String(text.to_owned())
+    }
+
+    #[test]
+    fn plus_concatenates_when_a_string_is_involved() {
+        assert_eq!(binary(BinaryOp::Add, &s("5"), &Value::Int(1)), s("51"));
+        assert_eq!(binary(BinaryOp::Add, &Value::Int(1), &s("a")), s("1a"));
+        assert_eq!(binary(BinaryOp::Add, &Value::Bool(true), &s("x")), s("truex"));
+        assert_eq!(binary(BinaryOp::Add, &Value::Null, &s("x")), Value::Undefined);
+        assert_eq!(binary(BinaryOp::Add, &Value::Int(2), &Value::Decimal(0.5)), Value::Decimal(2.5));
+        assert_eq!(binary(BinaryOp::Add, &Value::Bool(true), &Value::Int(1)), Value::Undefined);
+    }
+
+    #[test]
+    fn arithmetic_table() {
+        assert_eq!(binary(BinaryOp::Sub, &s("5"), &Value::Int(3)), Value::Decimal(2.0));
+        assert_eq!(binary(BinaryOp::Sub, &s("a"), &Value::Int(1)), Value::Undefined);
+        assert_eq!(binary(BinaryOp::Div, &Value::Int(7), &Value::Int(2)), Value::Int(3));
+        assert_eq!(binary(BinaryOp::Div, &Value::Int(-7), &Value::Int(2)), Value::Int(-3));
+        assert_eq!(binary(BinaryOp::Rem, &Value::Int(-7), &Value::Int(3)), Value::Int(-1));
+        assert_eq!(binary(BinaryOp::Div, &Value::Int(1), &Value::Int(0)), Value::Undefined);
+        assert_eq!(binary(BinaryOp::Rem, &Value::Decimal(7.5), &Value::Int(2)), Value::Decimal(1.5));
+        assert_eq!(binary(BinaryOp::Mul, &Value::Int(i64::MAX), &Value::Int(2)), Value::Decimal(i64::MAX as f64 * 2.0));
+        assert_eq!(binary(BinaryOp::Div, &Value::Int(i64::MIN), &Value::Int(-1)), Value::Decimal(9.223372036854776e18));
+    }
+
+    #[test]
+    fn comparison_and_equality_tables() {
+        assert_eq!(binary(BinaryOp::Gt, &s("10"), &s("9")), Value::Bool(true));
+        assert_eq!(binary(BinaryOp::Gt, &s("abc"), &Value::Int(1)), Value::Undefined);
+        assert_eq!(binary(BinaryOp::Eq, &Value::Int(1), &s("1")), Value::Bool(false));
+        assert_eq!(binary(BinaryOp::Eq, &Value::Int(1), &Value::Decimal(1.0)), Value::Bool(true));
+        assert_eq!(binary(BinaryOp::Ne, &Value::Null, &Value::Null), Value::Bool(false));
+        assert_eq!(binary(BinaryOp::Eq, &Value::Undefined, &Value::Int(1)), Value::Undefined);
+        assert_eq!(binary(BinaryOp::Or, &s("True"), &Value::Bool(false)), Value::Bool(true));
+        assert_eq!(binary(BinaryOp::And, &Value::Int(0), &Value::Bool(true)), Value::Undefined);
+    }
+
+    #[test]
+    fn cast_table() {
+        let v = SqlVersion::V2016_03_23;
+        assert_eq!(cast(&s("5.7"), CastTarget::Int, v), Value::Int(5));
+        assert_eq!(cast(&Value::Decimal(-1.5), CastTarget::Int, v), Value::Int(-2));
+        assert_eq!(cast(&Value::Bool(true), CastTarget::Decimal, v), Value::Decimal(1.0));
+        assert_eq!(cast(&Value::Int(0), CastTarget::Boolean, v), Value::Bool(false));
+        assert_eq!(cast(&Value::Null, CastTarget::String, v), Value::Undefined);
+        assert_eq!(cast(&Value::Decimal(1.5), CastTarget::String, v), s("1.5"));
+        assert_eq!(cast(&Value::Decimal(5.0), CastTarget::String, v), s("5"));
+        assert_eq!(cast(&Value::Decimal(5.0), CastTarget::String, SqlVersion::V2015_10_08), s("5.0"));
+    }
+}

@@ -1,0 +1,1 @@
+ſELECT x FROM 't'

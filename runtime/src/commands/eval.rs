@@ -1,0 +1,115 @@
+//! `iotrules eval`: one rule, one message; prints the published payload.
+//!
+//! Contract (shared/conformance): the payload bytes and a newline on standard output when the
+//! rule fires, nothing when it does not, exit 0 either way; exit 1 with diagnostics on
+//! standard error for an invalid statement; exit 2 on a usage error.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use iotrules_compiler::check::functions::{self, Determinism};
+use iotrules_compiler::eval::{self, Environment, Message, MqttProperties, Outcome, Rule, Value};
+
+use crate::cli::EvalArgs;
+use crate::commands::check::usage_error;
+use crate::{inputs, report, rules};
+
+pub(crate) fn run(args: &EvalArgs) -> ExitCode {
+    let loaded = match (&args.sql, &args.rule) {
+        (Some(sql), _) => rules::from_sql("--sql", sql.clone(), args.sql_version),
+        (None, Some(path)) => match inputs::read(path) {
+            Ok(contents) => rules::from_file(path, contents, args.sql_version),
+            Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
+        },
+        (None, None) => return usage_error("give the rule with --sql or --rule"),
+    };
+    let payload = match payload(args) {
+        Ok(payload) => payload,
+        Err(message) => return usage_error(&message),
+    };
+    let stubs = match parse_stubs(&args.stub) {
+        Ok(stubs) => stubs,
+        Err(message) => return usage_error(&message),
+    };
+    let user_properties = match args.user_property.iter().map(|pair| split_pair(pair, "--user-property")).collect() {
+        Ok(pairs) => pairs,
+        Err(message) => return usage_error(&message),
+    };
+
+    if loaded.has_errors() {
+        eprint!("{}", report::render(&loaded.report));
+        return ExitCode::from(1);
+    }
+    let Some(statement) = &loaded.statement else { return ExitCode::from(1) };
+    let name = args.rule_name.as_deref().or(loaded.name.as_deref());
+    let rule = Rule { statement, version: loaded.version, name };
+    let env = Environment { stubs, max_payload: args.max_payload, ..Environment::default() };
+    let properties = MqttProperties { user_properties, ..MqttProperties::default() };
+    let message = Message {
+        topic: &args.topic,
+        payload: &payload,
+        client_id: args.client_id.as_deref(),
+        principal: args.principal.as_deref(),
+        source_ip: args.source_ip.as_deref(),
+        trace_id: None,
+        timestamp_ms: args.timestamp.unwrap_or_else(now_ms),
+        properties: (!args.user_property.is_empty()).then_some(&properties),
+    };
+    match eval::evaluate(&rule, &env, &message) {
+        Ok(Outcome::Fired(bytes)) => {
+            let mut stdout = std::io::stdout().lock();
+            let written = stdout.write_all(&bytes).and_then(|()| stdout.write_all(b"\n")).and_then(|()| stdout.flush());
+            if written.is_err() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Ok(Outcome::NotMatched | Outcome::Filtered) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}\n  help: {}", error.help());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn payload(args: &EvalArgs) -> Result<Vec<u8>, String> {
+    if let Some(text) = &args.payload {
+        return Ok(text.clone().into_bytes());
+    }
+    if let Some(encoded) = &args.payload_base64 {
+        return base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|error| format!("--payload-base64 is not base64: {error}"));
+    }
+    if let Some(path) = &args.payload_file {
+        return std::fs::read(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()));
+    }
+    Err("give the payload with --payload, --payload-base64 or --payload-file".to_owned())
+}
+
+/// `NAME=JSON` pairs for functions that call other AWS services.
+pub(crate) fn parse_stubs(pairs: &[String]) -> Result<HashMap<String, Value>, String> {
+    let mut stubs = HashMap::new();
+    for pair in pairs {
+        let (name, json) = split_pair(pair, "--stub")?;
+        let function = functions::lookup(&name)
+            .filter(|function| function.determinism == Determinism::External)
+            .ok_or_else(|| format!("--stub `{name}`: not a function that calls another AWS service (aws_lambda, get_dynamodb, get_thing_shadow, get_secret, get_registry_data, machinelearning_predict)"))?;
+        let value =
+            eval::json::parse(json.as_bytes()).map_err(|error| format!("--stub {name}: invalid JSON: {error}"))?;
+        stubs.insert(function.name.to_owned(), value);
+    }
+    Ok(stubs)
+}
+
+fn split_pair(pair: &str, flag: &str) -> Result<(String, String), String> {
+    pair.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{flag} takes KEY=VALUE, not `{pair}`"))
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}

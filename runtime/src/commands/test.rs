@@ -1,0 +1,307 @@
+//! `iotrules test`: runs rule tests so rules can be tested in CI.
+//!
+//! Two formats are read. A `.json` file is one test in the format of AWS's validation tool
+//! for IoT rules (`sqlVersion`, `topic`, `inputPayload`, `inputSql`, `expectedOutput`); a JSON
+//! array of such objects holds several. A `.jsonl` file holds one conformance case per line
+//! (`id`, `sql`, `topic`, `payload` or `payload_base64`, `expect`, ...), the format of
+//! iotrules' own conformance corpus.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use base64::Engine;
+use iotrules_compiler::eval::{self, Environment, Message, Outcome, Rule};
+use iotrules_compiler::{SqlVersion, check_sql};
+use serde_json::Value as Json;
+
+use crate::cli::TestArgs;
+use crate::commands::check::usage_error;
+use crate::commands::eval::parse_stubs;
+use crate::inputs;
+
+/// What a test expects of its rule.
+#[derive(Debug)]
+enum Expect {
+    /// The rule fires and publishes this JSON value (numbers compare by value, keys unordered).
+    Json(Json),
+    /// The rule fires and publishes exactly these bytes.
+    Bytes(Vec<u8>),
+    /// The rule does not fire.
+    Nothing,
+    CompileError,
+    CompileOk,
+}
+
+#[derive(Debug)]
+struct TestCase {
+    /// Where the test comes from: `file` or `file:line (id)`.
+    name: String,
+    sql: String,
+    version: SqlVersion,
+    topic: String,
+    payload: Vec<u8>,
+    rule_name: Option<String>,
+    expect: Expect,
+}
+
+pub(crate) fn run(args: &TestArgs) -> ExitCode {
+    let stubs = match parse_stubs(&args.stub) {
+        Ok(stubs) => stubs,
+        Err(message) => return usage_error(&message),
+    };
+    let files = match inputs::expand(&args.paths, &["json", "jsonl"]) {
+        Ok(files) if !files.is_empty() => files,
+        Ok(_) => return usage_error("no .json or .jsonl test files found"),
+        Err(error) => return usage_error(&format!("cannot list the inputs: {error}")),
+    };
+    let env = Environment { stubs, ..Environment::default() };
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let mut report = String::new();
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
+        };
+        let cases = match load(path, &text) {
+            Ok(cases) => cases,
+            Err(problems) => {
+                failed += problems.len();
+                for problem in problems {
+                    let _ = writeln!(report, "FAIL {problem}\n");
+                }
+                continue;
+            }
+        };
+        for case in cases {
+            match case {
+                Loaded::Skipped => skipped += 1,
+                Loaded::Case(case) => match run_case(&case, &env) {
+                    Ok(()) => passed += 1,
+                    Err(explanation) => {
+                        failed += 1;
+                        let _ = writeln!(
+                            report,
+                            "FAIL {}\n  sql:   {}\n  topic: {}\n{explanation}",
+                            case.name, case.sql, case.topic
+                        );
+                    }
+                },
+            }
+        }
+    }
+    let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    print!("{report}");
+    println!("{passed} passed, {failed} failed{skipped}");
+    if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+enum Loaded {
+    Case(TestCase),
+    /// A corpus case marked `doc_suspect`: a guide example that contradicts the guide itself.
+    Skipped,
+}
+
+fn load(path: &Path, text: &str) -> Result<Vec<Loaded>, Vec<String>> {
+    let file = path.display().to_string();
+    if path.extension().and_then(|ext| ext.to_str()) == Some("jsonl") {
+        let mut cases = Vec::new();
+        let mut problems = Vec::new();
+        for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+            let location = format!("{file}:{}", index + 1);
+            match serde_json::from_str::<Json>(line)
+                .map_err(|error| error.to_string())
+                .and_then(|case| corpus_case(&location, &case))
+            {
+                Ok(case) => cases.push(case),
+                Err(problem) => problems.push(format!("{location}\n  {problem}")),
+            }
+        }
+        return if problems.is_empty() { Ok(cases) } else { Err(problems) };
+    }
+    let document: Json =
+        serde_json::from_str(text).map_err(|error| vec![format!("{file}\n  invalid JSON: {error}")])?;
+    let tests = match document {
+        Json::Array(tests) => tests,
+        test => vec![test],
+    };
+    tests
+        .iter()
+        .enumerate()
+        .map(|(index, test)| {
+            let name = if index == 0 { file.clone() } else { format!("{file}[{index}]") };
+            validation_tool_case(&name, test).map(Loaded::Case).map_err(|problem| format!("{name}\n  {problem}"))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|problem| vec![problem])
+}
+
+/// A test in the format of AWS's validation tool for IoT rules.
+fn validation_tool_case(name: &str, test: &Json) -> Result<TestCase, String> {
+    let field = |key: &str| test.get(key).ok_or_else(|| format!("missing `{key}`"));
+    let text = |key: &str| field(key)?.as_str().map(str::to_owned).ok_or_else(|| format!("`{key}` must be a string"));
+    let version = match test.get("sqlVersion") {
+        None => SqlVersion::V2016_03_23,
+        Some(version) => version
+            .as_str()
+            .and_then(|version| version.parse().ok())
+            .ok_or("`sqlVersion` must be 2015-10-08, 2016-03-23 or beta")?,
+    };
+    let payload = match field("inputPayload")? {
+        Json::String(text) => text.clone().into_bytes(),
+        value => serde_json::to_vec(value).map_err(|error| error.to_string())?,
+    };
+    let expect = match field("expectedOutput")? {
+        Json::String(text) => match serde_json::from_str(text) {
+            Ok(json) => Expect::Json(json),
+            Err(_) => Expect::Bytes(text.clone().into_bytes()),
+        },
+        Json::Null => Expect::Nothing,
+        value => Expect::Json(value.clone()),
+    };
+    Ok(TestCase {
+        name: name.to_owned(),
+        sql: text("inputSql")?,
+        version,
+        topic: text("topic")?,
+        payload,
+        rule_name: None,
+        expect,
+    })
+}
+
+/// A line of a conformance corpus.
+fn corpus_case(location: &str, case: &Json) -> Result<Loaded, String> {
+    if case.get("doc_suspect") == Some(&Json::Bool(true)) {
+        return Ok(Loaded::Skipped);
+    }
+    let text = |key: &str| {
+        case.get(key).and_then(Json::as_str).map(str::to_owned).ok_or_else(|| format!("missing string `{key}`"))
+    };
+    let name = match case.get("id").and_then(Json::as_str) {
+        Some(id) => format!("{location} ({id})"),
+        None => location.to_owned(),
+    };
+    let payload = match case.get("payload_base64").and_then(Json::as_str) {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .map_err(|error| format!("`payload_base64`: {error}"))?,
+        None => serde_json::to_vec(case.get("payload").unwrap_or(&Json::Object(serde_json::Map::new())))
+            .map_err(|error| error.to_string())?,
+    };
+    let expect = match case.get("expect").ok_or("missing `expect`")? {
+        Json::String(word) if word == "compile_error" => Expect::CompileError,
+        Json::String(word) if word == "compile_ok" => Expect::CompileOk,
+        Json::String(word) if word == "binary" => {
+            let encoded = text("expect_base64")?;
+            Expect::Bytes(
+                base64::engine::general_purpose::STANDARD
+                    .decode(encoded)
+                    .map_err(|error| format!("`expect_base64`: {error}"))?,
+            )
+        }
+        Json::Null => Expect::Nothing,
+        value => Expect::Json(value.clone()),
+    };
+    let version = match case.get("sql_version").and_then(Json::as_str) {
+        Some(version) => version.parse().map_err(|_| format!("unknown `sql_version` {version}"))?,
+        None => SqlVersion::V2016_03_23,
+    };
+    Ok(Loaded::Case(TestCase {
+        name,
+        sql: text("sql")?,
+        version,
+        topic: text("topic")?,
+        payload,
+        rule_name: case.get("rule_name").and_then(Json::as_str).map(str::to_owned),
+        expect,
+    }))
+}
+
+fn run_case(case: &TestCase, env: &Environment) -> Result<(), String> {
+    let checked = check_sql(&case.sql, case.version);
+    let errors: Vec<String> =
+        checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("  {}: {}", d.code, d.message)).collect();
+    match (&case.expect, errors.is_empty()) {
+        (Expect::CompileError, false) | (Expect::CompileOk, true) => return Ok(()),
+        (Expect::CompileError, true) => {
+            return Err("  expected the statement to be rejected, but it is valid\n".to_owned());
+        }
+        (_, false) => return Err(format!("  the statement is invalid:\n{}\n", errors.join("\n"))),
+        _ => {}
+    }
+    let Some(statement) = &checked.statement else { return Err("  the statement did not parse\n".to_owned()) };
+    let rule = Rule { statement, version: case.version, name: case.rule_name.as_deref() };
+    let message = Message {
+        topic: &case.topic,
+        payload: &case.payload,
+        client_id: Some("iotrules-test"),
+        timestamp_ms: 0,
+        ..Message::default()
+    };
+    let outcome = eval::evaluate(&rule, env, &message)
+        .map_err(|error| format!("  error: {error}\n  help: {}\n", error.help()))?;
+    match (&case.expect, outcome) {
+        (Expect::Nothing, Outcome::NotMatched | Outcome::Filtered) => Ok(()),
+        (Expect::Nothing, Outcome::Fired(bytes)) => Err(format!(
+            "  expected the rule not to fire, but it published:\n    {}\n",
+            String::from_utf8_lossy(&bytes)
+        )),
+        (_, Outcome::NotMatched) => Err("  expected output, but the topic does not match the FROM filter\n".to_owned()),
+        (_, Outcome::Filtered) => Err("  expected output, but WHERE was not true\n".to_owned()),
+        (Expect::Json(expected), Outcome::Fired(bytes)) => match serde_json::from_slice::<Json>(&bytes) {
+            Ok(actual) if same(expected, &actual) => Ok(()),
+            Ok(actual) => Err(diff(&pretty(expected), &pretty(&actual))),
+            Err(_) => Err(diff(&pretty(expected), &String::from_utf8_lossy(&bytes))),
+        },
+        (Expect::Bytes(expected), Outcome::Fired(bytes)) if *expected == bytes => Ok(()),
+        (Expect::Bytes(expected), Outcome::Fired(bytes)) => {
+            Err(diff(&String::from_utf8_lossy(expected), &String::from_utf8_lossy(&bytes)))
+        }
+        (Expect::CompileError | Expect::CompileOk, _) => Ok(()),
+    }
+}
+
+/// Numbers compare by value and object keys in any order, as the corpus asks.
+fn same(expected: &Json, actual: &Json) -> bool {
+    match (expected, actual) {
+        (Json::Number(l), Json::Number(r)) => l.as_f64() == r.as_f64(),
+        (Json::Array(l), Json::Array(r)) => l.len() == r.len() && l.iter().zip(r).all(|(l, r)| same(l, r)),
+        (Json::Object(l), Json::Object(r)) => {
+            l.len() == r.len() && l.iter().all(|(key, value)| r.get(key).is_some_and(|other| same(value, other)))
+        }
+        _ => expected == actual,
+    }
+}
+
+/// Pretty JSON with sorted keys, so a diff shows only real differences.
+fn pretty(value: &Json) -> String {
+    fn sorted(value: &Json) -> Json {
+        match value {
+            Json::Object(object) => {
+                let mut entries: Vec<(&String, &Json)> = object.iter().collect();
+                entries.sort_by_key(|(key, _)| *key);
+                Json::Object(entries.into_iter().map(|(key, value)| (key.clone(), sorted(value))).collect())
+            }
+            Json::Array(items) => Json::Array(items.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_string_pretty(&sorted(value)).unwrap_or_default()
+}
+
+fn diff(expected: &str, actual: &str) -> String {
+    let mut out = String::from("  --- expected\n  +++ actual\n");
+    for change in similar::TextDiff::from_lines(expected, actual).iter_all_changes() {
+        let sign = match change.tag() {
+            similar::ChangeTag::Delete => '-',
+            similar::ChangeTag::Insert => '+',
+            similar::ChangeTag::Equal => ' ',
+        };
+        let _ = write!(out, "  {sign} {}", change.value());
+        if change.missing_newline() {
+            out.push('\n');
+        }
+    }
+    out
+}

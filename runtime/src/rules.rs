@@ -1,0 +1,89 @@
+//! Reading rules from `--sql` text and from files, with their diagnostics.
+
+use std::path::Path;
+
+use iotrules_compiler::rule_file::check_rule_file;
+use iotrules_compiler::syntax::ast::Statement;
+use iotrules_compiler::{Code, Diagnostic, Span, SqlVersion, check_sql};
+
+use crate::inputs::Contents;
+use crate::report::InputReport;
+
+/// A rule as read: its diagnostics, and what is needed to run it.
+#[derive(Debug)]
+pub(crate) struct LoadedRule {
+    pub(crate) report: InputReport,
+    /// Present when the rule parsed; only run it when `report` has no errors.
+    pub(crate) statement: Option<Statement>,
+    pub(crate) version: SqlVersion,
+    pub(crate) name: Option<String>,
+}
+
+impl LoadedRule {
+    pub(crate) fn has_errors(&self) -> bool {
+        self.report.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// A statement given as text; `name` labels its diagnostics.
+pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> LoadedRule {
+    let checked = check_sql(&source, version);
+    LoadedRule {
+        report: InputReport {
+            name: name.to_owned(),
+            source,
+            diagnostics: checked.diagnostics,
+            description: format!("SQL {version}"),
+        },
+        statement: checked.statement,
+        version,
+        name: None,
+    }
+}
+
+/// A `.sql` file (checked under `version`) or a TopicRulePayload file (under its own version).
+pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) -> LoadedRule {
+    let name = path.display().to_string();
+    let source = match contents {
+        Contents::Text(text) => text,
+        Contents::NotUtf8 { valid_up_to, text } => {
+            let diagnostic = Diagnostic::error(
+                Code::InvalidUtf8,
+                Span::new(valid_up_to, valid_up_to + 1),
+                "file is not valid UTF-8",
+            )
+            .with_label("first invalid byte")
+            .with_help("save the file as UTF-8");
+            let report =
+                InputReport { name, source: text, diagnostics: vec![diagnostic], description: "unreadable".to_owned() };
+            return LoadedRule { report, statement: None, version, name: None };
+        }
+    };
+    if !is_json(path, &source) {
+        return from_sql(&name, source, version);
+    }
+    let checked = check_rule_file(&source);
+    let Some(rule) = checked.rule else {
+        let report =
+            InputReport { name, source, diagnostics: checked.diagnostics, description: "rule file".to_owned() };
+        return LoadedRule { report, statement: None, version, name: None };
+    };
+    let label = rule.name.as_deref().map(|name| format!("rule {name}, ")).unwrap_or_default();
+    let disabled = if rule.disabled { ", disabled" } else { "" };
+    let description = format!("{label}SQL {}{disabled}", rule.sql_version);
+    LoadedRule {
+        report: InputReport { name, source, diagnostics: checked.diagnostics, description },
+        statement: rule.statement,
+        version: rule.sql_version,
+        name: rule.name,
+    }
+}
+
+/// `.json` files, and files of other extensions that start with `{`, are rule files.
+fn is_json(path: &Path, source: &str) -> bool {
+    match path.extension().and_then(|ext| ext.to_str()) {
+        Some("json") => true,
+        Some("sql") => false,
+        _ => source.trim_start().starts_with('{'),
+    }
+}

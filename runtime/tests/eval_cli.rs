@@ -1,0 +1,232 @@
+//! `iotrules eval` and `iotrules test` as users and CI run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+fn iotrules(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iotrules")).args(args).output().expect("the iotrules binary runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn scratch_dir(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const RULE: &str = "SELECT temperature, topic(2) AS device FROM 'sensors/+/telemetry' WHERE temperature > 50";
+
+#[test]
+fn eval_prints_the_payload_when_the_rule_fires_and_nothing_otherwise() {
+    let fired =
+        iotrules(&["eval", "--sql", RULE, "--topic", "sensors/d1/telemetry", "--payload", r#"{"temperature": 60}"#]);
+    assert_eq!(code(&fired), 0);
+    assert_eq!(stdout(&fired), "{\"temperature\":60,\"device\":\"d1\"}\n");
+
+    let filtered =
+        iotrules(&["eval", "--sql", RULE, "--topic", "sensors/d1/telemetry", "--payload", r#"{"temperature": 20}"#]);
+    assert_eq!((code(&filtered), stdout(&filtered)), (0, String::new()));
+
+    let other_topic =
+        iotrules(&["eval", "--sql", RULE, "--topic", "sensors/d1/status", "--payload", r#"{"temperature": 60}"#]);
+    assert_eq!((code(&other_topic), stdout(&other_topic)), (0, String::new()));
+}
+
+#[test]
+fn eval_rejects_invalid_statements_and_usage_errors() {
+    let invalid = iotrules(&["eval", "--sql", "SELECT nosuch(1) AS x FROM 't'", "--topic", "t", "--payload", "{}"]);
+    assert_eq!(code(&invalid), 1);
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("iotsql::unknown_function"));
+    assert_eq!(code(&iotrules(&["eval", "--sql", RULE, "--topic", "t"])), 2);
+    assert_eq!(code(&iotrules(&["eval", "--sql", RULE, "--topic", "t", "--payload", "{}", "--engine", "nope"])), 2);
+    assert_eq!(code(&iotrules(&["eval", "--sql", RULE, "--topic", "t", "--payload-base64", "%%%"])), 2);
+}
+
+#[test]
+fn eval_reads_rule_files_and_basic_ingest_topics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/rules/telemetry_alerts.json");
+    let rule = root.to_str().unwrap();
+    let direct = iotrules(&[
+        "eval",
+        "--rule",
+        rule,
+        "--topic",
+        "sensors/s9/telemetry",
+        "--payload",
+        r#"{"temperature": 90, "humidity": 10}"#,
+        "--timestamp",
+        "1700000000000",
+    ]);
+    assert_eq!(
+        stdout(&direct),
+        "{\"temperature\":90,\"humidity\":10,\"device\":\"s9\",\"observed_at\":1700000000000}\n"
+    );
+    // Basic Ingest: the rule is addressed by name and sees the topic without the prefix.
+    let ingest = iotrules(&[
+        "eval",
+        "--rule",
+        rule,
+        "--topic",
+        "$aws/rules/telemetry_alerts/sensors/s9/telemetry",
+        "--payload",
+        r#"{"temperature": 90, "humidity": 10}"#,
+        "--timestamp",
+        "1",
+    ]);
+    assert_eq!(stdout(&ingest), "{\"temperature\":90,\"humidity\":10,\"device\":\"s9\",\"observed_at\":1}\n");
+    let other_rule =
+        iotrules(&["eval", "--rule", rule, "--topic", "$aws/rules/other/sensors/s9/telemetry", "--payload", "{}"]);
+    assert_eq!(stdout(&other_rule), "");
+}
+
+#[test]
+fn functions_that_call_aws_need_a_stub() {
+    let sql = "SELECT get_thing_shadow('pump', 'arn:aws:iam::123456789012:role/r').state.reported.rpm AS rpm FROM 't'";
+    let missing = iotrules(&["eval", "--sql", sql, "--topic", "t", "--payload", "{}"]);
+    assert_eq!(code(&missing), 1);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--stub get_thing_shadow=JSON"));
+    let stubbed = iotrules(&[
+        "eval",
+        "--sql",
+        sql,
+        "--topic",
+        "t",
+        "--payload",
+        "{}",
+        "--stub",
+        r#"get_thing_shadow={"state":{"reported":{"rpm":900}}}"#,
+    ]);
+    assert_eq!(stdout(&stubbed), "{\"rpm\":900}\n");
+    assert_eq!(code(&iotrules(&["eval", "--sql", sql, "--topic", "t", "--payload", "{}", "--stub", "upper=1"])), 2);
+}
+
+#[test]
+fn binary_payloads_pass_through_and_encode() {
+    let raw = iotrules(&["eval", "--sql", "SELECT * FROM 't'", "--topic", "t", "--payload-base64", "AAEC/w=="]);
+    assert_eq!(raw.stdout, b"\x00\x01\x02\xff\n");
+    let encoded = iotrules(&[
+        "eval",
+        "--sql",
+        "SELECT encode(*, 'base64') AS data FROM 't'",
+        "--topic",
+        "t",
+        "--payload-base64",
+        "AAEC/w==",
+    ]);
+    assert_eq!(stdout(&encoded), "{\"data\":\"AAEC/w==\"}\n");
+}
+
+/// Each hostile input is handled cleanly; the elapsed times are printed for the record.
+#[test]
+fn hostile_payloads_are_handled_cleanly() {
+    let dir = scratch_dir("hostile");
+    let big = dir.join("big.json");
+    std::fs::write(&big, format!("{{\"pad\":\"{}\"}}", "x".repeat(10 * 1024 * 1024))).unwrap();
+    let deep = dir.join("deep.json");
+    std::fs::write(&deep, format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))).unwrap();
+    let cases: Vec<(&str, Vec<String>, i32, &str)> = vec![
+        (
+            "malformed JSON",
+            vec!["--sql".into(), "SELECT temperature FROM 't'".into(), "--payload".into(), "{\"temperature\": ".into()],
+            0,
+            "{}\n",
+        ),
+        (
+            "invalid UTF-8",
+            vec!["--sql".into(), "SELECT * FROM 't'".into(), "--payload-base64".into(), "/v8A".into()],
+            0,
+            "\u{fffd}\u{fffd}\u{0}\n",
+        ),
+        (
+            "10 MB payload",
+            vec!["--sql".into(), "SELECT * FROM 't'".into(), "--payload-file".into(), big.display().to_string()],
+            1,
+            "",
+        ),
+        (
+            "10,000-deep array",
+            vec!["--sql".into(), "SELECT * FROM 't'".into(), "--payload-file".into(), deep.display().to_string()],
+            1,
+            "",
+        ),
+        (
+            "number past 64 bits",
+            vec![
+                "--sql".into(),
+                "SELECT n, n + 1 AS m FROM 't'".into(),
+                "--payload".into(),
+                "{\"n\": 123456789012345678901234567890}".into(),
+            ],
+            0,
+            "{\"n\":1.2345678901234568e29,\"m\":1.2345678901234568e29}\n",
+        ),
+        (
+            "slow regular expression",
+            vec![
+                "--sql".into(),
+                "SELECT regexp_matches(s, '(a+)+$') AS r FROM 't'".into(),
+                "--payload".into(),
+                format!("{{\"s\": \"{}b\"}}", "a".repeat(50_000)),
+            ],
+            0,
+            "{\"r\":false}\n",
+        ),
+    ];
+    for (what, args, expected_code, expected_stdout) in cases {
+        let mut argv = vec!["eval".to_owned(), "--topic".to_owned(), "t".to_owned()];
+        argv.extend(args);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let started = Instant::now();
+        let output = iotrules(&argv);
+        eprintln!("{what}: {:?}", started.elapsed());
+        assert_eq!(code(&output), expected_code, "{what}: {}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(String::from_utf8_lossy(&output.stdout), expected_stdout, "{what}");
+        if expected_code == 1 {
+            assert!(String::from_utf8_lossy(&output.stderr).contains("help:"), "{what} explains itself");
+        }
+    }
+}
+
+#[test]
+fn test_runs_validation_tool_files_and_jsonl() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tests");
+    let output = iotrules(&["test", examples.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert_eq!(stdout(&output).lines().last(), Some("7 passed, 0 failed"));
+}
+
+#[test]
+fn test_shows_a_failure_as_a_diff() {
+    let dir = scratch_dir("failing_test");
+    std::fs::write(
+        dir.join("wrong.json"),
+        r#"{"topic": "a/b", "inputPayload": {"t": 5, "u": 1}, "inputSql": "SELECT t, u FROM 'a/+'", "expectedOutput": {"t": 6, "u": 1}}"#,
+    )
+    .unwrap();
+    let output = iotrules(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let text = stdout(&output);
+    assert!(text.contains("FAIL"), "{text}");
+    assert!(text.contains("-   \"t\": 6,") && text.contains("+   \"t\": 5,"), "{text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn the_conformance_corpus_passes_through_test() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/data/conformance/iotsql.jsonl");
+    let output = iotrules(&["test", corpus.to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    assert_eq!(text.lines().last(), Some("297 passed, 0 failed, 3 skipped"));
+}
