@@ -237,7 +237,7 @@ impl Scope<'_> {
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let (lhs, rhs) = (self.expr(lhs, row)?, self.expr(rhs, row)?);
-                operators::binary(*op, &lhs, &rhs)
+                operators::binary(*op, &lhs, &rhs, self.rule.version)
             }
             ExprKind::Call { function, args } => {
                 let Some(function) = catalogue::lookup(&function.text) else { return Ok(Value::Undefined) };
@@ -360,4 +360,137 @@ fn insert_at(object: &mut Object, path: &[String], value: Value) {
         target = inner;
     }
     target.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check_sql;
+
+    /// Runs `sql` on one message and returns what it publishes as text, `-` when it does not
+    /// fire, or the error.
+    fn run_with(
+        sql: &str,
+        version: SqlVersion,
+        topic: &str,
+        payload: &str,
+        properties: Option<&MqttProperties>,
+    ) -> String {
+        let checked = check_sql(sql, version);
+        assert!(!checked.has_errors(), "{sql}: {:?}", checked.diagnostics);
+        let Some(statement) = &checked.statement else { return "no statement".to_owned() };
+        let rule = Rule { statement, version, name: Some("my_rule") };
+        let message =
+            Message { topic, payload: payload.as_bytes(), timestamp_ms: 42, properties, ..Message::default() };
+        match evaluate(&rule, &Environment::default(), &message) {
+            Ok(Outcome::Fired(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(Outcome::NotMatched | Outcome::Filtered) => "-".to_owned(),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    fn run(sql: &str, topic: &str, payload: &str) -> String {
+        run_with(sql, SqlVersion::V2016_03_23, topic, payload, None)
+    }
+
+    #[test]
+    fn topic_levels_and_basic_ingest() {
+        let sql = "SELECT topic() AS t, topic(1) AS a, topic(3) AS c, topic(4) AS d, topic(0) AS z FROM 'a/+/c'";
+        assert_eq!(run(sql, "a/b/c", "{}"), r#"{"t":"a/b/c","a":"a","c":"c"}"#);
+        assert_eq!(run(sql, "a/b/c/d", "{}"), "-");
+        assert_eq!(run(sql, "$aws/rules/my_rule/x/y", "{}"), r#"{"t":"x/y","a":"x"}"#);
+        assert_eq!(run(sql, "$aws/rules/other_rule/a/b/c", "{}"), "-");
+        assert_eq!(run("SELECT topic() AS t", "$aws/rules/my_rule/q", "{}"), r#"{"t":"q"}"#);
+    }
+
+    #[test]
+    fn json_helpers() {
+        let payload = r#"{"s": "héllo", "o": {"k-1": 5}, "a": [1, 2]}"#;
+        let sql = "SELECT get(s, 1) AS c, get(o, 'k-1') AS k, get(a, 1.9) AS i, get(a, 5) AS missing, \
+                   nanvl(nothing, 'd') AS n, get_or_default(null, 7) AS g, isNull(null) AS isnull, \
+                   transform('enrichArray', {'z': 0}, [{'y': 1}, 2]) AS t, transform('other', {}, []) AS u FROM 't'";
+        assert_eq!(
+            run(sql, "t", payload),
+            r#"{"c":"é","k":5,"i":2,"n":"d","g":7,"isnull":true,"t":[{"y":1,"z":0},2]}"#
+        );
+    }
+
+    #[test]
+    fn output_shapes() {
+        assert_eq!(run("SELECT *, 1 AS extra FROM 't'", "t", r#"{"a": 1}"#), r#"{"a":1,"extra":1}"#);
+        assert_eq!(
+            run("SELECT a AS state.reported.a, b AS state.desired FROM 't'", "t", r#"{"a": 1, "b": 2}"#),
+            r#"{"state":{"reported":{"a":1},"desired":2}}"#
+        );
+        assert_eq!(run("SELECT VALUE missing FROM 't'", "t", "{}"), "");
+        assert_eq!(run("SELECT VALUE [a, missing, 2] FROM 't'", "t", r#"{"a": 1}"#), "[1,2]");
+        assert_eq!(run("SELECT * FROM 't'", "t", "[1, 2]"), "[1,2]");
+        assert_eq!(run("SELECT upper(s), a.b FROM 't'", "t", r#"{"s": "x", "a": {"b": 3}}"#), r#"{"upper":"X","b":3}"#);
+    }
+
+    #[test]
+    fn nested_queries() {
+        let payload = r#"{"e": [{"n": "t", "v": 1}, {"n": "h", "v": 2}, {"n": "t"}], "o": {"v": 9}}"#;
+        assert_eq!(run("SELECT (SELECT VALUE v FROM e WHERE n = 't') AS r FROM 't'", "t", payload), r#"{"r":[1]}"#);
+        assert_eq!(run("SELECT (SELECT v FROM e) AS r FROM 't'", "t", payload), r#"{"r":[{"v":1},{"v":2},{}]}"#);
+        assert_eq!(run("SELECT (SELECT v FROM o) AS r FROM 't'", "t", payload), r#"{"r":{"v":9}}"#);
+        assert_eq!(run("SELECT (SELECT v FROM nothing) AS r FROM 't'", "t", payload), "{}");
+    }
+
+    #[test]
+    fn versions_print_whole_decimals_differently() {
+        let sql = "SELECT 10.0 AS d, cast(5 AS Double) AS c, concat(2.0, '') AS s, 1.5 + 1.5 AS sum FROM 't'";
+        assert_eq!(run(sql, "t", "{}"), r#"{"d":10,"c":5,"s":"2","sum":3}"#);
+        assert_eq!(
+            run_with(sql, SqlVersion::V2015_10_08, "t", "{}", None),
+            r#"{"d":10.0,"c":5.0,"s":"2.0","sum":3.0}"#
+        );
+        assert_eq!(run("SELECT sql_version() AS v FROM 't'", "t", "{}"), r#"{"v":"2016-03-23"}"#);
+    }
+
+    #[test]
+    fn set_variables_and_where_before_select() {
+        let sql = "SET @t = temperature * 2, @u = @t + 1 SELECT @u AS u, @t.x AS none FROM 't' WHERE @t > 10";
+        assert_eq!(run(sql, "t", r#"{"temperature": 6}"#), r#"{"u":13}"#);
+        assert_eq!(run(sql, "t", r#"{"temperature": 5}"#), "-");
+    }
+
+    #[test]
+    fn context_functions() {
+        let properties = MqttProperties {
+            content_type: Some("application/json".to_owned()),
+            payload_format_indicator: Some(1),
+            user_properties: vec![("k".to_owned(), "a".to_owned()), ("k".to_owned(), "b".to_owned())],
+            ..MqttProperties::default()
+        };
+        let sql = "SELECT clientid() AS c, timestamp() AS ts, accountid() AS acct, get_user_properties('k') AS k, \
+                   get_mqtt_property('content_type') AS ct, get_mqtt_property('format_indicator') AS fi FROM 't'";
+        assert_eq!(
+            run_with(sql, SqlVersion::V2016_03_23, "t", "{}", Some(&properties)),
+            r#"{"c":"n/a","ts":42,"acct":"123456789012","k":["a","b"],"ct":"application/json","fi":"UTF8_DATA"}"#
+        );
+        assert_eq!(run("SELECT get_user_properties('k') AS k FROM 't'", "t", "{}"), "{}");
+    }
+
+    #[test]
+    fn external_calls_need_a_stand_in() {
+        assert_eq!(
+            run("SELECT aws_lambda('arn', *) AS r FROM 't'", "t", "{}"),
+            "error: `aws_lambda` calls another AWS service, which iotrules does not reach"
+        );
+        let protobuf = "SELECT VALUE decode(*, 'proto', 'bucket', 'key.desc', 'file.proto', 'Msg') FROM 't'";
+        assert_eq!(
+            run(protobuf, "t", "{}"),
+            "error: `decode` calls another AWS service, which iotrules does not reach"
+        );
+    }
+
+    #[test]
+    fn limits() {
+        let big = format!("{{\"a\": \"{}\"}}", "x".repeat(DEFAULT_MAX_PAYLOAD));
+        assert!(run("SELECT * FROM 't'", "t", &big).starts_with("error: payload is"));
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(run("SELECT * FROM 't'", "t", &deep), "error: payload nests 128 levels deep or more");
+        assert_eq!(run("SELECT a FROM 't'", "t", "{\"a\": 1"), "{}");
+    }
 }

@@ -83,6 +83,18 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "KEY=VALUE")]
     pub(crate) user_property: Vec<String>,
 
+    /// MQTT 5 content type of the message.
+    #[arg(long)]
+    pub(crate) content_type: Option<String>,
+
+    /// MQTT 5 response topic of the message.
+    #[arg(long)]
+    pub(crate) response_topic: Option<String>,
+
+    /// MQTT 5 correlation data of the message, as text.
+    #[arg(long)]
+    pub(crate) correlation_data: Option<String>,
+
     /// The value a function calling another AWS service returns, as `NAME=JSON`.
     #[arg(long, value_name = "NAME=JSON")]
     pub(crate) stub: Vec<String>,

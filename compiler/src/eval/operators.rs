@@ -1,12 +1,12 @@
 //! Operators and `cast`, following the type tables of `iotsql-semantics` §6 and §7.
 
 use crate::check::functions::CastTarget;
-use crate::eval::value::{Number, Value, f64_to_i64, format_decimal};
+use crate::eval::value::{Number, Value, f64_to_i64};
 use crate::syntax::ast::BinaryOp;
 use crate::version::SqlVersion;
 
 /// `lhs op rhs`. Both sides are always evaluated: AWS documents no short-circuiting.
-pub(crate) fn binary(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
+pub(crate) fn binary(op: BinaryOp, lhs: &Value, rhs: &Value, version: SqlVersion) -> Value {
     match op {
         BinaryOp::And | BinaryOp::Or => match (lhs.to_bool(), rhs.to_bool()) {
             (Some(l), Some(r)) => Value::Bool(if op == BinaryOp::And { l && r } else { l || r }),
@@ -20,7 +20,7 @@ pub(crate) fn binary(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
             Value::Bool(if op == BinaryOp::Eq { equal } else { !equal })
         }
         BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => compare(op, lhs, rhs),
-        BinaryOp::Add => add(lhs, rhs),
+        BinaryOp::Add => add(lhs, rhs, version),
         BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => arithmetic(op, lhs, rhs),
     }
 }
@@ -60,9 +60,9 @@ fn compare(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
     })
 }
 
-fn add(lhs: &Value, rhs: &Value) -> Value {
+fn add(lhs: &Value, rhs: &Value, version: SqlVersion) -> Value {
     if matches!(lhs, Value::String(_)) || matches!(rhs, Value::String(_)) {
-        return match (lhs.to_text(), rhs.to_text()) {
+        return match (lhs.to_text_in(version), rhs.to_text_in(version)) {
             (Some(l), Some(r)) => Value::String(l + &r),
             _ => Value::Undefined,
         };
@@ -127,12 +127,7 @@ pub(crate) fn negate(operand: &Value) -> Value {
 /// numbers become Booleans, and Null casts to Undefined.
 pub(crate) fn cast(value: &Value, target: CastTarget, version: SqlVersion) -> Value {
     match target {
-        CastTarget::String => match value {
-            Value::Decimal(decimal) => {
-                format_decimal(*decimal, version.has_2016_features()).map_or(Value::Undefined, Value::String)
-            }
-            _ => value.to_text().map_or(Value::Undefined, Value::String),
-        },
+        CastTarget::String => value.to_text_in(version).map_or(Value::Undefined, Value::String),
         CastTarget::Int => match value {
             Value::Bool(flag) => Value::Int(i64::from(*flag)),
             Value::Int(int) => Value::Int(*int),
@@ -160,43 +155,47 @@ pub(crate) fn cast(value: &Value, target: CastTarget, version: SqlVersion) -> Va
 mod tests {
     use super::*;
 
+    fn bin(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
+        binary(op, lhs, rhs, SqlVersion::V2016_03_23)
+    }
+
     fn s(text: &str) -> Value {
         Value::String(text.to_owned())
     }
 
     #[test]
     fn plus_concatenates_when_a_string_is_involved() {
-        assert_eq!(binary(BinaryOp::Add, &s("5"), &Value::Int(1)), s("51"));
-        assert_eq!(binary(BinaryOp::Add, &Value::Int(1), &s("a")), s("1a"));
-        assert_eq!(binary(BinaryOp::Add, &Value::Bool(true), &s("x")), s("truex"));
-        assert_eq!(binary(BinaryOp::Add, &Value::Null, &s("x")), Value::Undefined);
-        assert_eq!(binary(BinaryOp::Add, &Value::Int(2), &Value::Decimal(0.5)), Value::Decimal(2.5));
-        assert_eq!(binary(BinaryOp::Add, &Value::Bool(true), &Value::Int(1)), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Add, &s("5"), &Value::Int(1)), s("51"));
+        assert_eq!(bin(BinaryOp::Add, &Value::Int(1), &s("a")), s("1a"));
+        assert_eq!(bin(BinaryOp::Add, &Value::Bool(true), &s("x")), s("truex"));
+        assert_eq!(bin(BinaryOp::Add, &Value::Null, &s("x")), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Add, &Value::Int(2), &Value::Decimal(0.5)), Value::Decimal(2.5));
+        assert_eq!(bin(BinaryOp::Add, &Value::Bool(true), &Value::Int(1)), Value::Undefined);
     }
 
     #[test]
     fn arithmetic_table() {
-        assert_eq!(binary(BinaryOp::Sub, &s("5"), &Value::Int(3)), Value::Decimal(2.0));
-        assert_eq!(binary(BinaryOp::Sub, &s("a"), &Value::Int(1)), Value::Undefined);
-        assert_eq!(binary(BinaryOp::Div, &Value::Int(7), &Value::Int(2)), Value::Int(3));
-        assert_eq!(binary(BinaryOp::Div, &Value::Int(-7), &Value::Int(2)), Value::Int(-3));
-        assert_eq!(binary(BinaryOp::Rem, &Value::Int(-7), &Value::Int(3)), Value::Int(-1));
-        assert_eq!(binary(BinaryOp::Div, &Value::Int(1), &Value::Int(0)), Value::Undefined);
-        assert_eq!(binary(BinaryOp::Rem, &Value::Decimal(7.5), &Value::Int(2)), Value::Decimal(1.5));
-        assert_eq!(binary(BinaryOp::Mul, &Value::Int(i64::MAX), &Value::Int(2)), Value::Decimal(i64::MAX as f64 * 2.0));
-        assert_eq!(binary(BinaryOp::Div, &Value::Int(i64::MIN), &Value::Int(-1)), Value::Decimal(9.223372036854776e18));
+        assert_eq!(bin(BinaryOp::Sub, &s("5"), &Value::Int(3)), Value::Decimal(2.0));
+        assert_eq!(bin(BinaryOp::Sub, &s("a"), &Value::Int(1)), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Div, &Value::Int(7), &Value::Int(2)), Value::Int(3));
+        assert_eq!(bin(BinaryOp::Div, &Value::Int(-7), &Value::Int(2)), Value::Int(-3));
+        assert_eq!(bin(BinaryOp::Rem, &Value::Int(-7), &Value::Int(3)), Value::Int(-1));
+        assert_eq!(bin(BinaryOp::Div, &Value::Int(1), &Value::Int(0)), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Rem, &Value::Decimal(7.5), &Value::Int(2)), Value::Decimal(1.5));
+        assert_eq!(bin(BinaryOp::Mul, &Value::Int(i64::MAX), &Value::Int(2)), Value::Decimal(i64::MAX as f64 * 2.0));
+        assert_eq!(bin(BinaryOp::Div, &Value::Int(i64::MIN), &Value::Int(-1)), Value::Decimal(9.223372036854776e18));
     }
 
     #[test]
     fn comparison_and_equality_tables() {
-        assert_eq!(binary(BinaryOp::Gt, &s("10"), &s("9")), Value::Bool(true));
-        assert_eq!(binary(BinaryOp::Gt, &s("abc"), &Value::Int(1)), Value::Undefined);
-        assert_eq!(binary(BinaryOp::Eq, &Value::Int(1), &s("1")), Value::Bool(false));
-        assert_eq!(binary(BinaryOp::Eq, &Value::Int(1), &Value::Decimal(1.0)), Value::Bool(true));
-        assert_eq!(binary(BinaryOp::Ne, &Value::Null, &Value::Null), Value::Bool(false));
-        assert_eq!(binary(BinaryOp::Eq, &Value::Undefined, &Value::Int(1)), Value::Undefined);
-        assert_eq!(binary(BinaryOp::Or, &s("True"), &Value::Bool(false)), Value::Bool(true));
-        assert_eq!(binary(BinaryOp::And, &Value::Int(0), &Value::Bool(true)), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Gt, &s("10"), &s("9")), Value::Bool(true));
+        assert_eq!(bin(BinaryOp::Gt, &s("abc"), &Value::Int(1)), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Eq, &Value::Int(1), &s("1")), Value::Bool(false));
+        assert_eq!(bin(BinaryOp::Eq, &Value::Int(1), &Value::Decimal(1.0)), Value::Bool(true));
+        assert_eq!(bin(BinaryOp::Ne, &Value::Null, &Value::Null), Value::Bool(false));
+        assert_eq!(bin(BinaryOp::Eq, &Value::Undefined, &Value::Int(1)), Value::Undefined);
+        assert_eq!(bin(BinaryOp::Or, &s("True"), &Value::Bool(false)), Value::Bool(true));
+        assert_eq!(bin(BinaryOp::And, &Value::Int(0), &Value::Bool(true)), Value::Undefined);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use indexmap::IndexMap;
 
 use crate::check::types::is_numeric_string;
+use crate::version::SqlVersion;
 
 /// An object: keys keep the order they were written in.
 pub type Object = IndexMap<String, Value>;
@@ -119,6 +120,20 @@ impl Value {
                 write_json(&mut out, self, false).then_some(out)
             }
             Value::Null | Value::Undefined | Value::Binary(_) => None,
+        }
+    }
+
+    /// [`Value::to_text`] as the statement's SQL version sees it: under 2016-03-23 whole-number
+    /// Decimals are processed as Ints, also inside arrays and objects, as the output writes them.
+    pub fn to_text_in(&self, version: SqlVersion) -> Option<String> {
+        let whole_as_int = version.has_2016_features();
+        match self {
+            Value::Decimal(decimal) => format_decimal(*decimal, whole_as_int),
+            Value::Array(_) | Value::Object(_) => {
+                let mut out = String::new();
+                write_json(&mut out, self, whole_as_int).then_some(out)
+            }
+            _ => self.to_text(),
         }
     }
 

@@ -47,7 +47,15 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
     let name = args.rule_name.as_deref().or(loaded.name.as_deref());
     let rule = Rule { statement, version: loaded.version, name };
     let env = Environment { stubs, max_payload: args.max_payload, ..Environment::default() };
-    let properties = MqttProperties { user_properties, ..MqttProperties::default() };
+    let properties = MqttProperties {
+        content_type: args.content_type.clone(),
+        response_topic: args.response_topic.clone(),
+        correlation_data: args.correlation_data.clone().map(String::into_bytes),
+        user_properties,
+        ..MqttProperties::default()
+    };
+    // Any MQTT 5 property makes the message an MQTT 5 one.
+    let is_mqtt5 = properties != MqttProperties::default();
     let message = Message {
         topic: &args.topic,
         payload: &payload,
@@ -56,7 +64,7 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
         source_ip: args.source_ip.as_deref(),
         trace_id: None,
         timestamp_ms: args.timestamp.unwrap_or_else(now_ms),
-        properties: (!args.user_property.is_empty()).then_some(&properties),
+        properties: is_mqtt5.then_some(&properties),
     };
     match eval::evaluate(&rule, &env, &message) {
         Ok(Outcome::Fired(bytes)) => {
@@ -93,8 +101,8 @@ pub(crate) fn parse_stubs(pairs: &[String]) -> Result<HashMap<String, Value>, St
     for pair in pairs {
         let (name, json) = split_pair(pair, "--stub")?;
         let function = functions::lookup(&name)
-            .filter(|function| function.determinism == Determinism::External)
-            .ok_or_else(|| format!("--stub `{name}`: not a function that calls another AWS service (aws_lambda, get_dynamodb, get_thing_shadow, get_secret, get_registry_data, machinelearning_predict)"))?;
+            .filter(|function| function.determinism == Determinism::External || function.name == "decode")
+            .ok_or_else(|| format!("--stub `{name}`: not a function that calls another AWS service (aws_lambda, get_dynamodb, get_thing_shadow, get_secret, get_registry_data, machinelearning_predict, or decode for protobuf)"))?;
         let value =
             eval::json::parse(json.as_bytes()).map_err(|error| format!("--stub {name}: invalid JSON: {error}"))?;
         stubs.insert(function.name.to_owned(), value);

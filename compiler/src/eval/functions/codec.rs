@@ -8,6 +8,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use crate::eval::json;
 use crate::eval::value::Value;
+use crate::version::SqlVersion;
 
 /// Encodes with padding, as Java's `Base64.getEncoder()` does.
 const ENCODER: GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -22,17 +23,17 @@ const DECODER: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
-pub(crate) fn call(name: &str, args: &[Value]) -> Option<Value> {
+pub(crate) fn call(name: &str, args: &[Value], version: SqlVersion) -> Option<Value> {
     let value = match name {
-        "encode" => encode(args),
-        "decode" => decode(args),
-        "md2" => hash::<md2::Md2>(args),
-        "md5" => hash::<md5::Md5>(args),
-        "sha1" => hash::<sha1::Sha1>(args),
-        "sha224" => hash::<sha2::Sha224>(args),
-        "sha256" => hash::<sha2::Sha256>(args),
-        "sha384" => hash::<sha2::Sha384>(args),
-        "sha512" => hash::<sha2::Sha512>(args),
+        "encode" => encode(args, version),
+        "decode" => decode(args, version),
+        "md2" => hash::<md2::Md2>(args, version),
+        "md5" => hash::<md5::Md5>(args, version),
+        "sha1" => hash::<sha1::Sha1>(args, version),
+        "sha224" => hash::<sha2::Sha224>(args, version),
+        "sha256" => hash::<sha2::Sha256>(args, version),
+        "sha384" => hash::<sha2::Sha384>(args, version),
+        "sha512" => hash::<sha2::Sha512>(args, version),
         _ => return None,
     };
     Some(value)
@@ -40,8 +41,8 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Option<Value> {
 
 /// A hash of the argument's standard string conversion, as lowercase hex. A binary payload
 /// has no string conversion, so `md5(*)` on one is Undefined.
-fn hash<D: sha2::Digest>(args: &[Value]) -> Value {
-    let Some(text) = args.first().and_then(Value::to_text) else { return Value::Undefined };
+fn hash<D: sha2::Digest>(args: &[Value], version: SqlVersion) -> Value {
+    let Some(text) = args.first().and_then(|value| value.to_text_in(version)) else { return Value::Undefined };
     let digest = D::digest(text.as_bytes());
     let mut out = String::with_capacity(digest.len() * 2);
     for byte in digest.iter() {
@@ -52,14 +53,14 @@ fn hash<D: sha2::Digest>(args: &[Value]) -> Value {
 
 /// `encode(value, 'base64')`: the raw payload bytes for `encode(*, ...)`, otherwise the UTF-8
 /// bytes of the value's standard string conversion. Any other scheme is Undefined.
-fn encode(args: &[Value]) -> Value {
+fn encode(args: &[Value], version: SqlVersion) -> Value {
     let [value, scheme] = args else { return Value::Undefined };
     if !is_base64(scheme) {
         return Value::Undefined;
     }
     match value {
         Value::Binary(bytes) => Value::String(ENCODER.encode(bytes)),
-        value => value.to_text().map_or(Value::Undefined, |text| Value::String(ENCODER.encode(text))),
+        value => value.to_text_in(version).map_or(Value::Undefined, |text| Value::String(ENCODER.encode(text))),
     }
 }
 
@@ -69,12 +70,12 @@ fn encode(args: &[Value]) -> Value {
 ///
 /// The six-argument form decodes protobuf with a descriptor file that AWS reads from S3; an
 /// offline engine has no such file, so that form is Undefined.
-fn decode(args: &[Value]) -> Value {
+fn decode(args: &[Value], version: SqlVersion) -> Value {
     let [value, scheme] = args else { return Value::Undefined };
     if !is_base64(scheme) {
         return Value::Undefined;
     }
-    let Some(text) = value.to_text() else { return Value::Undefined };
+    let Some(text) = value.to_text_in(version) else { return Value::Undefined };
     let Ok(bytes) = DECODER.decode(text.as_bytes()) else { return Value::Null };
     if let Ok(document) = json::parse(&bytes) {
         return document;
@@ -91,8 +92,10 @@ fn is_base64(scheme: &Value) -> bool {
 mod tests {
     use super::*;
 
+    const V: SqlVersion = SqlVersion::V2016_03_23;
+
     fn run(name: &str, args: &[Value]) -> Value {
-        call(name, args).unwrap_or_else(|| panic!("{name} is not a codec function"))
+        call(name, args, V).unwrap_or_else(|| panic!("{name} is not a codec function"))
     }
 
     fn s(text: &str) -> Value {
@@ -105,8 +108,8 @@ mod tests {
 
     #[test]
     fn other_names_are_not_ours() {
-        assert_eq!(call("upper", &[s("x")]), None);
-        assert_eq!(call("parse_time", &[s("x"), Value::Int(0)]), None);
+        assert_eq!(call("upper", &[s("x")], V), None);
+        assert_eq!(call("parse_time", &[s("x"), Value::Int(0)], V), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use crate::eval::operators::{binary, decimal};
 use crate::eval::value::{Number, Value, f64_to_i64};
 use crate::syntax::ast::BinaryOp;
+use crate::version::SqlVersion;
 
 /// The functions this family implements.
 const NAMES: &[&str] = &[
@@ -74,7 +75,8 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Option<Value> {
         // `f64::round` rounds a half away from zero, as the guide's `round(-1.5) = -2` does.
         ("round", [x]) => whole(x, f64::round),
         // The guide calls both the same as `%`, so they share its table exactly.
-        ("mod" | "remainder", [a, b]) => binary(BinaryOp::Rem, a, b),
+        // The version only affects string concatenation, which `%` never does.
+        ("mod" | "remainder", [a, b]) => binary(BinaryOp::Rem, a, b, SqlVersion::V2016_03_23),
         ("sign", [x]) => sign(x),
         ("trunc", [x, places]) => trunc(x, places),
         // The dispatcher checks arity first; a wrong count is still Undefined here, never a panic.

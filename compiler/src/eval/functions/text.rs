@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use regex::{Regex, RegexBuilder};
 
-use crate::eval::value::{Number, Value, format_decimal, write_json};
+use crate::eval::value::{Number, Value};
 use crate::version::SqlVersion;
 
 pub(crate) fn call(name: &str, args: &[Value], version: SqlVersion) -> Option<Value> {
@@ -60,18 +60,8 @@ impl Args<'_> {
     }
 }
 
-/// The standard conversion to a String, with whole-number Decimals written as Ints under
-/// 2016-03-23, also inside arrays and objects, the way the output payload writes them.
 fn text(value: &Value, version: SqlVersion) -> Option<String> {
-    let whole_as_int = version.has_2016_features();
-    match value {
-        Value::Decimal(decimal) => format_decimal(*decimal, whole_as_int),
-        Value::Array(_) | Value::Object(_) => {
-            let mut out = String::new();
-            write_json(&mut out, value, whole_as_int).then_some(out)
-        }
-        _ => value.to_text(),
-    }
+    value.to_text_in(version)
 }
 
 /// The white space the trim functions remove: the docs name tabs and spaces only.
