@@ -116,17 +116,36 @@ impl EvalError {
 
 /// Evaluates `rule` on `message`.
 pub fn evaluate(rule: &Rule<'_>, env: &Environment, message: &Message<'_>) -> Result<Outcome, EvalError> {
+    if visible_topic(rule, message.topic).is_none() {
+        return Ok(Outcome::NotMatched);
+    }
+    let payload = read_payload(env, message)?;
+    evaluate_read(rule, env, message, &payload)
+}
+
+/// The payload as every rule sees it: its JSON value, or its bytes when it is not JSON.
+/// Read it once per message and pass it to [`evaluate_read`] for each rule.
+pub fn read_payload(env: &Environment, message: &Message<'_>) -> Result<Value, EvalError> {
     if message.payload.len() > env.max_payload {
         return Err(EvalError::PayloadTooLarge { size: message.payload.len(), limit: env.max_payload });
     }
-    let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
-    let payload = match json::parse(message.payload) {
-        Ok(value) => value,
-        Err(error) if json::is_too_deep(&error) => return Err(EvalError::PayloadTooDeep { limit: json::MAX_DEPTH }),
+    match json::parse(message.payload) {
+        Ok(value) => Ok(value),
+        Err(error) if json::is_too_deep(&error) => Err(EvalError::PayloadTooDeep { limit: json::MAX_DEPTH }),
         // Anything else that is not JSON is a binary payload (§14).
-        Err(_) => Value::Binary(message.payload.to_vec()),
-    };
-    let scope = Scope { rule, env, message, topic, payload: &payload, variables: HashMap::new() };
+        Err(_) => Ok(Value::Binary(message.payload.to_vec())),
+    }
+}
+
+/// Evaluates `rule` on `message`, whose payload [`read_payload`] already read.
+pub fn evaluate_read(
+    rule: &Rule<'_>,
+    env: &Environment,
+    message: &Message<'_>,
+    payload: &Value,
+) -> Result<Outcome, EvalError> {
+    let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
+    let scope = Scope { rule, env, message, topic, payload, variables: HashMap::new() };
     scope.run()
 }
 

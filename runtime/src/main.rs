@@ -19,5 +19,6 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => commands::check::run(&args),
         cli::Command::Eval(args) => commands::eval::run(&args),
         cli::Command::Test(args) => commands::test::run(&args),
+        cli::Command::Bench(args) => commands::bench::run(&args),
     }
 }

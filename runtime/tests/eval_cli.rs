@@ -230,3 +230,30 @@ fn the_conformance_corpus_passes_through_test() {
     assert_eq!(code(&output), 0, "{text}");
     assert_eq!(text.lines().last(), Some("297 passed, 0 failed, 3 skipped"));
 }
+
+#[test]
+fn bench_reports_the_set_and_each_rule() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let output = iotrules(&[
+        "bench",
+        root.join("rules").to_str().unwrap(),
+        "--messages",
+        root.join("messages/sample.jsonl").to_str().unwrap(),
+        "--seconds",
+        "0.2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let engine = &report["engines"][0];
+    assert_eq!(engine["engine"], "interp");
+    assert!(engine["messages_per_second"].as_f64().unwrap() > 0.0);
+    let rules = engine["rules"].as_array().unwrap();
+    let names: Vec<&str> = rules.iter().map(|rule| rule["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fleet_summary", "shadow_moisture", "telemetry_alerts"]);
+    // 200 of the 290 sample messages are sensor telemetry.
+    let telemetry = rules.iter().find(|rule| rule["name"] == "telemetry_alerts").unwrap();
+    assert!((telemetry["reached"].as_f64().unwrap() - 200.0 / 290.0).abs() < 1e-9);
+    assert_eq!(code(&iotrules(&["bench", root.join("rules").to_str().unwrap(), "--messages", "nope.jsonl"])), 2);
+}

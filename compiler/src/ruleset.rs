@@ -1,0 +1,118 @@
+//! Many rules evaluated together: a message reaches only the rules whose FROM filter matches
+//! its topic (or the rule a Basic Ingest topic names), and its payload is read once for all
+//! of them, so the cost of a message does not grow with rules it does not reach.
+
+pub mod topic_index;
+
+use std::collections::HashMap;
+
+use crate::check::topic_filter;
+use crate::eval::{self, Environment, EvalError, Message, Outcome, Rule};
+use crate::syntax::ast::{ExprKind, Statement};
+use crate::version::SqlVersion;
+use topic_index::TopicIndex;
+
+/// One rule of a set: a statement that checked without errors.
+#[derive(Clone, Debug)]
+pub struct SetRule {
+    pub name: String,
+    pub statement: Statement,
+    pub version: SqlVersion,
+}
+
+/// A set of rules indexed by topic.
+#[derive(Debug, Default)]
+pub struct RuleSet {
+    rules: Vec<SetRule>,
+    index: TopicIndex,
+    by_name: HashMap<String, usize>,
+}
+
+impl RuleSet {
+    pub fn new(rules: Vec<SetRule>) -> Self {
+        let mut index = TopicIndex::default();
+        let mut by_name = HashMap::new();
+        for (id, rule) in rules.iter().enumerate() {
+            if let Some(ExprKind::String(filter)) = rule.statement.from.as_ref().map(|from| &from.kind) {
+                index.insert(&filter.value, id);
+            }
+            by_name.entry(rule.name.clone()).or_insert(id);
+        }
+        RuleSet { rules, index, by_name }
+    }
+
+    pub fn rules(&self) -> &[SetRule] {
+        &self.rules
+    }
+
+    /// The rules `topic` reaches, in the order they were given.
+    pub fn reached_by(&self, topic: &str) -> Vec<usize> {
+        match topic_filter::basic_ingest_rule(topic) {
+            Some(name) => self.by_name.get(name).copied().into_iter().collect(),
+            None => self.index.matching(topic),
+        }
+    }
+
+    /// Evaluates every rule `message` reaches, reading its payload once. Rules the topic
+    /// reaches but whose WHERE is not true report `Outcome::Filtered`.
+    pub fn evaluate(&self, env: &Environment, message: &Message<'_>) -> Result<Vec<(usize, Outcome)>, EvalError> {
+        let reached = self.reached_by(message.topic);
+        if reached.is_empty() {
+            return Ok(Vec::new());
+        }
+        let payload = eval::read_payload(env, message)?;
+        let mut outcomes = Vec::with_capacity(reached.len());
+        for id in reached {
+            let Some(rule) = self.rules.get(id) else { continue };
+            let rule = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
+            outcomes.push((id, eval::evaluate_read(&rule, env, message, &payload)?));
+        }
+        Ok(outcomes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check_sql;
+
+    fn set(rules: &[(&str, &str)]) -> RuleSet {
+        RuleSet::new(
+            rules
+                .iter()
+                .map(|(name, sql)| {
+                    let checked = check_sql(sql, SqlVersion::V2016_03_23);
+                    assert!(!checked.has_errors(), "{sql}");
+                    SetRule {
+                        name: (*name).to_owned(),
+                        statement: checked.statement.unwrap_or_else(|| unreachable!()),
+                        version: SqlVersion::V2016_03_23,
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_message_reaches_only_matching_rules() {
+        let rules = set(&[
+            ("hot", "SELECT t FROM 'sensors/+/telemetry' WHERE t > 50"),
+            ("all", "SELECT * FROM 'sensors/#'"),
+            ("other", "SELECT * FROM 'doors/+'"),
+            ("ingest_only", "SELECT x"),
+        ]);
+        let message = Message { topic: "sensors/a/telemetry", payload: br#"{"t": 60}"#, ..Message::default() };
+        let outcomes = rules.evaluate(&Environment::default(), &message).unwrap_or_default();
+        let fired: Vec<(usize, String)> = outcomes
+            .into_iter()
+            .filter_map(|(id, outcome)| match outcome {
+                Outcome::Fired(bytes) => Some((id, String::from_utf8_lossy(&bytes).into_owned())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fired, vec![(0, r#"{"t":60}"#.to_owned()), (1, r#"{"t":60}"#.to_owned())]);
+        assert_eq!(rules.reached_by("doors/front"), vec![2]);
+        assert_eq!(rules.reached_by("$aws/rules/ingest_only/anything"), vec![3]);
+        assert_eq!(rules.reached_by("$aws/rules/nobody/anything"), Vec::<usize>::new());
+    }
+}

@@ -1,0 +1,227 @@
+//! `iotrules bench`: the throughput of the user's own rules on their own sample messages.
+//!
+//! The whole set is measured as the runtime runs it (topic index, payload read once per
+//! message, every reached rule evaluated), then each rule alone on the messages that reach it.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use iotrules_compiler::eval::{self, Environment, Message, Rule};
+use iotrules_compiler::ruleset::{RuleSet, SetRule};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::cli::{BenchArgs, Engine, Format};
+use crate::commands::check::usage_error;
+use crate::{inputs, report, rules};
+
+#[derive(Debug, Serialize)]
+struct EngineResult {
+    engine: &'static str,
+    messages_per_second: f64,
+    ns_per_message: f64,
+    messages: u64,
+    rules: Vec<RuleResult>,
+}
+
+#[derive(Debug, Serialize)]
+struct RuleResult {
+    name: String,
+    /// Share of the sample messages whose topic reaches the rule.
+    reached: f64,
+    messages_per_second: f64,
+    ns_per_message: f64,
+}
+
+pub(crate) fn run(args: &BenchArgs) -> ExitCode {
+    if !(args.seconds.is_finite() && args.seconds > 0.0) {
+        return usage_error("--seconds must be a positive number");
+    }
+    let set = match load_rules(&args.rules) {
+        Ok(set) => set,
+        Err(code) => return code,
+    };
+    let samples = match load_messages(&args.messages) {
+        Ok(samples) if !samples.is_empty() => samples,
+        Ok(_) => return usage_error("the messages file holds no messages"),
+        Err(message) => return usage_error(&message),
+    };
+    let env = Environment::default();
+    let budget = Duration::from_secs_f64(args.seconds);
+    let engine = match args.engine {
+        Engine::Interp => "interp",
+    };
+    let progress = Progress::new(std::io::stderr().is_terminal() && args.format == Format::Human);
+
+    progress.show(&format!("{engine}: whole set"));
+    let (messages, elapsed) = measure(budget, |index| {
+        let (topic, payload) = &samples[index % samples.len()];
+        let message = Message { topic, payload, ..Message::default() };
+        let _ = std::hint::black_box(set.evaluate(&env, &message));
+    });
+    let mut rules = Vec::new();
+    for (id, rule) in set.rules().iter().enumerate() {
+        progress.show(&format!("{engine}: rule {}", rule.name));
+        let reaching: Vec<&(String, Vec<u8>)> =
+            samples.iter().filter(|(topic, _)| set.reached_by(topic).contains(&id)).collect();
+        let reached = reaching.len() as f64 / samples.len() as f64;
+        if reaching.is_empty() {
+            rules.push(RuleResult { name: rule.name.clone(), reached, messages_per_second: 0.0, ns_per_message: 0.0 });
+            continue;
+        }
+        let single = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
+        let (count, elapsed) = measure(budget / 5, |index| {
+            let (topic, payload) = reaching[index % reaching.len()];
+            let message = Message { topic, payload, ..Message::default() };
+            let _ = std::hint::black_box(eval::evaluate(&single, &env, &message));
+        });
+        rules.push(RuleResult {
+            name: rule.name.clone(),
+            reached,
+            messages_per_second: count as f64 / elapsed.as_secs_f64(),
+            ns_per_message: elapsed.as_nanos() as f64 / count as f64,
+        });
+    }
+    progress.done();
+
+    let result = EngineResult {
+        engine,
+        messages_per_second: messages as f64 / elapsed.as_secs_f64(),
+        ns_per_message: elapsed.as_nanos() as f64 / messages as f64,
+        messages,
+        rules,
+    };
+    match args.format {
+        Format::Json => {
+            let document = serde_json::json!({ "engines": [result] });
+            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        }
+        Format::Human => print_table(&result, set.rules().len(), samples.len()),
+    }
+    ExitCode::SUCCESS
+}
+
+/// Runs `step` with increasing indices until `budget` has passed; returns how many ran and
+/// how long they took. The clock is read every 64 steps so it does not dominate fast steps.
+fn measure(budget: Duration, mut step: impl FnMut(usize)) -> (u64, Duration) {
+    let started = Instant::now();
+    let mut count = 0usize;
+    loop {
+        for _ in 0..64 {
+            step(count);
+            count += 1;
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= budget {
+            return (count as u64, elapsed);
+        }
+    }
+}
+
+fn load_rules(paths: &[std::path::PathBuf]) -> Result<RuleSet, ExitCode> {
+    let files = inputs::expand(paths, &["sql", "json"])
+        .map_err(|error| usage_error(&format!("cannot list the rules: {error}")))?;
+    if files.is_empty() {
+        return Err(usage_error("no .sql or .json rule files found"));
+    }
+    let mut set = Vec::new();
+    for path in &files {
+        let contents =
+            inputs::read(path).map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
+        let loaded = rules::from_file(path, contents, iotrules_compiler::SqlVersion::V2016_03_23);
+        if loaded.has_errors() {
+            eprint!("{}", report::render(&loaded.report));
+            return Err(ExitCode::from(1));
+        }
+        let Some(statement) = loaded.statement else { return Err(ExitCode::from(1)) };
+        let name = loaded.name.unwrap_or_else(|| file_stem(path));
+        set.push(SetRule { name, statement, version: loaded.version });
+    }
+    Ok(RuleSet::new(set))
+}
+
+fn file_stem(path: &Path) -> String {
+    path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Sample messages: `{"topic": ..., "payload": <JSON value, or a string of raw text>}` or with
+/// `payload_base64` for bytes.
+fn load_messages(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+    let mut messages = Vec::new();
+    for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        let at = || format!("{}:{}", path.display(), number + 1);
+        let sample: Json = serde_json::from_str(line).map_err(|error| format!("{}: {error}", at()))?;
+        let topic =
+            sample.get("topic").and_then(Json::as_str).ok_or_else(|| format!("{}: missing string `topic`", at()))?;
+        let payload = match (sample.get("payload"), sample.get("payload_base64").and_then(Json::as_str)) {
+            (_, Some(encoded)) => base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|error| format!("{}: `payload_base64`: {error}", at()))?,
+            (Some(Json::String(raw)), None) => raw.clone().into_bytes(),
+            (Some(value), None) => serde_json::to_vec(value).map_err(|error| error.to_string())?,
+            (None, None) => return Err(format!("{}: missing `payload`", at())),
+        };
+        messages.push((topic.to_owned(), payload));
+    }
+    Ok(messages)
+}
+
+fn print_table(result: &EngineResult, rules: usize, samples: usize) {
+    println!("{rules} rules, {samples} sample messages, engine {}", result.engine);
+    println!();
+    println!("{:<32} {:>9} {:>16} {:>12}", "", "reached", "messages/s", "ns/message");
+    println!(
+        "{:<32} {:>9} {:>16} {:>12.0}",
+        "whole set",
+        "",
+        format_rate(result.messages_per_second),
+        result.ns_per_message
+    );
+    for rule in &result.rules {
+        let reached = format!("{:.0}%", rule.reached * 100.0);
+        if rule.ns_per_message == 0.0 {
+            println!("{:<32} {:>9} {:>16} {:>12}", rule.name, reached, "-", "-");
+        } else {
+            println!(
+                "{:<32} {:>9} {:>16} {:>12.0}",
+                rule.name,
+                reached,
+                format_rate(rule.messages_per_second),
+                rule.ns_per_message
+            );
+        }
+    }
+}
+
+fn format_rate(rate: f64) -> String {
+    if rate >= 1e6 { format!("{:.2} M", rate / 1e6) } else { format!("{:.1} k", rate / 1e3) }
+}
+
+/// A one-line status on a terminal while measurements run.
+struct Progress {
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(enabled: bool) -> Self {
+        Progress { enabled }
+    }
+
+    fn show(&self, what: &str) {
+        if self.enabled {
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "\r\x1b[2Kmeasuring {what}…");
+            let _ = stderr.flush();
+        }
+    }
+
+    fn done(&self) {
+        if self.enabled {
+            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
+        }
+    }
+}
