@@ -6,6 +6,7 @@
 //! over the input. Failures that are not Undefined (a payload over the size limit, a call
 //! to another AWS service with no stand-in value) are `EvalError`s.
 
+pub mod access_plan;
 pub mod functions;
 pub mod json;
 mod operators;

@@ -7,6 +7,7 @@ pub mod topic_index;
 use std::collections::HashMap;
 
 use crate::check::topic_filter;
+use crate::eval::access_plan::{AccessPlan, ReadError};
 use crate::eval::{self, Environment, EvalError, Message, Outcome, Rule};
 use crate::syntax::ast::{ExprKind, Statement};
 use crate::version::SqlVersion;
@@ -24,6 +25,8 @@ pub struct SetRule {
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<SetRule>,
+    /// What each rule reads of a payload, by rule.
+    plans: Vec<AccessPlan>,
     index: TopicIndex,
     by_name: HashMap<String, usize>,
 }
@@ -38,7 +41,8 @@ impl RuleSet {
             }
             by_name.entry(rule.name.clone()).or_insert(id);
         }
-        RuleSet { rules, index, by_name }
+        let plans = rules.iter().map(|rule| AccessPlan::of(&rule.statement)).collect();
+        RuleSet { rules, plans, index, by_name }
     }
 
     pub fn rules(&self) -> &[SetRule] {
@@ -53,14 +57,26 @@ impl RuleSet {
         }
     }
 
-    /// Evaluates every rule `message` reaches, reading its payload once. Rules the topic
+    /// Evaluates every rule `message` reaches, scanning its payload once. Rules the topic
     /// reaches but whose WHERE is not true report `Outcome::Filtered`.
     pub fn evaluate(&self, env: &Environment, message: &Message<'_>) -> Result<Vec<(usize, Outcome)>, EvalError> {
         let reached = self.reached_by(message.topic);
         if reached.is_empty() {
             return Ok(Vec::new());
         }
-        let payload = eval::read_payload(env, message)?;
+        if message.payload.len() > env.max_payload {
+            return Err(EvalError::PayloadTooLarge { size: message.payload.len(), limit: env.max_payload });
+        }
+        // One scan of the payload serves every reached rule, materializing what they read.
+        let mut plan = AccessPlan::default();
+        for id in &reached {
+            if let Some(rule_plan) = self.plans.get(*id) {
+                plan.merge(rule_plan);
+            }
+        }
+        let payload = plan
+            .read(message.payload)
+            .map_err(|ReadError::TooDeep| EvalError::PayloadTooDeep { limit: eval::json::MAX_DEPTH })?;
         let mut outcomes = Vec::with_capacity(reached.len());
         for id in reached {
             let Some(rule) = self.rules.get(id) else { continue };

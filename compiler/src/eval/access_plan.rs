@@ -1,0 +1,512 @@
+//! The payload access plan: which parts of a payload a statement can read, and a reader that
+//! materializes only those parts. A message is scanned once, its whole text validated (so a
+//! payload is JSON or binary exactly as for a full parse), and every value no rule reads is
+//! skipped rather than built.
+//!
+//! INVARIANT: evaluating a statement on `plan.read(payload)` gives the same outcome as on the
+//! full payload. The differential tests in `ruleset` and `tests/access_plan.rs` hold it.
+
+use std::collections::HashMap;
+
+use crate::eval::json::{self, MAX_DEPTH};
+use crate::eval::value::{Object, Value};
+use crate::syntax::ast::{Expr, ExprKind, Query, Select, SelectItem, Statement};
+
+/// Which payload paths a set of statements reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccessPlan {
+    /// Some statement reads the payload as a whole (`SELECT *`, `*` as a value).
+    whole: bool,
+    root: PathNode,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PathNode {
+    /// The value at this path is read as a whole.
+    full: bool,
+    children: HashMap<String, PathNode>,
+}
+
+/// Why a payload could not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The JSON nests [`MAX_DEPTH`] levels or more.
+    TooDeep,
+}
+
+impl AccessPlan {
+    /// The parts of the payload `statement` can read.
+    pub fn of(statement: &Statement) -> Self {
+        let mut plan = AccessPlan::default();
+        for assignment in &statement.set {
+            plan.expr(&assignment.value);
+        }
+        plan.select(&statement.select);
+        if let Some(condition) = &statement.where_clause {
+            plan.expr(condition);
+        }
+        plan
+    }
+
+    /// A plan reading everything `self` or `other` reads.
+    pub fn merge(&mut self, other: &AccessPlan) {
+        self.whole |= other.whole;
+        self.root.merge(&other.root);
+    }
+
+    /// Reads `payload` as a statement under this plan sees it: the JSON value with only the
+    /// planned parts present, or the bytes when the payload is not JSON.
+    pub fn read(&self, payload: &[u8]) -> Result<Value, ReadError> {
+        let mut scanner = Scanner { bytes: payload, at: 0, depth: 0 };
+        let valid = std::str::from_utf8(payload).is_ok() && scanner.document().is_ok();
+        if scanner.too_deep() {
+            return Err(ReadError::TooDeep);
+        }
+        if !valid {
+            return Ok(Value::Binary(payload.to_vec()));
+        }
+        let top_is_object = payload.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+        if self.whole || !top_is_object {
+            // A valid document always parses; the fallback keeps this total.
+            return Ok(json::parse(payload).unwrap_or_else(|_| Value::Binary(payload.to_vec())));
+        }
+        let mut reader = Scanner { bytes: payload, at: 0, depth: 0 };
+        reader.skip_whitespace();
+        Ok(reader.object_under(&self.root).unwrap_or_else(|| Value::Binary(payload.to_vec())))
+    }
+
+    fn select(&mut self, select: &Select) {
+        match select {
+            Select::Value(expr) => self.expr(expr),
+            Select::Items(items) => {
+                for item in items {
+                    if let SelectItem::Expr { expr, .. } = item {
+                        self.expr(expr);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records what `expr`, evaluated with the payload as its row, reads.
+    fn expr(&mut self, expr: &Expr) {
+        if let Some(path) = static_path(expr) {
+            if path.is_empty() {
+                self.whole = true;
+            } else {
+                self.root.add(&path);
+            }
+            return;
+        }
+        match &expr.kind {
+            ExprKind::Field { base, .. } => self.expr(base),
+            ExprKind::Index { base, index } => {
+                self.expr(base);
+                self.expr(index);
+            }
+            ExprKind::Unary { operand, .. } => self.expr(operand),
+            ExprKind::Binary { lhs, rhs, .. } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Call { function, args } => {
+                for arg in args {
+                    // `encode(*, ...)` reads the raw bytes, not the parsed payload.
+                    let raw_bytes = arg.kind == ExprKind::Payload && function.text.eq_ignore_ascii_case("encode");
+                    if !raw_bytes {
+                        self.expr(arg);
+                    }
+                }
+            }
+            ExprKind::Cast { value, .. } => self.expr(value),
+            ExprKind::Case { subject, branches, otherwise } => {
+                for expr in subject.iter().chain(otherwise.iter()).map(Box::as_ref) {
+                    self.expr(expr);
+                }
+                for (when, then) in branches {
+                    self.expr(when);
+                    self.expr(then);
+                }
+            }
+            ExprKind::Object(entries) => {
+                for (_, value) in entries {
+                    self.expr(value);
+                }
+            }
+            ExprKind::Array(items) => {
+                for item in items {
+                    self.expr(item);
+                }
+            }
+            // Only a nested query's source reads the payload; its SELECT and WHERE read
+            // the source's elements.
+            ExprKind::Query(query) => self.query(query),
+            ExprKind::Integer(_)
+            | ExprKind::Decimal(_)
+            | ExprKind::String(_)
+            | ExprKind::Boolean(_)
+            | ExprKind::Null
+            | ExprKind::Variable(_)
+            | ExprKind::Payload
+            | ExprKind::Attribute(_)
+            | ExprKind::Error => {}
+        }
+    }
+
+    fn query(&mut self, query: &Query) {
+        self.expr(&query.from);
+    }
+}
+
+/// The payload path an attribute, `*` or a chain of fields on them reads; empty for `*`.
+fn static_path(expr: &Expr) -> Option<Vec<&str>> {
+    match &expr.kind {
+        ExprKind::Payload => Some(Vec::new()),
+        ExprKind::Attribute(name) => Some(vec![name.as_str()]),
+        ExprKind::Field { base, name } => {
+            let mut path = static_path(base)?;
+            path.push(name.text.as_str());
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+impl PathNode {
+    fn add(&mut self, path: &[&str]) {
+        let mut node = self;
+        for name in path {
+            if node.full {
+                return;
+            }
+            node = node.children.entry((*name).to_owned()).or_default();
+        }
+        node.full = true;
+        node.children.clear();
+    }
+
+    fn merge(&mut self, other: &PathNode) {
+        if other.full {
+            self.full = true;
+            self.children.clear();
+        }
+        if self.full {
+            return;
+        }
+        for (name, child) in &other.children {
+            self.children.entry(name.clone()).or_default().merge(child);
+        }
+    }
+}
+
+/// A validating JSON scanner that mirrors serde_json's acceptance rules: the same grammar,
+/// strings without control characters or lone surrogates, numbers that fit a double, and
+/// fewer than [`MAX_DEPTH`] nested containers.
+struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    depth: usize,
+}
+
+/// The scanner stopped: invalid JSON, or nesting too deep (see [`Scanner::too_deep`]).
+struct Stop;
+
+impl Scanner<'_> {
+    fn too_deep(&self) -> bool {
+        self.depth >= MAX_DEPTH
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> Result<(), Stop> {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(Stop)
+        }
+    }
+
+    fn document(&mut self) -> Result<(), Stop> {
+        self.skip_whitespace();
+        self.value()?;
+        self.skip_whitespace();
+        if self.at == self.bytes.len() { Ok(()) } else { Err(Stop) }
+    }
+
+    fn value(&mut self) -> Result<(), Stop> {
+        match self.peek() {
+            Some(b'{') => self.container(b'}', true),
+            Some(b'[') => self.container(b']', false),
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(Stop),
+        }
+    }
+
+    fn container(&mut self, close: u8, object: bool) -> Result<(), Stop> {
+        self.depth += 1;
+        if self.too_deep() {
+            return Err(Stop);
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(close) {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            if object {
+                self.string()?;
+                self.skip_whitespace();
+                self.eat(b':')?;
+                self.skip_whitespace();
+            }
+            self.value()?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.skip_whitespace();
+                }
+                Some(byte) if byte == close => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Stop),
+            }
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Result<(), Stop> {
+        if self.bytes.get(self.at..self.at + word.len()) == Some(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err(Stop)
+        }
+    }
+
+    fn number(&mut self) -> Result<(), Stop> {
+        let start = self.at;
+        let digits = |scanner: &mut Self| {
+            let from = scanner.at;
+            while matches!(scanner.peek(), Some(b'0'..=b'9')) {
+                scanner.at += 1;
+            }
+            scanner.at - from
+        };
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(Stop),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if digits(self) == 0 {
+                return Err(Stop);
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return Err(Stop);
+            }
+        }
+        // serde_json refuses numbers that overflow a double.
+        let text = std::str::from_utf8(self.bytes.get(start..self.at).unwrap_or_default()).map_err(|_| Stop)?;
+        if text.parse::<f64>().map_err(|_| Stop)?.is_finite() { Ok(()) } else { Err(Stop) }
+    }
+
+    /// Scans a string; returns its raw body (between the quotes) and whether it has escapes.
+    fn string(&mut self) -> Result<(usize, usize, bool), Stop> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            match self.peek() {
+                None => return Err(Stop),
+                Some(b'"') => {
+                    let end = self.at;
+                    self.at += 1;
+                    return Ok((start, end, escaped));
+                }
+                Some(0x00..=0x1f) => return Err(Stop),
+                Some(b'\\') => {
+                    escaped = true;
+                    self.at += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.at += 1,
+                        Some(b'u') => {
+                            self.at += 1;
+                            let unit = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&unit) {
+                                // A high surrogate must be followed by an escaped low one.
+                                self.eat(b'\\')?;
+                                self.eat(b'u')?;
+                                let low = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(Stop);
+                                }
+                            } else if (0xDC00..0xE000).contains(&unit) {
+                                return Err(Stop);
+                            }
+                        }
+                        _ => return Err(Stop),
+                    }
+                }
+                Some(_) => self.at += 1,
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, Stop> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Stop)?;
+        let text = std::str::from_utf8(digits).map_err(|_| Stop)?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Stop);
+        }
+        self.at += 4;
+        u32::from_str_radix(text, 16).map_err(|_| Stop)
+    }
+
+    /// Reads the object at the cursor (already validated), keeping only the members `plan`
+    /// names; `None` only if the text is not what validation saw.
+    fn object_under(&mut self, plan: &PathNode) -> Option<Value> {
+        self.eat(b'{').ok()?;
+        let mut object = Object::new();
+        self.skip_whitespace();
+        if self.eat(b'}').is_ok() {
+            return Some(Value::Object(object));
+        }
+        loop {
+            let (start, end, escaped) = self.string().ok()?;
+            let raw = self.bytes.get(start..end)?;
+            let key = if escaped {
+                serde_json::from_slice::<String>(self.bytes.get(start - 1..end + 1)?).ok()?
+            } else {
+                String::from_utf8(raw.to_vec()).ok()?
+            };
+            self.skip_whitespace();
+            self.eat(b':').ok()?;
+            self.skip_whitespace();
+            match plan.children.get(&key) {
+                Some(node) if !node.full && self.peek() == Some(b'{') => {
+                    let value = self.object_under(node)?;
+                    object.insert(key, value);
+                }
+                Some(node) if !node.full => {
+                    // Field access on anything but an object is Undefined; skip it.
+                    self.value().ok()?;
+                    object.shift_remove(&key);
+                }
+                Some(_) => {
+                    let start = self.at;
+                    self.value().ok()?;
+                    let value = json::parse(self.bytes.get(start..self.at)?).ok()?;
+                    object.insert(key, value);
+                }
+                None => {
+                    self.value().ok()?;
+                    // A later duplicate replaces an earlier one, as in a full parse.
+                    object.shift_remove(&key);
+                }
+            }
+            self.skip_whitespace();
+            if self.eat(b',').is_ok() {
+                self.skip_whitespace();
+                continue;
+            }
+            self.eat(b'}').ok()?;
+            return Some(Value::Object(object));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SqlVersion, check_sql};
+
+    fn plan(sql: &str) -> AccessPlan {
+        let checked = check_sql(sql, SqlVersion::V2016_03_23);
+        checked.statement.as_ref().map(AccessPlan::of).unwrap_or_default()
+    }
+
+    fn read(sql: &str, payload: &str) -> String {
+        match plan(sql).read(payload.as_bytes()) {
+            Ok(Value::Binary(_)) => "binary".to_owned(),
+            Ok(value) => {
+                let mut out = String::new();
+                crate::eval::value::write_json(&mut out, &value, true);
+                out
+            }
+            Err(ReadError::TooDeep) => "too deep".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_planned_parts_are_materialized() {
+        let payload = r#"{"a": 1, "b": {"c": [1, 2], "d": "x"}, "e": {"f": true}, "g": null}"#;
+        assert_eq!(read("SELECT a, b.c AS c FROM 't' WHERE e.f", payload), r#"{"a":1,"b":{"c":[1,2]},"e":{"f":true}}"#);
+        assert_eq!(read("SELECT * FROM 't'", payload), r#"{"a":1,"b":{"c":[1,2],"d":"x"},"e":{"f":true},"g":null}"#);
+        assert_eq!(read("SELECT encode(*, 'base64') AS e FROM 't'", payload), "{}");
+        assert_eq!(read("SELECT (SELECT VALUE x FROM b.c) AS v FROM 't'", payload), r#"{"b":{"c":[1,2]}}"#);
+        assert_eq!(
+            read("SELECT get(*, 'g') AS g FROM 't'", payload),
+            r#"{"a":1,"b":{"c":[1,2],"d":"x"},"e":{"f":true},"g":null}"#
+        );
+    }
+
+    #[test]
+    fn validity_and_depth_match_a_full_parse() {
+        let sql = "SELECT a FROM 't'";
+        for invalid in [
+            r#"{"a": 1, "b": tru}"#,
+            r#"{"a": 1, "b": "\ud800"}"#,
+            r#"{"a": 1, "b": 1e400}"#,
+            "{\"a\": \"\u{1}\"}",
+            r#"{"a": 1} x"#,
+            r#"{"a": 01}"#,
+        ] {
+            assert_eq!(read(sql, invalid), "binary", "{invalid}");
+            assert!(json::parse(invalid.as_bytes()).is_err(), "{invalid}");
+        }
+        let deep = format!("{{\"a\": 1, \"b\": {}{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(read(sql, &deep), "too deep");
+        let fine = format!("{{\"a\": 1, \"b\": {}{}}}", "[".repeat(MAX_DEPTH - 2), "]".repeat(MAX_DEPTH - 2));
+        assert_eq!(read(sql, &fine), r#"{"a":1}"#);
+        assert!(json::parse(fine.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn duplicates_and_escaped_keys_follow_a_full_parse() {
+        let sql = "SELECT a, b.c AS c FROM 't'";
+        assert_eq!(read(sql, r#"{"a": 1, "a": 2}"#), r#"{"a":2}"#);
+        assert_eq!(read(sql, r#"{"\u0061": 3}"#), r#"{"a":3}"#);
+        assert_eq!(read(sql, r#"{"b": {"c": 1}, "b": 5}"#), "{}");
+        assert_eq!(read(sql, r#"{"b": 5, "b": {"c": 1}}"#), r#"{"b":{"c":1}}"#);
+        assert_eq!(read(sql, "[1, 2]"), "[1,2]");
+    }
+}
