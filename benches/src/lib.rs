@@ -2,3 +2,4 @@
 //! share them.
 
 pub mod rules;
+pub mod telemetry;

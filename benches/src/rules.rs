@@ -358,9 +358,9 @@ fn predicate(rng: &mut SplitMix64, filter: &Filter, negated: bool) -> String {
     }
 }
 
-/// splitmix64: tiny, and good enough to vary rules; seeded by the rule index so each rule
-/// depends on nothing else.
-struct SplitMix64(u64);
+/// splitmix64: tiny, and good enough to vary rules and payloads; seeded by an index so each
+/// rule or payload depends on nothing else.
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
     fn next(&mut self) -> u64 {
@@ -372,7 +372,7 @@ impl SplitMix64 {
     }
 
     /// A number in `0..bound`; `bound` is never 0 here.
-    fn below(&mut self, bound: usize) -> usize {
+    pub(crate) fn below(&mut self, bound: usize) -> usize {
         (self.next() % bound as u64) as usize
     }
 
@@ -380,7 +380,7 @@ impl SplitMix64 {
         self.below(100) < percent
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
 }

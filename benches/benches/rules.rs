@@ -1,0 +1,231 @@
+//! Running rules over messages, reported in messages per second (rules per second for w3):
+//!
+//! - `w1_one_rule`: one filtering, reshaping rule over sensor telemetry, next to what a user
+//!   would write by hand with `serde_json::Value` and to the same filter in jq (jaq); every
+//!   peer publishes the same JSON for the same messages.
+//! - `w2_rule_count`: the cost of one message as the set grows from 1 to 10,000 rules, of
+//!   which the message reaches exactly one.
+//! - `w3_compile`: 1,000 realistic rules from source text to a ready-to-run `RuleSet`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use iotrules_benches::rules::realistic_rules;
+use iotrules_benches::telemetry::{Telemetry, telemetry};
+use iotrules_compiler::eval::{Environment, Message, Outcome, Rule, evaluate};
+use iotrules_compiler::ruleset::{RuleSet, SetRule};
+use iotrules_compiler::syntax::ast::Statement;
+use iotrules_compiler::{SqlVersion, check_sql};
+use jaq_core::data::JustLut;
+use jaq_core::load::{Arena, File, Loader};
+use jaq_core::{Compiler, Ctx, Vars};
+use jaq_json::Val;
+
+const VERSION: SqlVersion = SqlVersion::V2016_03_23;
+
+/// Messages per iteration in w1 and w2: half of them pass the WHERE clause.
+const MESSAGES: usize = 64;
+
+const W1_RULE: &str = "SELECT temperature, humidity, topic(2) AS device FROM 'sensors/+/telemetry' \
+                       WHERE temperature > 50 AND humidity < 80";
+const W1_JQ: &str = "select(.temperature > 50 and .humidity < 80) | {temperature, humidity, device: $device}";
+
+const RULE_COUNTS: [usize; 4] = [1, 100, 1_000, 10_000];
+
+const COMPILED_RULES: usize = 1_000;
+
+fn w1_one_rule(c: &mut Criterion) {
+    let messages = telemetry(MESSAGES);
+    let env = Environment::default();
+    let statement = statement(W1_RULE);
+    let rule = Rule { statement: &statement, version: VERSION, name: None };
+    let jq = jaq_filter(W1_JQ);
+
+    let peers: Vec<Peer<'_>> = vec![
+        ("iotrules_interp", Box::new(|topic, payload| interp(&rule, &env, topic, payload))),
+        ("serde_json_value", Box::new(serde_json_value)),
+        ("jaq", Box::new(|topic, payload| jaq(&jq, topic, payload))),
+    ];
+    assert_same_outputs(&peers, &messages);
+
+    let mut group = c.benchmark_group("w1_one_rule");
+    group.throughput(Throughput::Elements(messages.len() as u64));
+    for (name, run) in &peers {
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                for message in &messages {
+                    black_box(run(black_box(&message.topic), black_box(&message.payload)));
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+fn w2_rule_count(c: &mut Criterion) {
+    let env = Environment::default();
+    let mut group = c.benchmark_group("w2_rule_count");
+    for count in RULE_COUNTS {
+        let set = fleet(count);
+        // The trie should make the position of the one matching rule irrelevant; the middle
+        // keeps a linear scan from looking good by luck.
+        let target = count / 2;
+        let telemetry = telemetry(MESSAGES);
+        let topics: Vec<String> =
+            telemetry.iter().map(|message| format!("fleet/{target}/{}/telemetry", message.device)).collect();
+        let messages: Vec<Message<'_>> = telemetry
+            .iter()
+            .zip(&topics)
+            .map(|(message, topic)| Message { topic, payload: &message.payload, ..Message::default() })
+            .collect();
+        for (message, sent) in messages.iter().zip(&telemetry) {
+            let outcomes = set.evaluate(&env, message).unwrap_or_default();
+            assert!(
+                matches!(outcomes.as_slice(), [(id, outcome)] if *id == target
+                    && matches!(outcome, Outcome::Fired(_)) == sent.hot),
+                "{} rules: `{}` gave {outcomes:?}",
+                count,
+                message.topic
+            );
+        }
+
+        group.throughput(Throughput::Elements(messages.len() as u64));
+        group.bench_with_input(BenchmarkId::new("iotrules_interp_ruleset", count), &messages, |b, messages| {
+            b.iter(|| {
+                for message in messages {
+                    black_box(set.evaluate(&env, black_box(message)).ok());
+                }
+            });
+        });
+    }
+    group.finish();
+}
+
+fn w3_compile(c: &mut Criterion) {
+    let sources = realistic_rules(COMPILED_RULES);
+    assert_eq!(compile(&sources).rules().len(), COMPILED_RULES, "a realistic rule failed to check");
+
+    let mut group = c.benchmark_group("w3_compile");
+    group.throughput(Throughput::Elements(COMPILED_RULES as u64)).sample_size(10);
+    group.bench_function("iotrules_check_and_index", |b| b.iter_with_large_drop(|| compile(black_box(&sources))));
+    group.finish();
+}
+
+/// An engine under test and what it publishes for a message (topic, payload), or `None` when
+/// the rule does not fire. Adding an engine to w1 is one more entry in its list.
+type Peer<'a> = (&'static str, Box<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + 'a>);
+
+fn interp(rule: &Rule<'_>, env: &Environment, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    let message = Message { topic, payload, ..Message::default() };
+    match evaluate(rule, env, &message) {
+        Ok(Outcome::Fired(bytes)) => Some(bytes),
+        _ => None,
+    }
+}
+
+/// The rule as a user would write it by hand; the subscription already matched the topic.
+fn serde_json_value(topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let (temperature, humidity) = (value.get("temperature")?, value.get("humidity")?);
+    if !(temperature.as_f64()? > 50.0 && humidity.as_f64()? < 80.0) {
+        return None;
+    }
+    let device = topic.split('/').nth(1)?;
+    serde_json::to_vec(&serde_json::json!({ "temperature": temperature, "humidity": humidity, "device": device })).ok()
+}
+
+type JqFilter = jaq_core::Filter<JustLut<Val>>;
+
+fn jaq(filter: &JqFilter, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    let input = jaq_json::read::parse_single(payload).ok()?;
+    let device = Val::from(topic.split('/').nth(1)?.to_owned());
+    let ctx = Ctx::<JustLut<Val>>::new(&filter.lut, Vars::new([device]));
+    let output = filter.id.run((ctx, input)).next()?.ok()?;
+    let mut bytes = Vec::new();
+    jaq_json::write::write(&mut bytes, &jaq_json::write::Pp::default(), 0, &output).ok()?;
+    Some(bytes)
+}
+
+/// Compiles a jq filter with jaq's core definitions (`select` is one), its native functions
+/// and one global variable, `$device`. The standard library (`jaq-std` with its default
+/// features) is left out: the filter needs nothing from it, and definitions it does not call
+/// cost nothing per message.
+#[expect(clippy::panic, reason = "the filter is a constant of this file; not compiling is a bug here")]
+fn jaq_filter(code: &str) -> JqFilter {
+    let defs = jaq_core::defs();
+    let funs = jaq_core::funs().chain(jaq_json::funs());
+    let arena = Arena::default();
+    let modules = match Loader::new(defs).load(&arena, File { code, path: () }) {
+        Ok(modules) => modules,
+        Err(errors) => panic!("jaq cannot parse `{code}`: {errors:?}"),
+    };
+    match Compiler::default().with_funs(funs).with_global_vars(["$device"]).compile(modules) {
+        Ok(filter) => filter,
+        Err(errors) => panic!("jaq cannot compile `{code}`: {errors:?}"),
+    }
+}
+
+/// Every peer fires on the same messages and publishes the same JSON as the interpreter
+/// (compared as parsed values: `serde_json::Map` sorts its keys).
+fn assert_same_outputs(peers: &[Peer<'_>], messages: &[Telemetry]) {
+    let parse = |bytes: Option<Vec<u8>>| bytes.map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    for message in messages {
+        let mut outputs = peers.iter().map(|(name, run)| (*name, parse(run(&message.topic, &message.payload))));
+        let Some((reference, expected)) = outputs.next() else { return };
+        assert_eq!(expected.is_some(), message.hot, "{reference} on `{}`", message.topic);
+        assert!(matches!(expected, None | Some(Some(_))), "{reference} published invalid JSON");
+        for (name, output) in outputs {
+            assert_eq!(output, expected, "{name} and {reference} differ on `{}`", message.topic);
+        }
+    }
+}
+
+/// `count` rules like the w1 rule, each on its own filter `fleet/<i>/+/telemetry`.
+fn fleet(count: usize) -> RuleSet {
+    RuleSet::new(
+        (0..count)
+            .map(|index| SetRule {
+                name: format!("fleet_{index}"),
+                statement: statement(&format!(
+                    "SELECT temperature, humidity, topic(3) AS device FROM 'fleet/{index}/+/telemetry' \
+                     WHERE temperature > 50 AND humidity < 80"
+                )),
+                version: VERSION,
+            })
+            .collect(),
+    )
+}
+
+/// What loading a rule file does: check every rule, keep those AWS would accept, index them.
+fn compile(sources: &[String]) -> RuleSet {
+    RuleSet::new(
+        sources
+            .iter()
+            .enumerate()
+            .filter_map(|(index, source)| {
+                let checked = check_sql(source, VERSION);
+                if checked.has_errors() {
+                    return None;
+                }
+                Some(SetRule { name: format!("rule_{index}"), statement: checked.statement?, version: VERSION })
+            })
+            .collect(),
+    )
+}
+
+#[expect(clippy::panic, reason = "the rules are constants of this file; one that does not check is a bug here")]
+fn statement(sql: &str) -> Statement {
+    let checked = check_sql(sql, VERSION);
+    match checked.statement {
+        Some(statement) if !checked.has_errors() => statement,
+        _ => panic!("`{sql}` does not check: {:?}", checked.diagnostics),
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = w1_one_rule, w2_rule_count, w3_compile
+}
+criterion_main!(benches);
