@@ -543,16 +543,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let Some(Expr { kind: ExprKind::String(pattern), .. }) = args.get(1) else { return };
-        let Some(problem) = regex_literal::problem(&pattern.value) else {
-            if crate::eval::functions::text::build(&pattern.value).is_none() {
-                self.diagnostics.push(
-                    Diagnostic::warning(Code::InvalidRegex, pattern.span, "regular expression is too large to compile")
-                        .with_label("the call is always Undefined")
-                        .with_help("the engine limits a compiled pattern to 1 MiB; use smaller repetition counts"),
-                );
-            }
-            return;
-        };
+        let Some(problem) = regex_literal::problem(&pattern.value) else { return };
         let span = inner_span(self.source, pattern, problem.range);
         let diagnostic = if problem.unsupported {
             Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))

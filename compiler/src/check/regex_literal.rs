@@ -28,6 +28,10 @@ pub fn problem(pattern: &str) -> Option<RegexProblem> {
         };
         return Some(RegexProblem { unsupported: true, message: message.to_owned(), range });
     }
+    // The engine's own verdict, cached, settles most patterns without reparsing them.
+    if crate::eval::functions::text::compile(pattern).is_some() {
+        return None;
+    }
     let ast = match regex_syntax::ast::parse::Parser::new().parse(pattern) {
         Ok(ast) => ast,
         Err(error) => {
@@ -46,7 +50,11 @@ pub fn problem(pattern: &str) -> Option<RegexProblem> {
         }
     };
     match regex_syntax::hir::translate::Translator::new().translate(pattern, &ast) {
-        Ok(_) => None,
+        Ok(_) => Some(RegexProblem {
+            unsupported: false,
+            message: "pattern compiles to more than the engine's 1 MiB limit".to_owned(),
+            range: Span::new(0, pattern.len()),
+        }),
         Err(error) => {
             let span = error.span();
             Some(RegexProblem {

@@ -308,9 +308,12 @@ impl<'src> Iterator for Lexer<'src> {
                 Token::Error
             }
             Ok(Token::String(text)) => {
-                let upper = text.to_ascii_uppercase();
-                if [" FROM ", " WHERE ", " AS ", " SELECT "].iter().any(|keyword| upper.contains(keyword)) {
-                    self.swallowing_string = Some(span);
+                // Only strings with spaces can have swallowed keywords; most have none.
+                if text.contains(' ') {
+                    let upper = text.to_ascii_uppercase();
+                    if [" FROM ", " WHERE ", " AS ", " SELECT "].iter().any(|keyword| upper.contains(keyword)) {
+                        self.swallowing_string = Some(span);
+                    }
                 }
                 Token::String(text)
             }

@@ -265,8 +265,9 @@ thread_local! {
     static REGEXES: RefCell<HashMap<String, Option<Regex>>> = RefCell::new(HashMap::new());
 }
 
-/// The regex for a Java `pattern`, or none when it is invalid or too large to build.
-fn compile(pattern: &str) -> Option<Regex> {
+/// The regex for a Java `pattern`, or none when it is invalid or too large to build. Results
+/// are cached per thread, so checking and running a rule compile each pattern once.
+pub(crate) fn compile(pattern: &str) -> Option<Regex> {
     let cached = REGEXES.try_with(|cache| cache.try_borrow().ok().and_then(|cache| cache.get(pattern).cloned()));
     if let Ok(Some(regex)) = cached {
         return regex;
@@ -285,7 +286,7 @@ fn compile(pattern: &str) -> Option<Regex> {
 
 /// Size limits make a pattern built to be huge fail cleanly instead of eating memory; the
 /// engine itself runs in linear time, so no pattern can be made slow.
-pub(crate) fn build(pattern: &str) -> Option<Regex> {
+fn build(pattern: &str) -> Option<Regex> {
     RegexBuilder::new(&java_classes(pattern)).size_limit(1 << 20).dfa_size_limit(1 << 20).build().ok()
 }
 
