@@ -438,6 +438,7 @@ mod tests {
     #[test]
     fn output_shapes() {
         assert_eq!(run("SELECT *, 1 AS extra FROM 't'", "t", r#"{"a": 1}"#), r#"{"a":1,"extra":1}"#);
+        assert_eq!(run("SELECT *, 1 AS extra FROM 't'", "t", "not json"), r#"{"extra":1}"#);
         assert_eq!(
             run("SELECT a AS state.reported.a, b AS state.desired FROM 't'", "t", r#"{"a": 1, "b": 2}"#),
             r#"{"state":{"reported":{"a":1},"desired":2}}"#
