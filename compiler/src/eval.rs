@@ -218,7 +218,7 @@ impl Scope<'_> {
     /// Builds the object a SELECT list produces over `row` (the payload, or an element in a
     /// nested query).
     fn items(&self, items: &[SelectItem], row: &Value) -> Result<Value, EvalError> {
-        let mut output = Object::new();
+        let mut output = Object::default();
         for item in items {
             let SelectItem::Expr { expr, alias } = item else { continue };
             if expr.kind == ExprKind::Payload && alias.is_none() {
@@ -297,7 +297,7 @@ impl Scope<'_> {
                 }
             }
             ExprKind::Object(entries) => {
-                let mut object = Object::new();
+                let mut object = Object::default();
                 for (key, value) in entries {
                     let value = self.expr(value, row)?;
                     if !value.is_undefined() {
@@ -372,9 +372,9 @@ fn insert_at(object: &mut Object, path: &[String], value: Value) {
     let Some((last, parents)) = path.split_last() else { return };
     let mut target = object;
     for parent in parents {
-        let slot = target.entry(parent.clone()).or_insert_with(|| Value::Object(Object::new()));
+        let slot = target.entry(parent.clone()).or_insert_with(|| Value::Object(Object::default()));
         if !matches!(slot, Value::Object(_)) {
-            *slot = Value::Object(Object::new());
+            *slot = Value::Object(Object::default());
         }
         let Value::Object(inner) = slot else { return };
         target = inner;

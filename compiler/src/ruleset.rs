@@ -27,6 +27,8 @@ pub struct RuleSet {
     rules: Vec<SetRule>,
     /// What each rule reads of a payload, by rule.
     plans: Vec<AccessPlan>,
+    /// A plan that reads everything, for lookups that find no rule's plan.
+    whole: AccessPlan,
     index: TopicIndex,
     by_name: HashMap<String, usize>,
 }
@@ -42,7 +44,7 @@ impl RuleSet {
             by_name.entry(rule.name.clone()).or_insert(id);
         }
         let plans = rules.iter().map(|rule| AccessPlan::of(&rule.statement)).collect();
-        RuleSet { rules, plans, index, by_name }
+        RuleSet { rules, plans, whole: AccessPlan::whole(), index, by_name }
     }
 
     pub fn rules(&self) -> &[SetRule] {
@@ -68,12 +70,20 @@ impl RuleSet {
             return Err(EvalError::PayloadTooLarge { size: message.payload.len(), limit: env.max_payload });
         }
         // One scan of the payload serves every reached rule, materializing what they read.
-        let mut plan = AccessPlan::default();
-        for id in &reached {
-            if let Some(rule_plan) = self.plans.get(*id) {
-                plan.merge(rule_plan);
+        let merged;
+        let plan = match reached.as_slice() {
+            [only] => self.plans.get(*only).unwrap_or(&self.whole),
+            _ => {
+                let mut plan = AccessPlan::default();
+                for id in &reached {
+                    if let Some(rule_plan) = self.plans.get(*id) {
+                        plan.merge(rule_plan);
+                    }
+                }
+                merged = plan;
+                &merged
             }
-        }
+        };
         let payload = plan
             .read(message.payload)
             .map_err(|ReadError::TooDeep| EvalError::PayloadTooDeep { limit: eval::json::MAX_DEPTH })?;

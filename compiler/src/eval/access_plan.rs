@@ -24,7 +24,7 @@ pub struct AccessPlan {
 struct PathNode {
     /// The value at this path is read as a whole.
     full: bool,
-    children: HashMap<String, PathNode>,
+    children: HashMap<String, PathNode, foldhash::fast::RandomState>,
 }
 
 /// Why a payload could not be read.
@@ -46,6 +46,11 @@ impl AccessPlan {
             plan.expr(condition);
         }
         plan
+    }
+
+    /// A plan that reads the whole payload.
+    pub fn whole() -> Self {
+        AccessPlan { whole: true, root: PathNode::default() }
     }
 
     /// A plan reading everything `self` or `other` reads.
@@ -334,8 +339,12 @@ impl Scanner<'_> {
                 return Err(Stop);
             }
         }
-        // serde_json refuses numbers that overflow a double.
+        // serde_json refuses numbers that overflow a double. Without an exponent that takes
+        // over 300 digits, so only such numbers are parsed to find out.
         let text = std::str::from_utf8(self.bytes.get(start..self.at).unwrap_or_default()).map_err(|_| Stop)?;
+        if !text.contains(['e', 'E']) && text.len() < 300 {
+            return Ok(());
+        }
         if text.parse::<f64>().map_err(|_| Stop)?.is_finite() { Ok(()) } else { Err(Stop) }
     }
 
@@ -395,7 +404,7 @@ impl Scanner<'_> {
     /// names; `None` only if the text is not what validation saw.
     fn object_under(&mut self, plan: &PathNode) -> Option<Value> {
         self.eat(b'{').ok()?;
-        let mut object = Object::new();
+        let mut object = Object::default();
         self.skip_whitespace();
         if self.eat(b'}').is_ok() {
             return Some(Value::Object(object));

@@ -76,7 +76,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Object::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+        let mut object = Object::with_capacity_and_hasher(map.size_hint().unwrap_or(0).min(4096), Default::default());
         while let Some((key, value)) = map.next_entry::<String, Value>()? {
             object.insert(key, value);
         }

@@ -8,8 +8,9 @@ use indexmap::IndexMap;
 use crate::check::types::is_numeric_string;
 use crate::version::SqlVersion;
 
-/// An object: keys keep the order they were written in.
-pub type Object = IndexMap<String, Value>;
+/// An object: keys keep the order they were written in. foldhash is fast on short keys and
+/// seeded per process, so payloads cannot be crafted to collide.
+pub type Object = IndexMap<String, Value, foldhash::fast::RandomState>;
 
 /// A value an expression evaluates to.
 #[derive(Clone, Debug, PartialEq)]
@@ -298,7 +299,7 @@ mod tests {
 
     #[test]
     fn undefined_members_are_left_out() {
-        let mut object = Object::new();
+        let mut object = Object::default();
         object.insert("foo".into(), Value::Null);
         object.insert("bar".into(), Value::Undefined);
         object.insert("baz".into(), Value::Array(vec![Value::Undefined, Value::Int(1)]));

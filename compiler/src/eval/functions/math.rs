@@ -217,7 +217,7 @@ mod tests {
             s("NaN"),
             s("true"),
             Value::Array(vec![int(1)]),
-            Value::Object(crate::eval::value::Object::new()),
+            Value::Object(crate::eval::value::Object::default()),
             Value::Binary(vec![1]),
         ]
     }
