@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iotrules_benches::rules::realistic_rules;
+use iotrules_benches::sets::{compile, fleet};
 use iotrules_benches::telemetry::{Telemetry, telemetry};
 use iotrules_compiler::eval::{Environment, Message, Outcome, Rule, evaluate};
 use iotrules_compiler::ruleset::{RuleSet, SetRule};
@@ -182,38 +183,6 @@ fn assert_same_outputs(peers: &[Peer<'_>], messages: &[Telemetry]) {
 }
 
 /// `count` rules like the w1 rule, each on its own filter `fleet/<i>/+/telemetry`.
-fn fleet(count: usize) -> RuleSet {
-    RuleSet::new(
-        (0..count)
-            .map(|index| SetRule {
-                name: format!("fleet_{index}"),
-                statement: statement(&format!(
-                    "SELECT temperature, humidity, topic(3) AS device FROM 'fleet/{index}/+/telemetry' \
-                     WHERE temperature > 50 AND humidity < 80"
-                )),
-                version: VERSION,
-            })
-            .collect(),
-    )
-}
-
-/// What loading a rule file does: check every rule, keep those AWS would accept, index them.
-fn compile(sources: &[String]) -> RuleSet {
-    RuleSet::new(
-        sources
-            .iter()
-            .enumerate()
-            .filter_map(|(index, source)| {
-                let checked = check_sql(source, VERSION);
-                if checked.has_errors() {
-                    return None;
-                }
-                Some(SetRule { name: format!("rule_{index}"), statement: checked.statement?, version: VERSION })
-            })
-            .collect(),
-    )
-}
-
 #[expect(clippy::panic, reason = "the rules are constants of this file; one that does not check is a bug here")]
 fn statement(sql: &str) -> Statement {
     let checked = check_sql(sql, VERSION);

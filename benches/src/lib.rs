@@ -2,4 +2,5 @@
 //! share them.
 
 pub mod rules;
+pub mod sets;
 pub mod telemetry;

@@ -1,0 +1,28 @@
+//! Heap bytes a compiled rule set holds per rule, for w2 (`w2_rule_count`) and for realistic
+//! rules. Not a criterion benchmark: dhat counts every allocation, so nothing is timed here.
+
+use iotrules_benches::rules::realistic_rules;
+use iotrules_benches::sets::{compile, fleet};
+use iotrules_compiler::ruleset::RuleSet;
+
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
+fn main() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    for count in [1, 100, 1_000, 10_000] {
+        report(&format!("w2 fleet rules, {count} rules"), count, || fleet(count));
+    }
+    let sources = realistic_rules(1_000);
+    report("realistic rules, 1000 rules", 1_000, || compile(&sources));
+}
+
+/// Builds a set and prints the heap it keeps, per rule; the set is dropped afterwards.
+fn report(label: &str, rules: usize, build: impl FnOnce() -> RuleSet) {
+    let before = dhat::HeapStats::get().curr_bytes;
+    let set = build();
+    let after = dhat::HeapStats::get().curr_bytes;
+    let per_rule = after.saturating_sub(before) as f64 / rules as f64;
+    println!("{label}: {} bytes in all, {per_rule:.0} bytes per rule", after.saturating_sub(before));
+    drop(set);
+}
