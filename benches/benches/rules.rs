@@ -15,7 +15,6 @@ use iotrules_benches::rules::realistic_rules;
 use iotrules_benches::sets::{compile, fleet};
 use iotrules_benches::telemetry::{Telemetry, telemetry};
 use iotrules_compiler::eval::{Environment, Message, Outcome, Rule, evaluate};
-use iotrules_compiler::ruleset::{RuleSet, SetRule};
 use iotrules_compiler::syntax::ast::Statement;
 use iotrules_compiler::{SqlVersion, check_sql};
 use jaq_core::data::JustLut;
