@@ -6,6 +6,7 @@
 //! INVARIANT: evaluating a statement on `plan.read(payload)` gives the same outcome as on the
 //! full payload. The differential tests in `ruleset` and `tests/access_plan.rs` hold it.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::eval::json::{self, MAX_DEPTH};
@@ -62,22 +63,28 @@ impl AccessPlan {
     /// Reads `payload` as a statement under this plan sees it: the JSON value with only the
     /// planned parts present, or the bytes when the payload is not JSON.
     pub fn read(&self, payload: &[u8]) -> Result<Value, ReadError> {
+        let top_is_object = payload.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+        if self.whole || !top_is_object || std::str::from_utf8(payload).is_err() {
+            return match json::parse(payload) {
+                Ok(value) => Ok(value),
+                Err(error) if json::is_too_deep(&error) => Err(ReadError::TooDeep),
+                Err(_) => Ok(Value::Binary(payload.to_vec())),
+            };
+        }
+        // One pass validates everything and materializes only the planned members; like
+        // serde_json, it stops at the first problem, so depth and syntax errors are told
+        // apart in the same order.
         let mut scanner = Scanner { bytes: payload, at: 0, depth: 0 };
-        let valid = std::str::from_utf8(payload).is_ok() && scanner.document().is_ok();
+        scanner.skip_whitespace();
+        let object = scanner.object_under(&self.root);
         if scanner.too_deep() {
             return Err(ReadError::TooDeep);
         }
-        if !valid {
-            return Ok(Value::Binary(payload.to_vec()));
+        scanner.skip_whitespace();
+        match object {
+            Some(object) if scanner.at == payload.len() => Ok(object),
+            _ => Ok(Value::Binary(payload.to_vec())),
         }
-        let top_is_object = payload.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
-        if self.whole || !top_is_object {
-            // A valid document always parses; the fallback keeps this total.
-            return Ok(json::parse(payload).unwrap_or_else(|_| Value::Binary(payload.to_vec())));
-        }
-        let mut reader = Scanner { bytes: payload, at: 0, depth: 0 };
-        reader.skip_whitespace();
-        Ok(reader.object_under(&self.root).unwrap_or_else(|| Value::Binary(payload.to_vec())))
     }
 
     fn select(&mut self, select: &Select) {
@@ -240,13 +247,6 @@ impl Scanner<'_> {
         }
     }
 
-    fn document(&mut self) -> Result<(), Stop> {
-        self.skip_whitespace();
-        self.value()?;
-        self.skip_whitespace();
-        if self.at == self.bytes.len() { Ok(()) } else { Err(Stop) }
-    }
-
     fn value(&mut self) -> Result<(), Stop> {
         match self.peek() {
             Some(b'{') => self.container(b'}', true),
@@ -400,47 +400,49 @@ impl Scanner<'_> {
         u32::from_str_radix(text, 16).map_err(|_| Stop)
     }
 
-    /// Reads the object at the cursor (already validated), keeping only the members `plan`
-    /// names; `None` only if the text is not what validation saw.
+    /// Reads and validates the object at the cursor, keeping only the members `plan` names;
+    /// `None` when the text is not valid JSON or nests too deep.
     fn object_under(&mut self, plan: &PathNode) -> Option<Value> {
+        self.depth += 1;
+        if self.too_deep() {
+            return None;
+        }
         self.eat(b'{').ok()?;
         let mut object = Object::default();
         self.skip_whitespace();
         if self.eat(b'}').is_ok() {
+            self.depth -= 1;
             return Some(Value::Object(object));
         }
         loop {
             let (start, end, escaped) = self.string().ok()?;
-            let raw = self.bytes.get(start..end)?;
-            let key = if escaped {
-                serde_json::from_slice::<String>(self.bytes.get(start - 1..end + 1)?).ok()?
+            let key: Cow<'_, str> = if escaped {
+                Cow::Owned(serde_json::from_slice::<String>(self.bytes.get(start - 1..end + 1)?).ok()?)
             } else {
-                String::from_utf8(raw.to_vec()).ok()?
+                Cow::Borrowed(std::str::from_utf8(self.bytes.get(start..end)?).ok()?)
             };
             self.skip_whitespace();
             self.eat(b':').ok()?;
             self.skip_whitespace();
-            match plan.children.get(&key) {
+            // Only planned keys are ever inserted, so an unplanned one needs no bookkeeping;
+            // a planned key seen again replaces its earlier value, as in a full parse.
+            match plan.children.get(key.as_ref()) {
                 Some(node) if !node.full && self.peek() == Some(b'{') => {
                     let value = self.object_under(node)?;
-                    object.insert(key, value);
+                    object.insert(key.into_owned(), value);
                 }
                 Some(node) if !node.full => {
                     // Field access on anything but an object is Undefined; skip it.
                     self.value().ok()?;
-                    object.shift_remove(&key);
+                    object.shift_remove(key.as_ref());
                 }
                 Some(_) => {
                     let start = self.at;
                     self.value().ok()?;
                     let value = json::parse(self.bytes.get(start..self.at)?).ok()?;
-                    object.insert(key, value);
+                    object.insert(key.into_owned(), value);
                 }
-                None => {
-                    self.value().ok()?;
-                    // A later duplicate replaces an earlier one, as in a full parse.
-                    object.shift_remove(&key);
-                }
+                None => self.value().ok()?,
             }
             self.skip_whitespace();
             if self.eat(b',').is_ok() {
@@ -448,6 +450,7 @@ impl Scanner<'_> {
                 continue;
             }
             self.eat(b'}').ok()?;
+            self.depth -= 1;
             return Some(Value::Object(object));
         }
     }
@@ -504,6 +507,17 @@ mod tests {
         }
         let deep = format!("{{\"a\": 1, \"b\": {}{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert_eq!(read(sql, &deep), "too deep");
+        // Whichever problem comes first decides, as in serde_json.
+        let deep_then_broken = format!("{{\"a\": 1, \"b\": {} x", "[".repeat(MAX_DEPTH));
+        let broken_then_deep = format!("{{\"a\": tru, \"b\": {}", "[".repeat(MAX_DEPTH));
+        let deep_in_planned = format!("{{\"a\": {}{}}}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        for (payload, expected) in
+            [(&deep_then_broken, "too deep"), (&broken_then_deep, "binary"), (&deep_in_planned, "too deep")]
+        {
+            assert_eq!(read(sql, payload), expected);
+            let full = json::parse(payload.as_bytes()).map_err(|error| json::is_too_deep(&error));
+            assert_eq!(full, Err(expected == "too deep"));
+        }
         let fine = format!("{{\"a\": 1, \"b\": {}{}}}", "[".repeat(MAX_DEPTH - 2), "]".repeat(MAX_DEPTH - 2));
         assert_eq!(read(sql, &fine), r#"{"a":1}"#);
         assert!(json::parse(fine.as_bytes()).is_ok());
