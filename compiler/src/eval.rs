@@ -199,6 +199,8 @@ impl Scope<'_> {
                     && !matches!(payload, Value::Object(_))
                 {
                     payload.clone()
+                } else if let Some(keys) = flat_keys(items) {
+                    return Ok(Outcome::Fired(self.write_items(items, &keys, whole_as_int)?));
                 } else {
                     self.items(items, self.payload)?
                 }
@@ -213,6 +215,27 @@ impl Scope<'_> {
                 out.into_bytes()
             }
         }))
+    }
+
+    /// Writes the output object of a SELECT list whose items each write one distinct,
+    /// undotted key straight into the output, as `items` and `write_json` would.
+    fn write_items(&self, items: &[SelectItem], keys: &[&str], whole_as_int: bool) -> Result<Vec<u8>, EvalError> {
+        let mut out = String::from("{");
+        for (item, key) in items.iter().zip(keys) {
+            let SelectItem::Expr { expr, .. } = item else { continue };
+            let value = self.expr(expr, self.payload)?;
+            let mark = out.len();
+            if out.len() > 1 {
+                out.push(',');
+            }
+            value::write_json_string(&mut out, key);
+            out.push(':');
+            if !value::write_json(&mut out, &value, whole_as_int) {
+                out.truncate(mark);
+            }
+        }
+        out.push('}');
+        Ok(out.into_bytes())
     }
 
     /// Builds the object a SELECT list produces over `row` (the payload, or an element in a
@@ -353,18 +376,46 @@ impl Scope<'_> {
     }
 }
 
-/// The output key path of a SELECT item: its alias, the attribute or last field name, a
-/// function's name, or else the item's text (AWS documents only the first three).
+/// The output key path of a SELECT item: its alias, or its [`unaliased_key`].
 fn output_key(expr: &Expr, alias: Option<&Alias>) -> Vec<String> {
-    if let Some(alias) = alias {
-        return alias.path.iter().map(|name| name.text.clone()).collect();
+    match alias {
+        Some(alias) => alias.path.iter().map(|name| name.text.clone()).collect(),
+        None => vec![unaliased_key(expr).to_owned()],
     }
-    vec![match &expr.kind {
-        ExprKind::Attribute(name) | ExprKind::Variable(name) => name.clone(),
-        ExprKind::Field { name, .. } => name.text.clone(),
-        ExprKind::Call { function, .. } | ExprKind::Cast { function, .. } => function.text.clone(),
-        _ => "_".to_owned(),
-    }]
+}
+
+/// The key an item without an alias writes: the attribute or last field name, a function's
+/// name, or else `_` (AWS documents only the first of these).
+fn unaliased_key(expr: &Expr) -> &str {
+    match &expr.kind {
+        ExprKind::Attribute(name) | ExprKind::Variable(name) => name,
+        ExprKind::Field { name, .. } => &name.text,
+        ExprKind::Call { function, .. } | ExprKind::Cast { function, .. } => &function.text,
+        _ => "_",
+    }
+}
+
+/// The output keys of a SELECT list when each item writes one undotted key and no key
+/// repeats, so the output can be written item by item; `None` otherwise (a `*` to merge, a
+/// dotted alias, a repeated key), when the output object is built first.
+fn flat_keys(items: &[SelectItem]) -> Option<Vec<&str>> {
+    let mut keys: Vec<&str> = Vec::with_capacity(items.len());
+    for item in items {
+        let SelectItem::Expr { expr, alias } = item else { return None };
+        let key = match alias {
+            Some(alias) => match alias.path.as_slice() {
+                [name] => name.text.as_str(),
+                _ => return None,
+            },
+            None if expr.kind == ExprKind::Payload => return None,
+            None => unaliased_key(expr),
+        };
+        if keys.contains(&key) {
+            return None;
+        }
+        keys.push(key);
+    }
+    Some(keys)
 }
 
 /// Writes `value` at a dotted key path, creating (or replacing non-object) parents.

@@ -2,6 +2,9 @@
 //! each needs and how deterministic it is. One table, shared by the checker, the evaluators
 //! and the language server.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use crate::check::types::Types;
 use crate::version::SqlVersion;
 
@@ -112,9 +115,16 @@ impl Function {
     }
 }
 
-/// Looks a function up by name, ignoring case.
+/// Looks a function up by name, ignoring case. Every call evaluated looks its function up,
+/// so the catalogue is indexed by lowercase name once.
 pub fn lookup(name: &str) -> Option<&'static Function> {
-    FUNCTIONS.iter().find(|function| function.name.eq_ignore_ascii_case(name))
+    static BY_NAME: LazyLock<HashMap<String, &'static Function>> =
+        LazyLock::new(|| FUNCTIONS.iter().map(|function| (function.name.to_ascii_lowercase(), function)).collect());
+    if name.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        BY_NAME.get(&name.to_ascii_lowercase()).copied()
+    } else {
+        BY_NAME.get(name).copied()
+    }
 }
 
 /// Every name the catalogue knows, for "did you mean".

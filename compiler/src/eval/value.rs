@@ -242,7 +242,7 @@ pub fn write_json(out: &mut String, value: &Value, whole_as_int: bool) -> bool {
     }
 }
 
-fn write_json_string(out: &mut String, text: &str) {
+pub(crate) fn write_json_string(out: &mut String, text: &str) {
     out.push('"');
     for c in text.chars() {
         match c {
