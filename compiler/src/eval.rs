@@ -146,7 +146,20 @@ pub fn evaluate_read(
     payload: &Value,
 ) -> Result<Outcome, EvalError> {
     let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
-    let scope = Scope { rule, env, message, topic, payload, variables: HashMap::new() };
+    let scope = Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed: false };
+    scope.run()
+}
+
+/// [`evaluate_read`] for a rule with no SET clause whose WHERE clause is already known to be
+/// true for this message (a compiled predicate said so), so it is not evaluated again.
+pub fn evaluate_read_passed(
+    rule: &Rule<'_>,
+    env: &Environment,
+    message: &Message<'_>,
+    payload: &Value,
+) -> Result<Outcome, EvalError> {
+    let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
+    let scope = Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed: true };
     scope.run()
 }
 
@@ -170,6 +183,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) topic: &'a str,
     pub(crate) payload: &'a Value,
     variables: HashMap<String, Value>,
+    /// The WHERE clause is known to be true; skip it.
+    where_passed: bool,
 }
 
 impl Scope<'_> {
@@ -180,6 +195,7 @@ impl Scope<'_> {
             self.variables.insert(assignment.variable.text.clone(), value);
         }
         if let Some(condition) = &statement.where_clause
+            && !self.where_passed
             && self.expr(condition, self.payload)? != Value::Bool(true)
         {
             return Ok(Outcome::Filtered);

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod diagnostics;
 pub mod eval;
+pub mod jit;
 pub mod rule_file;
 pub mod ruleset;
 pub mod span;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use crate::check::topic_filter;
 use crate::eval::access_plan::{AccessPlan, ReadError};
 use crate::eval::{self, Environment, EvalError, Message, Outcome, Rule};
+use crate::jit::CompiledPredicates;
 use crate::syntax::ast::{ExprKind, Statement};
 use crate::version::SqlVersion;
 use topic_index::TopicIndex;
@@ -21,6 +22,16 @@ pub struct SetRule {
     pub version: SqlVersion,
 }
 
+/// How a set evaluates its rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// The reference interpreter.
+    #[default]
+    Interp,
+    /// WHERE clauses the JIT compiles run as native code; everything else is interpreted.
+    Jit,
+}
+
 /// A set of rules indexed by topic.
 #[derive(Debug, Default)]
 pub struct RuleSet {
@@ -31,10 +42,18 @@ pub struct RuleSet {
     whole: AccessPlan,
     index: TopicIndex,
     by_name: HashMap<String, usize>,
+    /// The compiled WHERE clauses, with the JIT engine.
+    compiled: Option<CompiledPredicates>,
 }
 
 impl RuleSet {
     pub fn new(rules: Vec<SetRule>) -> Self {
+        Self::with_engine(rules, Engine::Interp)
+    }
+
+    /// A set whose rules run on `engine`; with the JIT, every WHERE clause it compiles is
+    /// finalized in one batch, freed when the set is dropped.
+    pub fn with_engine(rules: Vec<SetRule>, engine: Engine) -> Self {
         let mut index = TopicIndex::default();
         let mut by_name = HashMap::new();
         for (id, rule) in rules.iter().enumerate() {
@@ -44,11 +63,19 @@ impl RuleSet {
             by_name.entry(rule.name.clone()).or_insert(id);
         }
         let plans = rules.iter().map(|rule| AccessPlan::of(&rule.statement)).collect();
-        RuleSet { rules, plans, whole: AccessPlan::whole(), index, by_name }
+        let compiled =
+            (engine == Engine::Jit).then(|| CompiledPredicates::compile(rules.iter().map(|rule| &rule.statement)));
+        RuleSet { rules, plans, whole: AccessPlan::whole(), index, by_name, compiled }
     }
 
     pub fn rules(&self) -> &[SetRule] {
         &self.rules
+    }
+
+    /// With the JIT engine, the rules whose WHERE clause is interpreted, and why.
+    pub fn interpreted(&self) -> Vec<(usize, &str)> {
+        let Some(compiled) = &self.compiled else { return Vec::new() };
+        (0..self.rules.len()).filter_map(|id| compiled.get(id).err().map(|reason| (id, reason))).collect()
     }
 
     /// The rules `topic` reaches, in the order they were given.
@@ -91,7 +118,12 @@ impl RuleSet {
         for id in reached {
             let Some(rule) = self.rules.get(id) else { continue };
             let rule = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
-            outcomes.push((id, eval::evaluate_read(&rule, env, message, &payload)?));
+            let outcome = match self.compiled.as_ref().map(|compiled| compiled.get(id)) {
+                Some(Ok(compiled)) if !compiled.passes_on(&payload) => Outcome::Filtered,
+                Some(Ok(_)) => eval::evaluate_read_passed(&rule, env, message, &payload)?,
+                _ => eval::evaluate_read(&rule, env, message, &payload)?,
+            };
+            outcomes.push((id, outcome));
         }
         Ok(outcomes)
     }

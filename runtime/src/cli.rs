@@ -34,9 +34,9 @@ pub(crate) struct BenchArgs {
     #[arg(long)]
     pub(crate) messages: PathBuf,
 
-    /// The evaluator to measure.
-    #[arg(long, value_enum, default_value_t = Engine::Interp)]
-    pub(crate) engine: Engine,
+    /// The evaluator to measure; both, one after the other, when not given.
+    #[arg(long, value_enum)]
+    pub(crate) engine: Option<Engine>,
 
     /// How long to measure the whole set, in seconds; each rule is measured for a fifth of it.
     #[arg(long, default_value_t = 3.0)]
@@ -52,6 +52,24 @@ pub(crate) struct BenchArgs {
 pub(crate) enum Engine {
     /// The reference interpreter.
     Interp,
+    /// WHERE clauses the JIT compiles run as native code; the rest is interpreted.
+    Jit,
+}
+
+impl Engine {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Engine::Interp => "interp",
+            Engine::Jit => "jit",
+        }
+    }
+
+    pub(crate) fn ruleset(self) -> iotrules_compiler::ruleset::Engine {
+        match self {
+            Engine::Interp => iotrules_compiler::ruleset::Engine::Interp,
+            Engine::Jit => iotrules_compiler::ruleset::Engine::Jit,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -246,7 +246,15 @@ fn bench_reports_the_set_and_each_rule() {
     ]);
     assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    let engine = &report["engines"][0];
+    let engines: Vec<&str> =
+        report["engines"].as_array().unwrap().iter().map(|engine| engine["engine"].as_str().unwrap()).collect();
+    assert_eq!(engines, ["jit", "interp"]);
+    let jit_rules = report["engines"][0]["rules"].as_array().unwrap();
+    let fleet = jit_rules.iter().find(|rule| rule["name"] == "fleet_summary").unwrap();
+    assert_eq!(fleet["interpreted_because"], "the rule has a SET clause");
+    let telemetry = jit_rules.iter().find(|rule| rule["name"] == "telemetry_alerts").unwrap();
+    assert!(telemetry.get("interpreted_because").is_none(), "its WHERE clause compiles");
+    let engine = &report["engines"][1];
     assert_eq!(engine["engine"], "interp");
     assert!(engine["messages_per_second"].as_f64().unwrap() > 0.0);
     let rules = engine["rules"].as_array().unwrap();
@@ -256,4 +264,29 @@ fn bench_reports_the_set_and_each_rule() {
     let telemetry = rules.iter().find(|rule| rule["name"] == "telemetry_alerts").unwrap();
     assert!((telemetry["reached"].as_f64().unwrap() - 200.0 / 290.0).abs() < 1e-9);
     assert_eq!(code(&iotrules(&["bench", root.join("rules").to_str().unwrap(), "--messages", "nope.jsonl"])), 2);
+}
+
+#[test]
+fn the_jit_engine_gives_the_interpreters_results() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/data/conformance/iotsql.jsonl");
+    let output = iotrules(&["test", "--engine", "jit", corpus.to_str().unwrap()]);
+    assert_eq!(stdout(&output).lines().last(), Some("297 passed, 0 failed, 3 skipped"));
+    for (payload, expected) in [
+        (r#"{"temperature": 60}"#, "{\"temperature\":60,\"device\":\"d1\"}\n"),
+        (r#"{"temperature": "70"}"#, "{\"temperature\":\"70\",\"device\":\"d1\"}\n"),
+        (r#"{"temperature": 20}"#, ""),
+    ] {
+        let fired = iotrules(&[
+            "eval",
+            "--engine",
+            "jit",
+            "--sql",
+            RULE,
+            "--topic",
+            "sensors/d1/telemetry",
+            "--payload",
+            payload,
+        ]);
+        assert_eq!((code(&fired), stdout(&fired)), (0, expected.to_owned()), "{payload}");
+    }
 }

@@ -171,7 +171,7 @@ impl AccessPlan {
 }
 
 /// The payload path an attribute, `*` or a chain of fields on them reads; empty for `*`.
-fn static_path(expr: &Expr) -> Option<Vec<&str>> {
+pub(crate) fn static_path(expr: &Expr) -> Option<Vec<&str>> {
     match &expr.kind {
         ExprKind::Payload => Some(Vec::new()),
         ExprKind::Attribute(name) => Some(vec![name.as_str()]),

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use iotrules_compiler::eval::{self, Environment, Message, Rule};
+use iotrules_compiler::eval::{Environment, Message};
 use iotrules_compiler::ruleset::{RuleSet, SetRule};
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -34,14 +34,17 @@ struct RuleResult {
     reached: f64,
     messages_per_second: f64,
     ns_per_message: f64,
+    /// With the JIT engine, why the rule's WHERE clause is interpreted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interpreted_because: Option<String>,
 }
 
 pub(crate) fn run(args: &BenchArgs) -> ExitCode {
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         return usage_error("--seconds must be a positive number");
     }
-    let set = match load_rules(&args.rules) {
-        Ok(set) => set,
+    let rules = match load_rules(&args.rules) {
+        Ok(rules) => rules,
         Err(code) => return code,
     };
     let samples = match load_messages(&args.messages) {
@@ -49,59 +52,89 @@ pub(crate) fn run(args: &BenchArgs) -> ExitCode {
         Ok(_) => return usage_error("the messages file holds no messages"),
         Err(message) => return usage_error(&message),
     };
-    let env = Environment::default();
     let budget = Duration::from_secs_f64(args.seconds);
-    let engine = match args.engine {
-        Engine::Interp => "interp",
+    let engines = match args.engine {
+        Some(engine) => vec![engine],
+        None => vec![Engine::Jit, Engine::Interp],
     };
     let progress = Progress::new(std::io::stderr().is_terminal() && args.format == Format::Human);
+    let results: Vec<EngineResult> =
+        engines.into_iter().map(|engine| measure_engine(engine, &rules, &samples, budget, &progress)).collect();
+    progress.done();
 
-    progress.show(&format!("{engine}: whole set"));
+    match args.format {
+        Format::Json => {
+            let document = serde_json::json!({ "engines": results });
+            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
+        }
+        Format::Human => {
+            println!("{} rules, {} sample messages", rules.len(), samples.len());
+            for result in &results {
+                print_table(result);
+            }
+            if results.len() == 2
+                && let (Some(jit), Some(interp)) = (results.first(), results.get(1))
+            {
+                println!(
+                    "\njit / interp: {:.2}× the messages per second",
+                    jit.messages_per_second / interp.messages_per_second
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Measures the whole set on `engine`, then each rule alone on the messages that reach it.
+fn measure_engine(
+    engine: Engine,
+    rules: &[SetRule],
+    samples: &[(String, Vec<u8>)],
+    budget: Duration,
+    progress: &Progress,
+) -> EngineResult {
+    let env = Environment::default();
+    let set = RuleSet::with_engine(rules.to_vec(), engine.ruleset());
+    progress.show(&format!("{}: whole set", engine.name()));
     let (messages, elapsed) = measure(budget, |index| {
         let (topic, payload) = &samples[index % samples.len()];
         let message = Message { topic, payload, ..Message::default() };
         let _ = std::hint::black_box(set.evaluate(&env, &message));
     });
-    let mut rules = Vec::new();
+    let interpreted: Vec<(usize, &str)> = set.interpreted();
+    let mut results = Vec::new();
     for (id, rule) in set.rules().iter().enumerate() {
-        progress.show(&format!("{engine}: rule {}", rule.name));
+        progress.show(&format!("{}: rule {}", engine.name(), rule.name));
         let reaching: Vec<&(String, Vec<u8>)> =
             samples.iter().filter(|(topic, _)| set.reached_by(topic).contains(&id)).collect();
         let reached = reaching.len() as f64 / samples.len() as f64;
-        if reaching.is_empty() {
-            rules.push(RuleResult { name: rule.name.clone(), reached, messages_per_second: 0.0, ns_per_message: 0.0 });
-            continue;
-        }
-        let single = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
-        let (count, elapsed) = measure(budget / 5, |index| {
-            let (topic, payload) = reaching[index % reaching.len()];
-            let message = Message { topic, payload, ..Message::default() };
-            let _ = std::hint::black_box(eval::evaluate(&single, &env, &message));
-        });
-        rules.push(RuleResult {
+        let fallback = interpreted.iter().find(|(rule, _)| *rule == id).map(|(_, reason)| (*reason).to_owned());
+        let mut result = RuleResult {
             name: rule.name.clone(),
             reached,
-            messages_per_second: count as f64 / elapsed.as_secs_f64(),
-            ns_per_message: elapsed.as_nanos() as f64 / count as f64,
-        });
+            messages_per_second: 0.0,
+            ns_per_message: 0.0,
+            interpreted_because: fallback,
+        };
+        if !reaching.is_empty() {
+            let single = RuleSet::with_engine(vec![rule.clone()], engine.ruleset());
+            let (count, elapsed) = measure(budget / 5, |index| {
+                let (topic, payload) = reaching[index % reaching.len()];
+                let message = Message { topic, payload, ..Message::default() };
+                let _ = std::hint::black_box(single.evaluate(&env, &message));
+            });
+            result.messages_per_second = count as f64 / elapsed.as_secs_f64();
+            result.ns_per_message = elapsed.as_nanos() as f64 / count as f64;
+        }
+        results.push(result);
     }
-    progress.done();
-
-    let result = EngineResult {
-        engine,
+    EngineResult {
+        engine: engine.name(),
         messages_per_second: messages as f64 / elapsed.as_secs_f64(),
         ns_per_message: elapsed.as_nanos() as f64 / messages as f64,
         messages,
-        rules,
-    };
-    match args.format {
-        Format::Json => {
-            let document = serde_json::json!({ "engines": [result] });
-            println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
-        }
-        Format::Human => print_table(&result, set.rules().len(), samples.len()),
+        rules: results,
     }
-    ExitCode::SUCCESS
 }
 
 /// Runs `step` with increasing indices until `budget` has passed; returns how many ran and
@@ -121,7 +154,7 @@ fn measure(budget: Duration, mut step: impl FnMut(usize)) -> (u64, Duration) {
     }
 }
 
-fn load_rules(paths: &[std::path::PathBuf]) -> Result<RuleSet, ExitCode> {
+fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
     let files = inputs::expand(paths, &["sql", "json"])
         .map_err(|error| usage_error(&format!("cannot list the rules: {error}")))?;
     if files.is_empty() {
@@ -140,7 +173,7 @@ fn load_rules(paths: &[std::path::PathBuf]) -> Result<RuleSet, ExitCode> {
         let name = loaded.name.unwrap_or_else(|| file_stem(path));
         set.push(SetRule { name, statement, version: loaded.version });
     }
-    Ok(RuleSet::new(set))
+    Ok(set)
 }
 
 fn file_stem(path: &Path) -> String {
@@ -170,10 +203,9 @@ fn load_messages(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(messages)
 }
 
-fn print_table(result: &EngineResult, rules: usize, samples: usize) {
-    println!("{rules} rules, {samples} sample messages, engine {}", result.engine);
+fn print_table(result: &EngineResult) {
     println!();
-    println!("{:<32} {:>9} {:>16} {:>12}", "", "reached", "messages/s", "ns/message");
+    println!("{:<32} {:>9} {:>16} {:>12}", format!("engine {}", result.engine), "reached", "messages/s", "ns/message");
     println!(
         "{:<32} {:>9} {:>16} {:>12.0}",
         "whole set",
@@ -193,6 +225,9 @@ fn print_table(result: &EngineResult, rules: usize, samples: usize) {
                 format_rate(rule.messages_per_second),
                 rule.ns_per_message
             );
+        }
+        if let Some(reason) = &rule.interpreted_because {
+            println!("    interpreted: {reason}");
         }
     }
 }

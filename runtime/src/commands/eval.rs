@@ -9,11 +9,12 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
+use base64::Engine as _;
 use iotrules_compiler::check::functions::{self, Determinism};
-use iotrules_compiler::eval::{self, Environment, Message, MqttProperties, Outcome, Rule, Value};
+use iotrules_compiler::eval::{self, Environment, EvalError, Message, MqttProperties, Outcome, Rule, Value};
+use iotrules_compiler::ruleset::{RuleSet, SetRule};
 
-use crate::cli::EvalArgs;
+use crate::cli::{Engine, EvalArgs};
 use crate::commands::check::usage_error;
 use crate::{inputs, report, rules};
 
@@ -66,7 +67,7 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
         timestamp_ms: args.timestamp.unwrap_or_else(now_ms),
         properties: is_mqtt5.then_some(&properties),
     };
-    match eval::evaluate(&rule, &env, &message) {
+    match run_on(args.engine, &rule, &env, &message) {
         Ok(Outcome::Fired(bytes)) => {
             let mut stdout = std::io::stdout().lock();
             let written = stdout.write_all(&bytes).and_then(|()| stdout.write_all(b"\n")).and_then(|()| stdout.flush());
@@ -76,6 +77,28 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
         Err(error) => {
             eprintln!("error: {error}\n  help: {}", error.help());
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Evaluates one rule on `engine`: the interpreter directly, or a one-rule set on the JIT.
+pub(crate) fn run_on(
+    engine: Engine,
+    rule: &Rule<'_>,
+    env: &Environment,
+    message: &Message<'_>,
+) -> Result<Outcome, EvalError> {
+    match engine {
+        Engine::Interp => eval::evaluate(rule, env, message),
+        Engine::Jit => {
+            let set_rule = SetRule {
+                name: rule.name.unwrap_or_default().to_owned(),
+                statement: rule.statement.clone(),
+                version: rule.version,
+            };
+            let set = RuleSet::with_engine(vec![set_rule], engine.ruleset());
+            let outcomes = set.evaluate(env, message)?;
+            Ok(outcomes.into_iter().next().map_or(Outcome::NotMatched, |(_, outcome)| outcome))
         }
     }
 }

@@ -10,14 +10,14 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
-use base64::Engine;
-use iotrules_compiler::eval::{self, Environment, Message, Outcome, Rule};
+use base64::Engine as _;
+use iotrules_compiler::eval::{Environment, Message, Outcome, Rule};
 use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value as Json;
 
-use crate::cli::TestArgs;
+use crate::cli::{Engine, TestArgs};
 use crate::commands::check::usage_error;
-use crate::commands::eval::parse_stubs;
+use crate::commands::eval::{parse_stubs, run_on};
 use crate::inputs;
 
 /// What a test expects of its rule.
@@ -76,7 +76,7 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
         for case in cases {
             match case {
                 Loaded::Skipped => skipped += 1,
-                Loaded::Case(case) => match run_case(&case, &env) {
+                Loaded::Case(case) => match run_case(&case, &env, args.engine) {
                     Ok(()) => passed += 1,
                     Err(explanation) => {
                         failed += 1;
@@ -218,7 +218,7 @@ fn corpus_case(location: &str, case: &Json) -> Result<Loaded, String> {
     }))
 }
 
-fn run_case(case: &TestCase, env: &Environment) -> Result<(), String> {
+fn run_case(case: &TestCase, env: &Environment, engine: Engine) -> Result<(), String> {
     let checked = check_sql(&case.sql, case.version);
     let errors: Vec<String> =
         checked.diagnostics.iter().filter(|d| d.is_error()).map(|d| format!("  {}: {}", d.code, d.message)).collect();
@@ -239,7 +239,7 @@ fn run_case(case: &TestCase, env: &Environment) -> Result<(), String> {
         timestamp_ms: 0,
         ..Message::default()
     };
-    let outcome = eval::evaluate(&rule, env, &message)
+    let outcome = run_on(engine, &rule, env, &message)
         .map_err(|error| format!("  error: {error}\n  help: {}\n", error.help()))?;
     match (&case.expect, outcome) {
         (Expect::Nothing, Outcome::NotMatched | Outcome::Filtered) => Ok(()),
