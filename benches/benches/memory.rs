@@ -1,20 +1,23 @@
 //! Heap bytes a compiled rule set holds per rule, for w2 (`w2_rule_count`) and for realistic
-//! rules. Not a criterion benchmark: dhat counts every allocation, so nothing is timed here.
+//! rules, on each engine. Not a criterion benchmark: dhat counts every allocation, so nothing
+//! is timed here. dhat sees the heap only, not the pages the JIT maps for code.
 
 use iotrules_benches::rules::realistic_rules;
-use iotrules_benches::sets::{compile, fleet};
-use iotrules_compiler::ruleset::RuleSet;
+use iotrules_benches::sets::{compile_on, fleet_on};
+use iotrules_compiler::ruleset::{Engine, RuleSet};
 
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
 fn main() {
     let _profiler = dhat::Profiler::builder().testing().build();
-    for count in [1, 100, 1_000, 10_000] {
-        report(&format!("w2 fleet rules, {count} rules"), count, || fleet(count));
+    for engine in [Engine::Interp, Engine::Jit] {
+        for count in [1, 100, 1_000, 10_000] {
+            report(&format!("{engine:?}: w2 fleet rules, {count} rules"), count, || fleet_on(count, engine));
+        }
+        let sources = realistic_rules(1_000);
+        report(&format!("{engine:?}: realistic rules, 1000 rules"), 1_000, || compile_on(&sources, engine));
     }
-    let sources = realistic_rules(1_000);
-    report("realistic rules, 1000 rules", 1_000, || compile(&sources));
 }
 
 /// Builds a set and prints the heap it keeps, per rule; the set is dropped afterwards.

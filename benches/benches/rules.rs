@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use iotrules_benches::rules::realistic_rules;
-use iotrules_benches::sets::{compile, fleet};
+use iotrules_benches::sets::{compile, compile_on, fleet_on};
 use iotrules_benches::telemetry::{Telemetry, telemetry};
 use iotrules_compiler::eval::{Environment, Message, Outcome, Rule, evaluate};
+use iotrules_compiler::ruleset::{Engine, RuleSet, SetRule};
 use iotrules_compiler::syntax::ast::Statement;
 use iotrules_compiler::{SqlVersion, check_sql};
 use jaq_core::data::JustLut;
@@ -42,7 +43,13 @@ fn w1_one_rule(c: &mut Criterion) {
     let rule = Rule { statement: &statement, version: VERSION, name: None };
     let jq = jaq_filter(W1_JQ);
 
+    let on_interp = RuleSet::with_engine(vec![set_rule(W1_RULE)], Engine::Interp);
+    let on_jit = RuleSet::with_engine(vec![set_rule(W1_RULE)], Engine::Jit);
+    assert!(on_jit.interpreted().is_empty(), "the JIT compiles the w1 WHERE clause");
+
     let peers: Vec<Peer<'_>> = vec![
+        ("iotrules_jit", Box::new(|topic, payload| in_set(&on_jit, &env, topic, payload))),
+        ("iotrules_interp_ruleset", Box::new(|topic, payload| in_set(&on_interp, &env, topic, payload))),
         ("iotrules_interp", Box::new(|topic, payload| interp(&rule, &env, topic, payload))),
         ("serde_json_value", Box::new(serde_json_value)),
         ("jaq", Box::new(|topic, payload| jaq(&jq, topic, payload))),
@@ -66,8 +73,8 @@ fn w1_one_rule(c: &mut Criterion) {
 fn w2_rule_count(c: &mut Criterion) {
     let env = Environment::default();
     let mut group = c.benchmark_group("w2_rule_count");
-    for count in RULE_COUNTS {
-        let set = fleet(count);
+    for (count, engine) in RULE_COUNTS.into_iter().flat_map(|count| [(count, Engine::Interp), (count, Engine::Jit)]) {
+        let set = fleet_on(count, engine);
         // The trie should make the position of the one matching rule irrelevant; the middle
         // keeps a linear scan from looking good by luck.
         let target = count / 2;
@@ -91,7 +98,8 @@ fn w2_rule_count(c: &mut Criterion) {
         }
 
         group.throughput(Throughput::Elements(messages.len() as u64));
-        group.bench_with_input(BenchmarkId::new("iotrules_interp_ruleset", count), &messages, |b, messages| {
+        let name = if engine == Engine::Jit { "iotrules_jit_ruleset" } else { "iotrules_interp_ruleset" };
+        group.bench_with_input(BenchmarkId::new(name, count), &messages, |b, messages| {
             b.iter(|| {
                 for message in messages {
                     black_box(set.evaluate(&env, black_box(message)).ok());
@@ -109,12 +117,28 @@ fn w3_compile(c: &mut Criterion) {
     let mut group = c.benchmark_group("w3_compile");
     group.throughput(Throughput::Elements(COMPILED_RULES as u64)).sample_size(10);
     group.bench_function("iotrules_check_and_index", |b| b.iter_with_large_drop(|| compile(black_box(&sources))));
+    group.bench_function("iotrules_check_index_and_jit", |b| {
+        b.iter_with_large_drop(|| compile_on(black_box(&sources), Engine::Jit))
+    });
     group.finish();
 }
 
 /// An engine under test and what it publishes for a message (topic, payload), or `None` when
 /// the rule does not fire. Adding an engine to w1 is one more entry in its list.
 type Peer<'a> = (&'static str, Box<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + 'a>);
+
+/// The rule as the runtime runs it: through a one-rule set (topic index, access plan, engine).
+fn in_set(set: &RuleSet, env: &Environment, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+    let message = Message { topic, payload, ..Message::default() };
+    match set.evaluate(env, &message).ok()?.into_iter().next() {
+        Some((_, Outcome::Fired(bytes))) => Some(bytes),
+        _ => None,
+    }
+}
+
+fn set_rule(sql: &str) -> SetRule {
+    SetRule { name: "w1".to_owned(), statement: statement(sql), version: VERSION }
+}
 
 fn interp(rule: &Rule<'_>, env: &Environment, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
     let message = Message { topic, payload, ..Message::default() };

@@ -1,6 +1,6 @@
 //! Rule sets the benchmarks build: what loading rules costs and what a set weighs.
 
-use iotrules_compiler::ruleset::{RuleSet, SetRule};
+use iotrules_compiler::ruleset::{Engine, RuleSet, SetRule};
 use iotrules_compiler::{SqlVersion, check_sql};
 
 const VERSION: SqlVersion = SqlVersion::V2016_03_23;
@@ -9,6 +9,11 @@ const VERSION: SqlVersion = SqlVersion::V2016_03_23;
 /// to `fleet/i/<device>/telemetry` reaches exactly rule `i`. Rules that do not check are left
 /// out, as loading rule files does; these always check.
 pub fn fleet(count: usize) -> RuleSet {
+    fleet_on(count, Engine::Interp)
+}
+
+/// [`fleet`] on `engine`.
+pub fn fleet_on(count: usize, engine: Engine) -> RuleSet {
     let sources: Vec<String> = (0..count)
         .map(|index| {
             format!(
@@ -17,12 +22,17 @@ pub fn fleet(count: usize) -> RuleSet {
             )
         })
         .collect();
-    compile(&sources)
+    compile_on(&sources, engine)
 }
 
 /// What loading rule files does: check every rule, keep those AWS would accept, index them.
 pub fn compile(sources: &[String]) -> RuleSet {
-    RuleSet::new(
+    compile_on(sources, Engine::Interp)
+}
+
+/// [`compile`] on `engine`; with the JIT this includes generating and finalizing the code.
+pub fn compile_on(sources: &[String], engine: Engine) -> RuleSet {
+    RuleSet::with_engine(
         sources
             .iter()
             .enumerate()
@@ -34,5 +44,6 @@ pub fn compile(sources: &[String]) -> RuleSet {
                 Some(SetRule { name: format!("rule_{index}"), statement: checked.statement?, version: VERSION })
             })
             .collect(),
+        engine,
     )
 }
