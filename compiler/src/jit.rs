@@ -269,8 +269,10 @@ fn compare(
     slot: usize,
     literal: Literal,
 ) -> cranelift_codegen::ir::Value {
-    let base = i32::try_from(slot * std::mem::size_of::<Slot>()).unwrap_or(i32::MAX);
-    let offset = |field: usize| base.saturating_add(i32::try_from(field).unwrap_or(0));
+    // `lower` caps slots at `MAX_SLOTS`, so every offset fits an i32.
+    let offset = |field: usize| {
+        i32::try_from(slot.saturating_mul(std::mem::size_of::<Slot>()).saturating_add(field)).unwrap_or(0)
+    };
     let kind = b.ins().load(types::I8, MemFlagsData::trusted(), slots, offset(std::mem::offset_of!(Slot, kind)));
     let int = b.ins().load(types::I64, MemFlagsData::trusted(), slots, offset(std::mem::offset_of!(Slot, int)));
     let float = b.ins().load(types::F64, MemFlagsData::trusted(), slots, offset(std::mem::offset_of!(Slot, float)));

@@ -4,6 +4,9 @@
 use crate::eval::access_plan::static_path;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 
+/// The most distinct payload fields one compiled clause reads.
+pub(crate) const MAX_SLOTS: usize = 1 << 16;
+
 /// A predicate over payload slots.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Predicate {
@@ -48,6 +51,8 @@ pub(crate) fn lower(expr: &Expr, slots: &mut Vec<Vec<String>>) -> Result<Predica
             let path: Vec<String> = path.into_iter().map(str::to_owned).collect();
             let slot = match slots.iter().position(|known| *known == path) {
                 Some(slot) => slot,
+                // Slot offsets must fit the 32-bit displacement of a load.
+                None if slots.len() >= MAX_SLOTS => return Err("more payload fields than the JIT takes".to_owned()),
                 None => {
                     slots.push(path);
                     slots.len() - 1
