@@ -145,9 +145,7 @@ pub fn evaluate_read(
     message: &Message<'_>,
     payload: &Value,
 ) -> Result<Outcome, EvalError> {
-    let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
-    let scope = Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed: false };
-    scope.run()
+    run_scope(rule, env, message, payload, false)
 }
 
 /// [`evaluate_read`] for a rule with no SET clause whose WHERE clause is already known to be
@@ -158,9 +156,18 @@ pub fn evaluate_read_passed(
     message: &Message<'_>,
     payload: &Value,
 ) -> Result<Outcome, EvalError> {
+    run_scope(rule, env, message, payload, true)
+}
+
+fn run_scope(
+    rule: &Rule<'_>,
+    env: &Environment,
+    message: &Message<'_>,
+    payload: &Value,
+    where_passed: bool,
+) -> Result<Outcome, EvalError> {
     let Some(topic) = visible_topic(rule, message.topic) else { return Ok(Outcome::NotMatched) };
-    let scope = Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed: true };
-    scope.run()
+    Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed }.run()
 }
 
 /// The topic the statement sees, when the message reaches the rule at all: a Basic Ingest
