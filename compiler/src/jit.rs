@@ -1,7 +1,7 @@
 //! The Cranelift JIT. Today it compiles WHERE clauses that compare payload fields with number
 //! literals (combined with AND, OR and NOT) into native predicates; a rule whose WHERE it does
 //! not compile is evaluated entirely by the interpreter, with the reason recorded. Either way
-//! the outcome is the interpreter's, byte for byte (`tests/jit.rs`).
+//! the outcome is the interpreter's, byte for byte (`tests/engines.rs`).
 //!
 //! **Architecture Invariant:** compiled code only reads the slot array it is given, never
 //! calls back into Rust, and so never unwinds. All of a set's functions are finalized in one

@@ -4,7 +4,7 @@
 //! skipped rather than built.
 //!
 //! INVARIANT: evaluating a statement on `plan.read(payload)` gives the same outcome as on the
-//! full payload. The differential tests in `ruleset` and `tests/access_plan.rs` hold it.
+//! full payload. The differential tests in `ruleset` and `tests/engines.rs` hold it.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
