@@ -15,7 +15,7 @@ use iotrules_benches::rules::realistic_rules;
 use iotrules_benches::sets::{compile, compile_on, fleet_on};
 use iotrules_benches::telemetry::{Telemetry, telemetry};
 use iotrules_compiler::eval::{Environment, Message, Outcome, Rule, evaluate};
-use iotrules_compiler::ruleset::{Engine, RuleSet, SetRule};
+use iotrules_compiler::ruleset::{Engine, Produced, RuleSet, Scratch, SetRule};
 use iotrules_compiler::syntax::ast::Statement;
 use iotrules_compiler::{SqlVersion, check_sql};
 use jaq_core::data::JustLut;
@@ -45,24 +45,29 @@ fn w1_one_rule(c: &mut Criterion) {
 
     let on_interp = RuleSet::with_engine(vec![set_rule(W1_RULE)], Engine::Interp);
     let on_jit = RuleSet::with_engine(vec![set_rule(W1_RULE)], Engine::Jit);
-    assert!(on_jit.interpreted().is_empty(), "the JIT compiles the w1 WHERE clause");
+    assert!(on_jit.interpreted().is_empty(), "the JIT compiles the whole w1 rule");
 
-    let peers: Vec<Peer<'_>> = vec![
-        ("iotrules_jit", Box::new(|topic, payload| in_set(&on_jit, &env, topic, payload))),
-        ("iotrules_interp_ruleset", Box::new(|topic, payload| in_set(&on_interp, &env, topic, payload))),
-        ("iotrules_interp", Box::new(|topic, payload| interp(&rule, &env, topic, payload))),
+    let (mut jit_scratch, mut interp_scratch) = (Scratch::default(), Scratch::default());
+    let mut peers: Vec<Peer<'_>> = vec![
+        ("iotrules_jit", Box::new(|topic, payload, out| in_set(&on_jit, &env, &mut jit_scratch, topic, payload, out))),
+        (
+            "iotrules_interp_ruleset",
+            Box::new(|topic, payload, out| in_set(&on_interp, &env, &mut interp_scratch, topic, payload, out)),
+        ),
+        ("iotrules_interp", Box::new(|topic, payload, out| interp(&rule, &env, topic, payload, out))),
         ("serde_json_value", Box::new(serde_json_value)),
-        ("jaq", Box::new(|topic, payload| jaq(&jq, topic, payload))),
+        ("jaq", Box::new(|topic, payload, out| jaq(&jq, topic, payload, out))),
     ];
-    assert_same_outputs(&peers, &messages);
+    assert_same_outputs(&mut peers, &messages);
 
     let mut group = c.benchmark_group("w1_one_rule");
     group.throughput(Throughput::Elements(messages.len() as u64));
-    for (name, run) in &peers {
+    let mut out = Vec::new();
+    for (name, run) in &mut peers {
         group.bench_function(*name, |b| {
             b.iter(|| {
                 for message in &messages {
-                    black_box(run(black_box(&message.topic), black_box(&message.payload)));
+                    black_box(run(black_box(&message.topic), black_box(&message.payload), &mut out));
                 }
             });
         });
@@ -99,10 +104,11 @@ fn w2_rule_count(c: &mut Criterion) {
 
         group.throughput(Throughput::Elements(messages.len() as u64));
         let name = if engine == Engine::Jit { "iotrules_jit_ruleset" } else { "iotrules_interp_ruleset" };
+        let mut scratch = Scratch::default();
         group.bench_with_input(BenchmarkId::new(name, count), &messages, |b, messages| {
             b.iter(|| {
                 for message in messages {
-                    black_box(set.evaluate(&env, black_box(message)).ok());
+                    black_box(set.evaluate_with(&env, black_box(message), &mut scratch).ok());
                 }
             });
         });
@@ -123,16 +129,32 @@ fn w3_compile(c: &mut Criterion) {
     group.finish();
 }
 
-/// An engine under test and what it publishes for a message (topic, payload), or `None` when
-/// the rule does not fire. Adding an engine to w1 is one more entry in its list.
-type Peer<'a> = (&'static str, Box<dyn Fn(&str, &[u8]) -> Option<Vec<u8>> + 'a>);
+/// An engine under test: given a message (topic, payload), it writes what it publishes into
+/// the buffer (cleared first) and says whether the rule fired. Every peer reuses one output
+/// buffer, as a runtime publishing from it would. Adding an engine to w1 is one more entry.
+type Peer<'a> = (&'static str, Box<dyn FnMut(&str, &[u8], &mut Vec<u8>) -> bool + 'a>);
 
-/// The rule as the runtime runs it: through a one-rule set (topic index, access plan, engine).
-fn in_set(set: &RuleSet, env: &Environment, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+/// The rule as the runtime runs it: through a one-rule set (topic index, payload scan,
+/// engine), with the buffers reused from message to message.
+fn in_set(
+    set: &RuleSet,
+    env: &Environment,
+    scratch: &mut Scratch,
+    topic: &str,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    out.clear();
     let message = Message { topic, payload, ..Message::default() };
-    match set.evaluate(env, &message).ok()?.into_iter().next() {
-        Some((_, Outcome::Fired(bytes))) => Some(bytes),
-        _ => None,
+    if set.evaluate_with(env, &message, scratch).is_err() {
+        return false;
+    }
+    match scratch.outcomes().next() {
+        Some((_, Produced::Fired(bytes))) => {
+            out.extend_from_slice(bytes);
+            true
+        }
+        _ => false,
     }
 }
 
@@ -140,35 +162,41 @@ fn set_rule(sql: &str) -> SetRule {
     SetRule { name: "w1".to_owned(), statement: statement(sql), version: VERSION }
 }
 
-fn interp(rule: &Rule<'_>, env: &Environment, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
+fn interp(rule: &Rule<'_>, env: &Environment, topic: &str, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
     let message = Message { topic, payload, ..Message::default() };
     match evaluate(rule, env, &message) {
-        Ok(Outcome::Fired(bytes)) => Some(bytes),
-        _ => None,
+        Ok(Outcome::Fired(bytes)) => {
+            out.extend_from_slice(&bytes);
+            true
+        }
+        _ => false,
     }
 }
 
 /// The rule as a user would write it by hand; the subscription already matched the topic.
-fn serde_json_value(topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let (temperature, humidity) = (value.get("temperature")?, value.get("humidity")?);
-    if !(temperature.as_f64()? > 50.0 && humidity.as_f64()? < 80.0) {
-        return None;
+fn serde_json_value(topic: &str, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else { return false };
+    let (Some(temperature), Some(humidity)) = (value.get("temperature"), value.get("humidity")) else { return false };
+    let (Some(t), Some(h)) = (temperature.as_f64(), humidity.as_f64()) else { return false };
+    let Some(device) = topic.split('/').nth(1) else { return false };
+    if !(t > 50.0 && h < 80.0) {
+        return false;
     }
-    let device = topic.split('/').nth(1)?;
-    serde_json::to_vec(&serde_json::json!({ "temperature": temperature, "humidity": humidity, "device": device })).ok()
+    let output = serde_json::json!({ "temperature": temperature, "humidity": humidity, "device": device });
+    serde_json::to_writer(out, &output).is_ok()
 }
 
 type JqFilter = jaq_core::Filter<JustLut<Val>>;
 
-fn jaq(filter: &JqFilter, topic: &str, payload: &[u8]) -> Option<Vec<u8>> {
-    let input = jaq_json::read::parse_single(payload).ok()?;
-    let device = Val::from(topic.split('/').nth(1)?.to_owned());
-    let ctx = Ctx::<JustLut<Val>>::new(&filter.lut, Vars::new([device]));
-    let output = filter.id.run((ctx, input)).next()?.ok()?;
-    let mut bytes = Vec::new();
-    jaq_json::write::write(&mut bytes, &jaq_json::write::Pp::default(), 0, &output).ok()?;
-    Some(bytes)
+fn jaq(filter: &JqFilter, topic: &str, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let Ok(input) = jaq_json::read::parse_single(payload) else { return false };
+    let Some(device) = topic.split('/').nth(1) else { return false };
+    let ctx = Ctx::<JustLut<Val>>::new(&filter.lut, Vars::new([Val::from(device.to_owned())]));
+    let Some(Ok(output)) = filter.id.run((ctx, input)).next() else { return false };
+    jaq_json::write::write(out, &jaq_json::write::Pp::default(), 0, &output).is_ok()
 }
 
 /// Compiles a jq filter with jaq's core definitions (`select` is one), its native functions
@@ -192,10 +220,13 @@ fn jaq_filter(code: &str) -> JqFilter {
 
 /// Every peer fires on the same messages and publishes the same JSON as the interpreter
 /// (compared as parsed values: `serde_json::Map` sorts its keys).
-fn assert_same_outputs(peers: &[Peer<'_>], messages: &[Telemetry]) {
-    let parse = |bytes: Option<Vec<u8>>| bytes.map(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+fn assert_same_outputs(peers: &mut [Peer<'_>], messages: &[Telemetry]) {
+    let mut out = Vec::new();
     for message in messages {
-        let mut outputs = peers.iter().map(|(name, run)| (*name, parse(run(&message.topic, &message.payload))));
+        let mut outputs = peers.iter_mut().map(|(name, run)| {
+            let fired = run(&message.topic, &message.payload, &mut out);
+            (*name, fired.then(|| serde_json::from_slice::<serde_json::Value>(&out).ok()))
+        });
         let Some((reference, expected)) = outputs.next() else { return };
         assert_eq!(expected.is_some(), message.hot, "{reference} on `{}`", message.topic);
         assert!(matches!(expected, None | Some(Some(_))), "{reference} published invalid JSON");

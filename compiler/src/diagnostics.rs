@@ -135,6 +135,8 @@ codes! {
     RuleTooManyActions = "rule::too_many_actions",
     /// An action entry naming no known action type, or more than one.
     RuleUnknownAction = "rule::unknown_action",
+    /// A rule the JIT does not compile, which runs on the interpreter with the same results.
+    JitInterpreted = "jit::interpreted",
 }
 
 impl fmt::Display for Code {

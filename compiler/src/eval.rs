@@ -9,7 +9,8 @@
 pub mod access_plan;
 pub mod functions;
 pub mod json;
-mod operators;
+pub(crate) mod operators;
+pub(crate) mod scanner;
 pub mod value;
 
 use std::collections::HashMap;
@@ -421,7 +422,7 @@ fn unaliased_key(expr: &Expr) -> &str {
 /// The output keys of a SELECT list when each item writes one undotted key and no key
 /// repeats, so the output can be written item by item; `None` otherwise (a `*` to merge, a
 /// dotted alias, a repeated key), when the output object is built first.
-fn flat_keys(items: &[SelectItem]) -> Option<Vec<&str>> {
+pub(crate) fn flat_keys(items: &[SelectItem]) -> Option<Vec<&str>> {
     let mut keys: Vec<&str> = Vec::with_capacity(items.len());
     for item in items {
         let SelectItem::Expr { expr, alias } = item else { return None };

@@ -5,11 +5,13 @@
 pub mod topic_index;
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use crate::check::topic_filter;
 use crate::eval::access_plan::{AccessPlan, ReadError};
-use crate::eval::{self, Environment, EvalError, Message, Outcome, Rule};
-use crate::jit::CompiledPredicates;
+use crate::eval::{self, Environment, EvalError, Message, Outcome, Rule, Value};
+use crate::jit::slots::SlotBuffer;
+use crate::jit::{CompiledRules, Emitter, Unsupported};
 use crate::syntax::ast::{ExprKind, Statement};
 use crate::version::SqlVersion;
 use topic_index::TopicIndex;
@@ -26,9 +28,9 @@ pub struct SetRule {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Engine {
     /// The reference interpreter.
-    #[default]
     Interp,
-    /// WHERE clauses the JIT compiles run as native code; everything else is interpreted.
+    /// Rules the JIT compiles run as native code; the others are interpreted.
+    #[default]
     Jit,
 }
 
@@ -42,17 +44,51 @@ pub struct RuleSet {
     whole: AccessPlan,
     index: TopicIndex,
     by_name: HashMap<String, usize>,
-    /// The compiled WHERE clauses, with the JIT engine.
-    compiled: Option<CompiledPredicates>,
+    /// The compiled rules, with the JIT engine.
+    compiled: Option<CompiledRules>,
+}
+
+/// What one rule did with a message, as [`Scratch::outcomes`] gives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Produced<'a> {
+    /// The WHERE clause was not the Boolean true.
+    Filtered,
+    /// The rule fired and published these bytes.
+    Fired(&'a [u8]),
+}
+
+/// The buffers one message is evaluated in, reused from message to message so that a
+/// steady stream allocates nothing.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    reached: Vec<usize>,
+    slots: SlotBuffer,
+    out: Vec<u8>,
+    /// Each reached rule and, when it fired, where its output is in `out`.
+    results: Vec<(usize, Option<Range<usize>>)>,
+}
+
+impl Scratch {
+    /// Every rule the last message reached, in the set's order, and what it did.
+    pub fn outcomes(&self) -> impl Iterator<Item = (usize, Produced<'_>)> {
+        self.results.iter().map(|(rule, output)| {
+            let produced = match output {
+                Some(range) => Produced::Fired(self.out.get(range.clone()).unwrap_or_default()),
+                None => Produced::Filtered,
+            };
+            (*rule, produced)
+        })
+    }
 }
 
 impl RuleSet {
+    /// A set on the interpreter.
     pub fn new(rules: Vec<SetRule>) -> Self {
         Self::with_engine(rules, Engine::Interp)
     }
 
-    /// A set whose rules run on `engine`; with the JIT, every WHERE clause it compiles is
-    /// finalized in one batch, freed when the set is dropped.
+    /// A set whose rules run on `engine`; with the JIT, every rule it compiles is finalized
+    /// in one batch, freed when the set is dropped.
     pub fn with_engine(rules: Vec<SetRule>, engine: Engine) -> Self {
         let mut index = TopicIndex::default();
         let mut by_name = HashMap::new();
@@ -63,8 +99,8 @@ impl RuleSet {
             by_name.entry(rule.name.clone()).or_insert(id);
         }
         let plans = rules.iter().map(|rule| AccessPlan::of(&rule.statement)).collect();
-        let compiled =
-            (engine == Engine::Jit).then(|| CompiledPredicates::compile(rules.iter().map(|rule| &rule.statement)));
+        let compiled = (engine == Engine::Jit)
+            .then(|| CompiledRules::compile(rules.iter().map(|rule| (&rule.statement, rule.version))));
         RuleSet { rules, plans, whole: AccessPlan::whole(), index, by_name, compiled }
     }
 
@@ -72,37 +108,142 @@ impl RuleSet {
         &self.rules
     }
 
-    /// With the JIT engine, the rules whose WHERE clause is interpreted, and why.
-    pub fn interpreted(&self) -> Vec<(usize, &str)> {
+    /// With the JIT engine, the rules it does not compile, and why; they are interpreted.
+    pub fn interpreted(&self) -> Vec<(usize, &Unsupported)> {
         let Some(compiled) = &self.compiled else { return Vec::new() };
-        (0..self.rules.len()).filter_map(|id| compiled.get(id).err().map(|reason| (id, reason))).collect()
+        (0..self.rules.len()).filter_map(|id| compiled.status(id)?.err().map(|reason| (id, reason))).collect()
     }
 
     /// The rules `topic` reaches, in the order they were given.
     pub fn reached_by(&self, topic: &str) -> Vec<usize> {
+        let mut reached = Vec::new();
+        self.reached_into(topic, &mut reached);
+        reached
+    }
+
+    fn reached_into(&self, topic: &str, reached: &mut Vec<usize>) {
+        reached.clear();
         match topic_filter::basic_ingest_rule(topic) {
-            Some(name) => self.by_name.get(name).copied().into_iter().collect(),
-            None => self.index.matching(topic),
+            Some(name) => reached.extend(self.by_name.get(name).copied()),
+            None => self.index.matching_into(topic, reached),
         }
     }
 
-    /// Evaluates every rule `message` reaches, scanning its payload once. Rules the topic
-    /// reaches but whose WHERE is not true report `Outcome::Filtered`.
+    /// Evaluates every rule `message` reaches. Rules the topic reaches but whose WHERE is
+    /// not true report `Outcome::Filtered`.
     pub fn evaluate(&self, env: &Environment, message: &Message<'_>) -> Result<Vec<(usize, Outcome)>, EvalError> {
-        let reached = self.reached_by(message.topic);
+        let mut scratch = Scratch::default();
+        self.evaluate_with(env, message, &mut scratch)?;
+        Ok(scratch
+            .outcomes()
+            .map(|(rule, produced)| {
+                let outcome = match produced {
+                    Produced::Filtered => Outcome::Filtered,
+                    Produced::Fired(bytes) => Outcome::Fired(bytes.to_vec()),
+                };
+                (rule, outcome)
+            })
+            .collect())
+    }
+
+    /// Evaluates every rule `message` reaches into `scratch`, whose
+    /// [`outcomes`](Scratch::outcomes) then tell what each did. The payload is scanned once
+    /// for all of them: into slots when the JIT compiled every reached rule, otherwise into
+    /// the values the reached rules' access plans name, for the interpreter.
+    pub fn evaluate_with(
+        &self,
+        env: &Environment,
+        message: &Message<'_>,
+        scratch: &mut Scratch,
+    ) -> Result<(), EvalError> {
+        scratch.results.clear();
+        scratch.out.clear();
+        let mut reached = std::mem::take(&mut scratch.reached);
+        self.reached_into(message.topic, &mut reached);
+        let result = self.evaluate_reached(env, message, &reached, scratch);
+        scratch.reached = reached;
+        result
+    }
+
+    fn evaluate_reached(
+        &self,
+        env: &Environment,
+        message: &Message<'_>,
+        reached: &[usize],
+        scratch: &mut Scratch,
+    ) -> Result<(), EvalError> {
         if reached.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
         if message.payload.len() > env.max_payload {
             return Err(EvalError::PayloadTooLarge { size: message.payload.len(), limit: env.max_payload });
         }
-        // One scan of the payload serves every reached rule, materializing what they read.
+        if let Some(compiled) = &self.compiled
+            && reached.iter().all(|id| matches!(compiled.status(*id), Some(Ok(()))))
+            && compiled.fill(&mut scratch.slots, message.payload)
+        {
+            let result = self.run_compiled(compiled, env, message, reached, scratch);
+            scratch.slots.clear();
+            return result;
+        }
+        let payload = self.read_for(reached, message.payload)?;
+        for id in reached {
+            self.interpret(*id, env, message, &payload, scratch)?;
+        }
+        Ok(())
+    }
+
+    fn run_compiled(
+        &self,
+        compiled: &CompiledRules,
+        env: &Environment,
+        message: &Message<'_>,
+        reached: &[usize],
+        scratch: &mut Scratch,
+    ) -> Result<(), EvalError> {
+        // Read lazily: only a rule whose helper failed needs the interpreter's payload.
+        let mut payload = None;
+        for &id in reached {
+            let Some(rule) = self.rules.get(id) else { continue };
+            let topic = visible_topic(message.topic);
+            let start = scratch.out.len();
+            let mut emitter = Emitter {
+                out: &mut scratch.out,
+                payload: message.payload,
+                topic,
+                client_id: message.client_id,
+                principal: message.principal,
+                source_ip: message.source_ip,
+                account_id: &env.account_id,
+                timestamp_ms: message.timestamp_ms,
+                whole_as_int: rule.version.has_2016_features(),
+                first: true,
+                failed: false,
+            };
+            match compiled.run(id, &scratch.slots, &mut emitter) {
+                Some(true) => scratch.results.push((id, Some(start..scratch.out.len()))),
+                Some(false) => scratch.results.push((id, None)),
+                None => {
+                    if payload.is_none() {
+                        payload = Some(self.read_for(reached, message.payload)?);
+                    }
+                    if let Some(payload) = &payload {
+                        self.interpret(id, env, message, payload, scratch)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The payload as the interpreter sees it, with everything the reached rules read.
+    fn read_for(&self, reached: &[usize], payload: &[u8]) -> Result<Value, EvalError> {
         let merged;
-        let plan = match reached.as_slice() {
+        let plan = match reached {
             [only] => self.plans.get(*only).unwrap_or(&self.whole),
             _ => {
                 let mut plan = AccessPlan::default();
-                for id in &reached {
+                for id in reached {
                     if let Some(rule_plan) = self.plans.get(*id) {
                         plan.merge(rule_plan);
                     }
@@ -111,21 +252,37 @@ impl RuleSet {
                 &merged
             }
         };
-        let payload = plan
-            .read(message.payload)
-            .map_err(|ReadError::TooDeep| EvalError::PayloadTooDeep { limit: eval::json::MAX_DEPTH })?;
-        let mut outcomes = Vec::with_capacity(reached.len());
-        for id in reached {
-            let Some(rule) = self.rules.get(id) else { continue };
-            let rule = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
-            let outcome = match self.compiled.as_ref().map(|compiled| compiled.get(id)) {
-                Some(Ok(compiled)) if !compiled.passes_on(&payload) => Outcome::Filtered,
-                Some(Ok(_)) => eval::evaluate_read_passed(&rule, env, message, &payload)?,
-                _ => eval::evaluate_read(&rule, env, message, &payload)?,
-            };
-            outcomes.push((id, outcome));
+        plan.read(payload).map_err(|ReadError::TooDeep| EvalError::PayloadTooDeep { limit: eval::json::MAX_DEPTH })
+    }
+
+    fn interpret(
+        &self,
+        id: usize,
+        env: &Environment,
+        message: &Message<'_>,
+        payload: &Value,
+        scratch: &mut Scratch,
+    ) -> Result<(), EvalError> {
+        let Some(rule) = self.rules.get(id) else { return Ok(()) };
+        let rule = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
+        match eval::evaluate_read(&rule, env, message, payload)? {
+            Outcome::Fired(bytes) => {
+                let start = scratch.out.len();
+                scratch.out.extend_from_slice(&bytes);
+                scratch.results.push((id, Some(start..scratch.out.len())));
+            }
+            Outcome::Filtered => scratch.results.push((id, None)),
+            Outcome::NotMatched => {}
         }
-        Ok(outcomes)
+        Ok(())
+    }
+}
+
+/// The topic a statement sees: a Basic Ingest topic without its `$aws/rules/<name>/` prefix.
+fn visible_topic(topic: &str) -> &str {
+    match topic_filter::basic_ingest_rule(topic) {
+        Some(name) => topic.get(topic_filter::BASIC_INGEST_PREFIX.len() + name.len() + 1..).unwrap_or_default(),
+        None => topic,
     }
 }
 

@@ -52,7 +52,7 @@ pub(crate) struct BenchArgs {
 pub(crate) enum Engine {
     /// The reference interpreter.
     Interp,
-    /// WHERE clauses the JIT compiles run as native code; the rest is interpreted.
+    /// Rules the JIT compiles run as native code; the others are interpreted.
     Jit,
 }
 
@@ -147,7 +147,7 @@ pub(crate) struct EvalArgs {
     pub(crate) max_payload: usize,
 
     /// The evaluator.
-    #[arg(long, value_enum, default_value_t = Engine::Interp)]
+    #[arg(long, value_enum, default_value_t = Engine::Jit)]
     pub(crate) engine: Engine,
 }
 
@@ -158,7 +158,7 @@ pub(crate) struct TestArgs {
     pub(crate) paths: Vec<PathBuf>,
 
     /// The evaluator.
-    #[arg(long, value_enum, default_value_t = Engine::Interp)]
+    #[arg(long, value_enum, default_value_t = Engine::Jit)]
     pub(crate) engine: Engine,
 
     /// Value returned by a function that calls another AWS service, as `NAME=JSON`.

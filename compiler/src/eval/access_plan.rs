@@ -9,7 +9,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::eval::json::{self, MAX_DEPTH};
+use crate::eval::json;
+use crate::eval::scanner::Scanner;
 use crate::eval::value::{Object, Value};
 use crate::syntax::ast::{Expr, ExprKind, Query, Select, SelectItem, Statement};
 
@@ -74,7 +75,7 @@ impl AccessPlan {
         // One pass validates everything and materializes only the planned members; like
         // serde_json, it stops at the first problem, so depth and syntax errors are told
         // apart in the same order.
-        let mut scanner = Scanner { bytes: payload, at: 0, depth: 0 };
+        let mut scanner = Scanner::new(payload);
         scanner.skip_whitespace();
         let object = scanner.object_under(&self.root);
         if scanner.too_deep() {
@@ -211,195 +212,7 @@ impl PathNode {
     }
 }
 
-/// A validating JSON scanner that mirrors serde_json's acceptance rules: the same grammar,
-/// strings without control characters or lone surrogates, numbers that fit a double, and
-/// fewer than [`MAX_DEPTH`] nested containers.
-struct Scanner<'a> {
-    bytes: &'a [u8],
-    at: usize,
-    depth: usize,
-}
-
-/// The scanner stopped: invalid JSON, or nesting too deep (see [`Scanner::too_deep`]).
-struct Stop;
-
 impl Scanner<'_> {
-    fn too_deep(&self) -> bool {
-        self.depth >= MAX_DEPTH
-    }
-
-    fn peek(&self) -> Option<u8> {
-        self.bytes.get(self.at).copied()
-    }
-
-    fn skip_whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
-            self.at += 1;
-        }
-    }
-
-    fn eat(&mut self, byte: u8) -> Result<(), Stop> {
-        if self.peek() == Some(byte) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(Stop)
-        }
-    }
-
-    fn value(&mut self) -> Result<(), Stop> {
-        match self.peek() {
-            Some(b'{') => self.container(b'}', true),
-            Some(b'[') => self.container(b']', false),
-            Some(b'"') => self.string().map(|_| ()),
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(Stop),
-        }
-    }
-
-    fn container(&mut self, close: u8, object: bool) -> Result<(), Stop> {
-        self.depth += 1;
-        if self.too_deep() {
-            return Err(Stop);
-        }
-        self.at += 1;
-        self.skip_whitespace();
-        if self.peek() == Some(close) {
-            self.at += 1;
-            self.depth -= 1;
-            return Ok(());
-        }
-        loop {
-            if object {
-                self.string()?;
-                self.skip_whitespace();
-                self.eat(b':')?;
-                self.skip_whitespace();
-            }
-            self.value()?;
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                }
-                Some(byte) if byte == close => {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(Stop),
-            }
-        }
-    }
-
-    fn literal(&mut self, word: &[u8]) -> Result<(), Stop> {
-        if self.bytes.get(self.at..self.at + word.len()) == Some(word) {
-            self.at += word.len();
-            Ok(())
-        } else {
-            Err(Stop)
-        }
-    }
-
-    fn number(&mut self) -> Result<(), Stop> {
-        let start = self.at;
-        let digits = |scanner: &mut Self| {
-            let from = scanner.at;
-            while matches!(scanner.peek(), Some(b'0'..=b'9')) {
-                scanner.at += 1;
-            }
-            scanner.at - from
-        };
-        if self.peek() == Some(b'-') {
-            self.at += 1;
-        }
-        match self.peek() {
-            Some(b'0') => self.at += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
-            }
-            _ => return Err(Stop),
-        }
-        if self.peek() == Some(b'.') {
-            self.at += 1;
-            if digits(self) == 0 {
-                return Err(Stop);
-            }
-        }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.at += 1;
-            if matches!(self.peek(), Some(b'+' | b'-')) {
-                self.at += 1;
-            }
-            if digits(self) == 0 {
-                return Err(Stop);
-            }
-        }
-        // serde_json refuses numbers that overflow a double. Without an exponent that takes
-        // over 300 digits, so only such numbers are parsed to find out.
-        let text = std::str::from_utf8(self.bytes.get(start..self.at).unwrap_or_default()).map_err(|_| Stop)?;
-        if !text.contains(['e', 'E']) && text.len() < 300 {
-            return Ok(());
-        }
-        if text.parse::<f64>().map_err(|_| Stop)?.is_finite() { Ok(()) } else { Err(Stop) }
-    }
-
-    /// Scans a string; returns its raw body (between the quotes) and whether it has escapes.
-    fn string(&mut self) -> Result<(usize, usize, bool), Stop> {
-        self.eat(b'"')?;
-        let start = self.at;
-        let mut escaped = false;
-        loop {
-            match self.peek() {
-                None => return Err(Stop),
-                Some(b'"') => {
-                    let end = self.at;
-                    self.at += 1;
-                    return Ok((start, end, escaped));
-                }
-                Some(0x00..=0x1f) => return Err(Stop),
-                Some(b'\\') => {
-                    escaped = true;
-                    self.at += 1;
-                    match self.peek() {
-                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.at += 1,
-                        Some(b'u') => {
-                            self.at += 1;
-                            let unit = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&unit) {
-                                // A high surrogate must be followed by an escaped low one.
-                                self.eat(b'\\')?;
-                                self.eat(b'u')?;
-                                let low = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&low) {
-                                    return Err(Stop);
-                                }
-                            } else if (0xDC00..0xE000).contains(&unit) {
-                                return Err(Stop);
-                            }
-                        }
-                        _ => return Err(Stop),
-                    }
-                }
-                Some(_) => self.at += 1,
-            }
-        }
-    }
-
-    fn hex4(&mut self) -> Result<u32, Stop> {
-        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Stop)?;
-        let text = std::str::from_utf8(digits).map_err(|_| Stop)?;
-        if !digits.iter().all(u8::is_ascii_hexdigit) {
-            return Err(Stop);
-        }
-        self.at += 4;
-        u32::from_str_radix(text, 16).map_err(|_| Stop)
-    }
-
     /// Reads and validates the object at the cursor, keeping only the members `plan` names;
     /// `None` when the text is not valid JSON or nests too deep.
     fn object_under(&mut self, plan: &PathNode) -> Option<Value> {
@@ -459,6 +272,7 @@ impl Scanner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eval::json::MAX_DEPTH;
     use crate::{SqlVersion, check_sql};
 
     fn plan(sql: &str) -> AccessPlan {

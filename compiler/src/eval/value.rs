@@ -163,15 +163,25 @@ pub fn f64_to_i64(value: f64) -> Option<i64> {
 /// prints whole numbers without a fraction (SQL version 2016-03-23). Non-finite values have
 /// no JSON form.
 pub fn format_decimal(value: f64, whole_as_int: bool) -> Option<String> {
+    let mut out = Vec::new();
+    write_decimal(&mut out, value, whole_as_int).then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`format_decimal`] appended to `out`, without allocating; false for a non-finite value.
+pub fn write_decimal(out: &mut Vec<u8>, value: f64, whole_as_int: bool) -> bool {
     if !value.is_finite() {
-        return None;
+        return false;
     }
     if whole_as_int && let Some(int) = f64_to_i64(value) {
-        return Some(int.to_string());
+        out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
+        return true;
     }
-    let mut buffer = ryu::Buffer::new();
-    let text = buffer.format_finite(value);
-    Some(if value == 0.0 && value.is_sign_negative() { "-0.0".to_owned() } else { text.to_owned() })
+    if value == 0.0 && value.is_sign_negative() {
+        out.extend_from_slice(b"-0.0");
+    } else {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
+    }
+    true
 }
 
 /// Writes `value` as compact JSON. Undefined object members and array items are left out;

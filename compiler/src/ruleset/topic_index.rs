@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
+
 /// Which rules listen to which topics.
 #[derive(Debug, Default)]
 pub struct TopicIndex {
@@ -11,7 +13,7 @@ pub struct TopicIndex {
 
 #[derive(Debug, Default)]
 struct Node {
-    literal: HashMap<String, Node>,
+    literal: HashMap<String, Node, foldhash::fast::RandomState>,
     plus: Option<Box<Node>>,
     /// Rules whose filter ends with `#` at this level.
     hash: Vec<usize>,
@@ -41,31 +43,43 @@ impl TopicIndex {
     /// never match topics starting with `$`.
     pub fn matching(&self, topic: &str) -> Vec<usize> {
         let mut found = Vec::new();
-        let levels: Vec<&str> = topic.split('/').collect();
+        self.matching_into(topic, &mut found);
+        found
+    }
+
+    /// [`matching`](Self::matching) into `found`, which is cleared first; allocates nothing
+    /// for topics with few `+` branches once `found` has grown.
+    pub fn matching_into(&self, topic: &str, found: &mut Vec<usize>) {
+        found.clear();
         let system = topic.starts_with('$');
-        // An explicit stack keeps the walk iterative; its size is bounded by the topic depth
-        // times the number of `+` branches.
-        let mut stack: Vec<(&Node, usize)> = vec![(&self.root, 0)];
-        while let Some((node, depth)) = stack.pop() {
-            let wildcards = !(system && depth == 0);
-            if depth == levels.len() {
+        // An explicit stack keeps the walk iterative; each entry is a node and the topic
+        // levels left after it (`None` once every level is consumed).
+        let mut stack: SmallVec<[(&Node, Option<&str>, bool); 8]> = SmallVec::new();
+        stack.push((&self.root, Some(topic), true));
+        while let Some((node, rest, first)) = stack.pop() {
+            let wildcards = !(system && first);
+            let Some(rest) = rest else {
                 found.extend_from_slice(&node.exact);
                 continue;
-            }
+            };
             if wildcards {
                 found.extend_from_slice(&node.hash);
             }
-            let Some(level) = levels.get(depth) else { continue };
-            if let Some(next) = node.literal.get(*level) {
-                stack.push((next, depth + 1));
+            let (level, after) = match rest.split_once('/') {
+                Some((level, after)) => (level, Some(after)),
+                None => (rest, None),
+            };
+            if let Some(next) = node.literal.get(level) {
+                stack.push((next, after, false));
             }
             if wildcards && let Some(next) = &node.plus {
-                stack.push((next, depth + 1));
+                stack.push((next, after, false));
             }
         }
-        found.sort_unstable();
-        found.dedup();
-        found
+        if found.len() > 1 {
+            found.sort_unstable();
+            found.dedup();
+        }
     }
 }
 

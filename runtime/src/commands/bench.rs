@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use iotrules_compiler::eval::{Environment, Message};
-use iotrules_compiler::ruleset::{RuleSet, SetRule};
+use iotrules_compiler::ruleset::{RuleSet, Scratch, SetRule};
 use serde::Serialize;
 use serde_json::Value as Json;
 
@@ -34,7 +34,7 @@ struct RuleResult {
     reached: f64,
     messages_per_second: f64,
     ns_per_message: f64,
-    /// With the JIT engine, why the rule's WHERE clause is interpreted.
+    /// With the JIT engine, why the rule is interpreted.
     #[serde(skip_serializing_if = "Option::is_none")]
     interpreted_because: Option<String>,
 }
@@ -96,19 +96,23 @@ fn measure_engine(
     let env = Environment::default();
     let set = RuleSet::with_engine(rules.to_vec(), engine.ruleset());
     progress.show(&format!("{}: whole set", engine.name()));
+    let mut scratch = Scratch::default();
     let (messages, elapsed) = measure(budget, |index| {
         let (topic, payload) = &samples[index % samples.len()];
         let message = Message { topic, payload, ..Message::default() };
-        let _ = std::hint::black_box(set.evaluate(&env, &message));
+        let _ = std::hint::black_box(set.evaluate_with(&env, &message, &mut scratch));
     });
-    let interpreted: Vec<(usize, &str)> = set.interpreted();
+    let interpreted = set.interpreted();
     let mut results = Vec::new();
     for (id, rule) in set.rules().iter().enumerate() {
         progress.show(&format!("{}: rule {}", engine.name(), rule.name));
         let reaching: Vec<&(String, Vec<u8>)> =
             samples.iter().filter(|(topic, _)| set.reached_by(topic).contains(&id)).collect();
         let reached = reaching.len() as f64 / samples.len() as f64;
-        let fallback = interpreted.iter().find(|(rule, _)| *rule == id).map(|(_, reason)| (*reason).to_owned());
+        let fallback = interpreted
+            .iter()
+            .find(|(rule, _)| *rule == id)
+            .map(|(_, unsupported)| format!("the JIT does not compile {}", unsupported.reason));
         let mut result = RuleResult {
             name: rule.name.clone(),
             reached,
@@ -121,7 +125,7 @@ fn measure_engine(
             let (count, elapsed) = measure(budget / 5, |index| {
                 let (topic, payload) = reaching[index % reaching.len()];
                 let message = Message { topic, payload, ..Message::default() };
-                let _ = std::hint::black_box(single.evaluate(&env, &message));
+                let _ = std::hint::black_box(single.evaluate_with(&env, &message, &mut scratch));
             });
             result.messages_per_second = count as f64 / elapsed.as_secs_f64();
             result.ns_per_message = elapsed.as_nanos() as f64 / count as f64;

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use iotrules_compiler::check::functions::{self, Determinism};
 use iotrules_compiler::eval::{self, Environment, EvalError, Message, MqttProperties, Outcome, Rule, Value};
+use iotrules_compiler::jit::Unsupported;
 use iotrules_compiler::ruleset::{RuleSet, SetRule};
 
 use crate::cli::{Engine, EvalArgs};
@@ -67,7 +68,11 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
         timestamp_ms: args.timestamp.unwrap_or_else(now_ms),
         properties: is_mqtt5.then_some(&properties),
     };
-    match run_on(args.engine, &rule, &env, &message) {
+    let (outcome, interpreted) = run_on(args.engine, &rule, &env, &message);
+    if let Some(unsupported) = interpreted {
+        note_interpreted(&loaded, &unsupported);
+    }
+    match outcome {
         Ok(Outcome::Fired(bytes)) => {
             let mut stdout = std::io::stdout().lock();
             let written = stdout.write_all(&bytes).and_then(|()| stdout.write_all(b"\n")).and_then(|()| stdout.flush());
@@ -82,14 +87,15 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
 }
 
 /// Evaluates one rule on `engine`: the interpreter directly, or a one-rule set on the JIT.
+/// With the JIT, also says why the rule runs on the interpreter, if it does.
 pub(crate) fn run_on(
     engine: Engine,
     rule: &Rule<'_>,
     env: &Environment,
     message: &Message<'_>,
-) -> Result<Outcome, EvalError> {
+) -> (Result<Outcome, EvalError>, Option<Unsupported>) {
     match engine {
-        Engine::Interp => eval::evaluate(rule, env, message),
+        Engine::Interp => (eval::evaluate(rule, env, message), None),
         Engine::Jit => {
             let set_rule = SetRule {
                 name: rule.name.unwrap_or_default().to_owned(),
@@ -97,9 +103,29 @@ pub(crate) fn run_on(
                 version: rule.version,
             };
             let set = RuleSet::with_engine(vec![set_rule], engine.ruleset());
-            let outcomes = set.evaluate(env, message)?;
-            Ok(outcomes.into_iter().next().map_or(Outcome::NotMatched, |(_, outcome)| outcome))
+            let interpreted = set.interpreted().first().map(|(_, unsupported)| (*unsupported).clone());
+            let outcome = set
+                .evaluate(env, message)
+                .map(|outcomes| outcomes.into_iter().next().map_or(Outcome::NotMatched, |(_, outcome)| outcome));
+            (outcome, interpreted)
         }
+    }
+}
+
+/// Tells on standard error that the rule ran on the interpreter, pointing at the construct
+/// when the statement's spans point into the input (SQL text, not a rule file's JSON).
+fn note_interpreted(loaded: &rules::LoadedRule, unsupported: &Unsupported) {
+    let diagnostic = unsupported.diagnostic();
+    if loaded.spans_in_source {
+        let report = report::InputReport {
+            name: loaded.report.name.clone(),
+            source: loaded.report.source.clone(),
+            diagnostics: vec![diagnostic],
+            description: String::new(),
+        };
+        eprint!("{}", report::render(&report));
+    } else {
+        eprintln!("{}: {}", diagnostic.code, diagnostic.message);
     }
 }
 

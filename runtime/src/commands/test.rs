@@ -240,6 +240,7 @@ fn run_case(case: &TestCase, env: &Environment, engine: Engine) -> Result<(), St
         ..Message::default()
     };
     let outcome = run_on(engine, &rule, env, &message)
+        .0
         .map_err(|error| format!("  error: {error}\n  help: {}\n", error.help()))?;
     match (&case.expect, outcome) {
         (Expect::Nothing, Outcome::NotMatched | Outcome::Filtered) => Ok(()),

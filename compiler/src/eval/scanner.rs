@@ -1,0 +1,202 @@
+//! A validating JSON scanner that mirrors serde_json's acceptance rules, shared by the readers
+//! that pick planned parts out of a payload without parsing the rest.
+
+use crate::eval::json::MAX_DEPTH;
+
+/// A validating JSON scanner that mirrors serde_json's acceptance rules: the same grammar,
+/// strings without control characters or lone surrogates, numbers that fit a double, and
+/// fewer than [`MAX_DEPTH`] nested containers.
+pub(crate) struct Scanner<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) at: usize,
+    pub(crate) depth: usize,
+}
+
+/// The scanner stopped: invalid JSON, or nesting too deep (see [`Scanner::too_deep`]).
+pub(crate) struct Stop;
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Scanner { bytes, at: 0, depth: 0 }
+    }
+
+    pub(crate) fn too_deep(&self) -> bool {
+        self.depth >= MAX_DEPTH
+    }
+
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    pub(crate) fn skip_whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    pub(crate) fn eat(&mut self, byte: u8) -> Result<(), Stop> {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(Stop)
+        }
+    }
+
+    pub(crate) fn value(&mut self) -> Result<(), Stop> {
+        match self.peek() {
+            Some(b'{') => self.container(b'}', true),
+            Some(b'[') => self.container(b']', false),
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(Stop),
+        }
+    }
+
+    pub(crate) fn container(&mut self, close: u8, object: bool) -> Result<(), Stop> {
+        self.depth += 1;
+        if self.too_deep() {
+            return Err(Stop);
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        if self.peek() == Some(close) {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            if object {
+                self.string()?;
+                self.skip_whitespace();
+                self.eat(b':')?;
+                self.skip_whitespace();
+            }
+            self.value()?;
+            self.skip_whitespace();
+            match self.peek() {
+                Some(b',') => {
+                    self.at += 1;
+                    self.skip_whitespace();
+                }
+                Some(byte) if byte == close => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(Stop),
+            }
+        }
+    }
+
+    pub(crate) fn literal(&mut self, word: &[u8]) -> Result<(), Stop> {
+        if self.bytes.get(self.at..self.at + word.len()) == Some(word) {
+            self.at += word.len();
+            Ok(())
+        } else {
+            Err(Stop)
+        }
+    }
+
+    pub(crate) fn number(&mut self) -> Result<(), Stop> {
+        let start = self.at;
+        let digits = |scanner: &mut Self| {
+            let rest = scanner.bytes.get(scanner.at..).unwrap_or_default();
+            let count = rest.iter().position(|byte| !byte.is_ascii_digit()).unwrap_or(rest.len());
+            scanner.at += count;
+            count
+        };
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => return Err(Stop),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if digits(self) == 0 {
+                return Err(Stop);
+            }
+        }
+        let exponent = matches!(self.peek(), Some(b'e' | b'E'));
+        if exponent {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if digits(self) == 0 {
+                return Err(Stop);
+            }
+        }
+        // serde_json refuses numbers that overflow a double. Without an exponent that takes
+        // over 300 digits, so only such numbers are parsed to find out, by serde_json itself:
+        // near `f64::MAX` its rounding refuses some numbers a correctly rounded parse accepts.
+        if !exponent && self.at - start < 300 {
+            return Ok(());
+        }
+        let text = self.bytes.get(start..self.at).ok_or(Stop)?;
+        serde_json::from_slice::<f64>(text).map(|_| ()).map_err(|_| Stop)
+    }
+
+    /// Scans a string; returns its raw body (between the quotes) and whether it has escapes.
+    pub(crate) fn string(&mut self) -> Result<(usize, usize, bool), Stop> {
+        self.eat(b'"')?;
+        let start = self.at;
+        let mut escaped = false;
+        loop {
+            // Most of a string is plain text: skip it in one tight loop.
+            let rest = self.bytes.get(self.at..).unwrap_or_default();
+            self.at += rest.iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20).unwrap_or(rest.len());
+            match self.peek() {
+                None => return Err(Stop),
+                Some(b'"') => {
+                    let end = self.at;
+                    self.at += 1;
+                    return Ok((start, end, escaped));
+                }
+                Some(0x00..=0x1f) => return Err(Stop),
+                Some(b'\\') => {
+                    escaped = true;
+                    self.at += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.at += 1,
+                        Some(b'u') => {
+                            self.at += 1;
+                            let unit = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&unit) {
+                                // A high surrogate must be followed by an escaped low one.
+                                self.eat(b'\\')?;
+                                self.eat(b'u')?;
+                                let low = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return Err(Stop);
+                                }
+                            } else if (0xDC00..0xE000).contains(&unit) {
+                                return Err(Stop);
+                            }
+                        }
+                        _ => return Err(Stop),
+                    }
+                }
+                Some(_) => self.at += 1,
+            }
+        }
+    }
+
+    pub(crate) fn hex4(&mut self) -> Result<u32, Stop> {
+        let digits = self.bytes.get(self.at..self.at + 4).ok_or(Stop)?;
+        let text = std::str::from_utf8(digits).map_err(|_| Stop)?;
+        if !digits.iter().all(u8::is_ascii_hexdigit) {
+            return Err(Stop);
+        }
+        self.at += 4;
+        u32::from_str_radix(text, 16).map_err(|_| Stop)
+    }
+}

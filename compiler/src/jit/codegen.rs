@@ -1,0 +1,320 @@
+//! Cranelift code generation for lowered rules: one function per rule, all in one module.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+
+use super::helpers::{
+    self, CONTEXT_ACCOUNT_ID, CONTEXT_CLIENT_ID, CONTEXT_PRINCIPAL, CONTEXT_SOURCE_IP, CONTEXT_TIMESTAMP,
+    CONTEXT_TOPIC, CONTEXT_TOPIC_LEVEL,
+};
+use super::lower::{Literal, Lowered, Operand, Predicate, Source, Unsupported};
+use super::slots::{BOOL, DECIMAL, INT, MISSING, NUMERIC_STRING, Slot};
+use super::{FALSE, TRUE, UNDEFINED};
+use crate::syntax::ast::BinaryOp;
+
+/// A finalized module, the function of each rule that compiled, and the constants the code
+/// points at.
+pub(super) struct Built {
+    pub(super) module: JITModule,
+    pub(super) ids: Vec<Option<FuncId>>,
+    pub(super) constants: Vec<Box<[u8]>>,
+}
+
+/// Defines every lowered rule in one module and finalizes them together. `slot_maps[r][i]`
+/// is the set-wide slot of rule `r`'s path `i`.
+pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<usize>]) -> Result<Built, String> {
+    let mut flags = settings::builder();
+    for (name, value) in [("use_colocated_libcalls", "false"), ("is_pic", "false"), ("opt_level", "speed")] {
+        flags.set(name, value).map_err(|error| error.to_string())?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(str::to_owned)?
+        .finish(settings::Flags::new(flags))
+        .map_err(|error| error.to_string())?;
+    let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    let pointer = module.target_config().pointer_type();
+    let mut signature = module.make_signature();
+    signature.params.extend([AbiParam::new(pointer), AbiParam::new(pointer)]);
+    signature.returns.push(AbiParam::new(types::I8));
+    let mut builder_context = FunctionBuilderContext::new();
+    let mut constants = Vec::new();
+    let mut ids = Vec::with_capacity(lowered.len());
+    for (index, (lowered, slot_map)) in lowered.iter().zip(slot_maps).enumerate() {
+        let Ok(lowered) = lowered else {
+            ids.push(None);
+            continue;
+        };
+        let id = module
+            .declare_function(&format!("rule_{index}"), Linkage::Local, &signature)
+            .map_err(|error| error.to_string())?;
+        let mut context = module.make_context();
+        context.func.signature = signature.clone();
+        context.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
+            let mut emitter =
+                Emit { b: builder, pointer, slot_map, constants: &mut constants, call_conv: signature.call_conv };
+            emitter.rule(lowered);
+            emitter.b.seal_all_blocks();
+            emitter.b.finalize(module.target_config());
+        }
+        let defined = module.define_function(id, &mut context);
+        module.clear_context(&mut context);
+        ids.push(defined.ok().map(|()| id));
+    }
+    module.finalize_definitions().map_err(|error| error.to_string())?;
+    Ok(Built { module, ids, constants })
+}
+
+struct Emit<'a, 'b> {
+    b: FunctionBuilder<'b>,
+    pointer: types::Type,
+    slot_map: &'a [usize],
+    constants: &'a mut Vec<Box<[u8]>>,
+    call_conv: cranelift_codegen::isa::CallConv,
+}
+
+/// The arguments of a helper: pointers and integers, all pointer-sized, and what it returns.
+enum Returns {
+    Nothing,
+    Truth,
+}
+
+impl Emit<'_, '_> {
+    fn rule(&mut self, lowered: &Lowered) {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        let (Some(&slots), Some(&ctx)) = (params.first(), params.get(1)) else {
+            let zero = self.b.ins().iconst(types::I8, FALSE);
+            self.b.ins().return_(&[zero]);
+            return;
+        };
+        if let Some(predicate) = &lowered.predicate {
+            let truth = self.predicate(slots, ctx, predicate);
+            let body = self.b.create_block();
+            let filtered = self.b.create_block();
+            let holds = self.b.ins().icmp_imm_u(IntCC::Equal, truth, TRUE);
+            self.b.ins().brif(holds, body, &[], filtered, &[]);
+            self.b.switch_to_block(filtered);
+            let zero = self.b.ins().iconst(types::I8, FALSE);
+            self.b.ins().return_(&[zero]);
+            self.b.switch_to_block(body);
+        }
+        if lowered.object {
+            self.raw(ctx, b"{");
+        }
+        for item in &lowered.items {
+            match &item.source {
+                Source::Operand(Operand::Path(path)) => {
+                    let slot = self.slot_address(slots, *path);
+                    let (key, key_len) = self.constant(&item.prefix);
+                    self.call(helpers::emit_slot as *const () as usize, &[ctx, slot, key, key_len], Returns::Nothing);
+                }
+                Source::Operand(operand) => {
+                    let (which, level) = self.context(*operand);
+                    let (key, key_len) = self.constant(&item.prefix);
+                    self.call(
+                        helpers::emit_context as *const () as usize,
+                        &[ctx, which, level, key, key_len],
+                        Returns::Nothing,
+                    );
+                }
+                Source::Payload => {
+                    let (key, key_len) = self.constant(&item.prefix);
+                    self.call(helpers::emit_payload as *const () as usize, &[ctx, key, key_len], Returns::Nothing);
+                }
+                Source::Constant(Some(value)) => {
+                    let member = [item.prefix.as_slice(), value].concat();
+                    let (text, len) = self.constant(&member);
+                    self.call(helpers::emit_constant as *const () as usize, &[ctx, text, len], Returns::Nothing);
+                }
+                Source::Constant(None) => {}
+            }
+        }
+        if lowered.object {
+            self.raw(ctx, b"}");
+        }
+        let one = self.b.ins().iconst(types::I8, TRUE);
+        self.b.ins().return_(&[one]);
+    }
+
+    fn raw(&mut self, ctx: Value, text: &[u8]) {
+        let (pointer, len) = self.constant(text);
+        self.call(helpers::emit_raw as *const () as usize, &[ctx, pointer, len], Returns::Nothing);
+    }
+
+    /// Keeps `bytes` alive with the set and gives its address and length as values.
+    fn constant(&mut self, bytes: &[u8]) -> (Value, Value) {
+        let boxed: Box<[u8]> = bytes.into();
+        let address = boxed.as_ptr() as i64;
+        self.constants.push(boxed);
+        (self.b.ins().iconst(self.pointer, address), self.b.ins().iconst(self.pointer, bytes.len() as i64))
+    }
+
+    fn integer(&mut self, value: i64) -> Value {
+        self.b.ins().iconst(self.pointer, value)
+    }
+
+    /// Calls the helper at `address` with pointer-sized arguments.
+    fn call(&mut self, address: usize, args: &[Value], returns: Returns) -> Option<Value> {
+        let mut signature = Signature::new(self.call_conv);
+        signature.params.extend(args.iter().map(|_| AbiParam::new(self.pointer)));
+        if let Returns::Truth = returns {
+            signature.returns.push(AbiParam::new(types::I8));
+        }
+        let signature = self.b.import_signature(signature);
+        let callee = self.b.ins().iconst(self.pointer, address as i64);
+        let call = self.b.ins().call_indirect(signature, callee, args);
+        self.b.inst_results(call).first().copied()
+    }
+
+    fn slot_address(&mut self, slots: Value, path: usize) -> Value {
+        let slot = self.slot_map.get(path).copied().unwrap_or(0);
+        let offset = slot.saturating_mul(std::mem::size_of::<Slot>());
+        self.b.ins().iadd_imm_u(slots, i64::try_from(offset).unwrap_or(0))
+    }
+
+    fn context(&mut self, operand: Operand) -> (Value, Value) {
+        let (which, level) = match operand {
+            Operand::Topic => (CONTEXT_TOPIC, 0),
+            Operand::TopicLevel(level) => (CONTEXT_TOPIC_LEVEL, level),
+            Operand::ClientId | Operand::Path(_) => (CONTEXT_CLIENT_ID, 0),
+            Operand::Principal => (CONTEXT_PRINCIPAL, 0),
+            Operand::SourceIp => (CONTEXT_SOURCE_IP, 0),
+            Operand::AccountId => (CONTEXT_ACCOUNT_ID, 0),
+            Operand::Timestamp => (CONTEXT_TIMESTAMP, 0),
+        };
+        (self.integer(which), self.integer(level))
+    }
+
+    /// Emits `predicate` as an i8: 0 false, 1 true, 2 Undefined.
+    fn predicate(&mut self, slots: Value, ctx: Value, predicate: &Predicate) -> Value {
+        match predicate {
+            Predicate::Constant(flag) => self.b.ins().iconst(types::I8, if *flag { TRUE } else { FALSE }),
+            Predicate::Not(inner) => {
+                let value = self.predicate(slots, ctx, inner);
+                let undefined = self.b.ins().icmp_imm_u(IntCC::Equal, value, UNDEFINED);
+                let flipped = self.b.ins().bxor_imm_u(value, TRUE);
+                let undefined_value = self.b.ins().iconst(types::I8, UNDEFINED);
+                self.b.ins().select(undefined, undefined_value, flipped)
+            }
+            Predicate::And(lhs, rhs) | Predicate::Or(lhs, rhs) => {
+                // Both sides are evaluated, as AWS documents no short-circuiting; neither
+                // has side effects here, so this is only about Undefined.
+                let (l, r) = (self.predicate(slots, ctx, lhs), self.predicate(slots, ctx, rhs));
+                let l_undefined = self.b.ins().icmp_imm_u(IntCC::Equal, l, UNDEFINED);
+                let r_undefined = self.b.ins().icmp_imm_u(IntCC::Equal, r, UNDEFINED);
+                let undefined = self.b.ins().bor(l_undefined, r_undefined);
+                let combined = if matches!(predicate, Predicate::And(..)) {
+                    self.b.ins().band(l, r)
+                } else {
+                    self.b.ins().bor(l, r)
+                };
+                let undefined_value = self.b.ins().iconst(types::I8, UNDEFINED);
+                self.b.ins().select(undefined, undefined_value, combined)
+            }
+            Predicate::Compare { op, operand, literal } => {
+                let negate = self.integer(i64::from(*op == BinaryOp::Ne));
+                match (operand, literal) {
+                    (Operand::Path(path), Literal::Int(_) | Literal::Decimal(_)) => {
+                        let slot = self.slot_address(slots, *path);
+                        self.compare_number(slot, *op, literal)
+                    }
+                    (Operand::Path(path), Literal::Bool(flag)) => {
+                        let slot = self.slot_address(slots, *path);
+                        self.compare_bool(slot, *op, *flag)
+                    }
+                    (Operand::Path(path), Literal::Text(text)) => {
+                        let slot = self.slot_address(slots, *path);
+                        let (text, len) = self.constant(text.as_bytes());
+                        let args = [ctx, slot, text, len, negate];
+                        self.call(helpers::slot_equals_text as *const () as usize, &args, Returns::Truth)
+                            .unwrap_or_else(|| self.b.ins().iconst(types::I8, UNDEFINED))
+                    }
+                    (context, Literal::Text(text)) => {
+                        let (which, level) = self.context(*context);
+                        let (text, len) = self.constant(text.as_bytes());
+                        let args = [ctx, which, level, text, len, negate];
+                        self.call(helpers::context_equals_text as *const () as usize, &args, Returns::Truth)
+                            .unwrap_or_else(|| self.b.ins().iconst(types::I8, UNDEFINED))
+                    }
+                    // `lower` refuses every other pairing.
+                    _ => self.b.ins().iconst(types::I8, UNDEFINED),
+                }
+            }
+        }
+    }
+
+    fn load(&mut self, ty: types::Type, slot: Value, offset: usize) -> Value {
+        self.b.ins().load(ty, MemFlagsData::trusted(), slot, i32::try_from(offset).unwrap_or(0))
+    }
+
+    /// `slot = flag`: the same Boolean, false for any other value, Undefined when missing.
+    fn compare_bool(&mut self, slot: Value, op: BinaryOp, flag: bool) -> Value {
+        let kind = self.load(types::I8, slot, std::mem::offset_of!(Slot, kind));
+        let int = self.load(types::I64, slot, std::mem::offset_of!(Slot, int));
+        let same = self.b.ins().icmp_imm_u(IntCC::Equal, int, i64::from(flag));
+        let is_bool = self.b.ins().icmp_imm_u(IntCC::Equal, kind, i64::from(BOOL));
+        let false_value = self.b.ins().iconst(types::I8, FALSE);
+        let equal = self.b.ins().select(is_bool, same, false_value);
+        let result = if op == BinaryOp::Ne { self.b.ins().bxor_imm_u(equal, TRUE) } else { equal };
+        let missing = self.b.ins().icmp_imm_u(IntCC::Equal, kind, i64::from(MISSING));
+        let undefined_value = self.b.ins().iconst(types::I8, UNDEFINED);
+        self.b.ins().select(missing, undefined_value, result)
+    }
+
+    /// `slot op literal` by the tables of `eval::operators`: ordering compares numbers and
+    /// numeric strings and is otherwise Undefined; `=` needs the same type and is Undefined
+    /// only for a missing value.
+    fn compare_number(&mut self, slot: Value, op: BinaryOp, literal: &Literal) -> Value {
+        let kind = self.load(types::I8, slot, std::mem::offset_of!(Slot, kind));
+        let int = self.load(types::I64, slot, std::mem::offset_of!(Slot, int));
+        let float = self.load(types::F64, slot, std::mem::offset_of!(Slot, float));
+        let literal_float = self.b.ins().f64const(match literal {
+            Literal::Int(int) => *int as f64,
+            Literal::Decimal(decimal) => *decimal,
+            Literal::Text(_) | Literal::Bool(_) => f64::NAN,
+        });
+        let (int_cc, float_cc) = match op {
+            BinaryOp::Lt => (IntCC::SignedLessThan, FloatCC::LessThan),
+            BinaryOp::Le => (IntCC::SignedLessThanOrEqual, FloatCC::LessThanOrEqual),
+            BinaryOp::Gt => (IntCC::SignedGreaterThan, FloatCC::GreaterThan),
+            BinaryOp::Ge => (IntCC::SignedGreaterThanOrEqual, FloatCC::GreaterThanOrEqual),
+            _ => (IntCC::Equal, FloatCC::Equal),
+        };
+        // An Int slot compares exactly with an Int literal and as a double with a Decimal.
+        let with_int = match literal {
+            Literal::Int(value) => {
+                let literal = self.b.ins().iconst(types::I64, *value);
+                self.b.ins().icmp(int_cc, int, literal)
+            }
+            _ => {
+                let as_float = self.b.ins().fcvt_from_sint(types::F64, int);
+                self.b.ins().fcmp(float_cc, as_float, literal_float)
+            }
+        };
+        let with_float = self.b.ins().fcmp(float_cc, float, literal_float);
+        let is_int = self.b.ins().icmp_imm_u(IntCC::Equal, kind, i64::from(INT));
+        let is_decimal = self.b.ins().icmp_imm_u(IntCC::Equal, kind, i64::from(DECIMAL));
+        let undefined_value = self.b.ins().iconst(types::I8, UNDEFINED);
+        if matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+            let false_value = self.b.ins().iconst(types::I8, FALSE);
+            let decimal_or_mismatch = self.b.ins().select(is_decimal, with_float, false_value);
+            let equal = self.b.ins().select(is_int, with_int, decimal_or_mismatch);
+            let result = if op == BinaryOp::Ne { self.b.ins().bxor_imm_u(equal, TRUE) } else { equal };
+            let missing = self.b.ins().icmp_imm_u(IntCC::Equal, kind, i64::from(MISSING));
+            self.b.ins().select(missing, undefined_value, result)
+        } else {
+            let is_numeric_string = self.b.ins().icmp_imm_u(IntCC::Equal, kind, i64::from(NUMERIC_STRING));
+            let is_float = self.b.ins().bor(is_decimal, is_numeric_string);
+            let float_or_undefined = self.b.ins().select(is_float, with_float, undefined_value);
+            self.b.ins().select(is_int, with_int, float_or_undefined)
+        }
+    }
+}

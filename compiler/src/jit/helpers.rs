@@ -1,0 +1,263 @@
+//! The runtime helpers compiled code calls for what is not worth inlining: writing output
+//! members, comparing strings, reading the topic and the client id.
+//!
+//! **Architecture Invariant:** a helper never unwinds into compiled code. Each body runs
+//! under `catch_unwind`; a panic (a bug, never expected) marks the emitter failed, and the
+//! rule set then evaluates that rule with the interpreter instead.
+
+#![expect(unsafe_code, reason = "compiled code hands helpers raw pointers")]
+
+use std::ffi::c_void;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use super::slots::{BOOL, CONTAINER, DECIMAL, INT, MISSING, NULL, NUMERIC_STRING, STRING, Slot};
+use super::{FALSE, TRUE, UNDEFINED};
+use crate::eval::json;
+use crate::eval::value::{self, Value};
+
+/// What compiled code writes into and reads the message from, for one rule on one message.
+pub(crate) struct Emitter<'a> {
+    pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) payload: &'a [u8],
+    /// The topic as the statement sees it.
+    pub(crate) topic: &'a str,
+    pub(crate) client_id: Option<&'a str>,
+    pub(crate) principal: Option<&'a str>,
+    pub(crate) source_ip: Option<&'a str>,
+    pub(crate) account_id: &'a str,
+    pub(crate) timestamp_ms: i64,
+    pub(crate) whole_as_int: bool,
+    /// No member has been written yet, so the next one needs no comma.
+    pub(crate) first: bool,
+    /// A helper could not do its job; the rule's output is discarded and interpreted.
+    pub(crate) failed: bool,
+}
+
+/// Which message fact `emit_context` and `context_equals_text` read.
+pub(crate) const CONTEXT_TOPIC: i64 = 0;
+pub(crate) const CONTEXT_TOPIC_LEVEL: i64 = 1;
+pub(crate) const CONTEXT_CLIENT_ID: i64 = 2;
+pub(crate) const CONTEXT_PRINCIPAL: i64 = 3;
+pub(crate) const CONTEXT_SOURCE_IP: i64 = 4;
+pub(crate) const CONTEXT_ACCOUNT_ID: i64 = 5;
+pub(crate) const CONTEXT_TIMESTAMP: i64 = 6;
+
+/// Runs `body` on the emitter behind `ctx`, turning a panic into a failure.
+fn with_emitter<T>(ctx: *mut c_void, fallback: T, body: impl FnOnce(&mut Emitter<'_>) -> T) -> T {
+    // SAFETY: compiled code passes the `&mut Emitter` the rule set gave it, alive and not
+    // otherwise borrowed for the whole call.
+    let emitter = unsafe { &mut *ctx.cast::<Emitter<'_>>() };
+    match catch_unwind(AssertUnwindSafe(|| body(emitter))) {
+        Ok(result) => result,
+        Err(_) => {
+            emitter.failed = true;
+            fallback
+        }
+    }
+}
+
+/// # Safety
+/// `pointer` and `len` come from a `Box<[u8]>` the compiled rules own.
+fn bytes<'a>(pointer: *const u8, len: usize) -> &'a [u8] {
+    // SAFETY: see above; constants outlive the code that embeds their addresses.
+    unsafe { std::slice::from_raw_parts(pointer, len) }
+}
+
+fn slot<'a>(pointer: *const Slot) -> &'a Slot {
+    // SAFETY: compiled code passes the address of a slot inside the filled slot buffer.
+    unsafe { &*pointer }
+}
+
+/// Writes one output member, `key` followed by what `write` writes, with the comma that
+/// separates it from the previous one; nothing when `write` writes nothing (Undefined).
+fn member(emitter: &mut Emitter<'_>, key: &[u8], write: impl FnOnce(&mut Emitter<'_>) -> bool) {
+    let mark = emitter.out.len();
+    if !emitter.first {
+        emitter.out.push(b',');
+    }
+    emitter.out.extend_from_slice(key);
+    if write(emitter) {
+        emitter.first = false;
+    } else {
+        emitter.out.truncate(mark);
+    }
+}
+
+pub(crate) extern "C" fn emit_slot(ctx: *mut c_void, slot_pointer: *const Slot, key: *const u8, key_len: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let slot = slot(slot_pointer);
+        member(emitter, bytes(key, key_len), |emitter| write_slot(emitter, slot));
+    });
+}
+
+pub(crate) extern "C" fn emit_context(ctx: *mut c_void, which: i64, level: i64, key: *const u8, key_len: usize) {
+    with_emitter(ctx, (), |emitter| {
+        if which == CONTEXT_TIMESTAMP {
+            let timestamp = emitter.timestamp_ms;
+            member(emitter, bytes(key, key_len), |emitter| {
+                emitter.out.extend_from_slice(itoa::Buffer::new().format(timestamp).as_bytes());
+                true
+            });
+            return;
+        }
+        let Some(text) = context(emitter, which, level) else { return };
+        member(emitter, bytes(key, key_len), |emitter| {
+            push_json_string(emitter.out, text);
+            true
+        });
+    });
+}
+
+/// `member` is the key and the value, both already written as JSON.
+pub(crate) extern "C" fn emit_constant(ctx: *mut c_void, member_pointer: *const u8, len: usize) {
+    with_emitter(ctx, (), |emitter| {
+        member(emitter, bytes(member_pointer, len), |_| true);
+    });
+}
+
+pub(crate) extern "C" fn emit_payload(ctx: *mut c_void, key: *const u8, key_len: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let payload = emitter.payload;
+        member(emitter, bytes(key, key_len), |emitter| write_parsed(emitter, payload));
+    });
+}
+
+/// `slot = text` (or `<>` when `negate` is 1): Undefined when the slot is missing, false
+/// for a value that is not a string.
+pub(crate) extern "C" fn slot_equals_text(
+    ctx: *mut c_void,
+    slot_pointer: *const Slot,
+    text: *const u8,
+    len: usize,
+    negate: i64,
+) -> i8 {
+    with_emitter(ctx, UNDEFINED as i8, |emitter| {
+        let slot = slot(slot_pointer);
+        let literal = bytes(text, len);
+        let equal = match slot.kind {
+            MISSING => return UNDEFINED as i8,
+            STRING | NUMERIC_STRING => match slot_text(emitter, slot) {
+                Some(value) => value.as_bytes() == literal,
+                None => {
+                    emitter.failed = true;
+                    return UNDEFINED as i8;
+                }
+            },
+            _ => false,
+        };
+        truth(equal != (negate != 0))
+    })
+}
+
+/// A textual message fact `= text` (or `<>`); Undefined when the fact is (a topic level past
+/// the end, no principal).
+pub(crate) extern "C" fn context_equals_text(
+    ctx: *mut c_void,
+    which: i64,
+    level: i64,
+    text: *const u8,
+    len: usize,
+    negate: i64,
+) -> i8 {
+    with_emitter(ctx, UNDEFINED as i8, |emitter| match context(emitter, which, level) {
+        Some(value) => truth((value.as_bytes() == bytes(text, len)) != (negate != 0)),
+        None => UNDEFINED as i8,
+    })
+}
+
+fn truth(flag: bool) -> i8 {
+    (if flag { TRUE } else { FALSE }) as i8
+}
+
+fn context<'a>(emitter: &Emitter<'a>, which: i64, level: i64) -> Option<&'a str> {
+    match which {
+        CONTEXT_TOPIC => Some(emitter.topic),
+        CONTEXT_TOPIC_LEVEL => {
+            let index = usize::try_from(level.checked_sub(1)?).ok()?;
+            emitter.topic.split('/').nth(index)
+        }
+        CONTEXT_CLIENT_ID => Some(emitter.client_id.unwrap_or("n/a")),
+        CONTEXT_PRINCIPAL => emitter.principal,
+        CONTEXT_SOURCE_IP => emitter.source_ip,
+        CONTEXT_ACCOUNT_ID => Some(emitter.account_id),
+        _ => None,
+    }
+}
+
+/// A string slot's text, decoded when it has escapes.
+fn slot_text<'a>(emitter: &Emitter<'a>, slot: &Slot) -> Option<std::borrow::Cow<'a, str>> {
+    let body = emitter.payload.get(slot.start..slot.start.checked_add(slot.len)?)?;
+    if slot.escaped == 0 {
+        return std::str::from_utf8(body).ok().map(std::borrow::Cow::Borrowed);
+    }
+    let quoted = emitter.payload.get(slot.start.checked_sub(1)?..slot.start + slot.len + 1)?;
+    serde_json::from_slice::<String>(quoted).ok().map(std::borrow::Cow::Owned)
+}
+
+/// Writes a slot's value as the interpreter writes the same value; false when it writes
+/// nothing.
+fn write_slot(emitter: &mut Emitter<'_>, slot: &Slot) -> bool {
+    match slot.kind {
+        INT => {
+            emitter.out.extend_from_slice(itoa::Buffer::new().format(slot.int).as_bytes());
+            true
+        }
+        DECIMAL => value::write_decimal(emitter.out, slot.float, emitter.whole_as_int),
+        STRING | NUMERIC_STRING => match slot_text(emitter, slot) {
+            Some(text) => {
+                push_json_string(emitter.out, &text);
+                true
+            }
+            None => {
+                emitter.failed = true;
+                false
+            }
+        },
+        NULL => {
+            emitter.out.extend_from_slice(b"null");
+            true
+        }
+        BOOL => {
+            emitter.out.extend_from_slice(if slot.int != 0 { b"true" } else { b"false" });
+            true
+        }
+        CONTAINER => match slot.start.checked_add(slot.len).and_then(|end| emitter.payload.get(slot.start..end)) {
+            Some(text) => write_parsed(emitter, text),
+            None => {
+                emitter.failed = true;
+                false
+            }
+        },
+        _ => false,
+    }
+}
+
+/// Parses JSON text the scan already validated and writes it back the interpreter's way.
+fn write_parsed(emitter: &mut Emitter<'_>, text: &[u8]) -> bool {
+    let value = json::parse(text).unwrap_or_else(|_| {
+        emitter.failed = true;
+        Value::Undefined
+    });
+    let mut out = String::new();
+    let written = value::write_json(&mut out, &value, emitter.whole_as_int);
+    emitter.out.extend_from_slice(out.as_bytes());
+    written
+}
+
+/// Writes `text` as a JSON string, exactly as `value::write_json_string` does.
+fn push_json_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\') {
+        let mut escaped = String::new();
+        value::write_json_string(&mut escaped, text);
+        out.extend_from_slice(escaped.as_bytes());
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Appends bytes as they are: the braces around an output object.
+pub(crate) extern "C" fn emit_raw(ctx: *mut c_void, text: *const u8, len: usize) {
+    with_emitter(ctx, (), |emitter| emitter.out.extend_from_slice(bytes(text, len)));
+}
