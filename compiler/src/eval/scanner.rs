@@ -151,9 +151,8 @@ impl<'a> Scanner<'a> {
         let start = self.at;
         let mut escaped = false;
         loop {
-            // Most of a string is plain text: skip it in one tight loop.
-            let rest = self.bytes.get(self.at..).unwrap_or_default();
-            self.at += rest.iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20).unwrap_or(rest.len());
+            // Most of a string is plain text: skip it eight bytes at a time.
+            self.at += plain_prefix(self.bytes.get(self.at..).unwrap_or_default());
             match self.peek() {
                 None => return Err(Stop),
                 Some(b'"') => {
@@ -198,5 +197,63 @@ impl<'a> Scanner<'a> {
         }
         self.at += 4;
         u32::from_str_radix(text, 16).map_err(|_| Stop)
+    }
+}
+
+/// How many bytes at the start of `text` need no attention inside a JSON string: neither a
+/// quote, a backslash nor a control character. Eight bytes are tested at once; the test
+/// flags a byte exactly when it is special and every byte before it is not, so the first
+/// flag is the first special byte.
+fn plain_prefix(text: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = text.get(at..at + 8) {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let special = zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')))
+            | (word.wrapping_sub(ONES * 0x20) & !word & HIGHS);
+        if special != 0 {
+            return at + (special.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    let rest = text.get(at..).unwrap_or_default();
+    at + rest.iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20).unwrap_or(rest.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_prefix;
+
+    #[test]
+    fn plain_prefix_stops_at_the_first_special_byte() {
+        let naive = |text: &[u8]| {
+            text.iter().position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20).unwrap_or(text.len())
+        };
+        let mut texts: Vec<Vec<u8>> =
+            vec![b"".to_vec(), b"plain text, long enough".to_vec(), "h\u{e9}llo w\u{f6}rld!\"".as_bytes().to_vec()];
+        for special in [b'"', b'\\', 0x00, 0x1f, 0x01] {
+            for position in 0..20 {
+                for tail in [b'a', 0x20, 0x7f, 0x80, 0xff, 0x21, 0x00, b'"'] {
+                    let mut text = vec![b'x'; 24];
+                    text[position] = special;
+                    text[position + 1] = tail;
+                    if position > 0 {
+                        text[position - 1] = tail.max(0x20).min(0x21);
+                    }
+                    texts.push(text);
+                }
+            }
+        }
+        for byte in 0..=255u8 {
+            texts.push(vec![b'a', b'b', b'c', byte, b'd', b'e', b'f', b'g', b'h', byte]);
+        }
+        for text in &texts {
+            assert_eq!(plain_prefix(text), naive(text), "{text:?}");
+        }
     }
 }

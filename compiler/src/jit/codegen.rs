@@ -28,7 +28,14 @@ pub(super) struct Built {
 /// is the set-wide slot of rule `r`'s path `i`.
 pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<usize>]) -> Result<Built, String> {
     let mut flags = settings::builder();
-    for (name, value) in [("use_colocated_libcalls", "false"), ("is_pic", "false"), ("opt_level", "speed")] {
+    // The verifier checks Cranelift's own invariants; debug builds (and so the tests) run it.
+    let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+    for (name, value) in [
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        ("opt_level", "speed"),
+        ("enable_verifier", verifier),
+    ] {
         flags.set(name, value).map_err(|error| error.to_string())?;
     }
     let isa = cranelift_native::builder()
