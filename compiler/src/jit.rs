@@ -38,6 +38,7 @@ pub struct CompiledRules {
     tree: SlotTree,
     /// Keys and constants compiled code points at.
     _constants: Vec<Box<[u8]>>,
+    code_bytes: usize,
     /// Owns the code every function points into; `Mutex` only to make the set `Sync`.
     module: Mutex<Option<JITModule>>,
 }
@@ -80,7 +81,13 @@ impl CompiledRules {
                         Ok(function)
                     })
                     .collect();
-                CompiledRules { functions, tree, _constants: built.constants, module: Mutex::new(Some(built.module)) }
+                CompiledRules {
+                    functions,
+                    tree,
+                    _constants: built.constants,
+                    code_bytes: built.code_bytes,
+                    module: Mutex::new(Some(built.module)),
+                }
             }
             Err(reason) => CompiledRules {
                 functions: lowered
@@ -95,9 +102,15 @@ impl CompiledRules {
                     .collect(),
                 tree: SlotTree::default(),
                 _constants: Vec::new(),
+                code_bytes: 0,
                 module: Mutex::new(None),
             },
         }
+    }
+
+    /// The machine code the set's functions occupy, in bytes: memory outside the heap.
+    pub fn code_bytes(&self) -> usize {
+        self.code_bytes
     }
 
     /// Whether rule `rule` is compiled, or why not; `None` for no such rule.

@@ -108,6 +108,11 @@ impl RuleSet {
         &self.rules
     }
 
+    /// With the JIT engine, the bytes of machine code its compiled rules occupy.
+    pub fn code_bytes(&self) -> usize {
+        self.compiled.as_ref().map_or(0, CompiledRules::code_bytes)
+    }
+
     /// With the JIT engine, the rules it does not compile, and why; they are interpreted.
     pub fn interpreted(&self) -> Vec<(usize, &Unsupported)> {
         let Some(compiled) = &self.compiled else { return Vec::new() };

@@ -22,6 +22,8 @@ pub(super) struct Built {
     pub(super) module: JITModule,
     pub(super) ids: Vec<Option<FuncId>>,
     pub(super) constants: Vec<Box<[u8]>>,
+    /// Machine code bytes of every function, as emitted (before page rounding).
+    pub(super) code_bytes: usize,
 }
 
 /// Defines every lowered rule in one module and finalizes them together. `slot_maps[r][i]`
@@ -49,6 +51,7 @@ pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<u
     signature.returns.push(AbiParam::new(types::I8));
     let mut builder_context = FunctionBuilderContext::new();
     let mut constants = Vec::new();
+    let mut code_bytes = 0;
     let mut ids = Vec::with_capacity(lowered.len());
     for (index, (lowered, slot_map)) in lowered.iter().zip(slot_maps).enumerate() {
         let Ok(lowered) = lowered else {
@@ -70,11 +73,12 @@ pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<u
             emitter.b.finalize(module.target_config());
         }
         let defined = module.define_function(id, &mut context);
+        code_bytes += context.compiled_code().map_or(0, |code| code.code_buffer().len());
         module.clear_context(&mut context);
         ids.push(defined.ok().map(|()| id));
     }
     module.finalize_definitions().map_err(|error| error.to_string())?;
-    Ok(Built { module, ids, constants })
+    Ok(Built { module, ids, constants, code_bytes })
 }
 
 struct Emit<'a, 'b> {
