@@ -195,6 +195,21 @@ pub(crate) struct Scope<'a> {
     where_passed: bool,
 }
 
+impl<'a> Scope<'a> {
+    /// A scope for calling functions on one message outside a full evaluation (the JIT's
+    /// value helpers): no SET variables, and no payload, which compiled code never lets a
+    /// function read as a whole.
+    pub(crate) fn for_call(
+        rule: &'a Rule<'a>,
+        env: &'a Environment,
+        message: &'a Message<'a>,
+        topic: &'a str,
+        payload: &'a Value,
+    ) -> Self {
+        Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed: false }
+    }
+}
+
 impl Scope<'_> {
     fn run(mut self) -> Result<Outcome, EvalError> {
         let statement = self.rule.statement;

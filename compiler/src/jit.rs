@@ -38,6 +38,8 @@ pub struct CompiledRules {
     tree: SlotTree,
     /// Keys and constants compiled code points at.
     _constants: Vec<Box<[u8]>>,
+    #[expect(clippy::vec_box, reason = "compiled code holds each entry's address, which must not move")]
+    _data: Vec<Box<helpers::Data>>,
     code_bytes: usize,
     /// Owns the code every function points into; `Mutex` only to make the set `Sync`.
     module: Mutex<Option<JITModule>>,
@@ -85,6 +87,7 @@ impl CompiledRules {
                     functions,
                     tree,
                     _constants: built.constants,
+                    _data: built.data,
                     code_bytes: built.code_bytes,
                     module: Mutex::new(Some(built.module)),
                 }
@@ -102,6 +105,7 @@ impl CompiledRules {
                     .collect(),
                 tree: SlotTree::default(),
                 _constants: Vec::new(),
+                _data: Vec::new(),
                 code_bytes: 0,
                 module: Mutex::new(None),
             },
@@ -135,6 +139,7 @@ impl CompiledRules {
         let mark = emitter.out.len();
         emitter.first = true;
         emitter.failed = false;
+        emitter.stack.clear();
         // SAFETY: the function reads slots below `tree.len()`, which the buffer holds, and
         // gets the emitter its helpers expect; its module lives as long as `self`.
         #[expect(unsafe_code, reason = "calling JIT code")]
@@ -188,8 +193,17 @@ mod tests {
             return "?".to_owned();
         }
         let mut out = Vec::new();
+        let mut stack = Vec::new();
+        let statement = check_sql(sql, SqlVersion::V2016_03_23).statement.unwrap_or_else(|| unreachable!());
+        let rule = crate::eval::Rule { statement: &statement, version: SqlVersion::V2016_03_23, name: None };
+        let env = crate::eval::Environment::default();
+        let message = crate::eval::Message { topic, payload: payload.as_bytes(), ..Default::default() };
         let mut emitter = Emitter {
             out: &mut out,
+            stack: &mut stack,
+            rule: &rule,
+            env: &env,
+            message: &message,
             payload: payload.as_bytes(),
             topic,
             client_id: None,
@@ -228,6 +242,15 @@ mod tests {
             r#"{"b":1,"a":[true]}"#
         );
         assert_eq!(run("SELECT a FROM 't'", "t", r#"{"a": 1, "a": 2}"#), "?");
+        let functions = "SELECT upper(s) AS u, t * 2 AS d, cast(t AS String) AS s2, {'a': t, 'b': [1, m]} AS o \
+                         FROM 'a/+' WHERE startswith(s, 'o') AND t + 1 > 2";
+        assert_eq!(
+            run(functions, "a/b", r#"{"s": "on", "t": 2.5}"#),
+            r#"{"u":"ON","d":5,"s2":"2.5","o":{"a":2.5,"b":[1]}}"#
+        );
+        assert_eq!(run(functions, "a/b", r#"{"s": "off", "t": 0.5}"#), "-");
+        assert_eq!(run("SELECT VALUE a FROM 't' WHERE b", "t", r#"{"a": 1, "b": "true"}"#), "-", "only true itself");
+        assert_eq!(run("SELECT VALUE a FROM 't' WHERE b AND true", "t", r#"{"a": 1, "b": "TRUE"}"#), "1");
         assert_eq!(
             run(
                 "SELECT timestamp() AS ts, accountid() AS id, sourceip() AS ip, sql_version() AS v FROM 't'",
@@ -241,9 +264,9 @@ mod tests {
     #[test]
     fn other_rules_are_refused_with_an_advice_at_the_construct() {
         for (sql, construct) in [
-            ("SELECT upper(a) AS u FROM 't'", "upper(a)"),
-            ("SELECT a FROM 't' WHERE a > b", "a > b"),
-            ("SELECT a FROM 't' WHERE a < 'x'", "a < 'x'"),
+            ("SELECT CASE a WHEN 1 THEN 'x' END AS c FROM 't'", "CASE a WHEN 1 THEN 'x' END"),
+            ("SELECT encode(*, 'base64') AS e FROM 't'", "encode(*, 'base64')"),
+            ("SELECT (SELECT VALUE v FROM e) AS r FROM 't'", "(SELECT VALUE v FROM e)"),
             ("SET @x = 1 SELECT a FROM 't'", "SET"),
         ] {
             let (rules, _) = compiled(sql);

@@ -63,6 +63,8 @@ pub enum Produced<'a> {
 pub struct Scratch {
     reached: Vec<usize>,
     slots: SlotBuffer,
+    /// The value helpers' operand stack.
+    stack: Vec<Value>,
     out: Vec<u8>,
     /// Each reached rule and, when it fired, where its output is in `out`.
     results: Vec<(usize, Option<Range<usize>>)>,
@@ -212,8 +214,13 @@ impl RuleSet {
             let Some(rule) = self.rules.get(id) else { continue };
             let topic = visible_topic(message.topic);
             let start = scratch.out.len();
+            let set_rule = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
             let mut emitter = Emitter {
                 out: &mut scratch.out,
+                stack: &mut scratch.stack,
+                rule: &set_rule,
+                env,
+                message,
                 payload: message.payload,
                 topic,
                 client_id: message.client_id,

@@ -243,7 +243,7 @@ mod tests {
                     text[position] = special;
                     text[position + 1] = tail;
                     if position > 0 {
-                        text[position - 1] = tail.max(0x20).min(0x21);
+                        text[position - 1] = tail.clamp(0x20, 0x21);
                     }
                     texts.push(text);
                 }

@@ -7,14 +7,15 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
 
+use super::helpers::Data;
 use super::helpers::{
     self, CONTEXT_ACCOUNT_ID, CONTEXT_CLIENT_ID, CONTEXT_PRINCIPAL, CONTEXT_SOURCE_IP, CONTEXT_TIMESTAMP,
     CONTEXT_TOPIC, CONTEXT_TOPIC_LEVEL,
 };
-use super::lower::{Literal, Lowered, Operand, Predicate, Source, Unsupported};
+use super::lower::{Literal, Lowered, Operand, Predicate, Source, Unsupported, ValueExpr};
 use super::slots::{BOOL, DECIMAL, INT, MISSING, NUMERIC_STRING, Slot};
 use super::{FALSE, TRUE, UNDEFINED};
-use crate::syntax::ast::BinaryOp;
+use crate::syntax::ast::{BinaryOp, UnaryOp};
 
 /// A finalized module, the function of each rule that compiled, and the constants the code
 /// points at.
@@ -22,6 +23,9 @@ pub(super) struct Built {
     pub(super) module: JITModule,
     pub(super) ids: Vec<Option<FuncId>>,
     pub(super) constants: Vec<Box<[u8]>>,
+    /// What value helpers are given by address.
+    #[expect(clippy::vec_box, reason = "compiled code holds each entry's address, which must not move")]
+    pub(super) data: Vec<Box<Data>>,
     /// Machine code bytes of every function, as emitted (before page rounding).
     pub(super) code_bytes: usize,
 }
@@ -51,6 +55,7 @@ pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<u
     signature.returns.push(AbiParam::new(types::I8));
     let mut builder_context = FunctionBuilderContext::new();
     let mut constants = Vec::new();
+    let mut data = Vec::new();
     let mut code_bytes = 0;
     let mut ids = Vec::with_capacity(lowered.len());
     for (index, (lowered, slot_map)) in lowered.iter().zip(slot_maps).enumerate() {
@@ -66,8 +71,14 @@ pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<u
         context.func.name = UserFuncName::user(0, id.as_u32());
         {
             let builder = FunctionBuilder::new(&mut context.func, &mut builder_context);
-            let mut emitter =
-                Emit { b: builder, pointer, slot_map, constants: &mut constants, call_conv: signature.call_conv };
+            let mut emitter = Emit {
+                b: builder,
+                pointer,
+                slot_map,
+                constants: &mut constants,
+                data: &mut data,
+                call_conv: signature.call_conv,
+            };
             emitter.rule(lowered);
             emitter.b.seal_all_blocks();
             emitter.b.finalize(module.target_config());
@@ -78,7 +89,7 @@ pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<u
         ids.push(defined.ok().map(|()| id));
     }
     module.finalize_definitions().map_err(|error| error.to_string())?;
-    Ok(Built { module, ids, constants, code_bytes })
+    Ok(Built { module, ids, constants, data, code_bytes })
 }
 
 struct Emit<'a, 'b> {
@@ -86,6 +97,8 @@ struct Emit<'a, 'b> {
     pointer: types::Type,
     slot_map: &'a [usize],
     constants: &'a mut Vec<Box<[u8]>>,
+    #[expect(clippy::vec_box, reason = "compiled code holds each entry's address, which must not move")]
+    data: &'a mut Vec<Box<Data>>,
     call_conv: cranelift_codegen::isa::CallConv,
 }
 
@@ -146,6 +159,11 @@ impl Emit<'_, '_> {
                     self.call(helpers::emit_constant as *const () as usize, &[ctx, text, len], Returns::Nothing);
                 }
                 Source::Constant(None) => {}
+                Source::Value(value) => {
+                    self.value(slots, ctx, value);
+                    let (key, key_len) = self.constant(&item.prefix);
+                    self.call(helpers::emit_value as *const () as usize, &[ctx, key, key_len], Returns::Nothing);
+                }
             }
         }
         if lowered.object {
@@ -153,6 +171,76 @@ impl Emit<'_, '_> {
         }
         let one = self.b.ins().iconst(types::I8, TRUE);
         self.b.ins().return_(&[one]);
+    }
+
+    /// Emits the helper calls that leave `expr`'s value on the emitter's stack.
+    fn value(&mut self, slots: Value, ctx: Value, expr: &ValueExpr) {
+        match expr {
+            ValueExpr::Operand(Operand::Path(path)) => {
+                let slot = self.slot_address(slots, *path);
+                self.call(helpers::v_slot as *const () as usize, &[ctx, slot], Returns::Nothing);
+            }
+            ValueExpr::Operand(operand) => {
+                let (which, level) = self.context(*operand);
+                self.call(helpers::v_context as *const () as usize, &[ctx, which, level], Returns::Nothing);
+            }
+            ValueExpr::Constant(value) => {
+                let data = self.data(Data::Value(value.clone()));
+                self.call(helpers::v_constant as *const () as usize, &[ctx, data], Returns::Nothing);
+            }
+            ValueExpr::Unary(op, operand) => {
+                self.value(slots, ctx, operand);
+                let code = self.integer(i64::from(*op != UnaryOp::Neg));
+                self.call(helpers::v_unary as *const () as usize, &[ctx, code], Returns::Nothing);
+            }
+            ValueExpr::Binary(op, lhs, rhs) => {
+                self.value(slots, ctx, lhs);
+                self.value(slots, ctx, rhs);
+                let index = helpers::BINARY_OPS.iter().position(|known| known == op);
+                let code = self.integer(index.and_then(|index| i64::try_from(index).ok()).unwrap_or(helpers::REM));
+                self.call(helpers::v_binary as *const () as usize, &[ctx, code], Returns::Nothing);
+            }
+            ValueExpr::Call(function, args) => {
+                for arg in args {
+                    self.value(slots, ctx, arg);
+                }
+                let data = self.data(Data::Function(function));
+                let count = self.integer(i64::try_from(args.len()).unwrap_or(0));
+                self.call(helpers::v_call as *const () as usize, &[ctx, data, count], Returns::Nothing);
+            }
+            ValueExpr::Cast(target, operand) => {
+                self.value(slots, ctx, operand);
+                let data = self.data(Data::Cast(*target));
+                self.call(helpers::v_cast as *const () as usize, &[ctx, data], Returns::Nothing);
+            }
+            ValueExpr::Field(base, name) => {
+                self.value(slots, ctx, base);
+                let data = self.data(Data::Name(name.clone()));
+                self.call(helpers::v_field as *const () as usize, &[ctx, data], Returns::Nothing);
+            }
+            ValueExpr::Array(items) => {
+                for item in items {
+                    self.value(slots, ctx, item);
+                }
+                let count = self.integer(i64::try_from(items.len()).unwrap_or(0));
+                self.call(helpers::v_array as *const () as usize, &[ctx, count], Returns::Nothing);
+            }
+            ValueExpr::Object(entries) => {
+                for (_, value) in entries {
+                    self.value(slots, ctx, value);
+                }
+                let data = self.data(Data::Keys(entries.iter().map(|(key, _)| key.clone()).collect()));
+                self.call(helpers::v_object as *const () as usize, &[ctx, data], Returns::Nothing);
+            }
+        }
+    }
+
+    /// Keeps `data` alive with the set and gives its address.
+    fn data(&mut self, data: Data) -> Value {
+        let boxed = Box::new(data);
+        let address = std::ptr::from_ref::<Data>(&boxed) as i64;
+        self.data.push(boxed);
+        self.b.ins().iconst(self.pointer, address)
     }
 
     fn raw(&mut self, ctx: Value, text: &[u8]) {
@@ -229,6 +317,12 @@ impl Emit<'_, '_> {
                 };
                 let undefined_value = self.b.ins().iconst(types::I8, UNDEFINED);
                 self.b.ins().select(undefined, undefined_value, combined)
+            }
+            Predicate::Value { value, exact } => {
+                self.value(slots, ctx, value);
+                let exact = self.integer(i64::from(*exact));
+                self.call(helpers::v_truth as *const () as usize, &[ctx, exact], Returns::Truth)
+                    .unwrap_or_else(|| self.b.ins().iconst(types::I8, UNDEFINED))
             }
             Predicate::Compare { op, operand, literal } => {
                 let negate = self.integer(i64::from(*op == BinaryOp::Ne));

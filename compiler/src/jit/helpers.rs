@@ -12,12 +12,19 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::slots::{BOOL, CONTAINER, DECIMAL, INT, MISSING, NULL, NUMERIC_STRING, STRING, Slot};
 use super::{FALSE, TRUE, UNDEFINED};
-use crate::eval::json;
+use crate::check::functions::{CastTarget, Function};
 use crate::eval::value::{self, Value};
+use crate::eval::{Environment, Message, Rule, Scope, functions, json, operators};
+use crate::syntax::ast::BinaryOp;
 
 /// What compiled code writes into and reads the message from, for one rule on one message.
 pub(crate) struct Emitter<'a> {
     pub(crate) out: &'a mut Vec<u8>,
+    /// The operands of value helpers, pushed and popped in evaluation order.
+    pub(crate) stack: &'a mut Vec<Value>,
+    pub(crate) rule: &'a Rule<'a>,
+    pub(crate) env: &'a Environment,
+    pub(crate) message: &'a Message<'a>,
     pub(crate) payload: &'a [u8],
     /// The topic as the statement sees it.
     pub(crate) topic: &'a str,
@@ -260,4 +267,218 @@ fn push_json_string(out: &mut Vec<u8>, text: &str) {
 /// Appends bytes as they are: the braces around an output object.
 pub(crate) extern "C" fn emit_raw(ctx: *mut c_void, text: *const u8, len: usize) {
     with_emitter(ctx, (), |emitter| emitter.out.extend_from_slice(bytes(text, len)));
+}
+
+/// Data a value helper needs beyond integers, owned by the compiled set.
+#[derive(Debug)]
+pub(crate) enum Data {
+    Value(Value),
+    Cast(Option<CastTarget>),
+    Name(String),
+    Keys(Vec<String>),
+    Function(&'static Function),
+}
+
+/// The operators value helpers apply, by the index compiled code passes.
+pub(crate) const BINARY_OPS: [BinaryOp; 12] = [
+    BinaryOp::And,
+    BinaryOp::Or,
+    BinaryOp::Eq,
+    BinaryOp::Ne,
+    BinaryOp::Lt,
+    BinaryOp::Le,
+    BinaryOp::Gt,
+    BinaryOp::Ge,
+    BinaryOp::Add,
+    BinaryOp::Sub,
+    BinaryOp::Mul,
+    BinaryOp::Div,
+];
+/// `%`, the one operator past the table's end.
+pub(crate) const REM: i64 = 12;
+
+fn data<'a>(pointer: *const Data) -> &'a Data {
+    // SAFETY: compiled code passes the address of a `Box<Data>` its set owns.
+    unsafe { &*pointer }
+}
+
+fn pop(emitter: &mut Emitter<'_>) -> Value {
+    emitter.stack.pop().unwrap_or(Value::Undefined)
+}
+
+/// Pops `count` operands, in the order they were pushed.
+fn pop_many(emitter: &mut Emitter<'_>, count: usize) -> Vec<Value> {
+    let from = emitter.stack.len().saturating_sub(count);
+    emitter.stack.split_off(from)
+}
+
+pub(crate) extern "C" fn v_slot(ctx: *mut c_void, slot_pointer: *const Slot) {
+    with_emitter(ctx, (), |emitter| {
+        let slot = slot(slot_pointer);
+        let value = match slot.kind {
+            INT => Value::Int(slot.int),
+            DECIMAL => Value::Decimal(slot.float),
+            STRING | NUMERIC_STRING => match slot_text(emitter, slot) {
+                Some(text) => Value::String(text.into_owned()),
+                None => {
+                    emitter.failed = true;
+                    Value::Undefined
+                }
+            },
+            NULL => Value::Null,
+            BOOL => Value::Bool(slot.int != 0),
+            CONTAINER => {
+                let text = slot.start.checked_add(slot.len).and_then(|end| emitter.payload.get(slot.start..end));
+                match text.map(json::parse) {
+                    Some(Ok(value)) => value,
+                    _ => {
+                        emitter.failed = true;
+                        Value::Undefined
+                    }
+                }
+            }
+            _ => Value::Undefined,
+        };
+        emitter.stack.push(value);
+    });
+}
+
+pub(crate) extern "C" fn v_context(ctx: *mut c_void, which: i64, level: i64) {
+    with_emitter(ctx, (), |emitter| {
+        let value = if which == CONTEXT_TIMESTAMP {
+            Value::Int(emitter.timestamp_ms)
+        } else {
+            context(emitter, which, level).map_or(Value::Undefined, |text| Value::String(text.to_owned()))
+        };
+        emitter.stack.push(value);
+    });
+}
+
+pub(crate) extern "C" fn v_constant(ctx: *mut c_void, data_pointer: *const Data) {
+    with_emitter(ctx, (), |emitter| {
+        let value = match data(data_pointer) {
+            Data::Value(value) => value.clone(),
+            _ => Value::Undefined,
+        };
+        emitter.stack.push(value);
+    });
+}
+
+/// `op` is 0 for `-`, 1 for NOT.
+pub(crate) extern "C" fn v_unary(ctx: *mut c_void, op: i64) {
+    with_emitter(ctx, (), |emitter| {
+        let operand = pop(emitter);
+        let value = if op == 0 { operators::negate(&operand) } else { operators::not(&operand) };
+        emitter.stack.push(value);
+    });
+}
+
+/// `op` indexes [`BINARY_OPS`], or is [`REM`].
+pub(crate) extern "C" fn v_binary(ctx: *mut c_void, op: i64) {
+    with_emitter(ctx, (), |emitter| {
+        let rhs = pop(emitter);
+        let lhs = pop(emitter);
+        let op = usize::try_from(op).ok().and_then(|op| BINARY_OPS.get(op)).copied().unwrap_or(BinaryOp::Rem);
+        let value = operators::binary(op, &lhs, &rhs, emitter.rule.version);
+        emitter.stack.push(value);
+    });
+}
+
+/// Calls a library function on the `count` values on top of the stack. A failure that is not
+/// Undefined (a call to another AWS service with no stand-in) fails the rule, so the
+/// interpreter reports it.
+pub(crate) extern "C" fn v_call(ctx: *mut c_void, data_pointer: *const Data, count: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let args = pop_many(emitter, count);
+        let Data::Function(function) = data(data_pointer) else {
+            emitter.failed = true;
+            return;
+        };
+        let payload = Value::Undefined;
+        let scope = Scope::for_call(emitter.rule, emitter.env, emitter.message, emitter.topic, &payload);
+        match functions::call(function, &args, &scope) {
+            Ok(value) => emitter.stack.push(value),
+            Err(_) => {
+                emitter.failed = true;
+                emitter.stack.push(Value::Undefined);
+            }
+        }
+    });
+}
+
+pub(crate) extern "C" fn v_cast(ctx: *mut c_void, data_pointer: *const Data) {
+    with_emitter(ctx, (), |emitter| {
+        let operand = pop(emitter);
+        let value = match data(data_pointer) {
+            Data::Cast(Some(target)) => operators::cast(&operand, *target, emitter.rule.version),
+            _ => Value::Undefined,
+        };
+        emitter.stack.push(value);
+    });
+}
+
+pub(crate) extern "C" fn v_field(ctx: *mut c_void, data_pointer: *const Data) {
+    with_emitter(ctx, (), |emitter| {
+        let base = pop(emitter);
+        let value = match data(data_pointer) {
+            Data::Name(name) => base.field(name),
+            _ => Value::Undefined,
+        };
+        emitter.stack.push(value);
+    });
+}
+
+pub(crate) extern "C" fn v_array(ctx: *mut c_void, count: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let items = pop_many(emitter, count);
+        emitter.stack.push(Value::Array(items));
+    });
+}
+
+/// Builds an object from the values on top of the stack, one per key; Undefined members are
+/// left out.
+pub(crate) extern "C" fn v_object(ctx: *mut c_void, data_pointer: *const Data) {
+    with_emitter(ctx, (), |emitter| {
+        let Data::Keys(keys) = data(data_pointer) else {
+            emitter.failed = true;
+            return;
+        };
+        let values = pop_many(emitter, keys.len());
+        let mut object = value::Object::default();
+        for (key, value) in keys.iter().zip(values) {
+            if !value.is_undefined() {
+                object.insert(key.clone(), value);
+            }
+        }
+        emitter.stack.push(Value::Object(object));
+    });
+}
+
+/// Pops a value and writes it as an output member (nothing when it is Undefined).
+pub(crate) extern "C" fn emit_value(ctx: *mut c_void, key: *const u8, key_len: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let value = pop(emitter);
+        member(emitter, bytes(key, key_len), |emitter| {
+            let mut out = String::new();
+            let written = value::write_json(&mut out, &value, emitter.whole_as_int);
+            emitter.out.extend_from_slice(out.as_bytes());
+            written
+        });
+    });
+}
+
+/// Pops a value as a condition: true, false or Undefined (see `Predicate::Value`).
+pub(crate) extern "C" fn v_truth(ctx: *mut c_void, exact: i64) -> i8 {
+    with_emitter(ctx, UNDEFINED as i8, |emitter| {
+        let value = pop(emitter);
+        let flag = if exact != 0 {
+            match value {
+                Value::Bool(flag) => Some(flag),
+                _ => None,
+            }
+        } else {
+            value.to_bool()
+        };
+        flag.map_or(UNDEFINED as i8, truth)
+    })
 }

@@ -2,7 +2,7 @@
 //! three-valued logic and a SELECT projection that writes its output straight into bytes.
 //! Anything else is refused with the construct named, and the rule stays on the interpreter.
 
-use crate::check::functions as catalogue;
+use crate::check::functions::{self as catalogue, CastTarget};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::eval::access_plan::static_path;
 use crate::eval::value::{self, Value};
@@ -45,7 +45,7 @@ pub(crate) enum Literal {
 }
 
 /// A predicate over operands.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub(crate) enum Predicate {
     Constant(bool),
     /// `operand op literal`, operands already in that order.
@@ -57,20 +57,44 @@ pub(crate) enum Predicate {
     And(Box<Predicate>, Box<Predicate>),
     Or(Box<Predicate>, Box<Predicate>),
     Not(Box<Predicate>),
+    /// A computed value as a condition: with `exact` (the whole WHERE clause) only the
+    /// Boolean true holds; inside AND, OR and NOT the standard conversion to Boolean applies.
+    Value {
+        value: ValueExpr,
+        exact: bool,
+    },
+}
+
+/// An expression computed through value helpers, node by node: what the JIT runs when an
+/// expression is more than a field, a literal or a message fact (function calls, operators,
+/// casts, object and array constructors).
+#[derive(Clone, Debug)]
+pub(crate) enum ValueExpr {
+    Operand(Operand),
+    Constant(Value),
+    Unary(UnaryOp, Box<ValueExpr>),
+    Binary(BinaryOp, Box<ValueExpr>, Box<ValueExpr>),
+    Call(&'static catalogue::Function, Vec<ValueExpr>),
+    Cast(Option<CastTarget>, Box<ValueExpr>),
+    Field(Box<ValueExpr>, String),
+    Array(Vec<ValueExpr>),
+    Object(Vec<(String, ValueExpr)>),
 }
 
 /// What one output member (or the whole output of `SELECT VALUE`) is written from.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub(crate) enum Source {
     Operand(Operand),
     /// The payload object as a whole.
     Payload,
     /// A constant, already written as JSON; `None` when it is Undefined and writes nothing.
     Constant(Option<Vec<u8>>),
+    /// A computed value.
+    Value(ValueExpr),
 }
 
 /// One output member: its key, already written as `"key":` (empty under `SELECT VALUE`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Item {
     pub(crate) prefix: Vec<u8>,
     pub(crate) source: Source,
@@ -105,7 +129,7 @@ fn unsupported(span: Span, reason: &str) -> Unsupported {
 }
 
 /// A statement the JIT compiles.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Lowered {
     pub(crate) predicate: Option<Predicate>,
     /// The output is an object of `items`; otherwise the one item's value is the output.
@@ -115,6 +139,7 @@ pub(crate) struct Lowered {
     pub(crate) paths: Vec<Vec<String>>,
     /// The statement's span, for what code generation might still refuse.
     pub(crate) span: Span,
+    pub(crate) version: SqlVersion,
 }
 
 /// Lowers `statement`, or names the first construct the JIT does not compile.
@@ -124,9 +149,9 @@ pub(crate) fn lower(statement: &Statement, version: SqlVersion) -> Result<Lowere
         return Err(unsupported(statement.set_keyword.unwrap_or(statement.span), "a SET clause"));
     }
     let mut lowered =
-        Lowered { predicate: None, object: true, items: Vec::new(), paths: Vec::new(), span: statement.span };
+        Lowered { predicate: None, object: true, items: Vec::new(), paths: Vec::new(), span: statement.span, version };
     if let Some(condition) = &statement.where_clause {
-        lowered.predicate = Some(lowered.predicate(condition)?);
+        lowered.predicate = Some(lowered.predicate(condition, true)?);
     }
     match &statement.select {
         Select::Value(expr) => {
@@ -160,46 +185,103 @@ pub(crate) fn lower(statement: &Statement, version: SqlVersion) -> Result<Lowere
 }
 
 impl Lowered {
-    fn predicate(&mut self, expr: &Expr) -> Result<Predicate, Unsupported> {
+    /// Lowers a condition; `top` when it is the whole WHERE clause.
+    fn predicate(&mut self, expr: &Expr, top: bool) -> Result<Predicate, Unsupported> {
         match &expr.kind {
-            ExprKind::Boolean(flag) => Ok(Predicate::Constant(*flag)),
-            ExprKind::Unary { op: UnaryOp::Not, operand } => Ok(Predicate::Not(Box::new(self.predicate(operand)?))),
+            ExprKind::Boolean(flag) => return Ok(Predicate::Constant(*flag)),
+            ExprKind::Unary { op: UnaryOp::Not, operand } => {
+                return Ok(Predicate::Not(Box::new(self.predicate(operand, false)?)));
+            }
             ExprKind::Binary { op: BinaryOp::And, lhs, rhs } => {
-                Ok(Predicate::And(Box::new(self.predicate(lhs)?), Box::new(self.predicate(rhs)?)))
+                return Ok(Predicate::And(
+                    Box::new(self.predicate(lhs, false)?),
+                    Box::new(self.predicate(rhs, false)?),
+                ));
             }
             ExprKind::Binary { op: BinaryOp::Or, lhs, rhs } => {
-                Ok(Predicate::Or(Box::new(self.predicate(lhs)?), Box::new(self.predicate(rhs)?)))
+                return Ok(Predicate::Or(Box::new(self.predicate(lhs, false)?), Box::new(self.predicate(rhs, false)?)));
             }
             ExprKind::Binary { op, lhs, rhs } if is_comparison(*op) => {
-                let (operand_side, literal, op) = match (literal(rhs), literal(lhs)) {
-                    (Some(literal), _) => (lhs, literal, *op),
-                    (None, Some(literal)) => (rhs, literal, mirror(*op)),
-                    (None, None) => return Err(unsupported(expr.span, "a comparison between two non-literals")),
-                };
-                let operand = self
-                    .operand(operand_side)
-                    .ok_or_else(|| unsupported(operand_side.span, "a comparison of a computed value"))?;
-                let supported = match (&literal, operand) {
-                    (Literal::Int(_) | Literal::Decimal(_), Operand::Path(_)) => true,
-                    (Literal::Text(_) | Literal::Bool(_), Operand::Path(_)) => {
-                        matches!(op, BinaryOp::Eq | BinaryOp::Ne)
-                    }
-                    (Literal::Text(_), Operand::Timestamp) => false,
-                    (Literal::Text(_), _) => matches!(op, BinaryOp::Eq | BinaryOp::Ne),
-                    _ => false,
-                };
-                if !supported {
-                    return Err(unsupported(
-                        expr.span,
-                        "an ordering of strings or Booleans, or a topic or client id compared with a number",
-                    ));
+                if let Some(compare) = self.comparison(*op, lhs, rhs) {
+                    return Ok(compare);
                 }
-                Ok(Predicate::Compare { op, operand, literal })
             }
-            _ => {
-                Err(unsupported(expr.span, "a WHERE expression other than comparisons with literals, AND, OR and NOT"))
-            }
+            _ => {}
         }
+        Ok(Predicate::Value { value: self.value(expr)?, exact: top })
+    }
+
+    /// A comparison the JIT tests inline or with one string helper, when it is one.
+    fn comparison(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> Option<Predicate> {
+        let (operand_side, literal, op) = match (literal(rhs), literal(lhs)) {
+            (Some(literal), _) => (lhs, literal, op),
+            (None, Some(literal)) => (rhs, literal, mirror(op)),
+            (None, None) => return None,
+        };
+        let simple = matches!(operand_side.kind, ExprKind::Call { .. })
+            || static_path(operand_side).is_some_and(|path| !path.is_empty());
+        if !simple {
+            return None;
+        }
+        let operand = self.operand(operand_side)?;
+        let supported = match (&literal, operand) {
+            (Literal::Int(_) | Literal::Decimal(_), Operand::Path(_)) => true,
+            (Literal::Text(_) | Literal::Bool(_), Operand::Path(_)) => matches!(op, BinaryOp::Eq | BinaryOp::Ne),
+            (Literal::Text(_), Operand::Timestamp) => false,
+            (Literal::Text(_), _) => matches!(op, BinaryOp::Eq | BinaryOp::Ne),
+            _ => false,
+        };
+        supported.then_some(Predicate::Compare { op, operand, literal })
+    }
+
+    /// Lowers an expression to value helpers, or names what the JIT does not compile.
+    fn value(&mut self, expr: &Expr) -> Result<ValueExpr, Unsupported> {
+        if let Some(value) = constant(expr, self.version) {
+            return Ok(ValueExpr::Constant(value));
+        }
+        if (static_path(expr).is_some_and(|path| !path.is_empty())
+            || matches!(&expr.kind, ExprKind::Call { args, .. } if args.len() <= 1))
+            && let Some(operand) = self.operand(expr)
+        {
+            return Ok(ValueExpr::Operand(operand));
+        }
+        Ok(match &expr.kind {
+            ExprKind::Unary { op, operand } => ValueExpr::Unary(*op, Box::new(self.value(operand)?)),
+            ExprKind::Binary { op, lhs, rhs } => {
+                ValueExpr::Binary(*op, Box::new(self.value(lhs)?), Box::new(self.value(rhs)?))
+            }
+            ExprKind::Call { function, args } => {
+                let Some(function) = catalogue::lookup(&function.text) else {
+                    return Ok(ValueExpr::Constant(Value::Undefined));
+                };
+                // `encode(*, ...)` reads the raw payload, and other uses of `*` the whole of it.
+                if args.iter().any(|arg| arg.kind == ExprKind::Payload) {
+                    return Err(unsupported(expr.span, "a function given the whole payload `*`"));
+                }
+                let args = args.iter().map(|arg| self.value(arg)).collect::<Result<_, _>>()?;
+                ValueExpr::Call(function, args)
+            }
+            ExprKind::Cast { value, target, .. } => ValueExpr::Cast(
+                catalogue::cast_target(&target.text).map(|(target, _)| target),
+                Box::new(self.value(value)?),
+            ),
+            ExprKind::Field { base, name } => ValueExpr::Field(Box::new(self.value(base)?), name.text.clone()),
+            ExprKind::Array(items) => {
+                ValueExpr::Array(items.iter().map(|item| self.value(item)).collect::<Result<_, _>>()?)
+            }
+            ExprKind::Object(entries) => ValueExpr::Object(
+                entries
+                    .iter()
+                    .map(|(key, value)| Ok((key.value.clone(), self.value(value)?)))
+                    .collect::<Result<_, Unsupported>>()?,
+            ),
+            ExprKind::Index { .. } => ValueExpr::Constant(Value::Undefined),
+            ExprKind::Payload => return Err(unsupported(expr.span, "the whole payload `*` inside an expression")),
+            ExprKind::Variable(_) => return Err(unsupported(expr.span, "a SET variable")),
+            ExprKind::Case { .. } => return Err(unsupported(expr.span, "a CASE expression")),
+            ExprKind::Query(_) => return Err(unsupported(expr.span, "a nested SELECT")),
+            _ => return Err(unsupported(expr.span, "this expression")),
+        })
     }
 
     /// The operand `expr` reads, when it is a payload path or a message fact.
@@ -242,13 +324,13 @@ impl Lowered {
             let written = value::write_json(&mut out, &value, whole_as_int);
             return Ok(Source::Constant(written.then(|| out.into_bytes())));
         }
-        self.operand(expr).map(Source::Operand).ok_or_else(|| {
-            unsupported(
-                expr.span,
-                "a SELECT expression other than payload fields, literals and the message's topic, client id, principal, \
-                 source IP, account id or timestamp",
-            )
-        })
+        if (static_path(expr).is_some_and(|path| !path.is_empty())
+            || matches!(&expr.kind, ExprKind::Call { args, .. } if args.len() <= 1))
+            && let Some(operand) = self.operand(expr)
+        {
+            return Ok(Source::Operand(operand));
+        }
+        self.value(expr).map(Source::Value)
     }
 }
 

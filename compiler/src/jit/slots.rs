@@ -47,9 +47,9 @@ pub(crate) struct SlotTree {
 #[derive(Debug, Default)]
 struct Node {
     children: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
-    /// Bit `n` is set when some child's name is `n` bytes long (63 stands for longer), so
-    /// most unplanned keys are passed over without hashing.
-    lengths: u64,
+    /// A one-word filter over the children's names (by length and first byte, see
+    /// [`name_bit`]), so most unplanned keys are passed over without hashing.
+    names: u64,
 }
 
 impl Default for SlotTree {
@@ -65,7 +65,7 @@ impl SlotTree {
         for name in path {
             let next = self.nodes.len();
             let Some(parent) = self.nodes.get_mut(node) else { return 0 };
-            parent.lengths |= length_bit(name.len());
+            parent.names |= name_bit(name.as_bytes());
             node = *parent.children.entry(name.as_bytes().into()).or_insert(next);
             if node == next {
                 self.nodes.push(Node::default());
@@ -81,7 +81,7 @@ impl SlotTree {
 
     fn child(&self, node: usize, name: &[u8]) -> Option<usize> {
         let node = self.nodes.get(node)?;
-        if node.lengths & length_bit(name.len()) == 0 {
+        if node.names & name_bit(name) == 0 {
             return None;
         }
         node.children.get(name).copied()
@@ -92,8 +92,9 @@ impl SlotTree {
     }
 }
 
-fn length_bit(len: usize) -> u64 {
-    1 << len.min(63)
+fn name_bit(name: &[u8]) -> u64 {
+    let first = name.first().copied().unwrap_or_default();
+    1 << ((name.len().wrapping_mul(7).wrapping_add(usize::from(first))) & 63)
 }
 
 /// The slots of one message, reused from message to message.
