@@ -209,7 +209,19 @@ fn write_slot(emitter: &mut Emitter<'_>, slot: &Slot) -> bool {
             emitter.out.extend_from_slice(itoa::Buffer::new().format(slot.int).as_bytes());
             true
         }
-        DECIMAL => value::write_decimal(emitter.out, slot.float, emitter.whole_as_int),
+        DECIMAL => {
+            let text = slot.start.checked_add(slot.len).and_then(|end| emitter.payload.get(slot.start..end));
+            match text.and_then(canonical_decimal) {
+                Some((sign, whole, fraction)) => {
+                    emitter.out.extend_from_slice(sign);
+                    emitter.out.extend_from_slice(whole);
+                    emitter.out.push(b'.');
+                    emitter.out.extend_from_slice(fraction);
+                    true
+                }
+                None => value::write_decimal(emitter.out, slot.float, emitter.whole_as_int),
+            }
+        }
         STRING | NUMERIC_STRING => match slot_text(emitter, slot) {
             Some(text) => {
                 push_json_string(emitter.out, &text);
@@ -481,4 +493,74 @@ pub(crate) extern "C" fn v_truth(ctx: *mut c_void, exact: i64) -> i8 {
         };
         flag.map_or(UNDEFINED as i8, truth)
     })
+}
+
+/// A decimal as the payload spelled it, split into sign, whole part and fraction, when those
+/// digits are exactly what [`value::write_decimal`] prints for the double they denote: no
+/// exponent, at most 15 significant digits (so no shorter digit string denotes the same
+/// double), a whole part without leading zeros below 10^15 or a lone `0` followed by a
+/// nonzero tenth (so the shortest form is written without an exponent), and a fraction that
+/// is not all zeros (so the number is not whole). Trailing zeros of the fraction are dropped.
+fn canonical_decimal(text: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (sign, unsigned) = match text.split_first() {
+        Some((b'-', rest)) => (text.get(..1)?, rest),
+        _ => (&text[..0], text),
+    };
+    let point = unsigned.iter().position(|&byte| byte == b'.')?;
+    let (whole, fraction) = (unsigned.get(..point)?, unsigned.get(point + 1..)?);
+    let end = fraction.iter().rposition(|&byte| byte != b'0')? + 1;
+    let fraction = fraction.get(..end)?;
+    let all_digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    if !all_digits(whole) || !all_digits(fraction) {
+        return None;
+    }
+    let significant = match whole {
+        [b'0'] if fraction.first() != Some(&b'0') => fraction.len(),
+        [b'0', ..] => return None,
+        _ => whole.len() + fraction.len(),
+    };
+    (significant <= 15).then_some((sign, whole, fraction))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_decimal;
+    use crate::eval::value::write_decimal;
+
+    #[test]
+    fn payload_decimals_are_copied_only_when_they_print_the_same() {
+        let mut state: u64 = 0x1234_5678;
+        let mut next = || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            state >> 33
+        };
+        let mut texts: Vec<String> = [
+            "55.20", "0.1", "-0.5", "0.05", "0.00001", "-0.0", "10.0", "1.5e3", "007.5", "123456789012345.6",
+            "12345678901234.5", "999999999999999.9", "0.123456789012345", "0.1234567890123456", "3.14159",
+        ]
+        .iter()
+        .map(|text| (*text).to_owned())
+        .collect();
+        for _ in 0..200_000 {
+            let whole_digits = (next() % 16) as usize;
+            let fraction_digits = 1 + (next() % 16) as usize;
+            let digits = |count: usize, next: &mut dyn FnMut() -> u64| -> String {
+                (0..count).map(|_| char::from(b'0' + (next() % 10) as u8)).collect()
+            };
+            let whole = if whole_digits == 0 { "0".to_owned() } else { digits(whole_digits, &mut next) };
+            let sign = if next() % 2 == 0 { "-" } else { "" };
+            texts.push(format!("{sign}{whole}.{}", digits(fraction_digits, &mut next)));
+        }
+        for text in &texts {
+            let Some((sign, whole, fraction)) = canonical_decimal(text.as_bytes()) else { continue };
+            let copied = [sign, whole, b".", fraction].concat();
+            let value: f64 = text.parse().unwrap_or(f64::NAN);
+            for whole_as_int in [true, false] {
+                let mut printed = Vec::new();
+                assert!(write_decimal(&mut printed, value, whole_as_int));
+                assert_eq!(String::from_utf8_lossy(&copied), String::from_utf8_lossy(&printed), "{text}");
+            }
+        }
+        assert!(canonical_decimal(b"55.20").is_some() && canonical_decimal(b"0.00001").is_none());
+    }
 }

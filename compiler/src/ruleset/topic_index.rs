@@ -65,8 +65,9 @@ impl TopicIndex {
             if wildcards {
                 found.extend_from_slice(&node.hash);
             }
-            let (level, after) = match rest.split_once('/') {
-                Some((level, after)) => (level, Some(after)),
+            // Levels are short; a byte loop beats a general substring search.
+            let (level, after) = match rest.bytes().position(|byte| byte == b'/') {
+                Some(slash) => (rest.get(..slash).unwrap_or_default(), rest.get(slash + 1..)),
                 None => (rest, None),
             };
             if let Some(next) = node.literal.get(level) {
