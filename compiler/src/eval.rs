@@ -196,17 +196,17 @@ pub(crate) struct Scope<'a> {
 }
 
 impl<'a> Scope<'a> {
-    /// A scope for calling functions on one message outside a full evaluation (the JIT's
-    /// value helpers): no SET variables, and no payload, which compiled code never lets a
-    /// function read as a whole.
+    /// A scope for calling functions and running nested queries on one message outside a
+    /// full evaluation (the JIT's value helpers), with the SET variables given.
     pub(crate) fn for_call(
         rule: &'a Rule<'a>,
         env: &'a Environment,
         message: &'a Message<'a>,
         topic: &'a str,
         payload: &'a Value,
+        variables: HashMap<String, Value>,
     ) -> Self {
-        Scope { rule, env, message, topic, payload, variables: HashMap::new(), where_passed: false }
+        Scope { rule, env, message, topic, payload, variables, where_passed: false }
     }
 }
 
@@ -383,7 +383,7 @@ impl Scope<'_> {
     /// A nested query runs once per element of its source array; elements whose WHERE is not
     /// true are dropped, and Undefined results are left out. Over an object it runs once and
     /// gives that one result, as the `transform` examples in the AWS reference show.
-    fn query(&self, query: &Query, row: &Value) -> Result<Value, EvalError> {
+    pub(crate) fn query(&self, query: &Query, row: &Value) -> Result<Value, EvalError> {
         let elements = match self.expr(&query.from, row)? {
             Value::Array(elements) => elements,
             object @ Value::Object(_) => {
@@ -416,7 +416,7 @@ impl Scope<'_> {
 }
 
 /// The output key path of a SELECT item: its alias, or its [`unaliased_key`].
-fn output_key(expr: &Expr, alias: Option<&Alias>) -> Vec<String> {
+pub(crate) fn output_key(expr: &Expr, alias: Option<&Alias>) -> Vec<String> {
     match alias {
         Some(alias) => alias.path.iter().map(|name| name.text.clone()).collect(),
         None => vec![unaliased_key(expr).to_owned()],
@@ -458,7 +458,7 @@ pub(crate) fn flat_keys(items: &[SelectItem]) -> Option<Vec<&str>> {
 }
 
 /// Writes `value` at a dotted key path, creating (or replacing non-object) parents.
-fn insert_at(object: &mut Object, path: &[String], value: Value) {
+pub(crate) fn insert_at(object: &mut Object, path: &[String], value: Value) {
     let Some((last, parents)) = path.split_last() else { return };
     let mut target = object;
     for parent in parents {

@@ -63,8 +63,9 @@ pub enum Produced<'a> {
 pub struct Scratch {
     reached: Vec<usize>,
     slots: SlotBuffer,
-    /// The value helpers' operand stack.
+    /// The value helpers' operand stack and SET variables.
     stack: Vec<Value>,
+    variables: Vec<Value>,
     out: Vec<u8>,
     /// Each reached rule and, when it fired, where its output is in `out`.
     results: Vec<(usize, Option<Range<usize>>)>,
@@ -218,6 +219,7 @@ impl RuleSet {
             let mut emitter = Emitter {
                 out: &mut scratch.out,
                 stack: &mut scratch.stack,
+                variables: &mut scratch.variables,
                 rule: &set_rule,
                 env,
                 message,

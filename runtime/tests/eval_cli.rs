@@ -250,10 +250,11 @@ fn bench_reports_the_set_and_each_rule() {
         report["engines"].as_array().unwrap().iter().map(|engine| engine["engine"].as_str().unwrap()).collect();
     assert_eq!(engines, ["jit", "interp"]);
     let jit_rules = report["engines"][0]["rules"].as_array().unwrap();
-    let fleet = jit_rules.iter().find(|rule| rule["name"] == "fleet_summary").unwrap();
-    assert_eq!(fleet["interpreted_because"], "the JIT does not compile a SET clause");
-    let telemetry = jit_rules.iter().find(|rule| rule["name"] == "telemetry_alerts").unwrap();
-    assert!(telemetry.get("interpreted_because").is_none(), "the whole rule compiles");
+    assert_eq!(jit_rules.len(), 3);
+    for rule in jit_rules {
+        assert!(rule.get("interpreted_because").is_none(), "the JIT compiles {}", rule["name"]);
+        assert!(rule["messages_per_second"].as_f64().unwrap() > 0.0);
+    }
     let engine = &report["engines"][1];
     assert_eq!(engine["engine"], "interp");
     assert!(engine["messages_per_second"].as_f64().unwrap() > 0.0);

@@ -12,7 +12,7 @@ use super::helpers::{
     self, CONTEXT_ACCOUNT_ID, CONTEXT_CLIENT_ID, CONTEXT_PRINCIPAL, CONTEXT_SOURCE_IP, CONTEXT_TIMESTAMP,
     CONTEXT_TOPIC, CONTEXT_TOPIC_LEVEL,
 };
-use super::lower::{Literal, Lowered, Operand, Predicate, Source, Unsupported, ValueExpr};
+use super::lower::{BuiltItem, Literal, Lowered, Operand, Predicate, Source, Unsupported, ValueExpr};
 use super::slots::{BOOL, DECIMAL, INT, MISSING, NUMERIC_STRING, Slot};
 use super::{FALSE, TRUE, UNDEFINED};
 use crate::syntax::ast::{BinaryOp, UnaryOp};
@@ -75,6 +75,7 @@ pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<u
                 b: builder,
                 pointer,
                 slot_map,
+                variables: &lowered.variables,
                 constants: &mut constants,
                 data: &mut data,
                 call_conv: signature.call_conv,
@@ -96,6 +97,8 @@ struct Emit<'a, 'b> {
     b: FunctionBuilder<'b>,
     pointer: types::Type,
     slot_map: &'a [usize],
+    /// The rule's SET variable names, by index.
+    variables: &'a [String],
     constants: &'a mut Vec<Box<[u8]>>,
     #[expect(clippy::vec_box, reason = "compiled code holds each entry's address, which must not move")]
     data: &'a mut Vec<Box<Data>>,
@@ -119,6 +122,11 @@ impl Emit<'_, '_> {
             self.b.ins().return_(&[zero]);
             return;
         };
+        for (variable, value) in &lowered.set {
+            self.value(slots, ctx, value);
+            let index = self.integer(i64::try_from(*variable).unwrap_or(0));
+            self.call(helpers::v_assign as *const () as usize, &[ctx, index], Returns::Nothing);
+        }
         if let Some(predicate) = &lowered.predicate {
             let truth = self.predicate(slots, ctx, predicate);
             let body = self.b.create_block();
@@ -129,6 +137,23 @@ impl Emit<'_, '_> {
             let zero = self.b.ins().iconst(types::I8, FALSE);
             self.b.ins().return_(&[zero]);
             self.b.switch_to_block(body);
+        }
+        if let Some(built) = &lowered.built {
+            let mut paths = Vec::with_capacity(built.len());
+            for item in built {
+                match item {
+                    BuiltItem::MergePayload => paths.push(None),
+                    BuiltItem::Value(path, value) => {
+                        self.value(slots, ctx, value);
+                        paths.push(Some(path.clone()));
+                    }
+                }
+            }
+            let data = self.data(Data::Built(paths));
+            self.call(helpers::emit_built as *const () as usize, &[ctx, data], Returns::Nothing);
+            let one = self.b.ins().iconst(types::I8, TRUE);
+            self.b.ins().return_(&[one]);
+            return;
         }
         if lowered.object {
             self.raw(ctx, b"{");
@@ -225,6 +250,22 @@ impl Emit<'_, '_> {
                 let count = self.integer(i64::try_from(items.len()).unwrap_or(0));
                 self.call(helpers::v_array as *const () as usize, &[ctx, count], Returns::Nothing);
             }
+            ValueExpr::Variable(index) => {
+                let index = self.integer(i64::try_from(*index).unwrap_or(0));
+                self.call(helpers::v_variable as *const () as usize, &[ctx, index], Returns::Nothing);
+            }
+            ValueExpr::Payload { raw } => {
+                let raw = self.integer(i64::from(*raw));
+                self.call(helpers::v_payload as *const () as usize, &[ctx, raw], Returns::Nothing);
+            }
+            ValueExpr::Case { subject, branches, otherwise } => {
+                self.case(slots, ctx, subject, branches, otherwise.as_deref())
+            }
+            ValueExpr::Query(query) => {
+                // The query sees every SET variable, by name, as the interpreter's does.
+                let data = self.data(Data::Query(query.clone(), self.variables.to_vec()));
+                self.call(helpers::v_query as *const () as usize, &[ctx, data], Returns::Nothing);
+            }
             ValueExpr::Object(entries) => {
                 for (_, value) in entries {
                     self.value(slots, ctx, value);
@@ -233,6 +274,49 @@ impl Emit<'_, '_> {
                 self.call(helpers::v_object as *const () as usize, &[ctx, data], Returns::Nothing);
             }
         }
+    }
+
+    /// CASE: the subject stays on the stack while WHEN candidates are tested in turn; only
+    /// the chosen THEN (or ELSE) is evaluated, as in the interpreter.
+    fn case(
+        &mut self,
+        slots: Value,
+        ctx: Value,
+        subject: &ValueExpr,
+        branches: &[(ValueExpr, ValueExpr)],
+        otherwise: Option<&ValueExpr>,
+    ) {
+        let done = self.b.create_block();
+        self.value(slots, ctx, subject);
+        let defined = self
+            .call(helpers::v_case_subject as *const () as usize, &[ctx], Returns::Truth)
+            .unwrap_or_else(|| self.b.ins().iconst(types::I8, FALSE));
+        let mut next = self.b.create_block();
+        self.b.ins().brif(defined, next, &[], done, &[]);
+        for (when, then) in branches {
+            self.b.switch_to_block(next);
+            self.value(slots, ctx, when);
+            let matched = self
+                .call(helpers::v_case_when as *const () as usize, &[ctx], Returns::Truth)
+                .unwrap_or_else(|| self.b.ins().iconst(types::I8, FALSE));
+            let chosen = self.b.create_block();
+            next = self.b.create_block();
+            self.b.ins().brif(matched, chosen, &[], next, &[]);
+            self.b.switch_to_block(chosen);
+            self.value(slots, ctx, then);
+            self.b.ins().jump(done, &[]);
+        }
+        self.b.switch_to_block(next);
+        self.call(helpers::v_pop as *const () as usize, &[ctx], Returns::Nothing);
+        match otherwise {
+            Some(otherwise) => self.value(slots, ctx, otherwise),
+            None => {
+                let data = self.data(Data::Value(crate::eval::Value::Undefined));
+                self.call(helpers::v_constant as *const () as usize, &[ctx, data], Returns::Nothing);
+            }
+        }
+        self.b.ins().jump(done, &[]);
+        self.b.switch_to_block(done);
     }
 
     /// Keeps `data` alive with the set and gives its address.

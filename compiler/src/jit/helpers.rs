@@ -7,6 +7,7 @@
 
 #![expect(unsafe_code, reason = "compiled code hands helpers raw pointers")]
 
+use std::collections::HashMap;
 use std::ffi::c_void;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -14,14 +15,16 @@ use super::slots::{BOOL, CONTAINER, DECIMAL, INT, MISSING, NULL, NUMERIC_STRING,
 use super::{FALSE, TRUE, UNDEFINED};
 use crate::check::functions::{CastTarget, Function};
 use crate::eval::value::{self, Value};
-use crate::eval::{Environment, Message, Rule, Scope, functions, json, operators};
-use crate::syntax::ast::BinaryOp;
+use crate::eval::{Environment, Message, Rule, Scope, functions, insert_at, json, operators};
+use crate::syntax::ast::{BinaryOp, Query};
 
 /// What compiled code writes into and reads the message from, for one rule on one message.
 pub(crate) struct Emitter<'a> {
     pub(crate) out: &'a mut Vec<u8>,
     /// The operands of value helpers, pushed and popped in evaluation order.
     pub(crate) stack: &'a mut Vec<Value>,
+    /// SET variables, by index.
+    pub(crate) variables: &'a mut Vec<Value>,
     pub(crate) rule: &'a Rule<'a>,
     pub(crate) env: &'a Environment,
     pub(crate) message: &'a Message<'a>,
@@ -289,6 +292,10 @@ pub(crate) enum Data {
     Name(String),
     Keys(Vec<String>),
     Function(&'static Function),
+    /// A built SELECT list: each item's key path, `None` for a merged `*`.
+    Built(Vec<Option<Vec<String>>>),
+    /// A nested SELECT and the names of the SET variables, by index.
+    Query(Box<Query>, Vec<String>),
 }
 
 /// The operators value helpers apply, by the index compiled code passes.
@@ -406,8 +413,10 @@ pub(crate) extern "C" fn v_call(ctx: *mut c_void, data_pointer: *const Data, cou
             emitter.failed = true;
             return;
         };
+        // Compiled code passes `*` to a function as a value, so the scope's payload is unused.
         let payload = Value::Undefined;
-        let scope = Scope::for_call(emitter.rule, emitter.env, emitter.message, emitter.topic, &payload);
+        let scope =
+            Scope::for_call(emitter.rule, emitter.env, emitter.message, emitter.topic, &payload, HashMap::new());
         match functions::call(function, &args, &scope) {
             Ok(value) => emitter.stack.push(value),
             Err(_) => {
@@ -522,6 +531,124 @@ fn canonical_decimal(text: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     (significant <= 15).then_some((sign, whole, fraction))
 }
 
+pub(crate) extern "C" fn v_variable(ctx: *mut c_void, index: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let value = emitter.variables.get(index).cloned().unwrap_or(Value::Undefined);
+        emitter.stack.push(value);
+    });
+}
+
+/// Pops a value into SET variable `index`.
+pub(crate) extern "C" fn v_assign(ctx: *mut c_void, index: usize) {
+    with_emitter(ctx, (), |emitter| {
+        let value = pop(emitter);
+        if emitter.variables.len() <= index {
+            emitter.variables.resize(index + 1, Value::Undefined);
+        }
+        if let Some(variable) = emitter.variables.get_mut(index) {
+            *variable = value;
+        }
+    });
+}
+
+/// Pushes the payload: its bytes when `raw` (what `encode(*, ...)` reads), else its value.
+pub(crate) extern "C" fn v_payload(ctx: *mut c_void, raw: i64) {
+    with_emitter(ctx, (), |emitter| {
+        let value = if raw != 0 {
+            Value::Binary(emitter.payload.to_vec())
+        } else {
+            json::parse(emitter.payload).unwrap_or_else(|_| {
+                emitter.failed = true;
+                Value::Undefined
+            })
+        };
+        emitter.stack.push(value);
+    });
+}
+
+/// Starts a CASE on the subject on top of the stack: 1 to test its branches, 0 when it is
+/// Undefined, which is then left as the CASE's value.
+pub(crate) extern "C" fn v_case_subject(ctx: *mut c_void) -> i8 {
+    with_emitter(ctx, 0, |emitter| i8::from(!emitter.stack.last().is_none_or(Value::is_undefined)))
+}
+
+/// Pops a WHEN candidate and compares it with the subject below it: 1 (and the subject is
+/// popped) when they are equal, else 0.
+pub(crate) extern "C" fn v_case_when(ctx: *mut c_void) -> i8 {
+    with_emitter(ctx, 0, |emitter| {
+        let candidate = pop(emitter);
+        let matched = emitter
+            .stack
+            .last()
+            .is_some_and(|subject| !candidate.is_undefined() && operators::equals(subject, &candidate));
+        if matched {
+            emitter.stack.pop();
+        }
+        i8::from(matched)
+    })
+}
+
+pub(crate) extern "C" fn v_pop(ctx: *mut c_void) {
+    with_emitter(ctx, (), |emitter| {
+        emitter.stack.pop();
+    });
+}
+
+/// Builds the output object of a SELECT list from its values on the stack, exactly as the
+/// interpreter's `items` does, and writes it.
+pub(crate) extern "C" fn emit_built(ctx: *mut c_void, data_pointer: *const Data) {
+    with_emitter(ctx, (), |emitter| {
+        let Data::Built(items) = data(data_pointer) else {
+            emitter.failed = true;
+            return;
+        };
+        let values = pop_many(emitter, items.iter().filter(|item| item.is_some()).count());
+        let mut values = values.into_iter();
+        let mut output = value::Object::default();
+        for item in items {
+            match item {
+                None => match json::parse(emitter.payload) {
+                    Ok(Value::Object(object)) => output.extend(object),
+                    _ => emitter.failed = true,
+                },
+                Some(path) => {
+                    let value = values.next().unwrap_or(Value::Undefined);
+                    if !value.is_undefined() {
+                        insert_at(&mut output, path, value);
+                    }
+                }
+            }
+        }
+        let mut out = String::new();
+        value::write_json(&mut out, &Value::Object(output), emitter.whole_as_int);
+        emitter.out.extend_from_slice(out.as_bytes());
+    });
+}
+
+/// Runs a nested SELECT over the payload with the interpreter's query routine, which owns
+/// the per-element semantics, and pushes its result.
+pub(crate) extern "C" fn v_query(ctx: *mut c_void, data_pointer: *const Data) {
+    with_emitter(ctx, (), |emitter| {
+        let Data::Query(query, names) = data(data_pointer) else {
+            emitter.failed = true;
+            return;
+        };
+        let Ok(payload) = json::parse(emitter.payload) else {
+            emitter.failed = true;
+            return;
+        };
+        let variables = names.iter().cloned().zip(emitter.variables.iter().cloned()).collect();
+        let scope = Scope::for_call(emitter.rule, emitter.env, emitter.message, emitter.topic, &payload, variables);
+        match scope.query(query, &payload) {
+            Ok(value) => emitter.stack.push(value),
+            Err(_) => {
+                emitter.failed = true;
+                emitter.stack.push(Value::Undefined);
+            }
+        }
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::canonical_decimal;
@@ -535,8 +662,21 @@ mod tests {
             state >> 33
         };
         let mut texts: Vec<String> = [
-            "55.20", "0.1", "-0.5", "0.05", "0.00001", "-0.0", "10.0", "1.5e3", "007.5", "123456789012345.6",
-            "12345678901234.5", "999999999999999.9", "0.123456789012345", "0.1234567890123456", "3.14159",
+            "55.20",
+            "0.1",
+            "-0.5",
+            "0.05",
+            "0.00001",
+            "-0.0",
+            "10.0",
+            "1.5e3",
+            "007.5",
+            "123456789012345.6",
+            "12345678901234.5",
+            "999999999999999.9",
+            "0.123456789012345",
+            "0.1234567890123456",
+            "3.14159",
         ]
         .iter()
         .map(|text| (*text).to_owned())

@@ -6,9 +6,9 @@ use crate::check::functions::{self as catalogue, CastTarget};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::eval::access_plan::static_path;
 use crate::eval::value::{self, Value};
-use crate::eval::{flat_keys, operators};
+use crate::eval::{flat_keys, operators, output_key};
 use crate::span::Span;
-use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Select, SelectItem, Statement, UnaryOp};
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
 use crate::version::SqlVersion;
 
 /// The most distinct payload fields one compiled rule reads, so slot offsets fit a load's
@@ -79,6 +79,29 @@ pub(crate) enum ValueExpr {
     Field(Box<ValueExpr>, String),
     Array(Vec<ValueExpr>),
     Object(Vec<(String, ValueExpr)>),
+    /// A SET variable, by its index in [`Lowered::variables`].
+    Variable(usize),
+    /// The payload as a whole: its parsed value, or its bytes for `encode(*, ...)`.
+    Payload {
+        raw: bool,
+    },
+    Case {
+        subject: Box<ValueExpr>,
+        branches: Vec<(ValueExpr, ValueExpr)>,
+        otherwise: Option<Box<ValueExpr>>,
+    },
+    /// A nested SELECT, run by the interpreter's query routine over the payload.
+    Query(Box<Query>),
+}
+
+/// One item of a SELECT list whose output object is built before it is written (it merges
+/// `*`, nests a dotted alias or repeats a key).
+#[derive(Clone, Debug)]
+pub(crate) enum BuiltItem {
+    /// An unaliased `*`: the payload's members.
+    MergePayload,
+    /// A value at a key path.
+    Value(Vec<String>, ValueExpr),
 }
 
 /// What one output member (or the whole output of `SELECT VALUE`) is written from.
@@ -117,10 +140,7 @@ impl Unsupported {
             format!("this rule runs on the interpreter: the JIT does not compile {}", self.reason),
         )
         .with_label("not compiled")
-        .with_help(
-            "its results are the same either way; comparisons of fields with literals and SELECT lists of fields, \
-             topic(), clientid() and literals run as native code",
-        )
+        .with_help("its results are the same either way; only its speed differs")
     }
 }
 
@@ -137,6 +157,12 @@ pub(crate) struct Lowered {
     pub(crate) items: Vec<Item>,
     /// The payload paths `Operand::Path` indexes.
     pub(crate) paths: Vec<Vec<String>>,
+    /// SET assignments in order: the variable's index and its value.
+    pub(crate) set: Vec<(usize, ValueExpr)>,
+    /// The SET variables' names, by index.
+    pub(crate) variables: Vec<String>,
+    /// When the SELECT list's object is built first, its items (then `items` is empty).
+    pub(crate) built: Option<Vec<BuiltItem>>,
     /// The statement's span, for what code generation might still refuse.
     pub(crate) span: Span,
     pub(crate) version: SqlVersion,
@@ -144,12 +170,23 @@ pub(crate) struct Lowered {
 
 /// Lowers `statement`, or names the first construct the JIT does not compile.
 pub(crate) fn lower(statement: &Statement, version: SqlVersion) -> Result<Lowered, Unsupported> {
-    // SET runs before WHERE and may fail; such rules keep the interpreter's order.
-    if !statement.set.is_empty() {
-        return Err(unsupported(statement.set_keyword.unwrap_or(statement.span), "a SET clause"));
+    let mut lowered = Lowered {
+        predicate: None,
+        object: true,
+        items: Vec::new(),
+        paths: Vec::new(),
+        set: Vec::new(),
+        variables: Vec::new(),
+        built: None,
+        span: statement.span,
+        version,
+    };
+    // SET runs first, in order, so that WHERE and SELECT see its variables.
+    for assignment in &statement.set {
+        let value = lowered.value(&assignment.value)?;
+        let variable = lowered.variable(&assignment.variable.text);
+        lowered.set.push((variable, value));
     }
-    let mut lowered =
-        Lowered { predicate: None, object: true, items: Vec::new(), paths: Vec::new(), span: statement.span, version };
     if let Some(condition) = &statement.where_clause {
         lowered.predicate = Some(lowered.predicate(condition, true)?);
     }
@@ -165,9 +202,10 @@ pub(crate) fn lower(statement: &Statement, version: SqlVersion) -> Result<Lowere
                 lowered.items.push(Item { prefix: Vec::new(), source: Source::Payload });
             }
             _ => {
-                let keys = flat_keys(items).ok_or_else(|| {
-                    unsupported(statement.span, "a SELECT list that merges `*`, nests a dotted alias or repeats a key")
-                })?;
+                let Some(keys) = flat_keys(items) else {
+                    lowered.built = Some(lowered.built_items(items)?);
+                    return Ok(lowered);
+                };
                 for (item, key) in items.iter().zip(keys) {
                     let SelectItem::Expr { expr, .. } = item else {
                         return Err(unsupported(statement.span, "an invalid SELECT item"));
@@ -185,6 +223,30 @@ pub(crate) fn lower(statement: &Statement, version: SqlVersion) -> Result<Lowere
 }
 
 impl Lowered {
+    /// The index of SET variable `name`, adding it on first sight.
+    fn variable(&mut self, name: &str) -> usize {
+        match self.variables.iter().position(|known| known == name) {
+            Some(index) => index,
+            None => {
+                self.variables.push(name.to_owned());
+                self.variables.len() - 1
+            }
+        }
+    }
+
+    fn built_items(&mut self, items: &[SelectItem]) -> Result<Vec<BuiltItem>, Unsupported> {
+        let mut built = Vec::with_capacity(items.len());
+        for item in items {
+            let SelectItem::Expr { expr, alias } = item else { continue };
+            if expr.kind == ExprKind::Payload && alias.is_none() {
+                built.push(BuiltItem::MergePayload);
+            } else {
+                built.push(BuiltItem::Value(output_key(expr, alias.as_ref()), self.value(expr)?));
+            }
+        }
+        Ok(built)
+    }
+
     /// Lowers a condition; `top` when it is the whole WHERE clause.
     fn predicate(&mut self, expr: &Expr, top: bool) -> Result<Predicate, Unsupported> {
         match &expr.kind {
@@ -254,11 +316,14 @@ impl Lowered {
                 let Some(function) = catalogue::lookup(&function.text) else {
                     return Ok(ValueExpr::Constant(Value::Undefined));
                 };
-                // `encode(*, ...)` reads the raw payload, and other uses of `*` the whole of it.
-                if args.iter().any(|arg| arg.kind == ExprKind::Payload) {
-                    return Err(unsupported(expr.span, "a function given the whole payload `*`"));
-                }
-                let args = args.iter().map(|arg| self.value(arg)).collect::<Result<_, _>>()?;
+                let args = args
+                    .iter()
+                    .map(|arg| match arg.kind {
+                        // `encode(*, ...)` encodes the payload's bytes as they arrived.
+                        ExprKind::Payload if function.name == "encode" => Ok(ValueExpr::Payload { raw: true }),
+                        _ => self.value(arg),
+                    })
+                    .collect::<Result<_, _>>()?;
                 ValueExpr::Call(function, args)
             }
             ExprKind::Cast { value, target, .. } => ValueExpr::Cast(
@@ -276,10 +341,21 @@ impl Lowered {
                     .collect::<Result<_, Unsupported>>()?,
             ),
             ExprKind::Index { .. } => ValueExpr::Constant(Value::Undefined),
-            ExprKind::Payload => return Err(unsupported(expr.span, "the whole payload `*` inside an expression")),
-            ExprKind::Variable(_) => return Err(unsupported(expr.span, "a SET variable")),
-            ExprKind::Case { .. } => return Err(unsupported(expr.span, "a CASE expression")),
-            ExprKind::Query(_) => return Err(unsupported(expr.span, "a nested SELECT")),
+            ExprKind::Payload => ValueExpr::Payload { raw: false },
+            ExprKind::Variable(name) => ValueExpr::Variable(self.variable(name)),
+            ExprKind::Case { subject: None, .. } => ValueExpr::Constant(Value::Undefined),
+            ExprKind::Case { subject: Some(subject), branches, otherwise } => ValueExpr::Case {
+                subject: Box::new(self.value(subject)?),
+                branches: branches
+                    .iter()
+                    .map(|(when, then)| Ok((self.value(when)?, self.value(then)?)))
+                    .collect::<Result<_, Unsupported>>()?,
+                otherwise: match otherwise {
+                    Some(otherwise) => Some(Box::new(self.value(otherwise)?)),
+                    None => None,
+                },
+            },
+            ExprKind::Query(query) => ValueExpr::Query(query.clone()),
             _ => return Err(unsupported(expr.span, "this expression")),
         })
     }
