@@ -20,20 +20,24 @@ impl<'a> Scanner<'a> {
         Scanner { bytes, at: 0, depth: 0 }
     }
 
+    #[inline]
     pub(crate) fn too_deep(&self) -> bool {
         self.depth >= MAX_DEPTH
     }
 
+    #[inline]
     pub(crate) fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline]
     pub(crate) fn skip_whitespace(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
             self.at += 1;
         }
     }
 
+    #[inline]
     pub(crate) fn eat(&mut self, byte: u8) -> Result<(), Stop> {
         if self.peek() == Some(byte) {
             self.at += 1;
@@ -101,6 +105,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn number(&mut self) -> Result<(), Stop> {
         let start = self.at;
         let digits = |scanner: &mut Self| {
@@ -146,6 +151,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Scans a string; returns its raw body (between the quotes) and whether it has escapes.
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<(usize, usize, bool), Stop> {
         self.eat(b'"')?;
         let start = self.at;
@@ -204,6 +210,7 @@ impl<'a> Scanner<'a> {
 /// quote, a backslash nor a control character. Eight bytes are tested at once; the test
 /// flags a byte exactly when it is special and every byte before it is not, so the first
 /// flag is the first special byte.
+#[inline]
 fn plain_prefix(text: &[u8]) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
