@@ -119,6 +119,8 @@ fn w2_rule_count(c: &mut Criterion) {
 fn w3_compile(c: &mut Criterion) {
     let sources = realistic_rules(COMPILED_RULES);
     assert_eq!(compile(&sources).rules().len(), COMPILED_RULES, "a realistic rule failed to check");
+    let interpreted = compile_on(&sources, Engine::Jit).interpreted().len();
+    assert_eq!(interpreted, 0, "the JIT compiles every realistic rule");
 
     let mut group = c.benchmark_group("w3_compile");
     group.throughput(Throughput::Elements(COMPILED_RULES as u64)).sample_size(10);

@@ -225,10 +225,15 @@ fn test_shows_a_failure_as_a_diff() {
 #[test]
 fn the_conformance_corpus_passes_through_test() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/data/conformance/iotsql.jsonl");
-    let output = iotrules(&["test", corpus.to_str().unwrap()]);
-    let text = stdout(&output);
-    assert_eq!(code(&output), 0, "{text}");
-    assert_eq!(text.lines().last(), Some("297 passed, 0 failed, 3 skipped"));
+    // The JIT is the default engine; the interpreter must agree case for case.
+    for engine in [None, Some("jit"), Some("interp")] {
+        let mut args = vec!["test", corpus.to_str().unwrap()];
+        args.extend(engine.map(|engine| ["--engine", engine]).into_iter().flatten());
+        let output = iotrules(&args);
+        let text = stdout(&output);
+        assert_eq!(code(&output), 0, "{engine:?}: {text}");
+        assert_eq!(text.lines().last(), Some("297 passed, 0 failed, 3 skipped"), "{engine:?}");
+    }
 }
 
 #[test]
@@ -290,4 +295,19 @@ fn the_jit_engine_gives_the_interpreters_results() {
         ]);
         assert_eq!((code(&fired), stdout(&fired)), (0, expected.to_owned()), "{payload}");
     }
+}
+
+#[test]
+fn a_rule_the_jit_does_not_compile_runs_interpreted_with_an_advice() {
+    // One field past what one compiled rule may read.
+    let fields: Vec<String> = (0..=4096).map(|index| format!("f{index}")).collect();
+    let sql = format!("SELECT VALUE [{}] FROM 't'", fields.join(", "));
+    let output = iotrules(&["eval", "--sql", &sql, "--topic", "t", "--payload", r#"{"f1": 1, "f4096": 2}"#]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(stdout(&output), "[1,2]\n");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("jit::interpreted"), "{stderr}");
+    assert!(stderr.contains("more than 4,096 distinct payload fields"), "{stderr}");
+    let interp = iotrules(&["eval", "--engine", "interp", "--sql", &sql, "--topic", "t", "--payload", r#"{"f1": 1}"#]);
+    assert!(interp.stderr.is_empty(), "the interpreter has nothing to say");
 }

@@ -341,6 +341,9 @@ impl Lowered {
                     .collect::<Result<_, Unsupported>>()?,
             ),
             ExprKind::Index { .. } => ValueExpr::Constant(Value::Undefined),
+            ExprKind::Attribute(_) | ExprKind::Field { .. } if static_path(expr).is_some() => {
+                return Err(unsupported(expr.span, "more than 4,096 distinct payload fields in one rule"));
+            }
             ExprKind::Payload => ValueExpr::Payload { raw: false },
             ExprKind::Variable(name) => ValueExpr::Variable(self.variable(name)),
             ExprKind::Case { subject: None, .. } => ValueExpr::Constant(Value::Undefined),
