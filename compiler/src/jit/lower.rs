@@ -341,7 +341,7 @@ impl Lowered {
                     .collect::<Result<_, Unsupported>>()?,
             ),
             ExprKind::Index { .. } => ValueExpr::Constant(Value::Undefined),
-            ExprKind::Attribute(_) | ExprKind::Field { .. } if static_path(expr).is_some() => {
+            ExprKind::Attribute(_) => {
                 return Err(unsupported(expr.span, "more than 4,096 distinct payload fields in one rule"));
             }
             ExprKind::Payload => ValueExpr::Payload { raw: false },
