@@ -137,6 +137,28 @@ codes! {
     RuleUnknownAction = "rule::unknown_action",
     /// A rule the JIT does not compile, which runs on the interpreter with the same results.
     JitInterpreted = "jit::interpreted",
+    /// A policy document that is not valid JSON.
+    PolicyInvalidJson = "policy::invalid_json",
+    /// A policy document over 2,048 characters, whitespace not counted.
+    PolicyTooLong = "policy::too_long",
+    /// A `Version` other than `2012-10-17`, or none.
+    PolicyInvalidVersion = "policy::invalid_version",
+    /// A policy element of the wrong type, misspelled, or not allowed in an IoT policy.
+    PolicyInvalidElement = "policy::invalid_element",
+    /// A statement without `Effect`.
+    PolicyMissingEffect = "policy::missing_effect",
+    /// An `Effect` other than exactly `Allow` or `Deny`.
+    PolicyInvalidEffect = "policy::invalid_effect",
+    /// A statement with neither or both of `Action` and `NotAction`.
+    PolicyMissingAction = "policy::missing_action",
+    /// A statement with neither or both of `Resource` and `NotResource`.
+    PolicyMissingResource = "policy::missing_resource",
+    /// An action no AWS IoT policy can grant.
+    PolicyUnknownAction = "policy::unknown_action",
+    /// A resource that is neither `*` nor an AWS IoT ARN.
+    PolicyInvalidArn = "policy::invalid_arn",
+    /// A condition operator IAM does not define.
+    PolicyUnknownConditionOperator = "policy::unknown_condition_operator",
 }
 
 impl fmt::Display for Code {

@@ -8,6 +8,7 @@ pub mod check;
 pub mod diagnostics;
 pub mod eval;
 pub mod jit;
+pub mod policy;
 pub mod rule_file;
 pub mod ruleset;
 pub mod span;

@@ -423,7 +423,7 @@ impl Reader {
     }
 }
 
-fn range_of(value: &Value<'_>) -> Span {
+pub(crate) fn range_of(value: &Value<'_>) -> Span {
     let range = match value {
         Value::StringLit(node) => node.range,
         Value::NumberLit(node) => node.range,
@@ -435,7 +435,7 @@ fn range_of(value: &Value<'_>) -> Span {
     Span::new(range.start, range.end)
 }
 
-fn name_span(prop: &ObjectProp<'_>) -> Span {
+pub(crate) fn name_span(prop: &ObjectProp<'_>) -> Span {
     let range = match &prop.name {
         jsonc_parser::ast::ObjectPropName::String(name) => name.range,
         jsonc_parser::ast::ObjectPropName::Word(name) => name.range,
@@ -447,7 +447,7 @@ fn prop_name_span(object: &Object<'_>) -> Option<Span> {
     object.get("sql").or_else(|| object.properties.first()).map(name_span)
 }
 
-fn lowercase_first(text: &str) -> String {
+pub(crate) fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }

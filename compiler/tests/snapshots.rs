@@ -1,4 +1,4 @@
-//! File-driven suites: every input under `tests/data/{parse,check,rule_files}` is run through
+//! File-driven suites: every input under `tests/data/{parse,check,rule_files,policies}` is run through
 //! the front end and its result (tree and rendered diagnostics) compared with a snapshot in
 //! `tests/snapshots/`. Update with `cargo insta review` (or `INSTA_UPDATE=always`).
 
@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
+use iotrules_compiler::policy::check_policy;
 use iotrules_compiler::rule_file::check_rule_file;
 use iotrules_compiler::syntax::parse;
 use iotrules_compiler::{Code, Diagnostic, SqlVersion, check_sql};
@@ -69,6 +70,15 @@ fn rule_file_suite() {
     });
 }
 
+#[test]
+fn policy_suite() {
+    insta::glob!("data/policies/*.json", |path| {
+        let source = fs::read_to_string(path).unwrap();
+        let report = check_policy(&source);
+        insta::assert_snapshot!(render(&file_name(path), &source, &report.diagnostics));
+    });
+}
+
 /// Every diagnostic code is shown by at least one fixture, so each has a reviewed rendering.
 #[test]
 fn every_code_has_a_fixture() {
@@ -84,6 +94,10 @@ fn every_code_has_a_fixture() {
     for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rule_files")).unwrap() {
         let source = fs::read_to_string(entry.unwrap().path()).unwrap();
         record(&check_rule_file(&source).diagnostics);
+    }
+    for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/policies")).unwrap() {
+        let source = fs::read_to_string(entry.unwrap().path()).unwrap();
+        record(&check_policy(&source).diagnostics);
     }
     // `invalid_utf8` is raised where files are read, in the command line; `jit::interpreted`
     // by the JIT, where rule sets are built (tested in `jit`'s unit tests).

@@ -1,0 +1,226 @@
+//! AWS IoT policy documents: reading them with exact source positions, checking them as AWS
+//! IoT Core's CreatePolicy does, and evaluating authorization requests against them as the
+//! message broker does (`eval`, the reference).
+
+mod document;
+pub mod eval;
+pub mod glob;
+
+pub use document::{MAX_POLICY_CHARS, check_policy};
+
+use crate::diagnostics::Diagnostic;
+use crate::span::Span;
+
+/// The one `Version` AWS IoT policies take.
+pub const POLICY_VERSION: &str = "2012-10-17";
+
+/// A policy document that checked without errors.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub statements: Vec<Statement>,
+}
+
+/// One statement of a policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub sid: Option<String>,
+    pub effect: Effect,
+    /// `Action`, or `NotAction` when `negated`.
+    pub actions: Targets,
+    /// `Resource`, or `NotResource` when `negated`.
+    pub resources: Targets,
+    /// Every condition must hold (operators and keys are ANDed).
+    pub conditions: Vec<Condition>,
+    /// The statement object in the document.
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// The patterns of `Action`/`Resource`, or of their `Not` forms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Targets {
+    pub negated: bool,
+    pub patterns: Vec<Spanned>,
+}
+
+/// A string from the document and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Spanned {
+    pub text: String,
+    pub span: Span,
+}
+
+/// `"Operator": {"key": [values]}`, one key of one operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    pub operator: Operator,
+    /// As written; keys compare case-insensitively.
+    pub key: Spanned,
+    /// Several values are ORed (ANDed for negated operators); Booleans and numbers are kept
+    /// as their JSON text.
+    pub values: Vec<Spanned>,
+}
+
+/// A condition operator, split into its parts: `ForAnyValue:StringLikeIfExists` is
+/// `{set: AnyValue, test: StringLike, if_exists: true}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operator {
+    pub set: SetQualifier,
+    pub test: Test,
+    pub if_exists: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetQualifier {
+    /// A single-valued key (a multi-valued key then matches when any value does).
+    Single,
+    AnyValue,
+    AllValues,
+}
+
+/// The comparison an operator makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Test {
+    StringEquals,
+    StringNotEquals,
+    StringEqualsIgnoreCase,
+    StringNotEqualsIgnoreCase,
+    StringLike,
+    StringNotLike,
+    NumericEquals,
+    NumericNotEquals,
+    NumericLessThan,
+    NumericLessThanEquals,
+    NumericGreaterThan,
+    NumericGreaterThanEquals,
+    DateEquals,
+    DateNotEquals,
+    DateLessThan,
+    DateLessThanEquals,
+    DateGreaterThan,
+    DateGreaterThanEquals,
+    Bool,
+    IpAddress,
+    NotIpAddress,
+    ArnEquals,
+    ArnNotEquals,
+    ArnLike,
+    ArnNotLike,
+    Null,
+}
+
+impl Test {
+    pub const ALL: [(Test, &'static str); 26] = [
+        (Test::StringEquals, "StringEquals"),
+        (Test::StringNotEquals, "StringNotEquals"),
+        (Test::StringEqualsIgnoreCase, "StringEqualsIgnoreCase"),
+        (Test::StringNotEqualsIgnoreCase, "StringNotEqualsIgnoreCase"),
+        (Test::StringLike, "StringLike"),
+        (Test::StringNotLike, "StringNotLike"),
+        (Test::NumericEquals, "NumericEquals"),
+        (Test::NumericNotEquals, "NumericNotEquals"),
+        (Test::NumericLessThan, "NumericLessThan"),
+        (Test::NumericLessThanEquals, "NumericLessThanEquals"),
+        (Test::NumericGreaterThan, "NumericGreaterThan"),
+        (Test::NumericGreaterThanEquals, "NumericGreaterThanEquals"),
+        (Test::DateEquals, "DateEquals"),
+        (Test::DateNotEquals, "DateNotEquals"),
+        (Test::DateLessThan, "DateLessThan"),
+        (Test::DateLessThanEquals, "DateLessThanEquals"),
+        (Test::DateGreaterThan, "DateGreaterThan"),
+        (Test::DateGreaterThanEquals, "DateGreaterThanEquals"),
+        (Test::Bool, "Bool"),
+        (Test::IpAddress, "IpAddress"),
+        (Test::NotIpAddress, "NotIpAddress"),
+        (Test::ArnEquals, "ArnEquals"),
+        (Test::ArnNotEquals, "ArnNotEquals"),
+        (Test::ArnLike, "ArnLike"),
+        (Test::ArnNotLike, "ArnNotLike"),
+        (Test::Null, "Null"),
+    ];
+
+    /// Negated tests hold when the key is missing, and need every value to hold.
+    pub fn is_negated(self) -> bool {
+        matches!(
+            self,
+            Test::StringNotEquals
+                | Test::StringNotEqualsIgnoreCase
+                | Test::StringNotLike
+                | Test::NumericNotEquals
+                | Test::DateNotEquals
+                | Test::NotIpAddress
+                | Test::ArnNotEquals
+                | Test::ArnNotLike
+        )
+    }
+}
+
+impl Operator {
+    /// Reads an operator as written (`ForAllValues:StringEqualsIfExists`); case-sensitive, as
+    /// IAM's operators are.
+    pub fn parse(text: &str) -> Option<Operator> {
+        let (set, rest) = if let Some(rest) = text.strip_prefix("ForAnyValue:") {
+            (SetQualifier::AnyValue, rest)
+        } else if let Some(rest) = text.strip_prefix("ForAllValues:") {
+            (SetQualifier::AllValues, rest)
+        } else {
+            (SetQualifier::Single, text)
+        };
+        let (name, if_exists) = match rest.strip_suffix("IfExists") {
+            Some(name) => (name, true),
+            None => (rest, false),
+        };
+        let test = Test::ALL.iter().find(|(_, known)| *known == name).map(|(test, _)| *test)?;
+        // `Null` tests presence itself, so it has no IfExists form.
+        if test == Test::Null && if_exists {
+            return None;
+        }
+        Some(Operator { set, test, if_exists })
+    }
+}
+
+/// The result of reading and checking one policy document.
+#[derive(Clone, Debug)]
+pub struct PolicyReport {
+    /// Present when the document has no errors.
+    pub policy: Option<Policy>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl PolicyReport {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The actions an AWS IoT policy grants, as AWS spells them. The job actions appear under
+/// both prefixes: current documentation uses `iotjobsdata:`, older policies `iot:`.
+pub const ACTIONS: &[&str] = &[
+    "iot:Connect",
+    "iot:DeleteConnection",
+    "iot:Publish",
+    "iot:RetainPublish",
+    "iot:Subscribe",
+    "iot:Receive",
+    "iot:GetRetainedMessage",
+    "iot:ListRetainedMessages",
+    "iot:GetThingShadow",
+    "iot:UpdateThingShadow",
+    "iot:DeleteThingShadow",
+    "iot:ListNamedShadowsForThing",
+    "iot:DescribeJobExecution",
+    "iot:GetPendingJobExecutions",
+    "iot:StartNextPendingJobExecution",
+    "iot:UpdateJobExecution",
+    "iotjobsdata:DescribeJobExecution",
+    "iotjobsdata:GetPendingJobExecutions",
+    "iotjobsdata:StartNextPendingJobExecution",
+    "iotjobsdata:UpdateJobExecution",
+    "iot:AssumeRoleWithCertificate",
+    "iot:SendDirectMessage",
+];

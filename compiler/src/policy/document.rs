@@ -1,0 +1,439 @@
+//! Reading a policy document: strict JSON with exact positions (jsonc-parser), then every
+//! element checked as AWS IoT Core's CreatePolicy checks it. Each diagnostic points at the
+//! offending key or value.
+
+use jsonc_parser::ast::{Object, ObjectProp, Value};
+
+use super::{
+    ACTIONS, Condition, Effect, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets, Test,
+};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::rule_file::{lowercase_first, name_span, range_of};
+use crate::span::Span;
+
+/// CreatePolicy's limit on a document, whitespace not counted.
+pub const MAX_POLICY_CHARS: usize = 2048;
+
+const TOP_ELEMENTS: &[&str] = &["Version", "Statement", "Id"];
+const STATEMENT_ELEMENTS: &[&str] = &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"];
+
+/// Reads and checks one policy document.
+pub fn check_policy(text: &str) -> PolicyReport {
+    let mut reader = Reader { diagnostics: Vec::new() };
+    let policy = reader.document(text);
+    let has_errors = reader.diagnostics.iter().any(Diagnostic::is_error);
+    PolicyReport { policy: policy.filter(|_| !has_errors), diagnostics: reader.diagnostics }
+}
+
+struct Reader {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader {
+    fn error(&mut self, code: Code, span: Span, message: impl Into<String>, help: impl Into<String>) {
+        self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
+    }
+
+    fn document(&mut self, text: &str) -> Option<Policy> {
+        let mut counted = text.char_indices().filter(|(_, c)| !c.is_whitespace());
+        if let Some((offset, first_over)) = counted.nth(MAX_POLICY_CHARS) {
+            let total = MAX_POLICY_CHARS + 1 + counted.count();
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::PolicyTooLong,
+                    Span::new(offset, offset + first_over.len_utf8()),
+                    format!(
+                        "policy document is {total} characters long, whitespace not counted; the limit is \
+                         {MAX_POLICY_CHARS}"
+                    ),
+                )
+                .with_label(format!("character {} starts here", MAX_POLICY_CHARS + 1))
+                .with_help("split the statements across several policies attached to the same principal"),
+            );
+        }
+        let options = jsonc_parser::ParseOptions {
+            allow_comments: false,
+            allow_loose_object_property_names: false,
+            allow_trailing_commas: false,
+            allow_missing_commas: false,
+            allow_single_quoted_strings: false,
+            allow_hexadecimal_numbers: false,
+            allow_unary_plus_numbers: false,
+            allow_bare_decimal_point_numbers: false,
+            allow_non_finite_numbers: false,
+            allow_extended_string_escapes: false,
+        };
+        let value = match jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &options) {
+            Ok(result) => result.value,
+            Err(error) => {
+                let range = error.range();
+                let message = lowercase_first(&error.kind().to_string());
+                self.error(
+                    Code::PolicyInvalidJson,
+                    Span::new(range.start, range.end.max(range.start)),
+                    format!("invalid JSON: {message}"),
+                    "a policy document is one JSON object; AWS rejects it as a MalformedPolicyException",
+                );
+                return None;
+            }
+        };
+        let Some(Value::Object(root)) = value else {
+            let span = value.as_ref().map_or(Span::new(0, text.len()), range_of);
+            self.error(
+                Code::PolicyInvalidElement,
+                span,
+                "a policy document must be a JSON object",
+                "write {\"Version\": \"2012-10-17\", \"Statement\": [...]}",
+            );
+            return None;
+        };
+        self.unknown_elements(&root, TOP_ELEMENTS, "policy");
+        self.version(&root);
+        let Some(statement) = root.get("Statement") else {
+            self.error(
+                Code::PolicyInvalidElement,
+                Span::new(root.range.start, root.range.start + 1),
+                "policy has no `Statement`",
+                "add \"Statement\": [{\"Effect\": \"Allow\", \"Action\": ..., \"Resource\": ...}]",
+            );
+            return None;
+        };
+        let objects: Vec<&Object<'_>> = match &statement.value {
+            Value::Object(object) => vec![object],
+            Value::Array(array) => {
+                let mut objects = Vec::new();
+                for element in &array.elements {
+                    match element {
+                        Value::Object(object) => objects.push(object),
+                        other => self.error(
+                            Code::PolicyInvalidElement,
+                            range_of(other),
+                            "a statement must be a JSON object",
+                            "write each statement as {\"Effect\": ..., \"Action\": ..., \"Resource\": ...}",
+                        ),
+                    }
+                }
+                objects
+            }
+            other => {
+                self.error(
+                    Code::PolicyInvalidElement,
+                    range_of(other),
+                    "`Statement` must be an object or an array of objects",
+                    "write \"Statement\": [{...}, ...]",
+                );
+                Vec::new()
+            }
+        };
+        let statements = objects.into_iter().filter_map(|object| self.statement(object)).collect();
+        Some(Policy { statements })
+    }
+
+    fn version(&mut self, root: &Object<'_>) {
+        let help = format!("write \"Version\": \"{POLICY_VERSION}\", the only version AWS IoT policies take");
+        match root.get("Version").map(|prop| &prop.value) {
+            None => self.error(
+                Code::PolicyInvalidVersion,
+                Span::new(root.range.start, root.range.start + 1),
+                "policy has no `Version`",
+                help,
+            ),
+            Some(Value::StringLit(version)) if version.value == POLICY_VERSION => {}
+            Some(other) => {
+                let shown = match other {
+                    Value::StringLit(version) => format!("`{}`", version.value),
+                    _ => "not a string".to_owned(),
+                };
+                self.error(
+                    Code::PolicyInvalidVersion,
+                    range_of(other),
+                    format!("unsupported `Version`: {shown}"),
+                    help,
+                );
+            }
+        }
+    }
+
+    fn unknown_elements(&mut self, object: &Object<'_>, known: &[&str], what: &str) {
+        for prop in &object.properties {
+            let name = prop.name.as_str();
+            if known.contains(&name) {
+                continue;
+            }
+            let (message, help) = match (name, did_you_mean(name, known.iter().copied())) {
+                ("Principal" | "NotPrincipal", _) => (
+                    format!("`{name}` is not allowed in an AWS IoT policy"),
+                    "an IoT policy applies to the certificate or identity it is attached to; remove the element"
+                        .to_owned(),
+                ),
+                (_, Some(suggestion)) => {
+                    (format!("unknown {what} element `{name}`"), format!("did you mean `{suggestion}`?"))
+                }
+                _ => (format!("unknown {what} element `{name}`"), format!("{what} elements are {}", known.join(", "))),
+            };
+            self.error(Code::PolicyInvalidElement, name_span(prop), message, help);
+        }
+    }
+
+    fn statement(&mut self, object: &Object<'_>) -> Option<Statement> {
+        let span = Span::new(object.range.start, object.range.end);
+        let at_start = Span::new(object.range.start, object.range.start + 1);
+        self.unknown_elements(object, STATEMENT_ELEMENTS, "statement");
+        let sid = object.get("Sid").and_then(|prop| self.string(prop)).map(|sid| sid.text);
+        let effect = match object.get("Effect") {
+            None => {
+                self.error(
+                    Code::PolicyMissingEffect,
+                    at_start,
+                    "statement has no `Effect`",
+                    "add \"Effect\": \"Allow\" or \"Effect\": \"Deny\"",
+                );
+                None
+            }
+            Some(prop) => match self.string(prop) {
+                Some(effect) if effect.text == "Allow" => Some(Effect::Allow),
+                Some(effect) if effect.text == "Deny" => Some(Effect::Deny),
+                Some(effect) => {
+                    let suggestion = ["Allow", "Deny"]
+                        .into_iter()
+                        .find(|known| known.eq_ignore_ascii_case(&effect.text))
+                        .or_else(|| did_you_mean(&effect.text, ["Allow", "Deny"]));
+                    let help = match suggestion {
+                        Some(known) => format!("did you mean `{known}`? The value is case-sensitive"),
+                        None => "write `Allow` or `Deny`, capitalized exactly so".to_owned(),
+                    };
+                    self.error(
+                        Code::PolicyInvalidEffect,
+                        effect.span,
+                        format!("`Effect` must be `Allow` or `Deny`, not `{}`", effect.text),
+                        help,
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        let actions = self.targets(object, "Action", "NotAction", Code::PolicyMissingAction, at_start);
+        if let Some(actions) = &actions {
+            for action in &actions.patterns {
+                self.action(action);
+            }
+        }
+        let resources = self.targets(object, "Resource", "NotResource", Code::PolicyMissingResource, at_start);
+        if let Some(resources) = &resources {
+            for resource in &resources.patterns {
+                self.resource(resource);
+            }
+        }
+        let conditions = match object.get("Condition") {
+            Some(prop) => self.conditions(prop),
+            None => Some(Vec::new()),
+        };
+        Some(Statement {
+            sid,
+            effect: effect?,
+            actions: actions?,
+            resources: resources?,
+            conditions: conditions?,
+            span,
+        })
+    }
+
+    /// `Action`/`NotAction` or `Resource`/`NotResource`: exactly one of the two.
+    fn targets(&mut self, object: &Object<'_>, plain: &str, not: &str, code: Code, at: Span) -> Option<Targets> {
+        let (prop, negated) = match (object.get(plain), object.get(not)) {
+            (Some(prop), None) => (prop, false),
+            (None, Some(prop)) => (prop, true),
+            (Some(_), Some(both)) => {
+                self.error(
+                    code,
+                    name_span(both),
+                    format!("statement has both `{plain}` and `{not}`"),
+                    format!("keep one: `{plain}` lists what the statement covers, `{not}` what it excludes"),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.error(
+                    code,
+                    at,
+                    format!("statement has neither `{plain}` nor `{not}`"),
+                    format!("add \"{plain}\": [...]"),
+                );
+                return None;
+            }
+        };
+        let patterns = self.strings(prop)?;
+        if patterns.is_empty() {
+            self.error(
+                code,
+                range_of(&prop.value),
+                format!("`{}` lists nothing", prop.name.as_str()),
+                "list at least one entry",
+            );
+            return None;
+        }
+        Some(Targets { negated, patterns })
+    }
+
+    fn action(&mut self, action: &Spanned) {
+        let text = action.text.as_str();
+        let known = if text.contains(['*', '?']) {
+            ACTIONS.iter().any(|known| super::glob::matches_ignore_case(text, known))
+        } else {
+            ACTIONS.iter().any(|known| known.eq_ignore_ascii_case(text))
+        };
+        if known {
+            return;
+        }
+        let help = match did_you_mean(text, ACTIONS.iter().copied()) {
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, \
+                     `iot:Receive`, the shadow and retained-message actions) and `iotjobsdata:` actions"
+                .to_owned(),
+        };
+        self.error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"), help);
+    }
+
+    fn resource(&mut self, resource: &Spanned) {
+        let text = resource.text.as_str();
+        if text == "*" {
+            return;
+        }
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        let well_formed = match parts.as_slice() {
+            ["arn", partition, service, _region, _account, rest] => {
+                !partition.is_empty() && matches!(*service, "iot" | "*") && !rest.is_empty()
+            }
+            _ => false,
+        };
+        if !well_formed {
+            self.error(
+                Code::PolicyInvalidArn,
+                resource.span,
+                format!("`{text}` is not an AWS IoT resource ARN"),
+                "write `arn:aws:iot:<region>:<account>:<type>/<name>` (type client, topic, topicfilter, thing or \
+                 rolealias), or `*`",
+            );
+        }
+    }
+
+    fn conditions(&mut self, prop: &ObjectProp<'_>) -> Option<Vec<Condition>> {
+        let Value::Object(operators) = &prop.value else {
+            self.error(
+                Code::PolicyInvalidElement,
+                range_of(&prop.value),
+                "`Condition` must be an object",
+                "write \"Condition\": {\"StringEquals\": {\"key\": \"value\"}}",
+            );
+            return None;
+        };
+        let mut conditions = Vec::new();
+        let mut valid = true;
+        for operator_prop in &operators.properties {
+            let name = operator_prop.name.as_str();
+            let Some(operator) = Operator::parse(name) else {
+                let names = Test::ALL.iter().map(|(_, name)| *name);
+                let base = name.trim_start_matches("ForAnyValue:").trim_start_matches("ForAllValues:");
+                let help = match did_you_mean(base.trim_end_matches("IfExists"), names) {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => "use an IAM condition operator: String*, Numeric*, Date*, Bool, IpAddress, Arn*, Null, \
+                             with an optional `ForAnyValue:`/`ForAllValues:` prefix or `IfExists` suffix"
+                        .to_owned(),
+                };
+                self.error(
+                    Code::PolicyUnknownConditionOperator,
+                    name_span(operator_prop),
+                    format!("unknown condition operator `{name}`"),
+                    help,
+                );
+                valid = false;
+                continue;
+            };
+            let Value::Object(keys) = &operator_prop.value else {
+                self.error(
+                    Code::PolicyInvalidElement,
+                    range_of(&operator_prop.value),
+                    format!("`{name}` must map condition keys to values"),
+                    format!("write \"{name}\": {{\"iot:ClientId\": \"value\"}}"),
+                );
+                valid = false;
+                continue;
+            };
+            for key_prop in &keys.properties {
+                let key = Spanned { text: key_prop.name.as_str().to_owned(), span: name_span(key_prop) };
+                match self.condition_values(key_prop) {
+                    Some(values) => conditions.push(Condition { operator, key, values }),
+                    None => valid = false,
+                }
+            }
+        }
+        valid.then_some(conditions)
+    }
+
+    /// A condition's values: strings, Booleans and numbers (kept as their JSON text), alone or
+    /// in an array.
+    fn condition_values(&mut self, prop: &ObjectProp<'_>) -> Option<Vec<Spanned>> {
+        let scalar = |value: &Value<'_>| -> Option<Spanned> {
+            let text = match value {
+                Value::StringLit(text) => text.value.to_string(),
+                Value::BooleanLit(flag) => flag.value.to_string(),
+                Value::NumberLit(number) => number.value.to_string(),
+                _ => return None,
+            };
+            Some(Spanned { text, span: range_of(value) })
+        };
+        let values = match &prop.value {
+            Value::Array(array) => array.elements.iter().map(scalar).collect::<Option<Vec<_>>>(),
+            value => scalar(value).map(|value| vec![value]),
+        };
+        if values.is_none() {
+            self.error(
+                Code::PolicyInvalidElement,
+                range_of(&prop.value),
+                format!(
+                    "condition key `{}` must have a string, Boolean or number value, or an array of them",
+                    prop.name.as_str()
+                ),
+                "write \"key\": \"value\" or \"key\": [\"value\", ...]",
+            );
+        }
+        values
+    }
+
+    fn string(&mut self, prop: &ObjectProp<'_>) -> Option<Spanned> {
+        match &prop.value {
+            Value::StringLit(text) => Some(Spanned { text: text.value.to_string(), span: range_of(&prop.value) }),
+            other => {
+                self.error(
+                    Code::PolicyInvalidElement,
+                    range_of(other),
+                    format!("`{}` must be a string", prop.name.as_str()),
+                    format!("write \"{}\": \"...\"", prop.name.as_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A string or an array of strings.
+    fn strings(&mut self, prop: &ObjectProp<'_>) -> Option<Vec<Spanned>> {
+        let single = |value: &Value<'_>| match value {
+            Value::StringLit(text) => Some(Spanned { text: text.value.to_string(), span: range_of(value) }),
+            _ => None,
+        };
+        let strings = match &prop.value {
+            Value::Array(array) => array.elements.iter().map(single).collect::<Option<Vec<_>>>(),
+            value => single(value).map(|value| vec![value]),
+        };
+        if strings.is_none() {
+            self.error(
+                Code::PolicyInvalidElement,
+                range_of(&prop.value),
+                format!("`{}` must be a string or an array of strings", prop.name.as_str()),
+                format!("write \"{}\": [\"...\"]", prop.name.as_str()),
+            );
+        }
+        strings
+    }
+}

@@ -1,0 +1,99 @@
+//! Every case of the policy conformance corpus (`tests/data/conformance/policy.jsonl`, from
+//! `shared/conformance/policy`): invalid documents are rejected for the documented reason, and
+//! every request gets the documented decision.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+use iotrules_compiler::Code;
+use iotrules_compiler::policy::eval::{Context, Request, authorize};
+use iotrules_compiler::policy::{PolicyReport, check_policy};
+use serde_json::Value as Json;
+
+fn documents(case: &Json) -> Vec<PolicyReport> {
+    case["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|policy| match policy {
+            Json::String(text) => check_policy(text),
+            object => check_policy(&serde_json::to_string_pretty(object).unwrap()),
+        })
+        .collect()
+}
+
+/// The code a documented rejection reason corresponds to.
+fn expected_code(reason: &str) -> Code {
+    let reason = reason.to_ascii_lowercase();
+    if reason.contains("2048") {
+        Code::PolicyTooLong
+    } else if reason.contains("malformed json") {
+        Code::PolicyInvalidJson
+    } else if reason.contains("version") {
+        Code::PolicyInvalidVersion
+    } else if reason.contains("missing required effect") {
+        Code::PolicyMissingEffect
+    } else if reason.contains("effect") {
+        Code::PolicyInvalidEffect
+    } else if reason.contains("action") {
+        Code::PolicyMissingAction
+    } else {
+        panic!("no code for the reason `{reason}`")
+    }
+}
+
+#[test]
+fn every_case_gets_its_documented_result() {
+    let corpus = include_str!("data/conformance/policy.jsonl");
+    let (mut requests, mut rejections, mut skipped) = (0, 0, 0);
+    let mut failures = Vec::new();
+    for line in corpus.lines().filter(|line| !line.trim().is_empty()) {
+        let case: Json = serde_json::from_str(line).unwrap();
+        let id = case["id"].as_str().unwrap();
+        if case["kind"] == "iam-trust-policy" {
+            skipped += 1;
+            continue;
+        }
+        let reports = documents(&case);
+        if let Some(reason) = case["expect_error"].as_str() {
+            let code = expected_code(reason);
+            let found = reports.iter().flat_map(|report| &report.diagnostics).any(|d| d.code == code && d.is_error());
+            if !found {
+                let codes: Vec<_> = reports.iter().flat_map(|report| &report.diagnostics).map(|d| d.code).collect();
+                failures.push(format!("{id}: expected {code} for `{reason}`, got {codes:?}"));
+            }
+            rejections += 1;
+            continue;
+        }
+        let errors: Vec<String> = reports
+            .iter()
+            .flat_map(|report| &report.diagnostics)
+            .filter(|d| d.is_error())
+            .map(|d| format!("{}: {}", d.code, d.message))
+            .collect();
+        if !errors.is_empty() {
+            failures.push(format!("{id}: valid policies rejected: {errors:?}"));
+            continue;
+        }
+        let policies: Vec<_> = reports.into_iter().filter_map(|report| report.policy).collect();
+        let context = Context::from_json(&case["context"]).unwrap();
+        for request in case["requests"].as_array().unwrap() {
+            let asked = Request {
+                action: request["action"].as_str().unwrap().to_owned(),
+                resource: request["resource"].as_str().unwrap().to_owned(),
+            };
+            let decision = authorize(&policies, &context, &asked).decision;
+            let expected = request["expect"].as_str().unwrap();
+            if decision.as_str() != expected {
+                failures.push(format!(
+                    "{id}: {} on {}: expected {expected}, got {}",
+                    asked.action,
+                    asked.resource,
+                    decision.as_str()
+                ));
+            }
+            requests += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(requests > 250 && rejections >= 9 && skipped == 3, "{requests} requests, {rejections} rejections");
+}
