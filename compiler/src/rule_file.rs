@@ -90,6 +90,15 @@ pub fn check_rule_file(text: &str) -> RuleFileReport {
 
 /// Parses `text` as strict JSON, with byte ranges on every node.
 pub fn parse_json(text: &str) -> Result<Option<Value<'_>>, Diagnostic> {
+    parse_strict_json(text).map_err(|(span, message)| {
+        Diagnostic::error(Code::RuleInvalidJson, span, format!("invalid JSON: {message}"))
+            .with_help("the file must be one JSON object, as `aws iot create-topic-rule --topic-rule-payload` takes")
+    })
+}
+
+/// Parses strict JSON (no comments, trailing commas or other JSON5 leniency), as AWS's APIs
+/// take it; an error is where and what went wrong.
+pub(crate) fn parse_strict_json(text: &str) -> Result<Option<Value<'_>>, (Span, String)> {
     let options = ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -106,14 +115,8 @@ pub fn parse_json(text: &str) -> Result<Option<Value<'_>>, Diagnostic> {
         Ok(result) => Ok(result.value),
         Err(error) => {
             let range = error.range();
-            let message = error.kind().to_string();
-            let message = lowercase_first(&message);
-            Err(Diagnostic::error(
-                Code::RuleInvalidJson,
-                Span::new(range.start, range.end.max(range.start)),
-                format!("invalid JSON: {message}"),
-            )
-            .with_help("the file must be one JSON object, as `aws iot create-topic-rule --topic-rule-payload` takes"))
+            let message = lowercase_first(&error.kind().to_string());
+            Err((Span::new(range.start, range.end.max(range.start)), message))
         }
     }
 }
@@ -447,7 +450,7 @@ fn prop_name_span(object: &Object<'_>) -> Option<Span> {
     object.get("sql").or_else(|| object.properties.first()).map(name_span)
 }
 
-pub(crate) fn lowercase_first(text: &str) -> String {
+fn lowercase_first(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map(|first| first.to_lowercase().chain(chars).collect()).unwrap_or_default()
 }

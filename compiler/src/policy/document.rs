@@ -8,7 +8,7 @@ use super::{
     ACTIONS, Condition, Effect, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets, Test,
 };
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
-use crate::rule_file::{lowercase_first, name_span, range_of};
+use crate::rule_file::{name_span, parse_strict_json, range_of};
 use crate::span::Span;
 
 /// CreatePolicy's limit on a document, whitespace not counted.
@@ -51,26 +51,12 @@ impl Reader {
                 .with_help("split the statements across several policies attached to the same principal"),
             );
         }
-        let options = jsonc_parser::ParseOptions {
-            allow_comments: false,
-            allow_loose_object_property_names: false,
-            allow_trailing_commas: false,
-            allow_missing_commas: false,
-            allow_single_quoted_strings: false,
-            allow_hexadecimal_numbers: false,
-            allow_unary_plus_numbers: false,
-            allow_bare_decimal_point_numbers: false,
-            allow_non_finite_numbers: false,
-            allow_extended_string_escapes: false,
-        };
-        let value = match jsonc_parser::parse_to_ast(text, &jsonc_parser::CollectOptions::default(), &options) {
-            Ok(result) => result.value,
-            Err(error) => {
-                let range = error.range();
-                let message = lowercase_first(&error.kind().to_string());
+        let value = match parse_strict_json(text) {
+            Ok(value) => value,
+            Err((span, message)) => {
                 self.error(
                     Code::PolicyInvalidJson,
-                    Span::new(range.start, range.end.max(range.start)),
+                    span,
                     format!("invalid JSON: {message}"),
                     "a policy document is one JSON object; AWS rejects it as a MalformedPolicyException",
                 );
