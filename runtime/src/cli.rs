@@ -14,7 +14,8 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Check IoT SQL statements and TopicRulePayload files, as AWS IoT Core would accept them.
+    /// Check IoT SQL statements, TopicRulePayload files and IoT policy documents, as AWS IoT
+    /// Core would accept them.
     Check(CheckArgs),
     /// Evaluate one rule on one message and print what it publishes.
     Eval(Box<EvalArgs>),
@@ -22,6 +23,35 @@ pub(crate) enum Command {
     Test(TestArgs),
     /// Measure the throughput of rules on sample messages.
     Bench(BenchArgs),
+    /// Decide whether a connection may perform an action on a resource under IoT policies,
+    /// as AWS IoT Core's TestAuthorization does.
+    Authorize(AuthorizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AuthorizeArgs {
+    /// A policy document attached to the principal; repeat for several. With none, every
+    /// request is implicitly denied.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub(crate) policies: Vec<PathBuf>,
+
+    /// The connection: a JSON file with clientId, thingName, certificate, sourceIp, ...
+    /// (see the README); an empty context when not given.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) context: Option<PathBuf>,
+
+    /// The action, such as `iot:Publish`.
+    #[arg(long, required_unless_present = "requests", requires = "resource")]
+    pub(crate) action: Option<String>,
+
+    /// The resource ARN, such as `arn:aws:iot:us-east-1:123456789012:topic/a/b`.
+    #[arg(long, requires = "action")]
+    pub(crate) resource: Option<String>,
+
+    /// Many requests at once: JSON lines of `{"action": ..., "resource": ...}`; one result is
+    /// printed per line, in order.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["action", "resource"])]
+    pub(crate) requests: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

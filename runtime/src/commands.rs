@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod authorize;
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod eval;

@@ -1,4 +1,4 @@
-//! `iotrules`: check, evaluate and test AWS IoT SQL rules offline.
+//! `iotrules`: check, evaluate and test AWS IoT SQL rules and IoT policies offline.
 //!
 //! Exit codes: 0 when everything is valid (warnings allowed), 1 when an input has an error,
 //! 2 on a usage error (bad flags, unreadable files).
@@ -6,6 +6,7 @@
 mod cli;
 mod commands;
 mod inputs;
+mod policies;
 mod report;
 mod rules;
 
@@ -20,5 +21,6 @@ fn main() -> ExitCode {
         cli::Command::Eval(args) => commands::eval::run(&args),
         cli::Command::Test(args) => commands::test::run(&args),
         cli::Command::Bench(args) => commands::bench::run(&args),
+        cli::Command::Authorize(args) => commands::authorize::run(&args),
     }
 }

@@ -2,25 +2,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+
+use common::{code, iotrules, scratch_dir};
 use serde_json::Value;
-
-fn iotrules(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iotrules")).args(args).output().expect("the iotrules binary runs")
-}
-
-fn code(output: &Output) -> i32 {
-    output.status.code().expect("exited normally")
-}
-
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// The conformance contract: `compile_error` cases exit 1, every other case exits 0.
 #[test]

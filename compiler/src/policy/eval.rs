@@ -207,14 +207,19 @@ pub struct Authorization {
     pub allowing: Vec<StatementRef>,
     /// Every applicable Deny statement.
     pub denying: Vec<StatementRef>,
+    /// Policy variables and condition keys that statements for this action needed and the
+    /// context lacks, as TestAuthorization's `missingContextValues`; sorted, each once.
+    pub missing: Vec<String>,
 }
 
 /// Decides `request` under `policies` for the connection `context`.
 pub fn authorize(policies: &[Policy], context: &Context, request: &Request) -> Authorization {
     let mut allowing = Vec::new();
     let mut denying = Vec::new();
+    let mut missing = Vec::new();
     for (policy_index, policy) in policies.iter().enumerate() {
         for (statement_index, statement) in policy.statements.iter().enumerate() {
+            missing_values(statement, context, request, &mut missing);
             if applies(statement, context, request) {
                 let reference = StatementRef { policy: policy_index, statement: statement_index };
                 match statement.effect {
@@ -231,7 +236,38 @@ pub fn authorize(policies: &[Policy], context: &Context, request: &Request) -> A
     } else {
         Decision::ImplicitDeny
     };
-    Authorization { decision, allowing, denying }
+    missing.sort();
+    missing.dedup();
+    Authorization { decision, allowing, denying, missing }
+}
+
+/// Adds what `statement` needed from the context for `request` and did not find: variables
+/// in its resources and the keys of its conditions, when its action matches.
+fn missing_values(statement: &Statement, context: &Context, request: &Request, missing: &mut Vec<String>) {
+    let action =
+        statement.actions.patterns.iter().any(|pattern| glob::matches_ignore_case(&pattern.text, &request.action));
+    if action == statement.actions.negated {
+        return;
+    }
+    for pattern in &statement.resources.patterns {
+        let mut rest = pattern.text.as_str();
+        while let Some(start) = rest.find("${") {
+            let Some(after) = rest.get(start + 2..) else { break };
+            let Some(end) = after.find('}') else { break };
+            let name = after.get(..end).unwrap_or_default();
+            if !matches!(name, "*" | "?" | "$") && context.variable(name).is_none() {
+                missing.push(name.to_owned());
+            }
+            rest = after.get(end + 1..).unwrap_or_default();
+        }
+    }
+    for condition in &statement.conditions {
+        if condition.operator.test != Test::Null
+            && context.values(&condition.key.text).is_none_or(|values| values.is_empty())
+        {
+            missing.push(condition.key.text.clone());
+        }
+    }
 }
 
 /// Whether `statement` applies to `request`.

@@ -1,11 +1,13 @@
-//! `iotrules check`: parse and check statements and rule files without running them.
+//! `iotrules check`: parse and check statements, rule files and policy documents without
+//! running them. A JSON file is a policy or a rule file according to its content.
 
 use std::process::ExitCode;
 
 use iotrules_compiler::{Diagnostic, Severity};
 
 use crate::cli::{CheckArgs, Format};
-use crate::{inputs, report, rules};
+use crate::inputs::Contents;
+use crate::{inputs, policies, report, rules};
 
 pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     let mut reports = Vec::new();
@@ -21,6 +23,9 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     }
     for path in &files {
         match inputs::read(path) {
+            Ok(Contents::Text(text)) if policies::is_policy(&text) => {
+                reports.push(policies::from_text(path, text).report)
+            }
             Ok(contents) => reports.push(rules::from_file(path, contents, args.sql_version).report),
             Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
         }

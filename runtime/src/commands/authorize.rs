@@ -1,0 +1,173 @@
+//! `iotrules authorize`: decides requests under IoT policies, as AWS IoT Core's
+//! TestAuthorization does, and prints its `authResult` as JSON.
+//!
+//! Contract (shared/conformance): one JSON object on standard output and exit 0 for a
+//! decision, whatever it is; exit 1 with diagnostics on standard error when a policy document
+//! is invalid; exit 2 on a usage error. With `--requests`, one object per line, in order.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use iotrules_compiler::policy::Policy;
+use iotrules_compiler::policy::eval::{Authorization, Context, Decision, Request, StatementRef, authorize};
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::cli::AuthorizeArgs;
+use crate::commands::check::usage_error;
+use crate::{policies, report};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthResult<'a> {
+    auth_info: AuthInfo<'a>,
+    auth_decision: &'static str,
+    allowed: PolicyList<'a>,
+    denied: Denied<'a>,
+    missing_context_values: &'a [String],
+}
+
+#[derive(Serialize)]
+struct AuthInfo<'a> {
+    action: &'a str,
+    resources: [&'a str; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Denied<'a> {
+    explicit_deny: PolicyList<'a>,
+    implicit_deny: PolicyList<'a>,
+}
+
+#[derive(Serialize)]
+struct PolicyList<'a> {
+    policies: Vec<PolicyEntry<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyEntry<'a> {
+    policy_name: &'a str,
+    /// The statements that decided, by index in the document (and `Sid` when it has one).
+    statements: Vec<StatementEntry<'a>>,
+}
+
+#[derive(Serialize)]
+struct StatementEntry<'a> {
+    index: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+}
+
+pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
+    let mut loaded = Vec::new();
+    for path in &args.policies {
+        match policies::load(path) {
+            Ok(policy) => loaded.push(policy),
+            Err(message) => return usage_error(&message),
+        }
+    }
+    let invalid: Vec<_> = loaded.iter().filter(|policy| policy.policy.is_none()).collect();
+    if !invalid.is_empty() {
+        for policy in invalid {
+            eprint!("{}", report::render(&policy.report));
+        }
+        return ExitCode::from(1);
+    }
+    let context = match &args.context {
+        None => Context::default(),
+        Some(path) => match std::fs::read_to_string(path).map_err(|error| error.to_string()).and_then(|text| {
+            serde_json::from_str::<Json>(&text)
+                .map_err(|error| error.to_string())
+                .and_then(|json| Context::from_json(&json))
+        }) {
+            Ok(context) => context,
+            Err(message) => return usage_error(&format!("cannot read the context `{}`: {message}", path.display())),
+        },
+    };
+    let names: Vec<&str> = loaded.iter().map(|policy| policy.name.as_str()).collect();
+    let documents: Vec<Policy> = loaded.iter().filter_map(|policy| policy.policy.clone()).collect();
+    let requests = match (&args.requests, &args.action, &args.resource) {
+        (Some(path), _, _) => match read_requests(path) {
+            Ok(requests) => requests,
+            Err(message) => return usage_error(&message),
+        },
+        (None, Some(action), Some(resource)) => vec![Request { action: action.clone(), resource: resource.clone() }],
+        _ => return usage_error("give --action and --resource, or --requests"),
+    };
+    let mut stdout = std::io::stdout().lock();
+    for request in &requests {
+        let authorization = authorize(&documents, &context, request);
+        let result = auth_result(request, &authorization, &names, &documents);
+        let written = if args.requests.is_some() {
+            serde_json::to_writer(&mut stdout, &result)
+        } else {
+            serde_json::to_writer_pretty(&mut stdout, &result)
+        };
+        if written.is_err() || stdout.write_all(b"\n").is_err() {
+            return ExitCode::from(1);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn read_requests(path: &std::path::Path) -> Result<Vec<Request>, String> {
+    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(index, line)| {
+            let json: Json = serde_json::from_str(line)
+                .map_err(|error| format!("{}:{}: not JSON: {error}", path.display(), index + 1))?;
+            let field = |name: &str| {
+                json.get(name)
+                    .and_then(Json::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{}:{}: each request needs a string `{name}`", path.display(), index + 1))
+            };
+            Ok(Request { action: field("action")?, resource: field("resource")? })
+        })
+        .collect()
+}
+
+fn auth_result<'a>(
+    request: &'a Request,
+    authorization: &'a Authorization,
+    names: &[&'a str],
+    documents: &'a [Policy],
+) -> AuthResult<'a> {
+    let entries = |statements: &[StatementRef]| -> Vec<PolicyEntry<'a>> {
+        let mut entries: Vec<PolicyEntry<'a>> = Vec::new();
+        for reference in statements {
+            let sid = documents
+                .get(reference.policy)
+                .and_then(|policy| policy.statements.get(reference.statement))
+                .and_then(|statement| statement.sid.as_deref());
+            let statement = StatementEntry { index: reference.statement, sid };
+            let name = names.get(reference.policy).copied().unwrap_or_default();
+            match entries.iter_mut().find(|entry| entry.policy_name == name) {
+                Some(entry) => entry.statements.push(statement),
+                None => entries.push(PolicyEntry { policy_name: name, statements: vec![statement] }),
+            }
+        }
+        entries
+    };
+    // Like TestAuthorization, an implicit deny lists every policy that was evaluated.
+    let implicit = match authorization.decision {
+        Decision::ImplicitDeny => {
+            names.iter().map(|name| PolicyEntry { policy_name: name, statements: Vec::new() }).collect()
+        }
+        _ => Vec::new(),
+    };
+    AuthResult {
+        auth_info: AuthInfo { action: &request.action, resources: [&request.resource] },
+        auth_decision: authorization.decision.as_str(),
+        allowed: PolicyList { policies: entries(&authorization.allowing) },
+        denied: Denied {
+            explicit_deny: PolicyList { policies: entries(&authorization.denying) },
+            implicit_deny: PolicyList { policies: implicit },
+        },
+        missing_context_values: &authorization.missing,
+    }
+}

@@ -1,0 +1,59 @@
+//! Reading policy documents from files, and telling them apart from rule files by content.
+
+use std::path::Path;
+
+use iotrules_compiler::policy::{Policy, check_policy};
+
+use crate::inputs::{self, Contents};
+use crate::report::InputReport;
+
+/// A policy file after checking.
+#[derive(Debug)]
+pub(crate) struct LoadedPolicy {
+    /// The file name without its extension, as TestAuthorization names policies.
+    pub(crate) name: String,
+    pub(crate) report: InputReport,
+    /// Present when the document has no errors.
+    pub(crate) policy: Option<Policy>,
+}
+
+/// Whether JSON text is a policy document rather than a rule file: an object whose members
+/// include `Statement` or `Version` and neither `sql` nor `rule`. Text that is not JSON is
+/// judged by the same member names appearing in it, so a broken policy still reads as one.
+pub(crate) fn is_policy(text: &str) -> bool {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(object)) => {
+            (object.contains_key("Statement") || object.contains_key("Version"))
+                && !object.contains_key("sql")
+                && !object.contains_key("rule")
+        }
+        Ok(_) => false,
+        Err(_) => (text.contains("\"Statement\"") || text.contains("\"Version\"")) && !text.contains("\"sql\""),
+    }
+}
+
+/// Checks policy `text` read from `path`.
+pub(crate) fn from_text(path: &Path, text: String) -> LoadedPolicy {
+    let checked = check_policy(&text);
+    let statements = checked.policy.as_ref().map_or(0, |policy| policy.statements.len());
+    let report = InputReport {
+        name: path.display().to_string(),
+        source: text,
+        diagnostics: checked.diagnostics,
+        description: format!("policy, {statements} statement{}", if statements == 1 { "" } else { "s" }),
+    };
+    LoadedPolicy { name: policy_name(path), report, policy: checked.policy }
+}
+
+/// Reads and checks a policy file; `Err` says why it cannot be read.
+pub(crate) fn load(path: &Path) -> Result<LoadedPolicy, String> {
+    match inputs::read(path) {
+        Ok(Contents::Text(text)) => Ok(from_text(path, text)),
+        Ok(Contents::NotUtf8 { .. }) => Err(format!("`{}` is not UTF-8", path.display())),
+        Err(error) => Err(format!("cannot read `{}`: {error}", path.display())),
+    }
+}
+
+fn policy_name(path: &Path) -> String {
+    path.file_stem().map_or_else(|| path.display().to_string(), |stem| stem.to_string_lossy().into_owned())
+}

@@ -1,0 +1,162 @@
+//! `iotrules authorize` and policy files in `iotrules check`, as the conformance contract and
+//! users run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use std::path::Path;
+
+use common::{code, iotrules, scratch_dir};
+use serde_json::Value;
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// Every case of the policy corpus through the command line: the first request of each case
+/// alone, then all of its requests in one batch.
+#[test]
+fn the_policy_corpus_passes_through_authorize() {
+    let corpus = include_str!("../../compiler/tests/data/conformance/policy.jsonl");
+    let dir = scratch_dir("authorize-corpus");
+    let (mut decided, mut rejected) = (0, 0);
+    for (number, line) in corpus.lines().filter(|line| !line.trim().is_empty()).enumerate() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let id = case["id"].as_str().unwrap();
+        if case["kind"] == "iam-trust-policy" {
+            continue;
+        }
+        let mut args: Vec<String> = vec!["authorize".into()];
+        for (index, policy) in case["policies"].as_array().unwrap().iter().enumerate() {
+            let text = match policy {
+                Value::String(text) => text.clone(),
+                object => serde_json::to_string_pretty(object).unwrap(),
+            };
+            args.extend(["--policy".into(), write(&dir, &format!("case{number}-policy{index}.json"), &text)]);
+        }
+        args.extend([
+            "--context".into(),
+            write(&dir, &format!("case{number}-context.json"), &case["context"].to_string()),
+        ]);
+        let Some(requests) = case["requests"].as_array() else {
+            let mut single = args.clone();
+            single.extend(["--action", "iot:Connect", "--resource", "*"].map(String::from));
+            let output = iotrules(&single.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(code(&output), 1, "{id}: an invalid policy exits 1");
+            assert!(String::from_utf8_lossy(&output.stderr).contains("policy::"), "{id}: diagnostics on stderr");
+            rejected += 1;
+            continue;
+        };
+        let first = &requests[0];
+        let mut single = args.clone();
+        single.extend([
+            "--action".into(),
+            first["action"].as_str().unwrap().to_owned(),
+            "--resource".into(),
+            first["resource"].as_str().unwrap().to_owned(),
+        ]);
+        let output = iotrules(&single.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code(&output), 0, "{id}: {}", String::from_utf8_lossy(&output.stderr));
+        let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(result["authDecision"], first["expect"], "{id}: {result}");
+
+        let batch: String = requests.iter().map(|request| format!("{request}\n")).collect();
+        args.extend(["--requests".into(), write(&dir, &format!("case{number}-requests.jsonl"), &batch)]);
+        let output = iotrules(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code(&output), 0, "{id}: {}", String::from_utf8_lossy(&output.stderr));
+        let lines: Vec<Value> =
+            String::from_utf8_lossy(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+        assert_eq!(lines.len(), requests.len(), "{id}");
+        for (request, result) in requests.iter().zip(&lines) {
+            assert_eq!(result["authDecision"], request["expect"], "{id}: {request} gave {result}");
+            decided += 1;
+        }
+    }
+    assert!(decided > 250 && rejected >= 9, "{decided} decided, {rejected} rejected");
+}
+
+#[test]
+fn results_name_the_policies_and_statements_that_decided() {
+    let dir = scratch_dir("authorize-result");
+    let device = write(
+        &dir,
+        "device.json",
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Sid": "OwnTopics", "Effect": "Allow", "Action": "iot:Publish",
+             "Resource": "arn:aws:iot:us-east-1:123456789012:topic/d/${iot:Connection.Thing.ThingName}/*"},
+            {"Effect": "Deny", "Action": "iot:Publish",
+             "Resource": "arn:aws:iot:us-east-1:123456789012:topic/d/${iot:Connection.Thing.ThingName}/admin"}]}"#,
+    );
+    let context = write(&dir, "context.json", r#"{"clientId": "t1", "thingName": "t1"}"#);
+    let ask = |resource: &str| {
+        let output = iotrules(&[
+            "authorize",
+            "--policy",
+            &device,
+            "--context",
+            &context,
+            "--action",
+            "iot:Publish",
+            "--resource",
+            resource,
+        ]);
+        assert_eq!(code(&output), 0);
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    let allowed = ask("arn:aws:iot:us-east-1:123456789012:topic/d/t1/temp");
+    assert_eq!(allowed["authDecision"], "ALLOWED");
+    assert_eq!(allowed["allowed"]["policies"][0]["policyName"], "device");
+    assert_eq!(allowed["allowed"]["policies"][0]["statements"][0]["sid"], "OwnTopics");
+    let denied = ask("arn:aws:iot:us-east-1:123456789012:topic/d/t1/admin");
+    assert_eq!(denied["authDecision"], "EXPLICIT_DENY");
+    assert_eq!(denied["denied"]["explicitDeny"]["policies"][0]["statements"][0]["index"], 1);
+    let other = ask("arn:aws:iot:us-east-1:123456789012:topic/d/t2/temp");
+    assert_eq!(other["authDecision"], "IMPLICIT_DENY");
+    assert_eq!(other["denied"]["implicitDeny"]["policies"][0]["policyName"], "device");
+
+    let no_thing = write(&dir, "no-thing.json", r#"{"clientId": "t1"}"#);
+    let output = iotrules(&[
+        "authorize",
+        "--policy",
+        &device,
+        "--context",
+        &no_thing,
+        "--action",
+        "iot:Publish",
+        "--resource",
+        "arn:aws:iot:us-east-1:123456789012:topic/d/t1/temp",
+    ]);
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["authDecision"], "IMPLICIT_DENY");
+    assert_eq!(result["missingContextValues"][0], "iot:Connection.Thing.ThingName");
+}
+
+#[test]
+fn check_reads_policy_files_beside_rule_files() {
+    let dir = scratch_dir("check-policies");
+    write(
+        &dir,
+        "good.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}"#,
+    );
+    write(&dir, "rule.json", r#"{"sql": "SELECT * FROM 'a/b'", "actions": [], "awsIotSqlVersion": "2016-03-23"}"#);
+    let output = iotrules(&["check", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+
+    write(
+        &dir,
+        "bad.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "allow", "Action": "iot:Conect", "Resource": "*"}]}"#,
+    );
+    let output = iotrules(&["check", dir.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&output), 1);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<&str> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["policy::invalid_effect", "policy::unknown_action"]);
+    let first = &report["diagnostics"][0];
+    assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(1), Some(52)));
+}
