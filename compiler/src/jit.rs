@@ -9,13 +9,16 @@
 //! set's functions are finalized in one module, freed when the set is dropped.
 
 mod codegen;
+pub(crate) mod decision;
 mod helpers;
 mod lower;
 pub(crate) mod slots;
 
 use std::sync::Mutex;
 
-use cranelift_jit::JITModule;
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::default_libcall_names;
 
 pub(crate) use helpers::Emitter;
 pub use lower::Unsupported;
@@ -41,8 +44,8 @@ pub struct CompiledRules {
     #[expect(clippy::vec_box, reason = "compiled code holds each entry's address, which must not move")]
     _data: Vec<Box<helpers::Data>>,
     code_bytes: usize,
-    /// Owns the code every function points into; `Mutex` only to make the set `Sync`.
-    module: Mutex<Option<JITModule>>,
+    /// Owns the code every function points into.
+    _module: Option<OwnedModule>,
 }
 
 impl std::fmt::Debug for CompiledRules {
@@ -89,7 +92,7 @@ impl CompiledRules {
                     _constants: built.constants,
                     _data: built.data,
                     code_bytes: built.code_bytes,
-                    module: Mutex::new(Some(built.module)),
+                    _module: Some(OwnedModule::new(built.module)),
                 }
             }
             Err(reason) => CompiledRules {
@@ -107,7 +110,7 @@ impl CompiledRules {
                 _constants: Vec::new(),
                 _data: Vec::new(),
                 code_bytes: 0,
-                module: Mutex::new(None),
+                _module: None,
             },
         }
     }
@@ -156,21 +159,57 @@ impl CompiledRules {
     }
 }
 
-impl Drop for CompiledRules {
+/// A finalized module, freed when dropped. Whatever holds function pointers into it must
+/// hold it too and drop them together; `Mutex` only makes it `Sync`.
+pub(crate) struct OwnedModule(Mutex<Option<JITModule>>);
+
+impl OwnedModule {
+    pub(crate) fn new(module: JITModule) -> Self {
+        OwnedModule(Mutex::new(Some(module)))
+    }
+}
+
+impl std::fmt::Debug for OwnedModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OwnedModule")
+    }
+}
+
+impl Drop for OwnedModule {
     fn drop(&mut self) {
-        let module = match self.module.get_mut() {
+        let module = match self.0.get_mut() {
             Ok(module) => module.take(),
             Err(poisoned) => poisoned.into_inner().take(),
         };
         if let Some(module) = module {
-            // SAFETY: the functions pointing into the module are fields of `self`, which is
-            // being dropped, so none can be called after this.
+            // SAFETY: the owner of this value drops the function pointers into the module
+            // with it (both are fields of one struct), so none can be called after this.
             #[expect(unsafe_code, reason = "freeing JIT code is unsafe by nature")]
             unsafe {
                 module.free_memory();
             }
         }
     }
+}
+
+/// A JIT module for the host, optimizing for speed; debug builds (and so the tests) run
+/// Cranelift's verifier.
+pub(crate) fn new_module() -> Result<JITModule, String> {
+    let mut flags = settings::builder();
+    let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
+    for (name, value) in [
+        ("use_colocated_libcalls", "false"),
+        ("is_pic", "false"),
+        ("opt_level", "speed"),
+        ("enable_verifier", verifier),
+    ] {
+        flags.set(name, value).map_err(|error| error.to_string())?;
+    }
+    let isa = cranelift_native::builder()
+        .map_err(str::to_owned)?
+        .finish(settings::Flags::new(flags))
+        .map_err(|error| error.to_string())?;
+    Ok(JITModule::new(JITBuilder::with_isa(isa, default_libcall_names())))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! IoT Core's CreatePolicy does, and evaluating authorization requests against them as the
 //! message broker does (`eval`, the reference).
 
+pub mod compiled;
 mod document;
 pub mod eval;
 pub mod glob;

@@ -1,10 +1,12 @@
 //! Every case of the policy conformance corpus (`tests/data/conformance/policy.jsonl`, from
 //! `shared/conformance/policy`): invalid documents are rejected for the documented reason, and
-//! every request gets the documented decision.
+//! every request gets the documented decision from the reference evaluator and from the
+//! compiled decision functions alike.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
 use iotrules_compiler::Code;
+use iotrules_compiler::policy::compiled::CompiledPolicies;
 use iotrules_compiler::policy::eval::{Context, Request, authorize};
 use iotrules_compiler::policy::{PolicyReport, check_policy};
 use serde_json::Value as Json;
@@ -76,12 +78,18 @@ fn every_case_gets_its_documented_result() {
         }
         let policies: Vec<_> = reports.into_iter().filter_map(|report| report.policy).collect();
         let context = Context::from_json(&case["context"]).unwrap();
+        let compiled = CompiledPolicies::compile(&policies, &context).unwrap();
         for request in case["requests"].as_array().unwrap() {
             let asked = Request {
                 action: request["action"].as_str().unwrap().to_owned(),
                 resource: request["resource"].as_str().unwrap().to_owned(),
             };
-            let decision = authorize(&policies, &context, &asked).decision;
+            let reference = authorize(&policies, &context, &asked);
+            let native = compiled.authorize(&asked);
+            if native != reference {
+                failures.push(format!("{id}: {asked:?}: compiled {native:?}, reference {reference:?}"));
+            }
+            let decision = reference.decision;
             let expected = request["expect"].as_str().unwrap();
             if decision.as_str() != expected {
                 failures.push(format!(

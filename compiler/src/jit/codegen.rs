@@ -2,10 +2,9 @@
 
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types};
-use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{FuncId, Linkage, Module, default_libcall_names};
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Linkage, Module};
 
 use super::helpers::Data;
 use super::helpers::{
@@ -33,22 +32,7 @@ pub(super) struct Built {
 /// Defines every lowered rule in one module and finalizes them together. `slot_maps[r][i]`
 /// is the set-wide slot of rule `r`'s path `i`.
 pub(super) fn build(lowered: &[Result<Lowered, Unsupported>], slot_maps: &[Vec<usize>]) -> Result<Built, String> {
-    let mut flags = settings::builder();
-    // The verifier checks Cranelift's own invariants; debug builds (and so the tests) run it.
-    let verifier = if cfg!(debug_assertions) { "true" } else { "false" };
-    for (name, value) in [
-        ("use_colocated_libcalls", "false"),
-        ("is_pic", "false"),
-        ("opt_level", "speed"),
-        ("enable_verifier", verifier),
-    ] {
-        flags.set(name, value).map_err(|error| error.to_string())?;
-    }
-    let isa = cranelift_native::builder()
-        .map_err(str::to_owned)?
-        .finish(settings::Flags::new(flags))
-        .map_err(|error| error.to_string())?;
-    let mut module = JITModule::new(JITBuilder::with_isa(isa, default_libcall_names()));
+    let mut module = super::new_module()?;
     let pointer = module.target_config().pointer_type();
     let mut signature = module.make_signature();
     signature.params.extend([AbiParam::new(pointer), AbiParam::new(pointer)]);

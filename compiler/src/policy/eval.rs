@@ -219,7 +219,7 @@ pub fn authorize(policies: &[Policy], context: &Context, request: &Request) -> A
     let mut missing = Vec::new();
     for (policy_index, policy) in policies.iter().enumerate() {
         for (statement_index, statement) in policy.statements.iter().enumerate() {
-            missing_values(statement, context, request, &mut missing);
+            missing_values(statement, context, &request.action, &mut missing);
             if applies(statement, context, request) {
                 let reference = StatementRef { policy: policy_index, statement: statement_index };
                 match statement.effect {
@@ -243,10 +243,8 @@ pub fn authorize(policies: &[Policy], context: &Context, request: &Request) -> A
 
 /// Adds what `statement` needed from the context for `request` and did not find: variables
 /// in its resources and the keys of its conditions, when its action matches.
-fn missing_values(statement: &Statement, context: &Context, request: &Request, missing: &mut Vec<String>) {
-    let action =
-        statement.actions.patterns.iter().any(|pattern| glob::matches_ignore_case(&pattern.text, &request.action));
-    if action == statement.actions.negated {
+pub(crate) fn missing_values(statement: &Statement, context: &Context, action: &str, missing: &mut Vec<String>) {
+    if !action_matches(statement, action) {
         return;
     }
     for pattern in &statement.resources.patterns {
@@ -272,9 +270,7 @@ fn missing_values(statement: &Statement, context: &Context, request: &Request, m
 
 /// Whether `statement` applies to `request`.
 pub fn applies(statement: &Statement, context: &Context, request: &Request) -> bool {
-    let action =
-        statement.actions.patterns.iter().any(|pattern| glob::matches_ignore_case(&pattern.text, &request.action));
-    if action == statement.actions.negated {
+    if !action_matches(statement, &request.action) {
         return false;
     }
     let resource = statement.resources.patterns.iter().any(|pattern| {
@@ -283,6 +279,17 @@ pub fn applies(statement: &Statement, context: &Context, request: &Request) -> b
     if resource == statement.resources.negated {
         return false;
     }
+    conditions_hold(statement, context)
+}
+
+/// Whether `statement`'s `Action` (or `NotAction`) covers `action`; names are case-insensitive.
+pub(crate) fn action_matches(statement: &Statement, action: &str) -> bool {
+    let listed = statement.actions.patterns.iter().any(|pattern| glob::matches_ignore_case(&pattern.text, action));
+    listed != statement.actions.negated
+}
+
+/// Whether every condition of `statement` holds for the connection.
+pub(crate) fn conditions_hold(statement: &Statement, context: &Context) -> bool {
     statement.conditions.iter().all(|condition| holds(condition, context))
 }
 
