@@ -159,6 +159,20 @@ codes! {
     PolicyInvalidArn = "policy::invalid_arn",
     /// A condition operator IAM does not define.
     PolicyUnknownConditionOperator = "policy::unknown_condition_operator",
+    /// A resource whose type the statement's actions are never checked against.
+    PolicyResourceTypeMismatch = "policy::resource_type_mismatch",
+    /// A `${...}` variable AWS does not define, which is never resolved.
+    PolicyUnknownVariable = "policy::unknown_variable",
+    /// A `${...}` variable where AWS does not substitute it: an ARN's region or account.
+    PolicyMisplacedVariable = "policy::misplaced_variable",
+    /// An Allow of every action on every resource.
+    PolicyAllowsEverything = "policy::allows_everything",
+    /// An Allow to connect with any client id, without requiring the thing to be attached.
+    PolicyConnectWithoutAttachment = "policy::connect_without_attachment",
+    /// `${iot:ClientId}` in a topic filter resource, where a client id `+` or `#` becomes a wildcard.
+    PolicyClientIdInTopicFilter = "policy::client_id_in_topic_filter",
+    /// `+` or `#` in a topic or topic filter ARN, where they are literal characters.
+    PolicyLiteralMqttWildcard = "policy::literal_mqtt_wildcard",
 }
 
 impl fmt::Display for Code {

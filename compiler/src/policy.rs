@@ -6,6 +6,7 @@ pub mod compiled;
 mod document;
 pub mod eval;
 pub mod glob;
+mod lint;
 
 pub use document::{MAX_POLICY_CHARS, check_policy};
 

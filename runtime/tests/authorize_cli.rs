@@ -156,7 +156,8 @@ fn check_reads_policy_files_beside_rule_files() {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     let codes: Vec<&str> =
         report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["policy::invalid_effect", "policy::unknown_action"]);
+    // good.json connects any client id without an attachment check: a warning, not an error.
+    assert_eq!(codes, ["policy::invalid_effect", "policy::unknown_action", "policy::connect_without_attachment"]);
     let first = &report["diagnostics"][0];
     assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(1), Some(52)));
 }

@@ -22,6 +22,9 @@ pub fn check_policy(text: &str) -> PolicyReport {
     let mut reader = Reader { diagnostics: Vec::new() };
     let policy = reader.document(text);
     let has_errors = reader.diagnostics.iter().any(Diagnostic::is_error);
+    if let (Some(policy), false) = (&policy, has_errors) {
+        reader.diagnostics.extend(super::lint::lint(policy, text));
+    }
     PolicyReport { policy: policy.filter(|_| !has_errors), diagnostics: reader.diagnostics }
 }
 
