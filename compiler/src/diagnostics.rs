@@ -159,6 +159,8 @@ codes! {
     PolicyInvalidArn = "policy::invalid_arn",
     /// A condition operator IAM does not define.
     PolicyUnknownConditionOperator = "policy::unknown_condition_operator",
+    /// A condition key AWS IoT policies do not support.
+    PolicyUnknownConditionKey = "policy::unknown_condition_key",
     /// A resource whose type the statement's actions are never checked against.
     PolicyResourceTypeMismatch = "policy::resource_type_mismatch",
     /// A `${...}` variable AWS does not define, which is never resolved.

@@ -200,6 +200,20 @@ impl PolicyReport {
     }
 }
 
+/// The `iot:` keys AWS documents, usable as condition keys and as `${...}` variables
+/// (certificate and thing attributes are recognised by their prefix).
+pub(crate) const IOT_KEYS: &[&str] = &[
+    "iot:ClientId",
+    "iot:DomainName",
+    "iot:Connection.Thing.ThingName",
+    "iot:Connection.Thing.ThingTypeName",
+    "iot:Connection.Thing.IsAttached",
+    "iot:CertificateId",
+    "iot:ConnectAttributes",
+    "iot:LastWillTopic",
+    "iot:Topic",
+];
+
 /// The actions an AWS IoT policy grants, as AWS spells them. The job actions appear under
 /// both prefixes: current documentation uses `iotjobsdata:`, older policies `iot:`.
 pub const ACTIONS: &[&str] = &[

@@ -5,7 +5,8 @@
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 
 use super::{
-    ACTIONS, Condition, Effect, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets, Test,
+    ACTIONS, Condition, Effect, IOT_KEYS, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets,
+    Test,
 };
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
@@ -351,6 +352,10 @@ impl Reader {
             };
             for key_prop in &keys.properties {
                 let key = Spanned { text: key_prop.name.as_str().to_owned(), span: name_span(key_prop) };
+                if !self.condition_key(&key) {
+                    valid = false;
+                    continue;
+                }
                 match self.condition_values(key_prop) {
                     Some(values) => conditions.push(Condition { operator, key, values }),
                     None => valid = false,
@@ -358,6 +363,33 @@ impl Reader {
             }
         }
         valid.then_some(conditions)
+    }
+
+    /// Whether a condition key is one AWS IoT policies support: the `iot:` keys AWS documents
+    /// and the `aws:` global keys (names compare case-insensitively).
+    fn condition_key(&mut self, key: &Spanned) -> bool {
+        let lower = key.text.to_ascii_lowercase();
+        let known = lower.starts_with("aws:")
+            || lower.starts_with("cognito-identity.amazonaws.com:")
+            || IOT_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&key.text))
+            || lower.starts_with("iot:certificate.subject.")
+            || lower.starts_with("iot:certificate.issuer.")
+            || (lower.starts_with("iot:connection.thing.attributes[") && lower.ends_with(']'));
+        if !known {
+            let help = match did_you_mean(&key.text, IOT_KEYS.iter().copied()) {
+                Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                None => "AWS IoT policies take the `iot:` keys AWS documents (client id, thing, certificate, connect \
+                         attributes, last will topic) and the `aws:` global keys"
+                    .to_owned(),
+            };
+            self.error(
+                Code::PolicyUnknownConditionKey,
+                key.span,
+                format!("unsupported condition key `{}`", key.text),
+                help,
+            );
+        }
+        known
     }
 
     /// A condition's values: strings, Booleans and numbers (kept as their JSON text), alone or

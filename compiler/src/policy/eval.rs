@@ -145,7 +145,15 @@ impl Context {
         } else {
             return None;
         };
+        // Alternative names carry their type: `AlternativeName.DNSName`, as the context
+        // file names them too.
         let (name, suffix) = match rest.split_once('.') {
+            Some((alternative, tail)) if alternative.eq_ignore_ascii_case("AlternativeName") => {
+                match tail.split_once('.') {
+                    Some((kind, suffix)) => (rest.get(..alternative.len() + 1 + kind.len())?, Some(suffix)),
+                    None => (rest, None),
+                }
+            }
             Some((name, suffix)) => (name, Some(suffix)),
             None => (rest, None),
         };
@@ -450,4 +458,26 @@ fn arn_matches(value: &str, pattern: &str, context: &Context) -> bool {
     let values: Vec<&str> = value.splitn(6, ':').collect();
     let patterns: Vec<&str> = pattern.splitn(6, ':').collect();
     values.len() == patterns.len() && values.iter().zip(&patterns).all(|(value, pattern)| glob::matches(pattern, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_variables_pick_values_by_index_list_and_alternative_name() {
+        let mut context = Context::default();
+        let names = ["a", "b", "c", "d", "e", "f"].map(str::to_owned).to_vec();
+        context.subject.insert("CommonName".to_owned(), names);
+        context
+            .subject
+            .insert("AlternativeName.DNSName".to_owned(), vec!["x.example".to_owned(), "y.example".to_owned()]);
+        assert_eq!(context.variable("iot:Certificate.Subject.CommonName").as_deref(), Some("a"));
+        assert_eq!(context.variable("iot:Certificate.Subject.CommonName.1").as_deref(), Some("b"));
+        assert_eq!(context.variable("iot:Certificate.Subject.CommonName.5"), None, "only five values are kept");
+        assert_eq!(context.values("iot:Certificate.Subject.CommonName.List").map(|values| values.len()), Some(5));
+        assert_eq!(context.variable("iot:Certificate.Subject.AlternativeName.DNSName").as_deref(), Some("x.example"));
+        assert_eq!(context.variable("iot:Certificate.Subject.AlternativeName.DNSName.1").as_deref(), Some("y.example"));
+        assert_eq!(context.variable("iot:Certificate.Issuer.CommonName"), None);
+    }
 }

@@ -1,18 +1,12 @@
 //! The audit: warnings about policies AWS accepts but that cannot do what was meant, or grant
 //! far more than was meant. None of them makes a document invalid.
 
-use super::{Effect, Policy, Spanned, Statement};
+use super::{Effect, IOT_KEYS, Policy, Spanned, Statement};
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
-/// The policy variables AWS documents, as written inside `${...}`.
-const VARIABLES: &[&str] = &[
-    "iot:ClientId",
-    "iot:DomainName",
-    "iot:Connection.Thing.ThingName",
-    "iot:Connection.Thing.ThingTypeName",
-    "iot:Connection.Thing.IsAttached",
-    "iot:CertificateId",
+/// Variables AWS documents beyond the `iot:` keys, as written inside `${...}`.
+const OTHER_VARIABLES: &[&str] = &[
     "iot:Certificate.SerialNumber",
     "iot:Certificate.AvailableKeys",
     "aws:SourceIp",
@@ -24,6 +18,10 @@ const VARIABLES: &[&str] = &[
     "?",
     "$",
 ];
+
+fn documented_variables() -> impl Iterator<Item = &'static str> {
+    IOT_KEYS.iter().chain(OTHER_VARIABLES).copied()
+}
 
 /// The warnings for a checked policy; `source` is the document text its spans point into.
 pub(crate) fn lint(policy: &Policy, source: &str) -> Vec<Diagnostic> {
@@ -64,7 +62,7 @@ fn variables(spanned: &Spanned, source: &str) -> Vec<(String, Span)> {
 }
 
 fn known_variable(name: &str) -> bool {
-    if VARIABLES.contains(&name) {
+    if documented_variables().any(|known| known == name) {
         return true;
     }
     if let Some(attribute) = name.strip_prefix("iot:Connection.Thing.Attributes[") {
@@ -86,7 +84,7 @@ fn variable_warnings(resource: &Spanned, source: &str, warnings: &mut Vec<Diagno
     let resource_part = nth_colon(&resource.text, 5).map_or(0, |at| at + 1);
     for (name, span) in variables(resource, source) {
         if !known_variable(&name) {
-            let help = match did_you_mean(&name, VARIABLES.iter().copied())
+            let help = match did_you_mean(&name, documented_variables())
                 .or_else(|| name.contains("ThingName").then_some("iot:Connection.Thing.ThingName"))
             {
                 Some(suggestion) => format!("did you mean `${{{suggestion}}}`?"),
