@@ -72,7 +72,12 @@ impl CompiledPolicies {
 
     /// Decides `request` as [`eval::authorize`] does.
     pub fn authorize(&self, request: &Request) -> Authorization {
-        let Some(index) = ACTIONS.iter().position(|action| action.eq_ignore_ascii_case(&request.action)) else {
+        // Actions are nearly always spelled as AWS spells them: try that first.
+        let index = ACTIONS
+            .iter()
+            .position(|action| *action == request.action)
+            .or_else(|| ACTIONS.iter().position(|action| action.eq_ignore_ascii_case(&request.action)));
+        let Some(index) = index else {
             return eval::authorize(&self.policies, &self.context, request);
         };
         let Some(plan) = self.actions.get(index) else {
