@@ -104,7 +104,8 @@ fn conformance_cases_agree_with_and_without_padding() {
         }
     }
     eprintln!("conformance cases on every engine: {compared} compared, {compiled} compiled by the JIT");
-    assert!(compared > 400 && compiled >= 80, "compared {compared}, compiled {compiled}");
+    // Every checked statement compiles; the interpreter remains only for payloads and helper failures.
+    assert!(compared > 400 && compiled == compared, "compared {compared}, compiled {compiled}");
 }
 
 fn json_value() -> impl Strategy<Value = Json> {
