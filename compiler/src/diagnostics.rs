@@ -165,7 +165,8 @@ codes! {
     PolicyResourceTypeMismatch = "policy::resource_type_mismatch",
     /// A `${...}` variable AWS does not define, which is never resolved.
     PolicyUnknownVariable = "policy::unknown_variable",
-    /// A `${...}` variable where AWS does not substitute it: an ARN's region or account.
+    /// A `${...}` variable where AWS does not substitute it: an ARN's region or account, or a
+    /// condition that is not a string or ARN comparison.
     PolicyMisplacedVariable = "policy::misplaced_variable",
     /// An Allow of every action on every resource.
     PolicyAllowsEverything = "policy::allows_everything",

@@ -200,8 +200,8 @@ impl PolicyReport {
     }
 }
 
-/// The `iot:` keys AWS documents, usable as condition keys and as `${...}` variables
-/// (certificate and thing attributes are recognised by their prefix).
+/// The `iot:` condition keys AWS documents (certificate and thing attributes are recognised
+/// by their prefix). The `${...}` variables are a different list: see `lint`.
 pub(crate) const IOT_KEYS: &[&str] = &[
     "iot:ClientId",
     "iot:DomainName",

@@ -276,11 +276,14 @@ impl Reader {
         if known {
             return;
         }
-        let help = match did_you_mean(text, ACTIONS.iter().copied()) {
-            Some(suggestion) => format!("did you mean `{suggestion}`?"),
-            None => "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, \
-                     `iot:Receive`, the shadow and retained-message actions) and `iotjobsdata:` actions"
-                .to_owned(),
+        let help = if text.contains("${") {
+            "policy variables are not substituted in `Action`; name the action itself".to_owned()
+        } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
+            format!("did you mean `{suggestion}`?")
+        } else {
+            "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, `iot:Receive`, \
+             the shadow and retained-message actions) and `iotjobsdata:` actions"
+                .to_owned()
         };
         self.error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"), help);
     }

@@ -1,12 +1,19 @@
 //! The audit: warnings about policies AWS accepts but that cannot do what was meant, or grant
 //! far more than was meant. None of them makes a document invalid.
 
-use super::{Effect, IOT_KEYS, Policy, Spanned, Statement};
+use super::{Condition, Effect, Policy, Spanned, Statement, Test};
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 
-/// Variables AWS documents beyond the `iot:` keys, as written inside `${...}`.
-const OTHER_VARIABLES: &[&str] = &[
+/// The policy variables AWS documents by their full name, as written inside `${...}`; thing
+/// attributes and certificate fields are recognised by their shape (`known_variable`).
+const VARIABLES: &[&str] = &[
+    "iot:ClientId",
+    "iot:DomainName",
+    "iot:Connection.Thing.ThingName",
+    "iot:Connection.Thing.ThingTypeName",
+    "iot:Connection.Thing.IsAttached",
+    "iot:CertificateId",
     "iot:Certificate.SerialNumber",
     "iot:Certificate.AvailableKeys",
     "aws:SourceIp",
@@ -19,19 +26,42 @@ const OTHER_VARIABLES: &[&str] = &[
     "$",
 ];
 
-fn documented_variables() -> impl Iterator<Item = &'static str> {
-    IOT_KEYS.iter().chain(OTHER_VARIABLES).copied()
-}
+/// Condition keys AWS documents only as keys, never as `${...}` variables.
+const KEYS_ONLY: &[&str] = &["iot:ConnectAttributes", "iot:LastWillTopic", "iot:Topic"];
+
+/// The subject and issuer attributes behind `iot:Certificate.Subject.<attribute>`.
+const CERTIFICATE_ATTRIBUTES: &[&str] = &[
+    "DistinguishedNameQualifier",
+    "Country",
+    "Organization",
+    "OrganizationalUnit",
+    "State",
+    "CommonName",
+    "SerialNumber",
+    "Title",
+    "Surname",
+    "GivenName",
+    "Initials",
+    "Pseudonym",
+    "GenerationQualifier",
+];
+
+/// The types behind `iot:Certificate.Subject.AlternativeName.<type>`.
+const ALTERNATIVE_NAME_TYPES: &[&str] =
+    &["RFC822Name", "DNSName", "DirectoryName", "UniformResourceIdentifier", "IPAddress"];
 
 /// The warnings for a checked policy; `source` is the document text its spans point into.
 pub(crate) fn lint(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     let mut warnings = Vec::new();
     for statement in &policy.statements {
         for resource in &statement.resources.patterns {
-            variable_warnings(resource, source, &mut warnings);
+            resource_variables(resource, source, &mut warnings);
             type_mismatch(statement, resource, &mut warnings);
-            literal_mqtt_wildcards(resource, source, &mut warnings);
+            literal_mqtt_wildcard(resource, source, &mut warnings);
             client_id_in_topic_filter(resource, source, &mut warnings);
+        }
+        for condition in &statement.conditions {
+            condition_variables(condition, source, &mut warnings);
         }
         grants_everything(statement, &mut warnings);
         connect_without_attachment(statement, &mut warnings);
@@ -39,76 +69,177 @@ pub(crate) fn lint(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     warnings
 }
 
-/// Every `${name}` in a string and the span of each (the whole literal when escapes make
-/// offsets inside it unreliable).
-fn variables(spanned: &Spanned, source: &str) -> Vec<(String, Span)> {
+/// One `${name}` in a document string.
+struct Variable {
+    name: String,
+    /// The byte offset of its `$` in the string's text.
+    offset: usize,
+    /// Where it is in the source: the `${...}` itself, or the whole string literal when
+    /// escapes make offsets inside it unreliable.
+    span: Span,
+}
+
+/// The span of `len` bytes at `offset` in `spanned`'s text, when the literal holds the text
+/// byte for byte between its quotes; otherwise the literal's span.
+fn inner_span(spanned: &Spanned, source: &str, offset: usize, len: usize) -> Span {
     let raw = source.get(spanned.span.start..spanned.span.end).unwrap_or_default();
-    let exact = !raw.contains('\\');
+    let verbatim = raw.len() == spanned.text.len() + 2 && raw.starts_with('"') && !raw.contains('\\');
+    if verbatim {
+        let start = spanned.span.start + 1 + offset;
+        Span::new(start, start + len)
+    } else {
+        spanned.span
+    }
+}
+
+/// Every complete `${name}` in a string, in order.
+fn variables(spanned: &Spanned, source: &str) -> Vec<Variable> {
+    let text = spanned.text.as_str();
     let mut found = Vec::new();
-    let mut offset = 0;
-    while let Some(start) = spanned.text.get(offset..).and_then(|rest| rest.find("${")).map(|at| at + offset) {
-        let Some(end) = spanned.text.get(start..).and_then(|rest| rest.find('}')).map(|at| at + start) else { break };
-        let name = spanned.text.get(start + 2..end).unwrap_or_default().to_owned();
-        let span = if exact {
-            let begin = spanned.span.start + 1 + start;
-            Span::new(begin, begin + end + 1 - start)
-        } else {
-            spanned.span
-        };
-        found.push((name, span));
-        offset = end + 1;
+    let mut from = 0;
+    while let Some(start) = text.get(from..).and_then(|rest| rest.find("${")).map(|at| at + from) {
+        let Some(end) = text.get(start..).and_then(|rest| rest.find('}')).map(|at| at + start) else { break };
+        let name = text.get(start + 2..end).unwrap_or_default().to_owned();
+        found.push(Variable { name, offset: start, span: inner_span(spanned, source, start, end + 1 - start) });
+        from = end + 1;
     }
     found
 }
 
+/// Whether AWS documents `name` as a policy variable. Names compare case-insensitively, as the
+/// evaluator resolves them; certificate attribute names exactly, as certificates spell them.
 fn known_variable(name: &str) -> bool {
-    if documented_variables().any(|known| known == name) {
+    if VARIABLES.iter().any(|known| known.eq_ignore_ascii_case(name)) {
         return true;
     }
-    if let Some(attribute) = name.strip_prefix("iot:Connection.Thing.Attributes[") {
-        return attribute.ends_with(']') && attribute.len() > 1;
+    if let Some(attribute) = strip_prefix_ignore_case(name, "iot:Connection.Thing.Attributes[") {
+        return attribute.strip_suffix(']').is_some_and(|attribute| !attribute.is_empty());
     }
-    let Some(rest) = name.strip_prefix("iot:Certificate.") else { return false };
-    let mut parts = rest.split('.');
-    let side = parts.next().unwrap_or_default();
-    let attribute = parts.next().unwrap_or_default();
-    let suffix = parts.next();
-    let side_known = matches!(side, "Subject" | "Issuer" | "SubjectAlternativeName" | "IssuerAlternativeName");
-    let suffix_known = suffix.is_none_or(|suffix| suffix == "List" || suffix.parse::<usize>().is_ok());
-    side_known && !attribute.is_empty() && suffix_known && parts.next().is_none()
+    let Some(rest) = strip_prefix_ignore_case(name, "iot:Certificate.") else { return false };
+    let Some((side, field)) = rest.split_once('.') else { return false };
+    if !side.eq_ignore_ascii_case("Subject") && !side.eq_ignore_ascii_case("Issuer") {
+        return false;
+    }
+    let (known_names, field) = match strip_prefix_ignore_case(field, "AlternativeName.") {
+        Some(kind) => (ALTERNATIVE_NAME_TYPES, kind),
+        None => (CERTIFICATE_ATTRIBUTES, field),
+    };
+    let (attribute, suffix) = match field.split_once('.') {
+        Some((attribute, suffix)) => (attribute, Some(suffix)),
+        None => (field, None),
+    };
+    let suffix_known =
+        suffix.is_none_or(|suffix| suffix.eq_ignore_ascii_case("List") || suffix.parse::<usize>().is_ok());
+    known_names.contains(&attribute) && suffix_known
 }
 
-/// Unknown variables, and variables before the resource part of an ARN (IAM substitutes them
-/// only after the fifth colon).
-fn variable_warnings(resource: &Spanned, source: &str, warnings: &mut Vec<Diagnostic>) {
-    let resource_part = nth_colon(&resource.text, 5).map_or(0, |at| at + 1);
-    for (name, span) in variables(resource, source) {
-        if !known_variable(&name) {
-            let help = match did_you_mean(&name, documented_variables())
-                .or_else(|| name.contains("ThingName").then_some("iot:Connection.Thing.ThingName"))
-            {
-                Some(suggestion) => format!("did you mean `${{{suggestion}}}`?"),
-                None => "AWS leaves an unknown variable unresolved, so this entry matches nothing".to_owned(),
-            };
-            warnings.push(
-                Diagnostic::warning(
-                    Code::PolicyUnknownVariable,
-                    span,
-                    format!("unknown policy variable `${{{name}}}`"),
-                )
-                .with_help(help),
-            );
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| text.get(prefix.len()..)).flatten()
+}
+
+/// The documented variable an unknown name most likely meant.
+fn suggestion(name: &str) -> Option<String> {
+    let certificate_names: Vec<String> = ["Subject", "Issuer"]
+        .iter()
+        .flat_map(|side| {
+            let attributes =
+                CERTIFICATE_ATTRIBUTES.iter().map(move |attribute| format!("iot:Certificate.{side}.{attribute}"));
+            let alternatives =
+                ALTERNATIVE_NAME_TYPES.iter().map(move |kind| format!("iot:Certificate.{side}.AlternativeName.{kind}"));
+            attributes.chain(alternatives)
+        })
+        .collect();
+    let candidates = VARIABLES.iter().copied().chain(certificate_names.iter().map(String::as_str));
+    if let Some(close) = did_you_mean(name, candidates) {
+        return Some(close.to_owned());
+    }
+    // `iot:Thing.ThingName` and the like: a documented variable ending in the same field.
+    if let Some(at) = name.find("Attributes[").filter(|_| name.ends_with(']')) {
+        return name.get(at..).map(|attribute| format!("iot:Connection.Thing.{attribute}"));
+    }
+    let field = name.rsplit(['.', ':']).next().unwrap_or_default();
+    let mut same_field =
+        VARIABLES.iter().filter(|known| known.rsplit(['.', ':']).next().is_some_and(|f| f.eq_ignore_ascii_case(field)));
+    match (same_field.next(), same_field.next()) {
+        (Some(only), None) => Some((*only).to_owned()),
+        _ => None,
+    }
+}
+
+/// A warning for a variable AWS does not document; `consequence` says what it does instead.
+fn unknown(variable: &Variable, consequence: &str) -> Diagnostic {
+    let name = &variable.name;
+    let help = if let Some(key) = KEYS_ONLY.iter().find(|key| key.eq_ignore_ascii_case(name)) {
+        format!("`{key}` is a condition key, not a policy variable; test it in a `Condition` instead")
+    } else if let Some(suggestion) = suggestion(name) {
+        format!("did you mean `${{{suggestion}}}`?")
+    } else {
+        format!("AWS leaves an unknown variable unresolved, so {consequence}")
+    };
+    Diagnostic::warning(Code::PolicyUnknownVariable, variable.span, format!("unknown policy variable `${{{name}}}`"))
+        .with_help(help)
+}
+
+/// A warning for a variable where AWS does not substitute it; `place` ends the message.
+fn misplaced(variable: &Variable, place: &str, instead: &str) -> Diagnostic {
+    Diagnostic::warning(
+        Code::PolicyMisplacedVariable,
+        variable.span,
+        format!("`${{{}}}` is not substituted {place}", variable.name),
+    )
+    .with_help(format!(
+        "policy variables are substituted only in the resource part of an ARN (after the fifth colon) and in string \
+         and ARN conditions; {instead}"
+    ))
+}
+
+/// Unknown variables in a resource, and variables in an ARN's region or account.
+fn resource_variables(resource: &Spanned, source: &str, warnings: &mut Vec<Diagnostic>) {
+    let resource_part = match nth_colon(&resource.text, 5) {
+        Some(colon) if resource.text.starts_with("arn:") => colon + 1,
+        _ => 0,
+    };
+    for variable in variables(resource, source) {
+        if variable.offset < resource_part {
+            warnings.push(misplaced(
+                &variable,
+                "before the resource part of the ARN",
+                "write the region and account out",
+            ));
+        } else if !known_variable(&variable.name) {
+            warnings.push(unknown(&variable, "this entry matches nothing"));
         }
-        let position = resource.text.find(&format!("${{{name}}}")).unwrap_or(usize::MAX);
-        if resource.text.starts_with("arn:") && position < resource_part {
-            warnings.push(
-                Diagnostic::warning(
-                    Code::PolicyMisplacedVariable,
-                    span,
-                    format!("`${{{name}}}` before the resource part of the ARN is not substituted"),
-                )
-                .with_help("policy variables are substituted only in the part after the fifth colon"),
-            );
+    }
+}
+
+/// Unknown variables in string and ARN condition values, and variables in the values of the
+/// other operators, which compare the text as written.
+fn condition_variables(condition: &Condition, source: &str, warnings: &mut Vec<Diagnostic>) {
+    use Test::*;
+    let test = condition.operator.test;
+    let substituted = matches!(
+        test,
+        StringEquals
+            | StringNotEquals
+            | StringEqualsIgnoreCase
+            | StringNotEqualsIgnoreCase
+            | StringLike
+            | StringNotLike
+            | ArnEquals
+            | ArnNotEquals
+            | ArnLike
+            | ArnNotLike
+    );
+    let operator = Test::ALL.iter().find(|(known, _)| *known == test).map_or("", |(_, name)| *name);
+    for value in &condition.values {
+        for variable in variables(value, source) {
+            if !substituted {
+                let place = format!("in `{operator}` conditions");
+                warnings.push(misplaced(&variable, &place, "write the value itself"));
+            } else if !known_variable(&variable.name) {
+                warnings.push(unknown(&variable, "this condition value matches nothing"));
+            }
         }
     }
 }
@@ -135,14 +266,24 @@ fn nth_colon(text: &str, n: usize) -> Option<usize> {
     None
 }
 
+/// The resource part of an ARN (after the fifth colon) and its offset in the text.
+fn resource_part(text: &str) -> Option<(usize, &str)> {
+    if !text.starts_with("arn:") {
+        return None;
+    }
+    let start = nth_colon(text, 5)? + 1;
+    Some((start, text.get(start..)?))
+}
+
 /// The resource type of an ARN (`topic`, `topicfilter`, `client`, ...) when it is written out.
 fn resource_type(text: &str) -> Option<&str> {
-    let rest = text.get(nth_colon(text, 5)? + 1..)?;
+    let (_, rest) = resource_part(text)?;
     let kind = rest.split('/').next()?;
     (!kind.is_empty() && !kind.contains(['*', '?', '$'])).then_some(kind)
 }
 
-/// The resource types an action is checked against.
+/// The resource types an action is checked against; `None` for actions on `*` and for
+/// patterns, which may stand for several actions.
 fn types_for(action: &str) -> Option<&'static [&'static str]> {
     let lower = action.to_ascii_lowercase();
     Some(match lower.as_str() {
@@ -151,71 +292,77 @@ fn types_for(action: &str) -> Option<&'static [&'static str]> {
         "iot:subscribe" => &["topicfilter"],
         "iot:getthingshadow" | "iot:updatethingshadow" | "iot:deletethingshadow" => &["thing"],
         "iot:assumerolewithcertificate" => &["rolealias"],
-        _ if lower.contains("jobexecution") => &["thing"],
+        _ if lower.contains("jobexecution") && !lower.contains(['*', '?']) => &["thing"],
         _ => return None,
     })
 }
 
+/// A resource of a type none of the statement's actions is checked against.
 fn type_mismatch(statement: &Statement, resource: &Spanned, warnings: &mut Vec<Diagnostic>) {
     if statement.actions.negated || statement.resources.negated {
         return;
     }
     let Some(kind) = resource_type(&resource.text) else { return };
-    let mut expected = Vec::new();
+    let mut expected: Vec<String> = Vec::new();
     for action in &statement.actions.patterns {
         let Some(types) = types_for(&action.text) else { return };
         if types.contains(&kind) {
             return;
         }
-        expected.extend(types.iter().map(|kind| format!("`{kind}/`")));
+        for kind in types {
+            let shown = format!("`{kind}/`");
+            if !expected.contains(&shown) {
+                expected.push(shown);
+            }
+        }
     }
-    expected.dedup();
     let actions: Vec<String> = statement.actions.patterns.iter().map(|action| format!("`{}`", action.text)).collect();
+    let (verb, these) = if actions.len() == 1 { ("matches", "this action") } else { ("match", "these actions") };
     warnings.push(
         Diagnostic::warning(
             Code::PolicyResourceTypeMismatch,
             resource.span,
-            format!("{} never matches a `{kind}/` resource", actions.join(", ")),
+            format!("{} never {verb} a `{kind}/` resource", actions.join(", ")),
         )
         .with_help(format!(
-            "AWS checks these actions against {} ARNs; this entry grants nothing",
+            "AWS checks {these} only against {} ARNs, so this entry never applies",
             expected.join(" or ")
         )),
     );
 }
 
-fn literal_mqtt_wildcards(resource: &Spanned, source: &str, warnings: &mut Vec<Diagnostic>) {
+/// `+` or `#` in a topic or topic filter ARN, outside `${...}`.
+fn literal_mqtt_wildcard(resource: &Spanned, source: &str, warnings: &mut Vec<Diagnostic>) {
     let Some(kind @ ("topic" | "topicfilter")) = resource_type(&resource.text) else { return };
-    let Some(name_start) = nth_colon(&resource.text, 5).map(|at| at + 1 + kind.len() + 1) else { return };
-    let name = resource.text.get(name_start..).unwrap_or_default();
-    // `${...}` stands for a value, not for characters of the ARN.
-    let mut plain = String::with_capacity(name.len());
-    let mut rest = name;
-    while let Some(start) = rest.find("${") {
-        plain.push_str(rest.get(..start).unwrap_or_default());
-        rest = rest.get(start..).and_then(|tail| tail.find('}').map(|end| &tail[end + 1..])).unwrap_or_default();
-    }
-    plain.push_str(rest);
-    let Some(wildcard) = plain.chars().find(|c| matches!(c, '+' | '#')) else { return };
-    let raw = source.get(resource.span.start..resource.span.end).unwrap_or_default();
-    let span = match resource.text.get(name_start..).and_then(|name| name.find(wildcard)) {
-        Some(at) if !raw.contains('\\') => {
-            let begin = resource.span.start + 1 + name_start + at;
-            Span::new(begin, begin + 1)
+    let Some((start, rest)) = resource_part(&resource.text) else { return };
+    let mut depth = 0;
+    let mut previous = '\0';
+    let mut found = None;
+    for (at, c) in rest.char_indices() {
+        match c {
+            '{' if previous == '$' => depth += 1,
+            '}' if depth > 0 => depth -= 1,
+            '+' | '#' if depth == 0 => {
+                found = Some((start + at, c));
+                break;
+            }
+            _ => {}
         }
-        _ => resource.span,
-    };
+        previous = c;
+    }
+    let Some((offset, wildcard)) = found else { return };
     warnings.push(
         Diagnostic::warning(
             Code::PolicyLiteralMqttWildcard,
-            span,
+            inner_span(resource, source, offset, 1),
             format!("`{wildcard}` in a `{kind}/` ARN is a literal character, not an MQTT wildcard"),
         )
         .with_help(if kind == "topicfilter" {
-            "this entry covers only a filter spelled with this exact character; use `*` (any levels) or `?` \
-             (one character) to match filters"
+            "this entry covers only a filter spelled with this exact character; use `*` (any levels) or several `?` \
+             (one character each) to match filters"
         } else {
-            "topic names cannot contain MQTT wildcards; use `*` or `?` to match topics"
+            "topic names cannot contain MQTT wildcards; use `*` (any levels) or several `?` (one character each) to \
+             match topics"
         }),
     );
 }
@@ -224,14 +371,17 @@ fn client_id_in_topic_filter(resource: &Spanned, source: &str, warnings: &mut Ve
     if resource_type(&resource.text) != Some("topicfilter") {
         return;
     }
-    for (name, span) in variables(resource, source) {
-        if name == "iot:ClientId" {
+    for variable in variables(resource, source) {
+        if variable.name.eq_ignore_ascii_case("iot:ClientId") {
             warnings.push(
                 Diagnostic::warning(
                     Code::PolicyClientIdInTopicFilter,
-                    span,
-                    "`${iot:ClientId}` in a `topicfilter/` resource lets a client named `+` or `#` subscribe to a \
-                     wildcard filter",
+                    variable.span,
+                    format!(
+                        "`${{{}}}` in a `topicfilter/` resource lets a client connected as `+` or `#` subscribe to a \
+                         wildcard filter",
+                        variable.name
+                    ),
                 )
                 .with_help("use `${iot:Connection.Thing.ThingName}`, or allow connecting only with known client ids"),
             );
@@ -239,41 +389,49 @@ fn client_id_in_topic_filter(resource: &Spanned, source: &str, warnings: &mut Ve
     }
 }
 
+/// Whether a resource pattern covers every resource: `*`, or an ARN whose resource part is `*`.
+fn every_resource(text: &str) -> bool {
+    text == "*" || resource_part(text).is_some_and(|(_, rest)| rest == "*")
+}
+
 fn grants_everything(statement: &Statement, warnings: &mut Vec<Diagnostic>) {
     if statement.effect != Effect::Allow || statement.actions.negated || statement.resources.negated {
         return;
     }
-    let all_actions = statement.actions.patterns.iter().find(|action| matches!(action.text.as_str(), "*" | "iot:*"));
-    let all_resources = statement.resources.patterns.iter().any(|resource| resource.text == "*");
-    if let (Some(action), true) = (all_actions, all_resources) {
+    let every_action = statement
+        .actions
+        .patterns
+        .iter()
+        .find(|action| action.text == "*" || action.text.eq_ignore_ascii_case("iot:*"));
+    let every = statement.resources.patterns.iter().find(|resource| every_resource(&resource.text));
+    if let (Some(action), Some(resource)) = (every_action, every) {
         warnings.push(
             Diagnostic::warning(
                 Code::PolicyAllowsEverything,
                 action.span,
-                format!("`{}` on `*` allows every action on every resource", action.text),
+                format!("`{}` on `{}` allows every action on every resource", action.text, resource.text),
             )
             .with_help("grant the actions the device needs on its own client id, topics and shadow"),
         );
     }
 }
 
+/// An Allow to connect with any client id: on `*`, `client/*` or `client/${iot:ClientId}`,
+/// with no condition tying the client id to the certificate's thing or to known ids.
 fn connect_without_attachment(statement: &Statement, warnings: &mut Vec<Diagnostic>) {
     if statement.effect != Effect::Allow || statement.actions.negated || statement.resources.negated {
         return;
     }
     let connects =
         statement.actions.patterns.iter().any(|action| super::glob::matches_ignore_case(&action.text, "iot:Connect"));
-    let checks_attachment = statement
-        .conditions
-        .iter()
-        .any(|condition| condition.key.text.eq_ignore_ascii_case("iot:Connection.Thing.IsAttached"));
-    if !connects || checks_attachment {
+    if !connects || statement.conditions.iter().any(limits_client_ids) {
         return;
     }
     let any_client = statement.resources.patterns.iter().find(|resource| {
-        resource.text == "*"
-            || resource.text.ends_with(":client/*")
-            || (resource.text.contains(":client/") && resource.text.ends_with('*') && !resource.text.contains("${"))
+        every_resource(&resource.text)
+            || resource_part(&resource.text).and_then(|(_, rest)| rest.strip_prefix("client/")).is_some_and(|id| {
+                (!id.is_empty() && id.chars().all(|c| c == '*')) || id.eq_ignore_ascii_case("${iot:ClientId}")
+            })
     });
     if let Some(resource) = any_client {
         warnings.push(
@@ -290,26 +448,71 @@ fn connect_without_attachment(statement: &Statement, warnings: &mut Vec<Diagnost
     }
 }
 
+/// Whether a condition ties the connecting client to its thing, or lists the client ids or
+/// thing names it may use.
+fn limits_client_ids(condition: &Condition) -> bool {
+    let key = condition.key.text.as_str();
+    if key.eq_ignore_ascii_case("iot:Connection.Thing.IsAttached") {
+        return true;
+    }
+    let names_client =
+        key.eq_ignore_ascii_case("iot:ClientId") || key.eq_ignore_ascii_case("iot:Connection.Thing.ThingName");
+    let positive = !condition.operator.test.is_negated() && condition.operator.test != Test::Null;
+    names_client && positive
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Code;
     use crate::policy::check_policy;
+    use crate::span::Span;
+
+    const ARN: &str = "arn:aws:iot:us-east-1:123456789012";
+
+    fn document(statements: &str) -> String {
+        format!(r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#)
+    }
 
     fn codes(statements: &str) -> Vec<Code> {
-        let document = format!(r#"{{"Version": "2012-10-17", "Statement": [{statements}]}}"#);
-        check_policy(&document).diagnostics.into_iter().map(|diagnostic| diagnostic.code).collect()
+        let report = check_policy(&document(statements));
+        assert!(!report.has_errors(), "{:?}", report.diagnostics);
+        report.diagnostics.into_iter().map(|diagnostic| diagnostic.code).collect()
+    }
+
+    /// The text each warning's span covers.
+    fn flagged(statements: &str) -> Vec<(Code, String)> {
+        let text = document(statements);
+        check_policy(&text)
+            .diagnostics
+            .into_iter()
+            .map(|diagnostic| {
+                let Span { start, end } = diagnostic.span();
+                (diagnostic.code, text[start..end].to_owned())
+            })
+            .collect()
+    }
+
+    fn allow(action: &str, resource: &str) -> String {
+        format!(r#"{{"Effect": "Allow", "Action": "{action}", "Resource": "{resource}"}}"#)
     }
 
     #[test]
     fn device_policies_written_well_get_no_warning() {
-        let arn = "arn:aws:iot:us-east-1:123456789012";
         assert_eq!(
             codes(&format!(
-                r#"{{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{arn}:client/${{iot:Connection.Thing.ThingName}}"}},
-                   {{"Effect": "Allow", "Action": "iot:*", "Resource": "{arn}:topic/a/*"}},
-                   {{"Effect": "Allow", "Action": ["iot:Subscribe"], "Resource": "{arn}:topicfilter/a/${{iot:Connection.Thing.ThingName}}/*"}},
-                   {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{arn}:client/*",
-                     "Condition": {{"Bool": {{"iot:Connection.Thing.IsAttached": "true"}}}}}}"#
+                r#"{{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{ARN}:client/${{iot:Connection.Thing.ThingName}}"}},
+                   {{"Effect": "Allow", "Action": "iot:*", "Resource": "{ARN}:topic/a/*"}},
+                   {{"Effect": "Allow", "Action": ["iot:Subscribe"], "Resource": "{ARN}:topicfilter/a/${{iot:Connection.Thing.ThingName}}/*"}},
+                   {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{ARN}:client/*",
+                     "Condition": {{"Bool": {{"iot:Connection.Thing.IsAttached": "true"}}}}}},
+                   {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*",
+                     "Condition": {{"StringLike": {{"iot:ClientId": "sensor-*"}}}}}},
+                   {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{ARN}:client/sensor-*"}},
+                   {{"Effect": "Allow", "Action": "iot:Publish",
+                     "Resource": "{ARN}:topic/${{iot:Certificate.Subject.AlternativeName.DNSName.1}}/${{iot:Certificate.Issuer.CommonName.List}}"}},
+                   {{"Effect": "Allow", "Action": "iot:Publish", "Resource": "{ARN}:topic/${{iot:clientid}}/${{iot:Connection.Thing.Attributes[room]}}"}},
+                   {{"Effect": "Allow", "Action": "iot:Receive", "Resource": "*"}},
+                   {{"Effect": "Allow", "Action": "iot:ListRetainedMessages", "Resource": "*"}}"#
             )),
             []
         );
@@ -317,38 +520,138 @@ mod tests {
 
     #[test]
     fn each_audit_finding_is_reported() {
-        let arn = "arn:aws:iot:us-east-1:123456789012";
+        assert_eq!(codes(&allow("iot:Publish", &format!("{ARN}:topicfilter/a"))), [Code::PolicyResourceTypeMismatch]);
         assert_eq!(
-            codes(&format!(r#"{{"Effect": "Allow", "Action": "iot:Publish", "Resource": "{arn}:topicfilter/a"}}"#)),
-            [Code::PolicyResourceTypeMismatch]
-        );
-        assert_eq!(
-            codes(&format!(
-                r#"{{"Effect": "Allow", "Action": "iot:Publish", "Resource": "{arn}:topic/${{iot:Thing.ThingName}}"}}"#
-            )),
+            codes(&allow("iot:Publish", &format!("{ARN}:topic/${{iot:Thing.ThingName}}"))),
             [Code::PolicyUnknownVariable]
         );
         assert_eq!(
-            codes(
-                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:${iot:ClientId}:123456789012:client/a"}"#
-            ),
+            codes(&allow("iot:Connect", "arn:aws:iot:${iot:ClientId}:123456789012:client/a")),
             [Code::PolicyMisplacedVariable]
         );
+        assert_eq!(codes(&allow("iot:*", "*")), [Code::PolicyAllowsEverything, Code::PolicyConnectWithoutAttachment]);
         assert_eq!(
-            codes(r#"{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}"#),
-            [Code::PolicyAllowsEverything, Code::PolicyConnectWithoutAttachment]
-        );
-        assert_eq!(
-            codes(&format!(
-                r#"{{"Effect": "Allow", "Action": "iot:Subscribe", "Resource": "{arn}:topicfilter/a/${{iot:ClientId}}"}}"#
-            )),
+            codes(&allow("iot:Subscribe", &format!("{ARN}:topicfilter/a/${{iot:ClientId}}"))),
             [Code::PolicyClientIdInTopicFilter]
         );
         assert_eq!(
             codes(&format!(
-                r#"{{"Effect": "Deny", "Action": "iot:Subscribe", "Resource": "{arn}:topicfilter/a/+/b"}}"#
+                r#"{{"Effect": "Deny", "Action": "iot:Subscribe", "Resource": "{ARN}:topicfilter/a/+/b"}}"#
             )),
             [Code::PolicyLiteralMqttWildcard]
         );
+    }
+
+    #[test]
+    fn a_type_mismatch_needs_every_action_to_miss_and_a_written_type() {
+        let filter = format!("{ARN}:topicfilter/a/*");
+        let mixed =
+            format!(r#"{{"Effect": "Allow", "Action": ["iot:Publish", "iot:Subscribe"], "Resource": "{filter}"}}"#);
+        assert_eq!(codes(&mixed), []);
+        assert_eq!(codes(&allow("iot:Pub*", &filter)), []);
+        assert_eq!(codes(&allow("iot:Publish", &format!("{ARN}:*/a"))), []);
+        assert_eq!(codes(&allow("iot:Publish", "arn:aws:iot:*:*:*")), []);
+        assert_eq!(codes(&allow("iot:Subscribe", &format!("{ARN}:topic/a"))), [Code::PolicyResourceTypeMismatch]);
+        assert_eq!(codes(&allow("iot:Connect", &format!("{ARN}:topic/a"))), [Code::PolicyResourceTypeMismatch]);
+        assert_eq!(codes(&allow("iot:GetThingShadow", &format!("{ARN}:topic/a"))), [Code::PolicyResourceTypeMismatch]);
+        let not_action = format!(r#"{{"Effect": "Allow", "NotAction": "iot:Publish", "Resource": "{filter}"}}"#);
+        assert_eq!(codes(&not_action), []);
+        let three = format!(
+            r#"{{"Effect": "Deny", "Action": ["iot:Publish", "iot:Subscribe", "iot:Receive"], "Resource": "{ARN}:client/a"}}"#
+        );
+        let report = check_policy(&document(&three));
+        let help = report.diagnostics.first().and_then(|diagnostic| diagnostic.help.clone()).unwrap_or_default();
+        assert_eq!(
+            help,
+            "AWS checks these actions only against `topic/` or `topicfilter/` ARNs, so this entry never applies"
+        );
+    }
+
+    #[test]
+    fn variables_are_checked_by_name_and_place() {
+        let topic = |variable: &str| allow("iot:Publish", &format!("{ARN}:topic/${{{variable}}}"));
+        assert_eq!(codes(&topic("iot:Certificate.Subject.CommonName.2")), []);
+        assert_eq!(codes(&topic("iot:Certificate.Subject.AlternativeName.RFC822Name")), []);
+        assert_eq!(codes(&topic("iot:Certificate.Subject.CommonNam")), [Code::PolicyUnknownVariable]);
+        assert_eq!(codes(&topic("iot:Certificate.SubjectAlternativeName.DNSName")), [Code::PolicyUnknownVariable]);
+        assert_eq!(codes(&topic("iot:LastWillTopic")), [Code::PolicyUnknownVariable]);
+        let report = check_policy(&document(&topic("iot:Thing.Attributes[room]")));
+        let help = report.diagnostics.first().and_then(|diagnostic| diagnostic.help.clone()).unwrap_or_default();
+        assert_eq!(help, "did you mean `${iot:Connection.Thing.Attributes[room]}`?");
+        // The same variable in the account and in the resource part: only the first is misplaced.
+        let twice = allow("iot:Publish", "arn:aws:iot:us-east-1:${iot:ClientId}:topic/${iot:ClientId}");
+        assert_eq!(flagged(&twice), [(Code::PolicyMisplacedVariable, "${iot:ClientId}".to_owned())]);
+        let span = check_policy(&document(&twice)).diagnostics.first().map(|diagnostic| diagnostic.span().start);
+        assert_eq!(span, document(&twice).find("${iot:ClientId}"));
+    }
+
+    #[test]
+    fn a_variable_in_an_action_is_an_unknown_action() {
+        let report = check_policy(&document(&allow("iot:${iot:ClientId}", "*")));
+        let found: Vec<_> =
+            report.diagnostics.iter().map(|diagnostic| (diagnostic.code, diagnostic.help.clone())).collect();
+        let help = "policy variables are not substituted in `Action`; name the action itself".to_owned();
+        assert_eq!(found, [(Code::PolicyUnknownAction, Some(help))]);
+    }
+
+    #[test]
+    fn condition_values_take_variables_only_in_string_and_arn_operators() {
+        let with = |operator: &str, value: &str| {
+            format!(
+                r#"{{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{ARN}:client/a",
+                     "Condition": {{"{operator}": {{"iot:ClientId": "{value}"}}}}}}"#
+            )
+        };
+        assert_eq!(codes(&with("StringEquals", "${iot:Connection.Thing.ThingName}")), []);
+        assert_eq!(codes(&with("StringEquals", "${iot:Thing.ThingName}")), [Code::PolicyUnknownVariable]);
+        assert_eq!(
+            flagged(&with("NumericEquals", "a${iot:CertificateId}")),
+            [(Code::PolicyMisplacedVariable, "${iot:CertificateId}".to_owned())]
+        );
+    }
+
+    #[test]
+    fn escapes_in_the_literal_widen_the_span_to_the_whole_string() {
+        let escaped = allow("iot:Publish", &format!(r"{ARN}:topic/\u0061/${{iot:Thing.ThingName}}"));
+        let whole = format!(r#""{ARN}:topic/\u0061/${{iot:Thing.ThingName}}""#);
+        assert_eq!(flagged(&escaped), [(Code::PolicyUnknownVariable, whole)]);
+    }
+
+    #[test]
+    fn connect_without_attachment_needs_a_wildcard_client() {
+        assert_eq!(codes(&allow("iot:Connect", &format!("{ARN}:client/${{iot:Connection.Thing.ThingName}}"))), []);
+        assert_eq!(codes(&allow("iot:Connect", &format!("{ARN}:client/device-1"))), []);
+        assert_eq!(codes(&allow("iot:Connect", &format!("{ARN}:client/*"))), [Code::PolicyConnectWithoutAttachment]);
+        assert_eq!(
+            codes(&allow("iot:Connect", &format!("{ARN}:client/${{iot:ClientId}}"))),
+            [Code::PolicyConnectWithoutAttachment]
+        );
+        assert_eq!(codes(&allow("iot:Connect", "arn:aws:iot:*:*:*")), [Code::PolicyConnectWithoutAttachment]);
+        assert_eq!(codes(r#"{"Effect": "Deny", "Action": "iot:Connect", "Resource": "*"}"#), []);
+        let excluded = r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*",
+                          "Condition": {"StringNotEquals": {"iot:ClientId": "admin"}}}"#;
+        assert_eq!(codes(excluded), [Code::PolicyConnectWithoutAttachment]);
+    }
+
+    #[test]
+    fn allow_everything_needs_every_action_on_every_resource() {
+        assert_eq!(codes(&allow("iot:*", &format!("{ARN}:topic/*"))), []);
+        assert_eq!(codes(&allow("iot:Publish", "*")), []);
+        assert_eq!(
+            codes(&allow("*", &format!("{ARN}:*"))),
+            [Code::PolicyAllowsEverything, Code::PolicyConnectWithoutAttachment]
+        );
+        let deny = r#"{"Effect": "Deny", "Action": "iot:*", "Resource": "*"}"#;
+        assert_eq!(codes(deny), []);
+    }
+
+    #[test]
+    fn mqtt_wildcards_inside_variables_are_not_literal() {
+        assert_eq!(codes(&allow("iot:Publish", &format!("{ARN}:topic/${{iot:Connection.Thing.Attributes[a+b]}}"))), []);
+        assert_eq!(
+            flagged(&allow("iot:Receive", &format!("{ARN}:topic/${{iot:Connection.Thing.Attributes[a+b]}}/#"))),
+            [(Code::PolicyLiteralMqttWildcard, "#".to_owned())]
+        );
+        assert_eq!(codes(&allow("iot:Connect", &format!("{ARN}:client/a+b"))), []);
     }
 }
