@@ -26,6 +26,137 @@ pub(crate) enum Command {
     /// Decide whether a connection may perform an action on a resource under IoT policies,
     /// as AWS IoT Core's TestAuthorization does.
     Authorize(AuthorizeArgs),
+    /// Run rules on a live MQTT stream and perform their actions: on the broker given with
+    /// `--broker`, or on an embedded one.
+    Run(Box<RunArgs>),
+    /// Run the embedded MQTT broker alone.
+    Broker(BrokerArgs),
+    /// Publish messages to a broker: one with `--topic` and `--message`, or a sample file.
+    Publish(PublishArgs),
+}
+
+/// How to reach a broker.
+#[derive(Debug, Args)]
+pub(crate) struct BrokerConnectionArgs {
+    /// User name for the broker.
+    #[arg(long)]
+    pub(crate) username: Option<String>,
+
+    /// Password for the broker.
+    #[arg(long, requires = "username")]
+    pub(crate) password: Option<String>,
+
+    /// With mqtts://: PEM file of the certificate authorities to trust instead of the
+    /// public ones.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca_file: Option<PathBuf>,
+
+    /// With mqtts://: PEM client certificate for mutual TLS (as AWS IoT Core requires).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub(crate) cert: Option<PathBuf>,
+
+    /// With mqtts://: PEM private key of `--cert`.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// Rule files (`.sql` or TopicRulePayload `.json`) or directories of them.
+    #[arg(required = true)]
+    pub(crate) rules: Vec<PathBuf>,
+
+    /// The broker: `mqtt://host:port` or `mqtts://host:port`. Without it, an embedded broker
+    /// starts on 127.0.0.1:`--port`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) broker: Option<String>,
+
+    /// The embedded broker's port.
+    #[arg(long, default_value_t = 1883, conflicts_with = "broker")]
+    pub(crate) port: u16,
+
+    /// MQTT client id of the rules' persistent session; give each instance its own. Actions
+    /// publish as `<ID>-actions`.
+    #[arg(long, default_value = "iotrules")]
+    pub(crate) client_id: String,
+
+    /// Subscribe through `$share/NAME/...` so that instances in one group split the stream.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) share_group: Option<String>,
+
+    /// Serve Prometheus metrics on this address, such as 127.0.0.1:9464.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) metrics: Option<std::net::SocketAddr>,
+
+    /// Most messages between arrival and acknowledgement; past it, iotrules reads no more.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) in_flight: u16,
+
+    /// Leave out actions iotrules cannot perform (lambda, dynamoDB, s3, ...) instead of
+    /// refusing the rule.
+    #[arg(long)]
+    pub(crate) skip_unsupported_actions: bool,
+
+    /// Reload only on SIGHUP, not when a rule file changes.
+    #[arg(long)]
+    pub(crate) no_watch: bool,
+
+    /// Seconds between summary lines on the console; 0 for none.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) stats_interval: u64,
+
+    /// Once running, publish these sample messages (JSON lines of topic and payload) to the
+    /// broker, to see the rules at work.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) publish: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) connection: BrokerConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BrokerArgs {
+    /// The port to listen on.
+    #[arg(long, default_value_t = 1883)]
+    pub(crate) port: u16,
+
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) bind: std::net::IpAddr,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PublishArgs {
+    /// The broker.
+    #[arg(long, value_name = "URL", default_value = "mqtt://127.0.0.1:1883")]
+    pub(crate) broker: String,
+
+    /// The topic of one message.
+    #[arg(long, requires = "message", conflicts_with = "messages")]
+    pub(crate) topic: Option<String>,
+
+    /// The payload of one message, as text.
+    #[arg(long, requires = "topic")]
+    pub(crate) message: Option<String>,
+
+    /// Sample messages: JSON lines of `{"topic": ..., "payload": ...}`.
+    #[arg(long, value_name = "FILE", required_unless_present = "topic")]
+    pub(crate) messages: Option<PathBuf>,
+
+    /// Publish everything this many times.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) repeat: u64,
+
+    /// The QoS to publish with.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub(crate) qos: u8,
+
+    /// The MQTT client id to publish as.
+    #[arg(long, default_value = "iotrules-publish")]
+    pub(crate) client_id: String,
+
+    #[command(flatten)]
+    pub(crate) connection: BrokerConnectionArgs,
 }
 
 #[derive(Debug, Args)]

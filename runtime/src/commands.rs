@@ -2,6 +2,9 @@
 
 pub(crate) mod authorize;
 pub(crate) mod bench;
+pub(crate) mod broker;
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod publish;
+pub(crate) mod run;
 pub(crate) mod test;

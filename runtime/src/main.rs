@@ -3,12 +3,17 @@
 //! Exit codes: 0 when everything is valid (warnings allowed), 1 when an input has an error,
 //! 2 on a usage error (bad flags, unreadable files).
 
+mod actions;
 mod cli;
 mod commands;
 mod inputs;
+mod logging;
+mod mqtt;
 mod policies;
 mod report;
 mod rules;
+mod samples;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -22,5 +27,8 @@ fn main() -> ExitCode {
         cli::Command::Test(args) => commands::test::run(&args),
         cli::Command::Bench(args) => commands::bench::run(&args),
         cli::Command::Authorize(args) => commands::authorize::run(&args),
+        cli::Command::Run(args) => commands::run::run(&args),
+        cli::Command::Broker(args) => commands::broker::run(&args),
+        cli::Command::Publish(args) => commands::publish::run(&args),
     }
 }

@@ -17,6 +17,8 @@ pub(crate) struct LoadedRule {
     pub(crate) statement: Option<Statement>,
     pub(crate) version: SqlVersion,
     pub(crate) name: Option<String>,
+    /// The rule file says `"ruleDisabled": true`.
+    pub(crate) disabled: bool,
     /// The statement's spans are offsets into `report.source` (SQL text, not a rule file).
     pub(crate) spans_in_source: bool,
 }
@@ -40,6 +42,7 @@ pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> Loade
         statement: checked.statement,
         version,
         name: None,
+        disabled: false,
         spans_in_source: true,
     }
 }
@@ -59,7 +62,14 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
             .with_help("save the file as UTF-8");
             let report =
                 InputReport { name, source: text, diagnostics: vec![diagnostic], description: "unreadable".to_owned() };
-            return LoadedRule { report, statement: None, version, name: None, spans_in_source: false };
+            return LoadedRule {
+                report,
+                statement: None,
+                version,
+                name: None,
+                disabled: false,
+                spans_in_source: false,
+            };
         }
     };
     if !is_json(path, &source) {
@@ -69,7 +79,7 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
     let Some(rule) = checked.rule else {
         let report =
             InputReport { name, source, diagnostics: checked.diagnostics, description: "rule file".to_owned() };
-        return LoadedRule { report, statement: None, version, name: None, spans_in_source: false };
+        return LoadedRule { report, statement: None, version, name: None, disabled: false, spans_in_source: false };
     };
     let label = rule.name.as_deref().map(|name| format!("rule {name}, ")).unwrap_or_default();
     let disabled = if rule.disabled { ", disabled" } else { "" };
@@ -79,6 +89,7 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
         statement: rule.statement,
         version: rule.sql_version,
         name: rule.name,
+        disabled: rule.disabled,
         spans_in_source: false,
     }
 }

@@ -8,15 +8,13 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use iotrules_compiler::eval::{Environment, Message};
 use iotrules_compiler::ruleset::{RuleSet, Scratch, SetRule};
 use serde::Serialize;
-use serde_json::Value as Json;
 
 use crate::cli::{BenchArgs, Engine, Format};
 use crate::commands::check::usage_error;
-use crate::{inputs, report, rules};
+use crate::{inputs, report, rules, samples};
 
 #[derive(Debug, Serialize)]
 struct EngineResult {
@@ -47,7 +45,7 @@ pub(crate) fn run(args: &BenchArgs) -> ExitCode {
         Ok(rules) => rules,
         Err(code) => return code,
     };
-    let samples = match load_messages(&args.messages) {
+    let samples = match samples::load(&args.messages) {
         Ok(samples) if !samples.is_empty() => samples,
         Ok(_) => return usage_error("the messages file holds no messages"),
         Err(message) => return usage_error(&message),
@@ -182,29 +180,6 @@ fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
 
 fn file_stem(path: &Path) -> String {
     path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
-}
-
-/// Sample messages: `{"topic": ..., "payload": <JSON value, or a string of raw text>}` or with
-/// `payload_base64` for bytes.
-fn load_messages(path: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
-    let mut messages = Vec::new();
-    for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
-        let at = || format!("{}:{}", path.display(), number + 1);
-        let sample: Json = serde_json::from_str(line).map_err(|error| format!("{}: {error}", at()))?;
-        let topic =
-            sample.get("topic").and_then(Json::as_str).ok_or_else(|| format!("{}: missing string `topic`", at()))?;
-        let payload = match (sample.get("payload"), sample.get("payload_base64").and_then(Json::as_str)) {
-            (_, Some(encoded)) => base64::engine::general_purpose::STANDARD
-                .decode(encoded)
-                .map_err(|error| format!("{}: `payload_base64`: {error}", at()))?,
-            (Some(Json::String(raw)), None) => raw.clone().into_bytes(),
-            (Some(value), None) => serde_json::to_vec(value).map_err(|error| error.to_string())?,
-            (None, None) => return Err(format!("{}: missing `payload`", at())),
-        };
-        messages.push((topic.to_owned(), payload));
-    }
-    Ok(messages)
 }
 
 fn print_table(result: &EngineResult) {

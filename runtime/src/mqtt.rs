@@ -1,0 +1,9 @@
+//! MQTT: the broker iotrules attaches to, the connection rules listen on, and the one their
+//! actions publish on.
+
+pub(crate) mod backoff;
+pub(crate) mod consumer;
+pub(crate) mod embedded;
+pub(crate) mod endpoint;
+pub(crate) mod publisher;
+pub(crate) mod sender;

@@ -1,0 +1,206 @@
+//! The connection rules listen on: a persistent session subscribed with QoS 1 to every
+//! rule's topic filter, whose messages are acknowledged only when their actions are done.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rumqttc::{
+    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode,
+};
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+
+use crate::mqtt::backoff::Backoff;
+use crate::serve::acks::AckWindow;
+
+/// One message as it came off the connection, numbered in arrival order.
+#[derive(Debug)]
+pub(crate) struct Received {
+    pub(crate) sequence: u64,
+    pub(crate) publish: Publish,
+    /// When it arrived, in milliseconds since the epoch: `timestamp()` for its rules.
+    pub(crate) arrived_ms: i64,
+}
+
+/// A message whose actions are done, waiting for its turn to be acknowledged.
+#[derive(Debug)]
+struct Done {
+    /// `None` for QoS 0, which has nothing to acknowledge.
+    publish: Option<Publish>,
+    /// Returned to the in-flight window once the acknowledgement is on its way.
+    _permit: OwnedSemaphorePermit,
+}
+
+/// The current connection's client and the messages waiting to be acknowledged on it.
+#[derive(Debug)]
+struct Session {
+    client: AsyncClient,
+    window: AckWindow<Done>,
+    closing: bool,
+}
+
+/// The connection rules listen on. Cheap to clone.
+///
+/// Every connection gets a new client: an acknowledgement queued for the old connection and
+/// sent on the new one could acknowledge a different message, since brokers such as rumqttd
+/// number redelivered messages afresh.
+#[derive(Clone, Debug)]
+pub(crate) struct Consumer {
+    session: Arc<Mutex<Session>>,
+    options: MqttOptions,
+    capacity: usize,
+}
+
+impl Consumer {
+    /// `options` must ask for a persistent session and manual acknowledgements; `capacity`
+    /// must exceed the in-flight window, so that acknowledging never waits.
+    pub(crate) fn new(options: MqttOptions, capacity: usize) -> (Consumer, EventLoop) {
+        let (client, eventloop) = AsyncClient::new(options.clone(), capacity);
+        let session = Session { client, window: AckWindow::default(), closing: false };
+        (Consumer { session: Arc::new(Mutex::new(session)), options, capacity }, eventloop)
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        // Every change to a session is one call that cannot panic half-way.
+        self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that `received`'s actions are done and acknowledges every message now ready.
+    pub(crate) fn done(&self, received: &Received, permit: OwnedSemaphorePermit) {
+        let publish = (received.publish.qos != QoS::AtMostOnce).then(|| received.publish.clone());
+        let mut session = self.session();
+        // Acknowledged while holding the lock: two completions must not reorder their PUBACKs.
+        for ready in session.window.complete(received.sequence, Done { publish, _permit: permit }) {
+            if let Some(publish) = ready.publish
+                && let Err(error) = session.client.try_ack(&publish)
+            {
+                // The broker sends the message again on the next connection.
+                tracing::warn!(%error, topic = publish.topic, "cannot acknowledge");
+            }
+        }
+    }
+
+    /// Subscribes to `added` and unsubscribes from `removed` on the current connection.
+    fn change_subscriptions(&self, added: Vec<SubscribeFilter>, removed: Vec<String>) {
+        let session = self.session();
+        if !added.is_empty()
+            && let Err(error) = session.client.try_subscribe_many(added)
+        {
+            tracing::warn!(%error, "cannot subscribe to the new rules' topics");
+        }
+        for filter in removed {
+            if let Err(error) = session.client.try_unsubscribe(filter.clone()) {
+                tracing::warn!(%error, filter, "cannot unsubscribe");
+            }
+        }
+    }
+
+    /// Ends the connection once the acknowledgements queued so far are written.
+    pub(crate) fn disconnect(&self) {
+        let mut session = self.session();
+        session.closing = true;
+        let _ = session.client.try_disconnect();
+    }
+
+    /// A new client for a new connection; nothing received before message `first` will be
+    /// acknowledged. `None` once disconnecting.
+    fn reconnect(&self, first: u64) -> Option<(AsyncClient, EventLoop)> {
+        let mut session = self.session();
+        if session.closing {
+            return None;
+        }
+        let (client, eventloop) = AsyncClient::new(self.options.clone(), self.capacity);
+        session.client = client.clone();
+        session.window.restart(first);
+        Some((client, eventloop))
+    }
+}
+
+/// The topic filters to be subscribed, kept current by the rule set's reloads.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Subscriptions {
+    filters: Arc<Mutex<Vec<String>>>,
+}
+
+impl Subscriptions {
+    pub(crate) fn with(filters: Vec<String>) -> Subscriptions {
+        Subscriptions { filters: Arc::new(Mutex::new(filters)) }
+    }
+
+    pub(crate) fn current(&self) -> Vec<String> {
+        self.filters.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the filters and changes the live subscriptions to match.
+    pub(crate) fn replace(&self, consumer: &Consumer, filters: Vec<String>) {
+        let mut current = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
+        let added = filters
+            .iter()
+            .filter(|filter| !current.contains(filter))
+            .map(|filter| SubscribeFilter::new(filter.clone(), QoS::AtLeastOnce))
+            .collect();
+        let removed = current.iter().filter(|filter| !filters.contains(filter)).cloned().collect();
+        consumer.change_subscriptions(added, removed);
+        *current = filters;
+    }
+}
+
+/// Runs the connection: (re)connects with backoff, subscribes on every new connection, and
+/// hands each message to `inbound` in arrival order. Ends when the consumer disconnects.
+pub(crate) async fn receive(
+    consumer: Consumer,
+    mut eventloop: EventLoop,
+    subscriptions: Subscriptions,
+    inbound: mpsc::Sender<Received>,
+) {
+    let mut backoff = Backoff::default();
+    let mut sequence = 0;
+    let mut client = consumer.session().client.clone();
+    loop {
+        let error = loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                    backoff.reset();
+                    // Subscribing again is harmless when the session survived, and needed when
+                    // the broker lost it (a restart without persistence).
+                    let filters: Vec<SubscribeFilter> = subscriptions
+                        .current()
+                        .into_iter()
+                        .map(|filter| SubscribeFilter::new(filter, QoS::AtLeastOnce))
+                        .collect();
+                    tracing::info!(session_present = connack.session_present, "connected to the broker");
+                    if !filters.is_empty()
+                        && let Err(error) = client.try_subscribe_many(filters)
+                    {
+                        tracing::error!(%error, "cannot subscribe");
+                    }
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    let received = Received { sequence, publish, arrived_ms: now_ms() };
+                    sequence += 1;
+                    // A closed channel means iotrules is stopping: the message stays
+                    // unacknowledged and the broker delivers it again to the next session.
+                    let _ = inbound.send(received).await;
+                }
+                Ok(Event::Incoming(Packet::SubAck(suback))) => {
+                    if suback.return_codes.iter().any(|code| matches!(code, SubscribeReasonCode::Failure)) {
+                        tracing::error!("the broker refused a subscription: {:?}", suback.return_codes);
+                    }
+                }
+                Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+                Ok(_) => {}
+                Err(error) => break error,
+            }
+        };
+        let Some((new_client, new_eventloop)) = consumer.reconnect(sequence) else { return };
+        let delay = backoff.next_delay();
+        tracing::warn!(%error, retry_in = ?delay, "connection to the broker lost");
+        tokio::time::sleep(delay).await;
+        (client, eventloop) = (new_client, new_eventloop);
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

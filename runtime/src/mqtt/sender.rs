@@ -1,0 +1,66 @@
+//! Publishing a batch of messages and waiting until the broker has every one: `iotrules
+//! publish` and `iotrules run --publish`.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
+
+use crate::mqtt::endpoint::Connection;
+
+/// Tries to connect for this long before giving up.
+const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Publishes `messages` `repeat` times, in order; returns how many the broker took.
+pub(crate) async fn send_all(
+    connection: &Connection,
+    client_id: &str,
+    messages: Vec<(String, Vec<u8>)>,
+    qos: u8,
+    repeat: u64,
+) -> Result<u64, String> {
+    let qos = if qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
+    let total = messages.len() as u64 * repeat;
+    let mut options = connection.options(client_id, true);
+    options.set_inflight(100);
+    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    let producer = client.clone();
+    let produce = tokio::spawn(async move {
+        for _ in 0..repeat {
+            for (topic, payload) in &messages {
+                if producer.publish(topic.clone(), qos, false, payload.clone()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut done = 0;
+    let mut connected = false;
+    let started = tokio::time::Instant::now();
+    while done < total {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => connected = true,
+            Ok(Event::Outgoing(Outgoing::Publish(0))) if qos == QoS::AtMostOnce => done += 1,
+            Ok(Event::Incoming(Packet::PubAck(_))) => done += 1,
+            Ok(_) => {}
+            Err(error) if !connected && started.elapsed() < CONNECT_PATIENCE => {
+                tracing::debug!(%error, "broker not reachable yet");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(error) => {
+                produce.abort();
+                return Err(format!("{} (after {done} of {total} messages)", error));
+            }
+        }
+    }
+    let _ = client.disconnect().await;
+    // Let the DISCONNECT go out so the broker does not log a lost connection.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while let Ok(event) = eventloop.poll().await {
+            if matches!(event, Event::Outgoing(Outgoing::Disconnect)) {
+                break;
+            }
+        }
+    })
+    .await;
+    Ok(done)
+}

@@ -1,0 +1,274 @@
+//! `iotrules run`'s engine: a compiled rule set attached to a live MQTT stream.
+//!
+//! **Invariants.** A QoS 1 message is acknowledged only once every action of every rule it
+//! fired has finished (or the rule's error action has run), and acknowledgements leave in the
+//! order messages arrived. At most `in_flight` messages are between arrival and
+//! acknowledgement; past that iotrules stops reading and the broker holds the rest. Rules are
+//! evaluated on one thread, in arrival order; actions run concurrently.
+
+pub(crate) mod acks;
+mod loading;
+mod reload;
+mod stats;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use iotrules_compiler::eval::{Environment, Message};
+use iotrules_compiler::ruleset::{Produced, Scratch};
+use rumqttc::AsyncClient;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::actions::{HttpClient, Incoming};
+use crate::mqtt::consumer::{self, Consumer, Received, Subscriptions};
+use crate::mqtt::endpoint::Connection;
+use crate::mqtt::publisher::MqttPublisher;
+use crate::mqtt::sender;
+pub(crate) use loading::{Loaded, load};
+pub(crate) use reload::stop_requested;
+use stats::Stats;
+
+/// What `iotrules run` was asked to do.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) connection: Connection,
+    pub(crate) client_id: String,
+    pub(crate) share_group: Option<String>,
+    pub(crate) in_flight: usize,
+    pub(crate) rules: Vec<PathBuf>,
+    pub(crate) skip_unsupported: bool,
+    pub(crate) metrics: Option<SocketAddr>,
+    pub(crate) stats_every: Option<Duration>,
+    pub(crate) watch: bool,
+    /// Whether the broker lets clients subscribe to `$`-topics (`$aws/...`); rumqttd, the
+    /// embedded broker, drops a connection that tries.
+    pub(crate) dollar_topics: bool,
+    /// Sample messages to publish once running (`--publish`).
+    pub(crate) demo: Option<Vec<(String, Vec<u8>)>>,
+}
+
+/// Runs until SIGINT or SIGTERM, then finishes the messages in flight.
+pub(crate) fn run(settings: Settings, loaded: Loaded) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    // The rule set is evaluated on this thread (compiled rules are not shared across threads);
+    // the connections and actions run on the runtime's workers.
+    runtime.block_on(serve(settings, loaded))
+}
+
+/// The subscription for `filter`, through the share group when there is one.
+fn subscription(filter: &str, share_group: Option<&str>) -> String {
+    match share_group {
+        Some(group) => format!("$share/{group}/{filter}"),
+        None => filter.to_owned(),
+    }
+}
+
+async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
+    if let Some(address) = settings.metrics {
+        stats::install_prometheus(address)?;
+        tracing::info!("Prometheus metrics on http://{address}/metrics");
+    }
+    let stats = Arc::new(Stats::default());
+    if let Some(every) = settings.stats_every {
+        tokio::spawn(stats::summarize(stats.clone(), every));
+    }
+
+    let mut options = settings.connection.options(&settings.client_id, false);
+    options.set_manual_acks(true);
+    // Room for every in-flight message's acknowledgement, so acknowledging never waits.
+    let (consumer, eventloop) = Consumer::new(options, settings.in_flight + 1024);
+    let subscriptions = Subscriptions::with(subscribed(&loaded, &settings));
+    let (inbound_tx, mut inbound) = mpsc::channel(64);
+    let receiver = tokio::spawn(consumer::receive(consumer.clone(), eventloop, subscriptions.clone(), inbound_tx));
+
+    let mut options = settings.connection.options(&format!("{}-actions", settings.client_id), true);
+    options.set_inflight(u16::try_from(settings.in_flight).unwrap_or(u16::MAX));
+    let (publisher_client, publisher_loop) = AsyncClient::new(options, settings.in_flight + 1024);
+    let (publisher, drive_publisher) = MqttPublisher::new(publisher_client, publisher_loop);
+    let publishing = tokio::spawn(drive_publisher);
+
+    let mut reloads = reload::requests(&settings.rules, settings.watch)?;
+    let mut stop = Box::pin(reload::stop_requested());
+    let permits = Arc::new(Semaphore::new(settings.in_flight));
+    let mut engine = Engine {
+        loaded,
+        scratch: Scratch::default(),
+        env: Arc::new(Environment::default()),
+        publisher: publisher.clone(),
+        http: HttpClient,
+        consumer: consumer.clone(),
+        stats: stats.clone(),
+    };
+    tracing::info!(
+        rules = engine.loaded.set.rules().len(),
+        broker = %settings.connection.endpoint,
+        client_id = settings.client_id,
+        "running"
+    );
+
+    if let Some(messages) = settings.demo.clone() {
+        let connection = settings.connection.clone();
+        let client_id = format!("{}-samples", settings.client_id);
+        tokio::spawn(async move {
+            match sender::send_all(&connection, &client_id, messages, 1, 1).await {
+                Ok(sent) => tracing::info!("published {sent} sample messages"),
+                Err(error) => tracing::error!(%error, "cannot publish the sample messages"),
+            }
+        });
+    }
+
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut stop => break,
+            Some(()) = reloads.recv() => engine.reload(&settings, &subscriptions),
+            permit = permits.clone().acquire_owned() => {
+                let Ok(permit) = permit else { break };
+                tokio::select! {
+                    biased;
+                    () = &mut stop => break,
+                    Some(()) = reloads.recv() => engine.reload(&settings, &subscriptions),
+                    received = inbound.recv() => match received {
+                        Some(received) => engine.process(received, permit),
+                        None => break,
+                    },
+                }
+            }
+        }
+    }
+
+    tracing::info!("stopping: finishing the messages in flight");
+    inbound.close();
+    let all = u32::try_from(settings.in_flight).unwrap_or(u32::MAX);
+    if tokio::time::timeout(Duration::from_secs(30), permits.acquire_many(all)).await.is_err() {
+        tracing::warn!("messages still in flight after 30 s; the broker delivers them again");
+    }
+    engine.consumer.disconnect();
+    publisher.disconnect().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), receiver).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), publishing).await;
+    stats.print_summary();
+    Ok(())
+}
+
+fn subscribed(loaded: &Loaded, settings: &Settings) -> Vec<String> {
+    loaded
+        .filters
+        .iter()
+        .filter(|filter| settings.dollar_topics || !filter.starts_with('$'))
+        .map(|filter| subscription(filter, settings.share_group.as_deref()))
+        .collect()
+}
+
+/// Everything a message needs on its way through.
+#[derive(Debug)]
+struct Engine {
+    loaded: Loaded,
+    scratch: Scratch,
+    env: Arc<Environment>,
+    publisher: MqttPublisher,
+    http: HttpClient,
+    consumer: Consumer,
+    stats: Arc<Stats>,
+}
+
+impl Engine {
+    fn process(&mut self, received: Received, permit: OwnedSemaphorePermit) {
+        let publish = &received.publish;
+        if publish.retain {
+            // Sent because iotrules subscribed, not because someone published now: AWS's
+            // rules engine sees each publish once, when it happens.
+            tracing::debug!(topic = publish.topic, "skipping a retained message");
+            self.consumer.done(&received, permit);
+            return;
+        }
+        self.stats.message_in();
+        let message = Message {
+            topic: &publish.topic,
+            payload: &publish.payload,
+            timestamp_ms: received.arrived_ms,
+            ..Message::default()
+        };
+        let started = Instant::now();
+        let result = self.loaded.set.evaluate_with(&self.env, &message, &mut self.scratch);
+        self.stats.evaluated(started.elapsed());
+        if let Err(error) = result {
+            // AWS logs such a message and drops it; the error action is for failed actions.
+            tracing::warn!(topic = publish.topic, %error, help = error.help(), "message not evaluated");
+            self.stats.evaluation_failed();
+            self.consumer.done(&received, permit);
+            return;
+        }
+        let fired: Vec<(usize, Bytes)> = self
+            .scratch
+            .outcomes()
+            .filter_map(|(rule, produced)| match produced {
+                Produced::Fired(output) => Some((rule, Bytes::copy_from_slice(output))),
+                Produced::Filtered => None,
+            })
+            .collect();
+        if fired.is_empty() {
+            self.consumer.done(&received, permit);
+            return;
+        }
+        for (rule, _) in &fired {
+            self.stats.matched(self.loaded.name(*rule));
+        }
+        let actions = self.loaded.actions.clone();
+        let names = self.loaded.names.clone();
+        let (publisher, http, env, acker, stats) =
+            (self.publisher.clone(), self.http.clone(), self.env.clone(), self.consumer.clone(), self.stats.clone());
+        tokio::spawn(async move {
+            let incoming = Incoming {
+                topic: received.publish.topic.clone(),
+                payload: received.publish.payload.clone(),
+                client_id: None,
+                timestamp_ms: received.arrived_ms,
+                properties: None,
+            };
+            for (rule, output) in fired {
+                let Some(rule_actions) = actions.get(rule) else { continue };
+                let report = rule_actions.run(&publisher, &http, &env, &incoming, output).await;
+                let name = names.get(rule).map(String::as_str).unwrap_or_default();
+                stats.actions_done(name, report.succeeded, report.failed);
+            }
+            acker.done(&received, permit);
+        });
+    }
+
+    /// Compiles the rule files again and swaps the set in between two messages; a set with
+    /// errors is reported and the running one kept.
+    fn reload(&mut self, settings: &Settings, subscriptions: &Subscriptions) {
+        match load(&settings.rules, settings.skip_unsupported) {
+            Ok(loaded) => {
+                subscriptions.replace(&self.consumer, subscribed(&loaded, settings));
+                tracing::info!(rules = loaded.set.rules().len(), "rule set reloaded");
+                self.loaded = loaded;
+                self.stats.reloaded();
+            }
+            Err(diagnostics) => {
+                eprint!("{diagnostics}");
+                tracing::error!("the rule files have errors; still running the previous rule set");
+                self.stats.reload_failed();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subscription;
+
+    #[test]
+    fn share_groups_prefix_every_filter() {
+        assert_eq!(subscription("sensors/+/telemetry", None), "sensors/+/telemetry");
+        assert_eq!(subscription("sensors/+/telemetry", Some("rules")), "$share/rules/sensors/+/telemetry");
+        assert_eq!(subscription("$aws/rules/alerts/#", Some("g")), "$share/g/$aws/rules/alerts/#");
+    }
+}

@@ -1,0 +1,126 @@
+//! Reading and compiling the rule files `iotrules run` was given, all or nothing: a set with
+//! an error in any file is refused whole, so a reload never runs half of what was meant.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use iotrules_compiler::SqlVersion;
+use iotrules_compiler::ruleset::{Engine, RuleSet, SetRule};
+use iotrules_compiler::syntax::ast::ExprKind;
+
+use crate::actions::RuleActions;
+use crate::{inputs, report, rules};
+
+/// A compiled rule set with each rule's actions and the topic filters it listens on.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub(crate) set: RuleSet,
+    /// By rule, in the set's order.
+    pub(crate) actions: Arc<Vec<RuleActions>>,
+    pub(crate) names: Arc<Vec<String>>,
+    /// Every rule's FROM filter, and the Basic Ingest topics that address rules by name.
+    pub(crate) filters: Vec<String>,
+    /// Rules left out because their files say `"ruleDisabled": true`.
+    pub(crate) disabled: Vec<String>,
+}
+
+impl Loaded {
+    pub(crate) fn name(&self, rule: usize) -> &str {
+        self.names.get(rule).map(String::as_str).unwrap_or_default()
+    }
+}
+
+/// Loads every rule file under `paths`; `Err` is the diagnostics to show, rendered.
+pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool) -> Result<Loaded, String> {
+    let files = inputs::expand(paths, &["sql", "json"]).map_err(|error| format!("cannot list the rules: {error}\n"))?;
+    if files.is_empty() {
+        return Err("no .sql or .json rule files found\n".to_owned());
+    }
+    let mut rendered = String::new();
+    let mut failed = false;
+    let mut set = Vec::new();
+    let mut actions = Vec::new();
+    let mut disabled = Vec::new();
+    for path in &files {
+        let contents = match inputs::read(path) {
+            Ok(contents) => contents,
+            Err(error) => {
+                rendered.push_str(&format!("cannot read `{}`: {error}\n", path.display()));
+                failed = true;
+                continue;
+            }
+        };
+        let loaded = rules::from_file(path, contents, SqlVersion::V2016_03_23);
+        let name = loaded.name.clone().unwrap_or_else(|| file_stem(path));
+        if !loaded.report.diagnostics.is_empty() {
+            rendered.push_str(&report::render(&loaded.report));
+        }
+        if loaded.has_errors() {
+            failed = true;
+            continue;
+        }
+        if loaded.disabled {
+            disabled.push(name);
+            continue;
+        }
+        let rule_actions = match RuleActions::from_loaded(&loaded, &name, skip_unsupported) {
+            Ok(rule_actions) => rule_actions,
+            Err(message) => {
+                rendered.push_str(&message);
+                failed = true;
+                continue;
+            }
+        };
+        let Some(statement) = loaded.statement else { continue };
+        if set.iter().any(|rule: &SetRule| rule.name == name) {
+            rendered.push_str(&format!(
+                "two rules are named `{name}` (the second in `{}`): AWS IoT Core names rules uniquely\n",
+                path.display()
+            ));
+            failed = true;
+            continue;
+        }
+        set.push(SetRule { name, statement, version: loaded.version });
+        actions.push(rule_actions);
+    }
+    if failed {
+        return Err(rendered);
+    }
+    if !rendered.is_empty() {
+        // Warnings only: shown, and the set runs.
+        eprint!("{rendered}");
+    }
+    let filters = filters(&set);
+    let names = set.iter().map(|rule| rule.name.clone()).collect();
+    Ok(Loaded {
+        set: RuleSet::with_engine(set, Engine::Jit),
+        actions: Arc::new(actions),
+        names: Arc::new(names),
+        filters,
+        disabled,
+    })
+}
+
+/// The distinct topic filters the rules listen on, in rule order.
+fn filters(set: &[SetRule]) -> Vec<String> {
+    let mut filters: Vec<String> = Vec::new();
+    for rule in set {
+        let from = rule.statement.from.as_ref().map(|from| &from.kind);
+        let own = match from {
+            Some(ExprKind::String(filter)) => Some(filter.value.clone()),
+            _ => None,
+        };
+        // Basic Ingest: AWS routes `$aws/rules/<name>/...` to the rule of that name alone.
+        let ingest = format!("$aws/rules/{}/#", rule.name);
+        for filter in own.into_iter().chain([ingest]) {
+            if !filters.contains(&filter) {
+                filters.push(filter);
+            }
+        }
+    }
+    filters
+}
+
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
+}
