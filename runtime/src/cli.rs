@@ -97,6 +97,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) skip_unsupported_actions: bool,
 
+    /// Also subscribe to `$aws/rules/<rule name>/#`, so that messages published through AWS
+    /// IoT Basic Ingest reach the rule they name (the broker must allow `$` topics).
+    #[arg(long)]
+    pub(crate) basic_ingest: bool,
+
     /// Reload only on SIGHUP, not when a rule file changes.
     #[arg(long)]
     pub(crate) no_watch: bool,

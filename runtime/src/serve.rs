@@ -40,6 +40,7 @@ pub(crate) struct Settings {
     pub(crate) in_flight: usize,
     pub(crate) rules: Vec<PathBuf>,
     pub(crate) skip_unsupported: bool,
+    pub(crate) basic_ingest: bool,
     pub(crate) metrics: Option<SocketAddr>,
     pub(crate) stats_every: Option<Duration>,
     pub(crate) watch: bool,
@@ -245,7 +246,7 @@ impl Engine {
     /// Compiles the rule files again and swaps the set in between two messages; a set with
     /// errors is reported and the running one kept.
     fn reload(&mut self, settings: &Settings, subscriptions: &Subscriptions) {
-        match load(&settings.rules, settings.skip_unsupported) {
+        match load(&settings.rules, settings.skip_unsupported, settings.basic_ingest) {
             Ok(loaded) => {
                 subscriptions.replace(&self.consumer, subscribed(&loaded, settings));
                 tracing::info!(rules = loaded.set.rules().len(), "rule set reloaded");

@@ -12,7 +12,7 @@ use crate::{samples, serve};
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
     crate::logging::init();
-    let loaded = match serve::load(&args.rules, args.skip_unsupported_actions) {
+    let loaded = match serve::load(&args.rules, args.skip_unsupported_actions, args.basic_ingest) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
             eprint!("{diagnostics}");
@@ -35,9 +35,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
             announce_embedded(address, args);
-            for filter in
-                loaded.filters.iter().filter(|filter| filter.starts_with('$') && !filter.starts_with("$aws/rules/"))
-            {
+            for filter in loaded.filters.iter().filter(|filter| filter.starts_with('$')) {
                 tracing::warn!(
                     filter,
                     "the embedded broker does not let clients subscribe to $-topics: rules on this filter get no messages; run a broker such as Mosquitto and pass --broker"
@@ -64,6 +62,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         in_flight: usize::from(args.in_flight),
         rules: args.rules.clone(),
         skip_unsupported: args.skip_unsupported_actions,
+        basic_ingest: args.basic_ingest,
         metrics: args.metrics,
         stats_every: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
         watch: !args.no_watch,

@@ -18,7 +18,7 @@ pub(crate) struct Loaded {
     /// By rule, in the set's order.
     pub(crate) actions: Arc<Vec<RuleActions>>,
     pub(crate) names: Arc<Vec<String>>,
-    /// Every rule's FROM filter, and the Basic Ingest topics that address rules by name.
+    /// Every rule's FROM filter, and with Basic Ingest the topics that address rules by name.
     pub(crate) filters: Vec<String>,
     /// Rules left out because their files say `"ruleDisabled": true`.
     pub(crate) disabled: Vec<String>,
@@ -31,7 +31,7 @@ impl Loaded {
 }
 
 /// Loads every rule file under `paths`; `Err` is the diagnostics to show, rendered.
-pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool) -> Result<Loaded, String> {
+pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool, basic_ingest: bool) -> Result<Loaded, String> {
     let files = inputs::expand(paths, &["sql", "json"]).map_err(|error| format!("cannot list the rules: {error}\n"))?;
     if files.is_empty() {
         return Err("no .sql or .json rule files found\n".to_owned());
@@ -90,7 +90,7 @@ pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool) -> Result<Loaded, 
         // Warnings only: shown, and the set runs.
         eprint!("{rendered}");
     }
-    let filters = filters(&set);
+    let filters = filters(&set, basic_ingest);
     let names = set.iter().map(|rule| rule.name.clone()).collect();
     Ok(Loaded {
         set: RuleSet::with_engine(set, Engine::Jit),
@@ -102,7 +102,7 @@ pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool) -> Result<Loaded, 
 }
 
 /// The distinct topic filters the rules listen on, in rule order.
-fn filters(set: &[SetRule]) -> Vec<String> {
+fn filters(set: &[SetRule], basic_ingest: bool) -> Vec<String> {
     let mut filters: Vec<String> = Vec::new();
     for rule in set {
         let from = rule.statement.from.as_ref().map(|from| &from.kind);
@@ -111,8 +111,8 @@ fn filters(set: &[SetRule]) -> Vec<String> {
             _ => None,
         };
         // Basic Ingest: AWS routes `$aws/rules/<name>/...` to the rule of that name alone.
-        let ingest = format!("$aws/rules/{}/#", rule.name);
-        for filter in own.into_iter().chain([ingest]) {
+        let ingest = basic_ingest.then(|| format!("$aws/rules/{}/#", rule.name));
+        for filter in own.into_iter().chain(ingest) {
             if !filters.contains(&filter) {
                 filters.push(filter);
             }

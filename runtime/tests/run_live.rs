@@ -1,0 +1,238 @@
+//! `iotrules run` end to end, against the embedded broker and against Mosquitto: each test
+//! runs on both, in processes of their own, and checks that every message was processed.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Broker, Iotrules, Kind, collect, publish_numbers, republish_rule, scratch_dir, serialize};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+fn for_each_broker(test: impl Fn(Kind)) {
+    let _one = serialize();
+    for kind in [Kind::Embedded, Kind::Mosquitto] {
+        test(kind);
+    }
+}
+
+#[test]
+fn republishes_what_rules_select() {
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("republish-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let rules = dir.join("rules");
+        std::fs::create_dir_all(&rules).expect("rules folder");
+        republish_rule(
+            &rules.join("hot.json"),
+            "hot",
+            "SELECT n, temperature, topic(2) AS device FROM 'sensors/+/telemetry' WHERE temperature > 50",
+            "alerts/overheat",
+        );
+        let _iotrules = Iotrules::run(&dir, "iotrules", &[rules.to_str().expect("path"), "--broker", &broker.url()]);
+        runtime().block_on(async {
+            let alerts = collect(&broker.url(), "alerts-reader", "alerts/#").await;
+            let port: u16 = broker.port;
+            let payloads = [("boiler-1", 40), ("boiler-2", 72), ("boiler-3", 55)];
+            for (n, (device, temperature)) in payloads.iter().enumerate() {
+                let url = format!("mqtt://127.0.0.1:{port}");
+                let topic = format!("sensors/{device}/telemetry");
+                let body = serde_json::json!({"n": n, "temperature": temperature}).to_string();
+                let status = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+                    .args(["publish", "--broker", &url, "--topic", &topic, "--message", &body])
+                    .status()
+                    .expect("iotrules publish runs");
+                assert!(status.success());
+            }
+            alerts.wait_until("two alerts", |received| received.all().len() >= 2).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut alerts = alerts.all();
+            alerts.sort_by_key(|(_, payload)| payload["n"].as_u64());
+            assert_eq!(
+                alerts,
+                vec![
+                    (
+                        "alerts/overheat".to_owned(),
+                        serde_json::json!({"n": 1, "temperature": 72, "device": "boiler-2"})
+                    ),
+                    (
+                        "alerts/overheat".to_owned(),
+                        serde_json::json!({"n": 2, "temperature": 55, "device": "boiler-3"})
+                    ),
+                ],
+                "{kind:?}"
+            );
+        });
+    });
+}
+
+#[test]
+fn sigkill_and_restart_lose_no_message() {
+    const MESSAGES: u64 = 10_000;
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("sigkill-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let rule = dir.join("copy.json");
+        republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", "out/copy");
+        let args = [rule.to_str().expect("path"), "--broker", &broker.url(), "--client-id", "survivor"];
+        let mut iotrules = Iotrules::run(&dir, "iotrules", &args);
+        runtime().block_on(async {
+            let out = collect(&broker.url(), "copy-reader", "out/#").await;
+            let publishing = tokio::spawn(publish_numbers(
+                broker.url(),
+                "numbers",
+                0..MESSAGES,
+                |n| format!("in/{}", n % 7),
+                None,
+            ));
+            out.wait_until("a first part processed", |received| received.numbers().len() >= 2_000).await;
+            iotrules.kill();
+            let seen_at_kill = out.numbers().len();
+            assert!(seen_at_kill < MESSAGES as usize, "{kind:?}: killed after the end; the test proves nothing");
+            let _restarted = Iotrules::run(&dir, "iotrules-again", &args);
+            publishing.await.expect("publisher");
+            out.wait_until("every message processed", |received| received.numbers().len() == MESSAGES as usize).await;
+            let numbers = out.numbers();
+            assert_eq!(numbers.first(), Some(&0));
+            assert_eq!(numbers.last(), Some(&(MESSAGES - 1)));
+            eprintln!(
+                "{kind:?}: killed after {seen_at_kill} of {MESSAGES}; {} outputs for {MESSAGES} messages after the restart",
+                out.all().len()
+            );
+        });
+    });
+}
+
+#[test]
+fn a_share_group_splits_the_stream() {
+    const MESSAGES: u64 = 2_000;
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("share-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let mut instances = Vec::new();
+        for name in ["a", "b"] {
+            let rule = dir.join(format!("{name}.json"));
+            republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", &format!("out/{name}"));
+            let args = [
+                rule.to_str().expect("path"),
+                "--broker",
+                &broker.url(),
+                "--client-id",
+                name,
+                "--share-group",
+                "rules",
+            ];
+            instances.push(Iotrules::run(&dir, name, &args));
+        }
+        runtime().block_on(async {
+            let out = collect(&broker.url(), "share-reader", "out/+").await;
+            publish_numbers(broker.url(), "numbers", 0..MESSAGES, |n| format!("in/{}", n % 5), None).await;
+            out.wait_until("every message processed", |received| received.numbers().len() == MESSAGES as usize).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let (a, b) = (out.numbers_on("out/a"), out.numbers_on("out/b"));
+            assert!(
+                !a.is_empty() && !b.is_empty(),
+                "{kind:?}: one instance took everything ({} / {})",
+                a.len(),
+                b.len()
+            );
+            assert!(a.is_disjoint(&b), "{kind:?}: a message was processed by both instances");
+            assert_eq!(out.all().len(), MESSAGES as usize, "{kind:?}: each message processed once");
+            eprintln!("{kind:?}: instance a took {}, b took {}", a.len(), b.len());
+        });
+    });
+}
+
+#[test]
+fn carries_on_after_the_broker_restarts() {
+    const BEFORE: u64 = 3_000;
+    const AFTER: u64 = 1_000;
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("restart-{kind:?}"));
+        let Some(mut broker) = Broker::start(kind, &dir) else { return };
+        let rule = dir.join("copy.json");
+        republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", "out/copy");
+        let iotrules = Iotrules::run(
+            &dir,
+            "iotrules",
+            &[rule.to_str().expect("path"), "--broker", &broker.url(), "--client-id", "steady"],
+        );
+        runtime().block_on(async {
+            let out = collect(&broker.url(), "restart-reader", "out/#").await;
+            publish_numbers(broker.url(), "numbers", 0..BEFORE, |n| format!("in/{}", n % 3), None).await;
+            let processed_before = out.numbers().len();
+            broker.restart();
+            iotrules.wait_for_log("connected to the broker", 2);
+            // Mosquitto saved the QoS 1 messages it had not delivered yet and delivers them
+            // now; the embedded broker keeps nothing over a restart, so only the new ones count.
+            let kept = if kind == Kind::Mosquitto { 0..BEFORE } else { BEFORE..BEFORE };
+            publish_numbers(broker.url(), "numbers-again", BEFORE..BEFORE + AFTER, |n| format!("in/{}", n % 3), None)
+                .await;
+            let expected: std::collections::BTreeSet<u64> = kept.chain(BEFORE..BEFORE + AFTER).collect();
+            let deadline = std::time::Instant::now() + support::PATIENCE;
+            while !expected.is_subset(&out.numbers()) {
+                let seen = out.numbers();
+                let missing: Vec<&u64> = expected.difference(&seen).collect();
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{kind:?}: {} of {} missing, such as {:?}",
+                    missing.len(),
+                    expected.len(),
+                    &missing[..missing.len().min(20)]
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            eprintln!("{kind:?}: {processed_before} of {BEFORE} processed before the restart; all expected after it");
+        });
+    });
+}
+
+#[test]
+fn reloads_while_messages_flow() {
+    const MESSAGES: u64 = 3_000;
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("reload-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let rules = dir.join("rules");
+        std::fs::create_dir_all(&rules).expect("rules folder");
+        let rule = rules.join("copy.json");
+        republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", "out/v1");
+        let mut iotrules = Iotrules::run(
+            &dir,
+            "iotrules",
+            &[rules.to_str().expect("path"), "--broker", &broker.url(), "--client-id", "reloader"],
+        );
+        runtime().block_on(async {
+            let out = collect(&broker.url(), "reload-reader", "out/+").await;
+            let publishing = tokio::spawn(publish_numbers(
+                broker.url(),
+                "numbers",
+                0..MESSAGES,
+                |n| format!("in/{}", n % 3),
+                Some(Duration::from_micros(500)),
+            ));
+            out.wait_until("the first rule at work", |received| received.numbers_on("out/v1").len() >= 300).await;
+            republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", "out/v2");
+            iotrules.wait_for_log("rule set reloaded", 1);
+            out.wait_until("the reloaded rule at work", |received| !received.numbers_on("out/v2").is_empty()).await;
+            // A broken file: the running set stays.
+            support::write_atomically(&rule, "{\"sql\": \"SELECT n FROM\", \"actions\": []}");
+            iotrules.wait_for_log("still running the previous rule set", 1);
+            let v2_before = out.numbers_on("out/v2").len();
+            publishing.await.expect("publisher");
+            out.wait_until("every message processed", |received| received.numbers().len() == MESSAGES as usize).await;
+            assert!(out.numbers_on("out/v2").len() > v2_before, "{kind:?}: the broken file stopped the rules");
+            assert!(out.all().iter().all(|(topic, _)| topic == "out/v1" || topic == "out/v2"));
+            // SIGHUP reloads too.
+            republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", "out/v3");
+            iotrules.hang_up();
+            iotrules.wait_for_log("rule set reloaded", 2);
+        });
+        assert_eq!(iotrules.interrupt(), Some(0), "{kind:?}: SIGINT exits 0");
+        assert!(iotrules.log_text().contains("stopping: finishing the messages in flight"));
+    });
+}
