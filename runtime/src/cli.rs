@@ -38,6 +38,11 @@ pub(crate) enum Command {
 /// How to reach a broker.
 #[derive(Debug, Args)]
 pub(crate) struct BrokerConnectionArgs {
+    /// The MQTT version to speak. Republish headers and user properties, and the properties
+    /// `get_mqtt_property` and `get_user_properties` read, exist only in MQTT 5.
+    #[arg(long, value_enum, default_value_t = MqttVersion::V311)]
+    pub(crate) mqtt_version: MqttVersion,
+
     /// User name for the broker.
     #[arg(long)]
     pub(crate) username: Option<String>,
@@ -58,6 +63,14 @@ pub(crate) struct BrokerConnectionArgs {
     /// With mqtts://: PEM private key of `--cert`.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub(crate) key: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MqttVersion {
+    #[value(name = "3.1.1")]
+    V311,
+    #[value(name = "5")]
+    V5,
 }
 
 #[derive(Debug, Args)]

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use iotrules_compiler::eval::{Environment, Message};
 use iotrules_compiler::ruleset::{Produced, Scratch};
-use rumqttc::AsyncClient;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::actions::{HttpClient, Incoming};
 use crate::mqtt::consumer::{self, Consumer, Received, Subscriptions};
 use crate::mqtt::endpoint::Connection;
+use crate::mqtt::link;
 use crate::mqtt::publisher::MqttPublisher;
 use crate::mqtt::sender;
 pub(crate) use loading::{Loaded, load};
@@ -80,17 +80,19 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
         tokio::spawn(stats::summarize(stats.clone(), every));
     }
 
+    let window = u16::try_from(settings.in_flight).unwrap_or(u16::MAX);
     let mut options = settings.connection.options(&settings.client_id, false);
-    options.set_manual_acks(true);
+    options.manual_acks();
+    options.window(window);
     // Room for every in-flight message's acknowledgement, so acknowledging never waits.
     let (consumer, eventloop) = Consumer::new(options, settings.in_flight + 1024);
     let subscriptions = Subscriptions::with(subscribed(&loaded, &settings));
     let (inbound_tx, mut inbound) = mpsc::channel(64);
     let receiver = tokio::spawn(consumer::receive(consumer.clone(), eventloop, subscriptions.clone(), inbound_tx));
 
-    let mut options = settings.connection.options(&format!("{}-actions", settings.client_id), true);
-    options.set_inflight(u16::try_from(settings.in_flight).unwrap_or(u16::MAX));
-    let (publisher_client, publisher_loop) = AsyncClient::new(options, settings.in_flight + 1024);
+    let mut options = settings.connection.options(&format!("{}-actions", settings.client_id), false);
+    options.window(window);
+    let (publisher_client, publisher_loop) = link::client(options, settings.in_flight + 1024);
     let (publisher, drive_publisher) = MqttPublisher::new(publisher_client, publisher_loop);
     let publishing = tokio::spawn(drive_publisher);
 
@@ -181,7 +183,7 @@ struct Engine {
 
 impl Engine {
     fn process(&mut self, received: Received, permit: OwnedSemaphorePermit) {
-        let publish = &received.publish;
+        let publish = &received.message;
         if publish.retain {
             // Sent because iotrules subscribed, not because someone published now: AWS's
             // rules engine sees each publish once, when it happens.
@@ -194,6 +196,7 @@ impl Engine {
             topic: &publish.topic,
             payload: &publish.payload,
             timestamp_ms: received.arrived_ms,
+            properties: publish.properties.as_ref(),
             ..Message::default()
         };
         let started = Instant::now();
@@ -227,11 +230,11 @@ impl Engine {
             (self.publisher.clone(), self.http.clone(), self.env.clone(), self.consumer.clone(), self.stats.clone());
         tokio::spawn(async move {
             let incoming = Incoming {
-                topic: received.publish.topic.clone(),
-                payload: received.publish.payload.clone(),
+                topic: received.message.topic.clone(),
+                payload: received.message.payload.clone(),
                 client_id: None,
                 timestamp_ms: received.arrived_ms,
-                properties: None,
+                properties: received.message.properties.clone(),
             };
             for (rule, output) in fired {
                 let Some(rule_actions) = actions.get(rule) else { continue };

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use crate::cli::PublishArgs;
 use crate::commands::check::usage_error;
-use crate::commands::run::credentials;
+use crate::commands::run::{credentials, version};
 use crate::mqtt::endpoint::{Connection, Endpoint};
 use crate::mqtt::sender;
 use crate::samples;
@@ -13,7 +13,7 @@ use crate::samples;
 pub(crate) fn run(args: &PublishArgs) -> ExitCode {
     crate::logging::init();
     let connection = match Endpoint::parse(&args.broker)
-        .and_then(|endpoint| Connection::new(endpoint, credentials(&args.connection)))
+        .and_then(|endpoint| Connection::new(endpoint, version(&args.connection), credentials(&args.connection)))
     {
         Ok(connection) => connection,
         Err(message) => return usage_error(&message),

@@ -4,10 +4,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::cli::{BrokerConnectionArgs, RunArgs};
+use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
 use crate::commands::check::usage_error;
 use crate::mqtt::embedded;
 use crate::mqtt::endpoint::{Connection, Credentials, Endpoint};
+use crate::mqtt::link::Version;
 use crate::{samples, serve};
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
@@ -44,7 +45,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: args.port, tls: false }
         }
     };
-    let connection = match Connection::new(endpoint, credentials(&args.connection)) {
+    let connection = match Connection::new(endpoint, version(&args.connection), credentials(&args.connection)) {
         Ok(connection) => connection,
         Err(message) => return usage_error(&message),
     };
@@ -75,6 +76,13 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             eprintln!("error: {message}");
             ExitCode::from(1)
         }
+    }
+}
+
+pub(crate) fn version(args: &BrokerConnectionArgs) -> Version {
+    match args.mqtt_version {
+        MqttVersion::V311 => Version::V311,
+        MqttVersion::V5 => Version::V5,
     }
 }
 

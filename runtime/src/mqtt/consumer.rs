@@ -3,19 +3,17 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, QoS, SubscribeFilter, SubscribeReasonCode,
-};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::mqtt::backoff::Backoff;
+use crate::mqtt::link::{self, Client, Event, EventLoop, Message, Options};
 use crate::serve::acks::AckWindow;
 
 /// One message as it came off the connection, numbered in arrival order.
 #[derive(Debug)]
 pub(crate) struct Received {
     pub(crate) sequence: u64,
-    pub(crate) publish: Publish,
+    pub(crate) message: Message,
     /// When it arrived, in milliseconds since the epoch: `timestamp()` for its rules.
     pub(crate) arrived_ms: i64,
 }
@@ -24,7 +22,7 @@ pub(crate) struct Received {
 #[derive(Debug)]
 struct Done {
     /// `None` for QoS 0, which has nothing to acknowledge.
-    publish: Option<Publish>,
+    message: Option<Message>,
     /// Returned to the in-flight window once the acknowledgement is on its way.
     _permit: OwnedSemaphorePermit,
 }
@@ -32,7 +30,7 @@ struct Done {
 /// The current connection's client and the messages waiting to be acknowledged on it.
 #[derive(Debug)]
 struct Session {
-    client: AsyncClient,
+    client: Client,
     window: AckWindow<Done>,
     closing: bool,
 }
@@ -45,15 +43,15 @@ struct Session {
 #[derive(Clone, Debug)]
 pub(crate) struct Consumer {
     session: Arc<Mutex<Session>>,
-    options: MqttOptions,
+    options: Options,
     capacity: usize,
 }
 
 impl Consumer {
     /// `options` must ask for a persistent session and manual acknowledgements; `capacity`
     /// must exceed the in-flight window, so that acknowledging never waits.
-    pub(crate) fn new(options: MqttOptions, capacity: usize) -> (Consumer, EventLoop) {
-        let (client, eventloop) = AsyncClient::new(options.clone(), capacity);
+    pub(crate) fn new(options: Options, capacity: usize) -> (Consumer, EventLoop) {
+        let (client, eventloop) = link::client(options.clone(), capacity);
         let session = Session { client, window: AckWindow::default(), closing: false };
         (Consumer { session: Arc::new(Mutex::new(session)), options, capacity }, eventloop)
     }
@@ -65,25 +63,23 @@ impl Consumer {
 
     /// Records that `received`'s actions are done and acknowledges every message now ready.
     pub(crate) fn done(&self, received: &Received, permit: OwnedSemaphorePermit) {
-        let publish = (received.publish.qos != QoS::AtMostOnce).then(|| received.publish.clone());
+        let message = (received.message.qos > 0).then(|| received.message.clone());
         let mut session = self.session();
         // Acknowledged while holding the lock: two completions must not reorder their PUBACKs.
-        for ready in session.window.complete(received.sequence, Done { publish, _permit: permit }) {
-            if let Some(publish) = ready.publish
-                && let Err(error) = session.client.try_ack(&publish)
+        for ready in session.window.complete(received.sequence, Done { message, _permit: permit }) {
+            if let Some(message) = ready.message
+                && let Err(error) = session.client.try_ack(&message)
             {
                 // The broker sends the message again on the next connection.
-                tracing::warn!(%error, topic = publish.topic, "cannot acknowledge");
+                tracing::warn!(%error, topic = message.topic, "cannot acknowledge");
             }
         }
     }
 
     /// Subscribes to `added` and unsubscribes from `removed` on the current connection.
-    fn change_subscriptions(&self, added: Vec<SubscribeFilter>, removed: Vec<String>) {
+    fn change_subscriptions(&self, added: Vec<String>, removed: Vec<String>) {
         let session = self.session();
-        if !added.is_empty()
-            && let Err(error) = session.client.try_subscribe_many(added)
-        {
+        if let Err(error) = session.client.try_subscribe(added) {
             tracing::warn!(%error, "cannot subscribe to the new rules' topics");
         }
         for filter in removed {
@@ -97,17 +93,17 @@ impl Consumer {
     pub(crate) fn disconnect(&self) {
         let mut session = self.session();
         session.closing = true;
-        let _ = session.client.try_disconnect();
+        session.client.try_disconnect();
     }
 
     /// A new client for a new connection; nothing received before message `first` will be
     /// acknowledged. `None` once disconnecting.
-    fn reconnect(&self, first: u64) -> Option<(AsyncClient, EventLoop)> {
+    fn reconnect(&self, first: u64) -> Option<(Client, EventLoop)> {
         let mut session = self.session();
         if session.closing {
             return None;
         }
-        let (client, eventloop) = AsyncClient::new(self.options.clone(), self.capacity);
+        let (client, eventloop) = link::client(self.options.clone(), self.capacity);
         session.client = client.clone();
         session.window.restart(first);
         Some((client, eventloop))
@@ -132,11 +128,7 @@ impl Subscriptions {
     /// Replaces the filters and changes the live subscriptions to match.
     pub(crate) fn replace(&self, consumer: &Consumer, filters: Vec<String>) {
         let mut current = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
-        let added = filters
-            .iter()
-            .filter(|filter| !current.contains(filter))
-            .map(|filter| SubscribeFilter::new(filter.clone(), QoS::AtLeastOnce))
-            .collect();
+        let added = filters.iter().filter(|filter| !current.contains(filter)).cloned().collect();
         let removed = current.iter().filter(|filter| !filters.contains(filter)).cloned().collect();
         consumer.change_subscriptions(added, removed);
         *current = filters;
@@ -157,35 +149,24 @@ pub(crate) async fn receive(
     loop {
         let error = loop {
             match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(connack))) => {
+                Ok(Event::Connected { session_present }) => {
                     backoff.reset();
+                    tracing::info!(session_present, "connected to the broker");
                     // Subscribing again is harmless when the session survived, and needed when
                     // the broker lost it (a restart without persistence).
-                    let filters: Vec<SubscribeFilter> = subscriptions
-                        .current()
-                        .into_iter()
-                        .map(|filter| SubscribeFilter::new(filter, QoS::AtLeastOnce))
-                        .collect();
-                    tracing::info!(session_present = connack.session_present, "connected to the broker");
-                    if !filters.is_empty()
-                        && let Err(error) = client.try_subscribe_many(filters)
-                    {
+                    if let Err(error) = client.try_subscribe(subscriptions.current()) {
                         tracing::error!(%error, "cannot subscribe");
                     }
                 }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    let received = Received { sequence, publish, arrived_ms: now_ms() };
+                Ok(Event::Message(message)) => {
+                    let received = Received { sequence, message: *message, arrived_ms: now_ms() };
                     sequence += 1;
                     // A closed channel means iotrules is stopping: the message stays
                     // unacknowledged and the broker delivers it again to the next session.
                     let _ = inbound.send(received).await;
                 }
-                Ok(Event::Incoming(Packet::SubAck(suback))) => {
-                    if suback.return_codes.iter().any(|code| matches!(code, SubscribeReasonCode::Failure)) {
-                        tracing::error!("the broker refused a subscription: {:?}", suback.return_codes);
-                    }
-                }
-                Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+                Ok(Event::SubscriptionRefused(codes)) => tracing::error!(codes, "the broker refused a subscription"),
+                Ok(Event::Disconnecting) => return,
                 Ok(_) => {}
                 Err(error) => break error,
             }

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
+
+use crate::mqtt::link::{Options, Version};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -76,6 +78,7 @@ pub(crate) struct Credentials {
 #[derive(Clone, Debug)]
 pub(crate) struct Connection {
     pub(crate) endpoint: Endpoint,
+    pub(crate) version: Version,
     pub(crate) credentials: Credentials,
     /// Built once: reading the PEM files again on every reconnection would hide a file that
     /// went missing until the broker restarts.
@@ -83,31 +86,63 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(endpoint: Endpoint, credentials: Credentials) -> Result<Connection, String> {
+    pub(crate) fn new(endpoint: Endpoint, version: Version, credentials: Credentials) -> Result<Connection, String> {
         let tls = if endpoint.tls { Some(Arc::new(tls_config(&credentials)?)) } else { None };
         if !endpoint.tls && (credentials.cert_file.is_some() || credentials.ca_file.is_some()) {
             return Err("--ca-file, --cert and --key need an mqtts:// broker".to_owned());
         }
-        Ok(Connection { endpoint, credentials, tls })
+        Ok(Connection { endpoint, version, credentials, tls })
     }
 
-    /// Options for one client of this connection.
-    pub(crate) fn options(&self, client_id: &str, clean_session: bool) -> MqttOptions {
-        let mut options = MqttOptions::new(client_id, self.endpoint.host.clone(), self.endpoint.port);
-        options.set_clean_session(clean_session);
-        options.set_keep_alive(Duration::from_secs(30));
-        // AWS IoT Core accepts payloads up to 128 KB; the broker may carry more, and a rule
-        // refuses what is too large with a logged error rather than the connection dropping.
-        options.set_max_packet_size(16 * 1024 * 1024, 16 * 1024 * 1024);
-        if let (Some(username), password) = (&self.credentials.username, &self.credentials.password) {
-            options.set_credentials(username.clone(), password.clone().unwrap_or_default());
+    /// Options for one client of this connection. A session that is not clean lasts until
+    /// the client comes back, however long it is away (MQTT 5 needs to be told).
+    pub(crate) fn options(&self, client_id: &str, clean_session: bool) -> Options {
+        let host = self.endpoint.host.clone();
+        let port = self.endpoint.port;
+        let transport = self.tls.as_ref().map(|config| Transport::Tls(TlsConfiguration::Rustls(config.clone())));
+        let credentials = self
+            .credentials
+            .username
+            .as_ref()
+            .map(|username| (username.clone(), self.credentials.password.clone().unwrap_or_default()));
+        match self.version {
+            Version::V311 => {
+                let mut options = MqttOptions::new(client_id, host, port);
+                options.set_clean_session(clean_session);
+                options.set_keep_alive(KEEP_ALIVE);
+                options.set_max_packet_size(MAX_PACKET, MAX_PACKET);
+                if let Some((username, password)) = credentials {
+                    options.set_credentials(username, password);
+                }
+                if let Some(transport) = transport {
+                    options.set_transport(transport);
+                }
+                Options::V311(Box::new(options))
+            }
+            Version::V5 => {
+                let mut options = rumqttc::v5::MqttOptions::new(client_id, host, port);
+                options.set_clean_start(clean_session);
+                if !clean_session {
+                    options.set_session_expiry_interval(Some(u32::MAX));
+                }
+                options.set_keep_alive(KEEP_ALIVE);
+                options.set_max_packet_size(u32::try_from(MAX_PACKET).ok());
+                if let Some((username, password)) = credentials {
+                    options.set_credentials(username, password);
+                }
+                if let Some(transport) = transport {
+                    options.set_transport(transport);
+                }
+                Options::V5(Box::new(options))
+            }
         }
-        if let Some(config) = &self.tls {
-            options.set_transport(Transport::Tls(TlsConfiguration::Rustls(config.clone())));
-        }
-        options
     }
 }
+
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+/// AWS IoT Core accepts payloads up to 128 KB; the broker may carry more, and a rule refuses
+/// what is too large with a logged error rather than the connection dropping.
+const MAX_PACKET: usize = 16 * 1024 * 1024;
 
 fn tls_config(credentials: &Credentials) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());

@@ -4,16 +4,18 @@
 //! The actions' connection is separate from the one rules listen on, so that a full inbound
 //! window can never hold up a republish (the rule's event loop never waits for itself), and a
 //! message is acknowledged upstream only once what it republished is acknowledged downstream.
+//! Its session is persistent: after a broker restart that kept sessions, rumqttc sends again
+//! what was not acknowledged (with a clean session it would drop it).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, Outgoing as OutgoingPacket, Packet, QoS};
 use tokio::sync::oneshot;
 
 use crate::actions::{Outgoing, Publisher};
 use crate::mqtt::backoff::Backoff;
+use crate::mqtt::link::{Client, Event, EventLoop};
 
 /// A republish the broker has not acknowledged after this long fails, and the rule's error
 /// action runs; the broker may still deliver it later.
@@ -46,6 +48,15 @@ impl Pending {
         }
     }
 
+    /// The broker started a new session: rumqttc drops what it had not delivered, so every
+    /// waiting publisher learns now rather than at its timeout.
+    fn session_lost(&mut self) {
+        let lost = self.queued.drain(..).chain(self.awaiting_ack.drain().map(|(_, done)| done));
+        for done in lost {
+            let _ = done.send(Err("the broker lost the session before acknowledging".to_owned()));
+        }
+    }
+
     fn acknowledged(&mut self, pkid: u16) {
         if let Some(done) = self.awaiting_ack.remove(&pkid) {
             let _ = done.send(Ok(()));
@@ -56,7 +67,7 @@ impl Pending {
 /// The [`Publisher`] the actions use.
 #[derive(Clone, Debug)]
 pub(crate) struct MqttPublisher {
-    client: AsyncClient,
+    client: Client,
     pending: Arc<Mutex<Pending>>,
     /// Held from queuing a completion to handing rumqttc the request, so both orders agree.
     order: Arc<tokio::sync::Mutex<()>>,
@@ -64,7 +75,7 @@ pub(crate) struct MqttPublisher {
 
 impl MqttPublisher {
     /// The publisher and the loop that must run for its messages to go out.
-    pub(crate) fn new(client: AsyncClient, eventloop: EventLoop) -> (MqttPublisher, impl Future<Output = ()>) {
+    pub(crate) fn new(client: Client, eventloop: EventLoop) -> (MqttPublisher, impl Future<Output = ()>) {
         let pending = Arc::new(Mutex::new(Pending::default()));
         let publisher = MqttPublisher { client, pending: pending.clone(), order: Arc::default() };
         (publisher, drive(eventloop, pending))
@@ -72,18 +83,19 @@ impl MqttPublisher {
 
     /// Sends DISCONNECT once the requests made so far are written; the loop then ends.
     pub(crate) async fn disconnect(&self) {
-        let _ = self.client.disconnect().await;
+        self.client.disconnect().await;
     }
 }
 
 impl Publisher for MqttPublisher {
     async fn publish(&self, message: Outgoing) -> Result<(), String> {
-        let qos = if message.qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
         let (done, written) = oneshot::channel();
         {
             let _order = self.order.lock().await;
             lock(&self.pending).queued.push_back(done);
-            if let Err(error) = self.client.publish_bytes(message.topic, qos, false, message.payload).await {
+            if let Err(error) =
+                self.client.publish(message.topic, message.qos, message.payload, &message.properties).await
+            {
                 lock(&self.pending).queued.pop_back();
                 return Err(format!("the MQTT client is closed: {error}"));
             }
@@ -103,15 +115,20 @@ fn lock(pending: &Mutex<Pending>) -> std::sync::MutexGuard<'_, Pending> {
 
 async fn drive(mut eventloop: EventLoop, pending: Arc<Mutex<Pending>>) {
     let mut backoff = Backoff::default();
+    let mut connected_before = false;
     loop {
         match eventloop.poll().await {
-            Ok(Event::Outgoing(OutgoingPacket::Publish(pkid))) => lock(&pending).written(pkid),
-            Ok(Event::Incoming(Packet::PubAck(ack))) => lock(&pending).acknowledged(ack.pkid),
-            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+            Ok(Event::Written(pkid)) => lock(&pending).written(pkid),
+            Ok(Event::Acknowledged(pkid)) => lock(&pending).acknowledged(pkid),
+            Ok(Event::Connected { session_present }) => {
                 backoff.reset();
-                tracing::debug!("publishing connection up");
+                if connected_before && !session_present {
+                    tracing::warn!("the broker lost the actions' session: publishes in flight fail");
+                    lock(&pending).session_lost();
+                }
+                connected_before = true;
             }
-            Ok(Event::Outgoing(OutgoingPacket::Disconnect)) => return,
+            Ok(Event::Disconnecting) => return,
             Ok(_) => {}
             Err(error) => {
                 let delay = backoff.next_delay();
@@ -148,5 +165,13 @@ mod tests {
         assert_eq!(first_rx.try_recv().ok(), Some(Ok(())));
         pending.acknowledged(7); // a duplicate PUBACK is ignored
         assert!(pending.awaiting_ack.is_empty() && pending.queued.is_empty());
+
+        let (waiting, mut waiting_rx) = oneshot::channel();
+        let (queued, mut queued_rx) = oneshot::channel();
+        pending.queued.extend([waiting, queued]);
+        pending.written(9);
+        pending.session_lost();
+        assert!(matches!(waiting_rx.try_recv(), Ok(Err(_))));
+        assert!(matches!(queued_rx.try_recv(), Ok(Err(_))));
     }
 }

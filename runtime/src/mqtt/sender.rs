@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, Outgoing, Packet, QoS};
+use bytes::Bytes;
+use iotrules_compiler::eval::MqttProperties;
 
 use crate::mqtt::endpoint::Connection;
+use crate::mqtt::link::{self, Event};
 
 /// Tries to connect for this long before giving up.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -18,16 +20,18 @@ pub(crate) async fn send_all(
     qos: u8,
     repeat: u64,
 ) -> Result<u64, String> {
-    let qos = if qos == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce };
     let total = messages.len() as u64 * repeat;
     let mut options = connection.options(client_id, true);
-    options.set_inflight(100);
-    let (client, mut eventloop) = AsyncClient::new(options, 256);
+    options.window(100);
+    let (client, mut eventloop) = link::client(options, 256);
     let producer = client.clone();
     let produce = tokio::spawn(async move {
+        let messages: Vec<(String, Bytes)> =
+            messages.into_iter().map(|(topic, payload)| (topic, Bytes::from(payload))).collect();
+        let none = MqttProperties::default();
         for _ in 0..repeat {
             for (topic, payload) in &messages {
-                if producer.publish(topic.clone(), qos, false, payload.clone()).await.is_err() {
+                if producer.publish(topic.clone(), qos, payload.clone(), &none).await.is_err() {
                     return;
                 }
             }
@@ -38,9 +42,9 @@ pub(crate) async fn send_all(
     let started = tokio::time::Instant::now();
     while done < total {
         match eventloop.poll().await {
-            Ok(Event::Incoming(Packet::ConnAck(_))) => connected = true,
-            Ok(Event::Outgoing(Outgoing::Publish(0))) if qos == QoS::AtMostOnce => done += 1,
-            Ok(Event::Incoming(Packet::PubAck(_))) => done += 1,
+            Ok(Event::Connected { .. }) => connected = true,
+            Ok(Event::Written(0)) if qos == 0 => done += 1,
+            Ok(Event::Acknowledged(_)) => done += 1,
             Ok(_) => {}
             Err(error) if !connected && started.elapsed() < CONNECT_PATIENCE => {
                 tracing::debug!(%error, "broker not reachable yet");
@@ -52,11 +56,11 @@ pub(crate) async fn send_all(
             }
         }
     }
-    let _ = client.disconnect().await;
+    client.disconnect().await;
     // Let the DISCONNECT go out so the broker does not log a lost connection.
     let _ = tokio::time::timeout(Duration::from_secs(1), async {
         while let Ok(event) = eventloop.poll().await {
-            if matches!(event, Event::Outgoing(Outgoing::Disconnect)) {
+            if matches!(event, Event::Disconnecting) {
                 break;
             }
         }

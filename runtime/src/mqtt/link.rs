@@ -1,0 +1,306 @@
+//! One interface over rumqttc's MQTT 3.1.1 and MQTT 5 clients, so the rest of iotrules is
+//! written once: what a connection reports ([`Event`]), a received [`Message`] with its
+//! MQTT 5 properties, and the requests iotrules makes ([`Client`]).
+
+use bytes::Bytes;
+use iotrules_compiler::eval::MqttProperties;
+use rumqttc::v5::mqttbytes::QoS as QoS5;
+use rumqttc::v5::mqttbytes::v5 as packet5;
+use rumqttc::{Outgoing, QoS};
+
+/// The protocol version of iotrules' connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Version {
+    #[default]
+    V311,
+    V5,
+}
+
+/// Options for one connection, in the shape its protocol's client takes.
+#[derive(Clone, Debug)]
+pub(crate) enum Options {
+    V311(Box<rumqttc::MqttOptions>),
+    V5(Box<rumqttc::v5::MqttOptions>),
+}
+
+impl Options {
+    /// Messages are acknowledged by [`Client::try_ack`], not on arrival.
+    pub(crate) fn manual_acks(&mut self) {
+        match self {
+            Options::V311(options) => {
+                options.set_manual_acks(true);
+            }
+            Options::V5(options) => {
+                options.set_manual_acks(true);
+            }
+        }
+    }
+
+    /// At most `window` messages unacknowledged in each direction. Over MQTT 5 the broker is
+    /// told (Receive Maximum) and holds the rest back itself.
+    pub(crate) fn window(&mut self, window: u16) {
+        match self {
+            Options::V311(options) => {
+                options.set_inflight(window);
+            }
+            Options::V5(options) => {
+                options.set_receive_maximum(Some(window));
+                options.set_outgoing_inflight_upper_limit(window);
+            }
+        }
+    }
+}
+
+/// What a connection reported.
+#[derive(Debug)]
+pub(crate) enum Event {
+    Connected {
+        session_present: bool,
+    },
+    Message(Box<Message>),
+    SubscriptionRefused(String),
+    /// The broker acknowledged the QoS 1 publish with this packet id.
+    Acknowledged(u16),
+    /// A publish went out with this packet id (0 for QoS 0).
+    Written(u16),
+    Disconnecting,
+    Other,
+}
+
+/// A message as received.
+#[derive(Clone, Debug)]
+pub(crate) struct Message {
+    pub(crate) topic: String,
+    pub(crate) payload: Bytes,
+    pub(crate) qos: u8,
+    pub(crate) retain: bool,
+    /// Over MQTT 5 only.
+    pub(crate) properties: Option<MqttProperties>,
+    packet: Packet,
+}
+
+/// The packet, kept to acknowledge it.
+#[derive(Clone, Debug)]
+enum Packet {
+    V311(rumqttc::Publish),
+    V5(Box<packet5::Publish>),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Client {
+    V311(rumqttc::AsyncClient),
+    V5(rumqttc::v5::AsyncClient),
+}
+
+pub(crate) enum EventLoop {
+    V311(Box<rumqttc::EventLoop>),
+    V5(Box<rumqttc::v5::EventLoop>),
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EventLoop::V311(_) => "EventLoop(MQTT 3.1.1)",
+            EventLoop::V5(_) => "EventLoop(MQTT 5)",
+        })
+    }
+}
+
+/// A client and the loop that must be polled for it to make progress; `capacity` requests
+/// can wait before a request blocks.
+pub(crate) fn client(options: Options, capacity: usize) -> (Client, EventLoop) {
+    match options {
+        Options::V311(options) => {
+            let (client, eventloop) = rumqttc::AsyncClient::new(*options, capacity);
+            (Client::V311(client), EventLoop::V311(Box::new(eventloop)))
+        }
+        Options::V5(options) => {
+            let (client, eventloop) = rumqttc::v5::AsyncClient::new(*options, capacity);
+            (Client::V5(client), EventLoop::V5(Box::new(eventloop)))
+        }
+    }
+}
+
+fn qos(level: u8) -> QoS {
+    if level == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
+}
+
+fn qos5(level: u8) -> QoS5 {
+    if level == 0 { QoS5::AtMostOnce } else { QoS5::AtLeastOnce }
+}
+
+impl Client {
+    pub(crate) fn try_ack(&self, message: &Message) -> Result<(), String> {
+        match (self, &message.packet) {
+            (Client::V311(client), Packet::V311(publish)) => client.try_ack(publish).map_err(|error| error.to_string()),
+            (Client::V5(client), Packet::V5(publish)) => client.try_ack(publish).map_err(|error| error.to_string()),
+            _ => Err("a message cannot be acknowledged on a connection of another MQTT version".to_owned()),
+        }
+    }
+
+    /// Subscribes with QoS 1. Over MQTT 5 the broker is asked not to send retained messages:
+    /// AWS's rules engine sees each publish once, when it happens.
+    pub(crate) fn try_subscribe(&self, filters: Vec<String>) -> Result<(), String> {
+        if filters.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Client::V311(client) => client
+                .try_subscribe_many(
+                    filters.into_iter().map(|path| rumqttc::SubscribeFilter::new(path, QoS::AtLeastOnce)),
+                )
+                .map_err(|error| error.to_string()),
+            Client::V5(client) => client
+                .try_subscribe_many(filters.into_iter().map(|path| {
+                    let mut filter = packet5::Filter::new(path, QoS5::AtLeastOnce);
+                    filter.retain_forward_rule = packet5::RetainForwardRule::Never;
+                    filter
+                }))
+                .map_err(|error| error.to_string()),
+        }
+    }
+
+    pub(crate) fn try_unsubscribe(&self, filter: String) -> Result<(), String> {
+        match self {
+            Client::V311(client) => client.try_unsubscribe(filter).map_err(|error| error.to_string()),
+            Client::V5(client) => client.try_unsubscribe(filter).map_err(|error| error.to_string()),
+        }
+    }
+
+    pub(crate) fn try_disconnect(&self) {
+        let _ = match self {
+            Client::V311(client) => client.try_disconnect().map_err(|error| error.to_string()),
+            Client::V5(client) => client.try_disconnect().map_err(|error| error.to_string()),
+        };
+    }
+
+    pub(crate) async fn disconnect(&self) {
+        let _ = match self {
+            Client::V311(client) => client.disconnect().await.map_err(|error| error.to_string()),
+            Client::V5(client) => client.disconnect().await.map_err(|error| error.to_string()),
+        };
+    }
+
+    /// Queues a publish; waits only while the request queue is full. `properties` go out
+    /// over MQTT 5 and are dropped over 3.1.1, which has no place for them.
+    pub(crate) async fn publish(
+        &self,
+        topic: String,
+        level: u8,
+        payload: Bytes,
+        properties: &MqttProperties,
+    ) -> Result<(), String> {
+        match self {
+            Client::V311(client) => {
+                client.publish_bytes(topic, qos(level), false, payload).await.map_err(|error| error.to_string())
+            }
+            Client::V5(client) => client
+                .publish_bytes_with_properties(topic, qos5(level), false, payload, to_v5(properties))
+                .await
+                .map_err(|error| error.to_string()),
+        }
+    }
+}
+
+impl EventLoop {
+    pub(crate) async fn poll(&mut self) -> Result<Event, String> {
+        match self {
+            EventLoop::V311(eventloop) => {
+                use rumqttc::{Event as E, Packet as P};
+                Ok(match eventloop.poll().await.map_err(|error| error.to_string())? {
+                    E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
+                    E::Incoming(P::Publish(publish)) => Event::Message(Box::new(Message {
+                        topic: publish.topic.clone(),
+                        payload: publish.payload.clone(),
+                        qos: publish.qos as u8,
+                        retain: publish.retain,
+                        properties: None,
+                        packet: Packet::V311(publish),
+                    })),
+                    E::Incoming(P::SubAck(suback))
+                        if suback
+                            .return_codes
+                            .iter()
+                            .any(|code| matches!(code, rumqttc::SubscribeReasonCode::Failure)) =>
+                    {
+                        Event::SubscriptionRefused(format!("{:?}", suback.return_codes))
+                    }
+                    E::Incoming(P::PubAck(ack)) => Event::Acknowledged(ack.pkid),
+                    E::Outgoing(Outgoing::Publish(pkid)) => Event::Written(pkid),
+                    E::Outgoing(Outgoing::Disconnect) => Event::Disconnecting,
+                    _ => Event::Other,
+                })
+            }
+            EventLoop::V5(eventloop) => {
+                use rumqttc::v5::{Event as E, Incoming as P};
+                Ok(match eventloop.poll().await.map_err(|error| error.to_string())? {
+                    E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
+                    E::Incoming(P::Publish(publish)) => Event::Message(Box::new(Message {
+                        topic: String::from_utf8_lossy(&publish.topic).into_owned(),
+                        payload: publish.payload.clone(),
+                        qos: publish.qos as u8,
+                        retain: publish.retain,
+                        properties: Some(publish.properties.as_ref().map(from_v5).unwrap_or_default()),
+                        packet: Packet::V5(Box::new(publish)),
+                    })),
+                    E::Incoming(P::SubAck(suback))
+                        if suback
+                            .return_codes
+                            .iter()
+                            .any(|code| !matches!(code, packet5::SubscribeReasonCode::Success(_))) =>
+                    {
+                        Event::SubscriptionRefused(format!("{:?}", suback.return_codes))
+                    }
+                    E::Incoming(P::PubAck(ack)) => Event::Acknowledged(ack.pkid),
+                    E::Outgoing(Outgoing::Publish(pkid)) => Event::Written(pkid),
+                    E::Outgoing(Outgoing::Disconnect) => Event::Disconnecting,
+                    _ => Event::Other,
+                })
+            }
+        }
+    }
+}
+
+fn from_v5(properties: &packet5::PublishProperties) -> MqttProperties {
+    MqttProperties {
+        content_type: properties.content_type.clone(),
+        payload_format_indicator: properties.payload_format_indicator,
+        response_topic: properties.response_topic.clone(),
+        correlation_data: properties.correlation_data.as_ref().map(|data| data.to_vec()),
+        message_expiry_interval: properties.message_expiry_interval,
+        user_properties: properties.user_properties.clone(),
+    }
+}
+
+fn to_v5(properties: &MqttProperties) -> packet5::PublishProperties {
+    packet5::PublishProperties {
+        payload_format_indicator: properties.payload_format_indicator,
+        message_expiry_interval: properties.message_expiry_interval,
+        topic_alias: None,
+        response_topic: properties.response_topic.clone(),
+        correlation_data: properties.correlation_data.clone().map(Bytes::from),
+        user_properties: properties.user_properties.clone(),
+        subscription_identifiers: Vec::new(),
+        content_type: properties.content_type.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use iotrules_compiler::eval::MqttProperties;
+
+    use super::{from_v5, to_v5};
+
+    #[test]
+    fn properties_survive_the_round_trip() {
+        let properties = MqttProperties {
+            content_type: Some("application/json".to_owned()),
+            payload_format_indicator: Some(1),
+            response_topic: Some("replies/7".to_owned()),
+            correlation_data: Some(b"\x00\x01".to_vec()),
+            message_expiry_interval: Some(60),
+            user_properties: vec![("site".to_owned(), "north".to_owned()), ("site".to_owned(), "south".to_owned())],
+        };
+        assert_eq!(from_v5(&to_v5(&properties)), properties);
+    }
+}
