@@ -47,7 +47,8 @@ pub(crate) struct Settings {
     /// Whether the broker lets clients subscribe to `$`-topics (`$aws/...`); rumqttd, the
     /// embedded broker, drops a connection that tries.
     pub(crate) dollar_topics: bool,
-    /// Sample messages to publish once running (`--publish`).
+    /// Sample messages to publish once running (`--publish`); their rules' outputs are
+    /// logged, so a first run shows what the rules do.
     pub(crate) demo: Option<Vec<(String, Vec<u8>)>>,
 }
 
@@ -107,6 +108,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
         http: HttpClient,
         consumer: consumer.clone(),
         stats: stats.clone(),
+        show_outputs: settings.demo.is_some(),
     };
     tracing::info!(
         rules = engine.loaded.set.rules().len(),
@@ -179,6 +181,7 @@ struct Engine {
     http: HttpClient,
     consumer: Consumer,
     stats: Arc<Stats>,
+    show_outputs: bool,
 }
 
 impl Engine {
@@ -221,8 +224,12 @@ impl Engine {
             self.consumer.done(&received, permit);
             return;
         }
-        for (rule, _) in &fired {
+        for (rule, output) in &fired {
             self.stats.matched(self.loaded.name(*rule));
+            if self.show_outputs {
+                let text = String::from_utf8_lossy(output);
+                tracing::info!(rule = self.loaded.name(*rule), topic = publish.topic, "fired: {text:.300}");
+            }
         }
         let actions = self.loaded.actions.clone();
         let names = self.loaded.names.clone();

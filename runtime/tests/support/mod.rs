@@ -348,3 +348,72 @@ pub(crate) async fn publish_numbers(
     }
     let _ = client.disconnect().await;
 }
+
+/// A local HTTP endpoint for the http action: answers every request with `status` and
+/// records what was posted.
+#[derive(Clone)]
+pub(crate) struct HttpSink {
+    pub(crate) url: String,
+    requests: Arc<Mutex<Vec<(String, Vec<(String, String)>, serde_json::Value)>>>,
+}
+
+impl HttpSink {
+    pub(crate) async fn start(status: u16) -> HttpSink {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let requests: Arc<Mutex<Vec<_>>> = Arc::default();
+        let sink = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let sink = sink.clone();
+                tokio::spawn(async move {
+                    let mut reader = BufReader::new(stream);
+                    loop {
+                        let mut request_line = String::new();
+                        if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let path = request_line.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                        let mut headers = Vec::new();
+                        let mut length = 0;
+                        loop {
+                            let mut line = String::new();
+                            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            let line = line.trim_end();
+                            if line.is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = line.split_once(':') {
+                                let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+                                if name == "content-length" {
+                                    length = value.parse().unwrap_or(0);
+                                }
+                                headers.push((name, value));
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if reader.read_exact(&mut body).await.is_err() {
+                            return;
+                        }
+                        let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                        sink.lock().expect("lock").push((path, headers, body));
+                        let reason = if status < 300 { "OK" } else { "Failing" };
+                        let response = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\n\r\n");
+                        if reader.get_mut().write_all(response.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        HttpSink { url, requests }
+    }
+
+    /// (path, lower-cased headers, JSON body) of every request so far.
+    pub(crate) fn requests(&self) -> Vec<(String, Vec<(String, String)>, serde_json::Value)> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
