@@ -349,12 +349,15 @@ pub(crate) async fn publish_numbers(
     let _ = client.disconnect().await;
 }
 
+/// One request as the HTTP sink saw it: path, lower-cased headers, JSON body.
+pub(crate) type HttpRequest = (String, Vec<(String, String)>, serde_json::Value);
+
 /// A local HTTP endpoint for the http action: answers every request with `status` and
 /// records what was posted.
 #[derive(Clone)]
 pub(crate) struct HttpSink {
     pub(crate) url: String,
-    requests: Arc<Mutex<Vec<(String, Vec<(String, String)>, serde_json::Value)>>>,
+    requests: Arc<Mutex<Vec<HttpRequest>>>,
 }
 
 impl HttpSink {
@@ -413,7 +416,7 @@ impl HttpSink {
     }
 
     /// (path, lower-cased headers, JSON body) of every request so far.
-    pub(crate) fn requests(&self) -> Vec<(String, Vec<(String, String)>, serde_json::Value)> {
+    pub(crate) fn requests(&self) -> Vec<HttpRequest> {
         self.requests.lock().expect("lock").clone()
     }
 }
