@@ -33,7 +33,12 @@ fn republishes_what_rules_select() {
             "SELECT n, temperature, topic(2) AS device FROM 'sensors/+/telemetry' WHERE temperature > 50",
             "alerts/overheat",
         );
-        let _iotrules = Iotrules::run(&dir, "iotrules", &[rules.to_str().expect("path"), "--broker", &broker.url()]);
+        let metrics = format!("127.0.0.1:{}", support::free_port());
+        let _iotrules = Iotrules::run(
+            &dir,
+            "iotrules",
+            &[rules.to_str().expect("path"), "--broker", &broker.url(), "--metrics", &metrics],
+        );
         runtime().block_on(async {
             let alerts = collect(&broker.url(), "alerts-reader", "alerts/#").await;
             let port: u16 = broker.port;
@@ -66,6 +71,15 @@ fn republishes_what_rules_select() {
                 ],
                 "{kind:?}"
             );
+            let scraped = support::http_get(&metrics, "/metrics");
+            for line in [
+                "iotrules_messages_in_total 3",
+                "iotrules_rule_matches_total{rule=\"hot\"} 2",
+                "iotrules_action_successes_total{rule=\"hot\"} 2",
+                "iotrules_evaluation_seconds_count 3",
+            ] {
+                assert!(scraped.lines().any(|scraped| scraped == line), "{kind:?}: no `{line}` in\n{scraped}");
+            }
         });
     });
 }
@@ -234,5 +248,56 @@ fn reloads_while_messages_flow() {
         });
         assert_eq!(iotrules.interrupt(), Some(0), "{kind:?}: SIGINT exits 0");
         assert!(iotrules.log_text().contains("stopping: finishing the messages in flight"));
+    });
+}
+
+/// Over MQTT 5, the properties a message arrived with reach the rule's functions.
+#[test]
+fn mqtt5_properties_reach_the_rules() {
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::mqttbytes::v5::PublishProperties;
+    use rumqttc::v5::{AsyncClient, Event, Incoming, MqttOptions};
+
+    let _one = serialize();
+    let dir = scratch_dir("mqtt5");
+    // The embedded broker speaks MQTT 3.1.1 only.
+    let Some(broker) = Broker::start(Kind::Mosquitto, &dir) else { return };
+    let rule = dir.join("props.json");
+    republish_rule(
+        &rule,
+        "props",
+        "SELECT n, get_user_properties('site') AS site, get_mqtt_property('content_type') AS type FROM 'in/+'",
+        "out/props",
+    );
+    let _iotrules = Iotrules::run(
+        &dir,
+        "iotrules",
+        &[rule.to_str().expect("path"), "--broker", &broker.url(), "--mqtt-version", "5"],
+    );
+    runtime().block_on(async {
+        let out = collect(&broker.url(), "props-reader", "out/#").await;
+        let (client, mut eventloop) = AsyncClient::new(MqttOptions::new("props-writer", "127.0.0.1", broker.port), 16);
+        let properties = PublishProperties {
+            content_type: Some("application/json".to_owned()),
+            user_properties: vec![("site".to_owned(), "north".to_owned()), ("site".to_owned(), "south".to_owned())],
+            ..PublishProperties::default()
+        };
+        client
+            .publish_with_properties("in/a", QoS::AtLeastOnce, false, br#"{"n": 7}"#.to_vec(), properties)
+            .await
+            .expect("queued");
+        loop {
+            if let Event::Incoming(Incoming::PubAck(_)) = eventloop.poll().await.expect("connected") {
+                break;
+            }
+        }
+        out.wait_until("the rule's output", |received| !received.all().is_empty()).await;
+        assert_eq!(
+            out.all(),
+            vec![(
+                "out/props".to_owned(),
+                serde_json::json!({"n": 7, "site": ["north", "south"], "type": "application/json"})
+            )]
+        );
     });
 }

@@ -420,3 +420,13 @@ impl HttpSink {
         self.requests.lock().expect("lock").clone()
     }
 }
+
+/// The body of `GET path` from `address` (host:port), over plain HTTP/1.1.
+pub(crate) fn http_get(address: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(address).expect("the metrics endpoint listens");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
