@@ -3,6 +3,8 @@
 //! Exit codes: 0 when everything is valid (warnings allowed), 1 when an input has an error,
 //! 2 on a usage error (bad flags, unreadable files).
 
+#[cfg_attr(not(test), expect(dead_code, reason = "called only by `iotrules run`'s message loop"))]
+mod actions;
 mod cli;
 mod commands;
 mod inputs;
