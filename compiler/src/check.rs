@@ -63,6 +63,14 @@ pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion)
     checker.diagnostics
 }
 
+/// Checks a lone expression (a substitution template's) as it would be checked inside a
+/// statement; `source` is the text it was parsed from. It sees no SET variables.
+pub fn check_expr(source: &str, expr: &Expr, version: SqlVersion) -> Vec<Diagnostic> {
+    let mut checker = Checker::new(source, version, false);
+    checker.expr(expr);
+    checker.diagnostics
+}
+
 struct Checker<'a> {
     source: &'a str,
     version: SqlVersion,

@@ -135,6 +135,20 @@ codes! {
     RuleTooManyActions = "rule::too_many_actions",
     /// An action entry naming no known action type, or more than one.
     RuleUnknownAction = "rule::unknown_action",
+    /// An action parameter that is missing, misspelt, of the wrong type, or outside the values AWS accepts.
+    RuleInvalidActionParameter = "rule::invalid_action_parameter",
+    /// An HTTP action URL that is not `https://`: AWS rejects it; iotrules sends it, for local endpoints.
+    RuleHttpUrlNotHttps = "rule::http_url_not_https",
+    /// An HTTP action `auth` block: iotrules sends the request unsigned.
+    RuleUnsupportedAuth = "rule::unsupported_auth",
+    /// A republish topic starting with a single `$`; AWS reaches reserved topics through `$$`.
+    RuleReservedTopicUnescaped = "rule::reserved_topic_unescaped",
+    /// An action type `iotrules run` cannot perform offline.
+    RuleUnsupportedAction = "rule::unsupported_action",
+    /// A `${` in a substitution template with no closing `}`.
+    TemplateUnclosed = "template::unclosed_substitution",
+    /// A `${}` in a substitution template with no expression inside.
+    TemplateEmpty = "template::empty_substitution",
     /// A rule the JIT does not compile, which runs on the interpreter with the same results.
     JitInterpreted = "jit::interpreted",
     /// A policy document that is not valid JSON.

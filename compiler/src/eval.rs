@@ -160,6 +160,32 @@ pub fn evaluate_read_passed(
     run_scope(rule, env, message, payload, true)
 }
 
+/// Evaluates a lone expression (a substitution template's) on `message`, whose payload
+/// [`read_payload`] already read. The expression sees the payload, functions and operators,
+/// never a statement's aliases or variables; a Basic Ingest prefix is hidden from `topic()`
+/// as it is from the statement.
+pub fn evaluate_expr(
+    expr: &Expr,
+    version: SqlVersion,
+    env: &Environment,
+    message: &Message<'_>,
+    payload: &Value,
+) -> Result<Value, EvalError> {
+    // Only the version of the rule is read while an expression is evaluated; the statement
+    // is a placeholder the scope requires.
+    let statement = Statement {
+        set_keyword: None,
+        set: Vec::new(),
+        select: Select::Items(Vec::new()),
+        from: None,
+        where_clause: None,
+        span: expr.span,
+    };
+    let rule = Rule { statement: &statement, version, name: None };
+    let topic = basic_ingest(message.topic).map_or(message.topic, |(_, rest)| rest);
+    Scope::for_call(&rule, env, message, topic, payload, HashMap::new()).expr(expr, payload)
+}
+
 fn run_scope(
     rule: &Rule<'_>,
     env: &Environment,
@@ -174,12 +200,17 @@ fn run_scope(
 /// The topic the statement sees, when the message reaches the rule at all: a Basic Ingest
 /// message addresses the rule by name and hides its prefix; any other message must match FROM.
 fn visible_topic<'m>(rule: &Rule<'_>, topic: &'m str) -> Option<&'m str> {
-    if let Some(name) = topic_filter::basic_ingest_rule(topic) {
-        let rest = topic.get(topic_filter::BASIC_INGEST_PREFIX.len() + name.len() + 1..).unwrap_or_default();
+    if let Some((name, rest)) = basic_ingest(topic) {
         return (rule.name == Some(name)).then_some(rest);
     }
     let ExprKind::String(filter) = &rule.statement.from.as_ref()?.kind else { return None };
     topic_filter::matches(&filter.value, topic).then_some(topic)
+}
+
+/// The rule a Basic Ingest topic addresses, and the topic without its prefix.
+fn basic_ingest(topic: &str) -> Option<(&str, &str)> {
+    let name = topic_filter::basic_ingest_rule(topic)?;
+    Some((name, topic.get(topic_filter::BASIC_INGEST_PREFIX.len() + name.len() + 1..).unwrap_or_default()))
 }
 
 /// Everything an expression can see while one message is evaluated.

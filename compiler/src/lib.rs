@@ -13,6 +13,7 @@ pub mod rule_file;
 pub mod ruleset;
 pub mod span;
 pub mod syntax;
+pub mod template;
 pub mod version;
 
 pub use check::{Checked, check_sql};

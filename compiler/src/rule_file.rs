@@ -4,14 +4,17 @@
 //! The payload is checked as AWS checks it, and the embedded SQL is parsed and checked with
 //! every diagnostic moved to its exact place inside the JSON string, escapes included.
 
+mod actions;
+
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 use jsonc_parser::{CollectOptions, ParseOptions};
 
-use crate::check::{Checked, check_sql};
+use crate::check::check_sql;
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
 use crate::syntax::ast::Statement;
 use crate::version::SqlVersion;
+pub use actions::{Action, ActionSpec, Http, MAX_HTTP_HEADERS, MAX_HTTP_URL, Republish, RepublishHeaders};
 
 /// AWS allows at most this many actions on one rule.
 pub const MAX_ACTIONS: usize = 10;
@@ -62,6 +65,9 @@ pub struct RuleFile {
     pub disabled: bool,
     /// The parsed statement; spans are relative to `sql`.
     pub statement: Option<Statement>,
+    /// The entries of `actions` that name one action type; spans are byte ranges of the file.
+    pub actions: Vec<ActionSpec>,
+    pub error_action: Option<ActionSpec>,
 }
 
 /// What reading a rule file found.
@@ -194,13 +200,15 @@ impl Reader {
         {
             self.wrong_type(prop, "a string");
         }
-        self.actions(payload);
-        if let Some(prop) = payload.get("errorAction") {
-            match &prop.value {
-                Value::Object(action) => self.action(action),
-                _ => self.wrong_type(prop, "an action object"),
+        let actions = self.actions(text, sql_version, payload);
+        let error_action = match payload.get("errorAction") {
+            Some(ObjectProp { value: Value::Object(action), .. }) => self.action(text, sql_version, action),
+            Some(prop) => {
+                self.wrong_type(prop, "an action object");
+                None
             }
-        }
+            None => None,
+        };
 
         let Some(prop) = payload.get("sql") else {
             self.diagnostics.push(
@@ -227,16 +235,25 @@ impl Reader {
             return None;
         }
         let checked = check_sql(&sql_text, sql_version);
-        self.embed(text, Span::new(sql.range.start, sql.range.end), &sql_text, &checked);
-        Some(RuleFile { name, sql: sql_text, sql_version, disabled, statement: checked.statement })
+        self.embed(text, Span::new(sql.range.start, sql.range.end), &sql_text, checked.diagnostics);
+        Some(RuleFile {
+            name,
+            sql: sql_text,
+            sql_version,
+            disabled,
+            statement: checked.statement,
+            actions,
+            error_action,
+        })
     }
 
-    /// Moves the SQL diagnostics into the file, through the string's escapes.
-    fn embed(&mut self, text: &str, literal: Span, sql: &str, checked: &Checked) {
+    /// Moves diagnostics about the decoded text of the JSON string at `literal` (the SQL, a
+    /// template) to their places in the file, through the string's escapes.
+    fn embed(&mut self, text: &str, literal: Span, decoded: &str, diagnostics: impl IntoIterator<Item = Diagnostic>) {
         let raw = text.get(literal.start..literal.end).unwrap_or_default();
-        let offsets = decoded_offsets(raw).filter(|(decoded, _)| decoded == sql).map(|(_, offsets)| offsets);
-        for diagnostic in &checked.diagnostics {
-            let mapped = diagnostic.clone().map_spans(|span| match &offsets {
+        let offsets = decoded_offsets(raw).filter(|(found, _)| found == decoded).map(|(_, offsets)| offsets);
+        for diagnostic in diagnostics {
+            let mapped = diagnostic.map_spans(|span| match &offsets {
                 Some(offsets) => match (offsets.get(span.start), offsets.get(span.end)) {
                     (Some(start), Some(end)) => Span::new(literal.start + start, literal.start + end),
                     _ => literal,
@@ -316,7 +333,8 @@ impl Reader {
         })
     }
 
-    fn actions(&mut self, payload: &Object<'_>) {
+    fn actions(&mut self, text: &str, version: SqlVersion, payload: &Object<'_>) -> Vec<ActionSpec> {
+        let mut specs = Vec::new();
         let Some(prop) = payload.get("actions") else {
             self.diagnostics.push(
                 Diagnostic::error(
@@ -326,11 +344,11 @@ impl Reader {
                 )
                 .with_help("AWS requires the list, even empty: add \"actions\": []"),
             );
-            return;
+            return specs;
         };
         let Value::Array(actions) = &prop.value else {
             self.wrong_type(prop, "an array of actions");
-            return;
+            return specs;
         };
         if let (Some(extra), Some(last)) = (actions.elements.get(MAX_ACTIONS), actions.elements.last()) {
             let span = Span::new(range_of(extra).start, range_of(last).end);
@@ -346,7 +364,7 @@ impl Reader {
         }
         for element in &actions.elements {
             match element {
-                Value::Object(action) => self.action(action),
+                Value::Object(action) => specs.extend(self.action(text, version, action)),
                 other => self.diagnostics.push(
                     Diagnostic::error(
                         Code::RuleUnknownAction,
@@ -357,9 +375,11 @@ impl Reader {
                 ),
             }
         }
+        specs
     }
 
-    fn action(&mut self, action: &Object<'_>) {
+    /// Checks one action object; returns it when it names one known action type.
+    fn action(&mut self, text: &str, version: SqlVersion, action: &Object<'_>) -> Option<ActionSpec> {
         let span = Span::new(action.range.start, action.range.end);
         match action.properties.as_slice() {
             [] => self.diagnostics.push(
@@ -383,6 +403,8 @@ impl Reader {
                     );
                 } else if !matches!(single.value, Value::Object(_)) {
                     self.wrong_type(single, "an object with the action's parameters");
+                } else {
+                    return Some(self.action_spec(text, version, action, single));
                 }
             }
             [_, second, ..] => self.diagnostics.push(
@@ -394,9 +416,15 @@ impl Reader {
                 .with_help("put each action in its own object in the `actions` list"),
             ),
         }
+        None
     }
 
     fn unknown_fields(&mut self, object: &Object<'_>, known: &[&str]) {
+        self.unknown_names(object, known, Code::RuleInvalidField, "field");
+    }
+
+    /// Reports every property of `object` not in `known`; `noun` is what the properties are.
+    fn unknown_names(&mut self, object: &Object<'_>, known: &[&str], code: Code, noun: &str) {
         for prop in &object.properties {
             let name = prop.name.as_str();
             if known.contains(&name) {
@@ -404,24 +432,22 @@ impl Reader {
             }
             let help = match did_you_mean(name, known.iter().copied()) {
                 Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => format!("the known fields are {}", known.join(", ")),
+                None => format!("the known {noun}s are {}", known.join(", ")),
             };
-            self.diagnostics.push(
-                Diagnostic::error(Code::RuleInvalidField, name_span(prop), format!("unknown field `{name}`"))
-                    .with_help(help),
-            );
+            self.diagnostics
+                .push(Diagnostic::error(code, name_span(prop), format!("unknown {noun} `{name}`")).with_help(help));
         }
     }
 
     fn wrong_type(&mut self, prop: &ObjectProp<'_>, expected: &str) {
+        self.wrong_type_as(Code::RuleInvalidField, prop, expected);
+    }
+
+    fn wrong_type_as(&mut self, code: Code, prop: &ObjectProp<'_>, expected: &str) {
         self.diagnostics.push(
-            Diagnostic::error(
-                Code::RuleInvalidField,
-                range_of(&prop.value),
-                format!("`{}` must be {expected}", prop.name.as_str()),
-            )
-            .with_label("wrong type")
-            .with_help(format!("write `{}` as {expected}", prop.name.as_str())),
+            Diagnostic::error(code, range_of(&prop.value), format!("`{}` must be {expected}", prop.name.as_str()))
+                .with_label("wrong type")
+                .with_help(format!("write `{}` as {expected}", prop.name.as_str())),
         );
     }
 }
@@ -522,6 +548,32 @@ mod tests {
         let c = decoded.find('c').unwrap_or_default();
         assert_eq!(&raw[offsets[c]..offsets[c] + 1], "c");
         assert_eq!(offsets[decoded.len()], raw.len() - 1);
+    }
+
+    #[test]
+    fn actions_are_exposed_with_their_parameters() {
+        let text = r#"{"sql": "SELECT * FROM 't/#'", "awsIotSqlVersion": "2016-03-23", "actions": [
+            {"republish": {"topic": "$$aws/x/${topic(2)}", "qos": 1, "roleArn": "r",
+                           "headers": {"userProperties": [{"key": "k", "value": "${clientid()}"}]}}},
+            {"http": {"url": "https://e.com/in", "headers": [{"key": "x-a", "value": "b"}]}},
+            {"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}}],
+            "errorAction": {"republish": {"topic": "errors", "roleArn": "r"}}}"#;
+        let report = check_rule_file(text);
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+        let rule = report.rule.unwrap();
+        let kinds: Vec<&str> = rule.actions.iter().map(|action| action.kind.as_str()).collect();
+        assert_eq!(kinds, ["republish", "http", "lambda"]);
+        let [republish, http, lambda] = rule.actions.as_slice() else { panic!("{:?}", rule.actions) };
+        assert_eq!(&text[republish.kind_span.start..republish.kind_span.end], "\"republish\"");
+        assert_eq!(republish.parameters["qos"], serde_json::json!(1));
+        let Some(Action::Republish(read)) = &republish.action else { panic!("{:?}", rule.actions) };
+        assert_eq!((read.qos, read.topic_text.as_str()), (1, "$$aws/x/${topic(2)}"));
+        assert_eq!(read.headers.user_properties.len(), 1);
+        let Some(Action::Http(read)) = &http.action else { panic!("{:?}", rule.actions) };
+        assert_eq!(read.headers.first().map(|(key, _)| key.as_str()), Some("x-a"));
+        assert!(lambda.action.is_none());
+        assert_eq!(lambda.parameters["functionArn"], "arn:aws:lambda:us-east-1:123456789012:function:f");
+        assert_eq!(rule.error_action.map(|action| action.kind), Some("republish".to_owned()));
     }
 
     #[test]

@@ -19,4 +19,4 @@ lalrpop_util::lalrpop_mod!(
     "/syntax/grammar.rs"
 );
 
-pub use parser::{Parsed, parse};
+pub use parser::{Parsed, ParsedExpr, parse, parse_expr};

@@ -115,6 +115,11 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) basic_ingest: bool,
 
+    /// How long an http action waits for its endpoint, retries included, in milliseconds;
+    /// 3,000 (AWS's limit) when not given.
+    #[arg(long)]
+    pub(crate) http_timeout_ms: Option<u64>,
+
     /// Reload only on SIGHUP, not when a rule file changes.
     #[arg(long)]
     pub(crate) no_watch: bool,

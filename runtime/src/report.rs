@@ -7,7 +7,7 @@ use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource};
 use serde::Serialize;
 
 /// The diagnostics of one input, with the text their spans point into.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct InputReport {
     pub(crate) name: String,
     pub(crate) source: String,

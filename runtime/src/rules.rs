@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use iotrules_compiler::rule_file::check_rule_file;
+use iotrules_compiler::rule_file::{ActionSpec, check_rule_file};
 use iotrules_compiler::syntax::ast::Statement;
 use iotrules_compiler::{Code, Diagnostic, Span, SqlVersion, check_sql};
 
@@ -21,11 +21,28 @@ pub(crate) struct LoadedRule {
     pub(crate) disabled: bool,
     /// The statement's spans are offsets into `report.source` (SQL text, not a rule file).
     pub(crate) spans_in_source: bool,
+    /// The rule file's `actions`; `None` for SQL text, which has no action list.
+    pub(crate) actions: Option<Vec<ActionSpec>>,
+    pub(crate) error_action: Option<ActionSpec>,
 }
 
 impl LoadedRule {
     pub(crate) fn has_errors(&self) -> bool {
         self.report.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// A file with errors before any rule could be read from it.
+    fn unreadable(report: InputReport, version: SqlVersion) -> LoadedRule {
+        LoadedRule {
+            report,
+            statement: None,
+            version,
+            name: None,
+            disabled: false,
+            spans_in_source: false,
+            actions: None,
+            error_action: None,
+        }
     }
 }
 
@@ -44,6 +61,8 @@ pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> Loade
         name: None,
         disabled: false,
         spans_in_source: true,
+        actions: None,
+        error_action: None,
     }
 }
 
@@ -62,14 +81,7 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
             .with_help("save the file as UTF-8");
             let report =
                 InputReport { name, source: text, diagnostics: vec![diagnostic], description: "unreadable".to_owned() };
-            return LoadedRule {
-                report,
-                statement: None,
-                version,
-                name: None,
-                disabled: false,
-                spans_in_source: false,
-            };
+            return LoadedRule::unreadable(report, version);
         }
     };
     if !is_json(path, &source) {
@@ -79,7 +91,7 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
     let Some(rule) = checked.rule else {
         let report =
             InputReport { name, source, diagnostics: checked.diagnostics, description: "rule file".to_owned() };
-        return LoadedRule { report, statement: None, version, name: None, disabled: false, spans_in_source: false };
+        return LoadedRule::unreadable(report, version);
     };
     let label = rule.name.as_deref().map(|name| format!("rule {name}, ")).unwrap_or_default();
     let disabled = if rule.disabled { ", disabled" } else { "" };
@@ -91,6 +103,8 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
         name: rule.name,
         disabled: rule.disabled,
         spans_in_source: false,
+        actions: Some(rule.actions),
+        error_action: rule.error_action,
     }
 }
 

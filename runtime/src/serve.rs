@@ -21,12 +21,13 @@ use iotrules_compiler::eval::{Environment, Message};
 use iotrules_compiler::ruleset::{Produced, Scratch};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use crate::actions::{HttpClient, Incoming};
+use crate::actions::{HttpClient, Incoming, RuleActions};
 use crate::mqtt::consumer::{self, Consumer, Received, Subscriptions};
 use crate::mqtt::endpoint::Connection;
 use crate::mqtt::link;
 use crate::mqtt::publisher::MqttPublisher;
 use crate::mqtt::sender;
+use futures_util::future::join_all;
 pub(crate) use loading::{Loaded, load};
 pub(crate) use reload::stop_requested;
 use stats::Stats;
@@ -47,6 +48,8 @@ pub(crate) struct Settings {
     /// Whether the broker lets clients subscribe to `$`-topics (`$aws/...`); rumqttd, the
     /// embedded broker, drops a connection that tries.
     pub(crate) dollar_topics: bool,
+    /// How long an http action waits for an answer, all retries included.
+    pub(crate) http_timeout: Duration,
     /// Sample messages to publish once running (`--publish`); their rules' outputs are
     /// logged, so a first run shows what the rules do.
     pub(crate) demo: Option<Vec<(String, Vec<u8>)>>,
@@ -100,18 +103,20 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     let mut reloads = reload::requests(&settings.rules, settings.watch)?;
     let mut stop = Box::pin(reload::stop_requested());
     let permits = Arc::new(Semaphore::new(settings.in_flight));
+    let http = HttpClient::new(settings.http_timeout)?;
     let mut engine = Engine {
         loaded,
         scratch: Scratch::default(),
         env: Arc::new(Environment::default()),
         publisher: publisher.clone(),
-        http: HttpClient,
+        http,
         consumer: consumer.clone(),
         stats: stats.clone(),
         show_outputs: settings.demo.is_some(),
     };
     tracing::info!(
         rules = engine.loaded.set.rules().len(),
+        actions = engine.loaded.actions.iter().map(RuleActions::len).sum::<usize>(),
         broker = %settings.connection.endpoint,
         client_id = settings.client_id,
         "running"
@@ -195,9 +200,11 @@ impl Engine {
             return;
         }
         self.stats.message_in();
+        let trace_id = trace_id();
         let message = Message {
             topic: &publish.topic,
             payload: &publish.payload,
+            trace_id: Some(&trace_id),
             timestamp_ms: received.arrived_ms,
             properties: publish.properties.as_ref(),
             ..Message::default()
@@ -240,14 +247,23 @@ impl Engine {
                 topic: received.message.topic.clone(),
                 payload: received.message.payload.clone(),
                 client_id: None,
+                principal: None,
+                source_ip: None,
+                trace_id,
                 timestamp_ms: received.arrived_ms,
                 properties: received.message.properties.clone(),
             };
-            for (rule, output) in fired {
-                let Some(rule_actions) = actions.get(rule) else { continue };
-                let report = rule_actions.run(&publisher, &http, &env, &incoming, output).await;
-                let name = names.get(rule).map(String::as_str).unwrap_or_default();
-                stats.actions_done(name, report.succeeded, report.failed);
+            // Rules act independently, as AWS runs them; the message is done when all are.
+            let runs = fired.into_iter().filter_map(|(rule, output)| {
+                let rule_actions = actions.get(rule)?;
+                let name = names.get(rule).cloned().unwrap_or_default();
+                Some(async {
+                    let report = rule_actions.run(&publisher, &http, &env, &incoming, output).await;
+                    (name, report)
+                })
+            });
+            for (name, report) in join_all(runs).await {
+                stats.actions_done(&name, &report);
             }
             acker.done(&received, permit);
         });
@@ -272,9 +288,22 @@ impl Engine {
     }
 }
 
+/// A trace id for `traceid()` and the error action's `cloudwatchTraceId`: a random UUID. It
+/// needs to be unique, not secret, so a fast generator serves.
+fn trace_id() -> String {
+    uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid().to_string()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::subscription;
+    use super::{subscription, trace_id};
+
+    #[test]
+    fn trace_ids_are_uuids() {
+        let (first, second) = (trace_id(), trace_id());
+        assert_ne!(first, second);
+        assert!(uuid::Uuid::parse_str(&first).is_ok_and(|id| id.get_version_num() == 4), "{first}");
+    }
 
     #[test]
     fn share_groups_prefix_every_filter() {

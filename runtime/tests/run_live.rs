@@ -31,7 +31,7 @@ fn republishes_what_rules_select() {
             &rules.join("hot.json"),
             "hot",
             "SELECT n, temperature, topic(2) AS device FROM 'sensors/+/telemetry' WHERE temperature > 50",
-            "alerts/overheat",
+            "alerts/${topic(2)}/overheat",
         );
         let metrics = format!("127.0.0.1:{}", support::free_port());
         let _iotrules = Iotrules::run(
@@ -61,11 +61,11 @@ fn republishes_what_rules_select() {
                 alerts,
                 vec![
                     (
-                        "alerts/overheat".to_owned(),
+                        "alerts/boiler-2/overheat".to_owned(),
                         serde_json::json!({"n": 1, "temperature": 72, "device": "boiler-2"})
                     ),
                     (
-                        "alerts/overheat".to_owned(),
+                        "alerts/boiler-3/overheat".to_owned(),
                         serde_json::json!({"n": 2, "temperature": 55, "device": "boiler-3"})
                     ),
                 ],
@@ -251,9 +251,10 @@ fn reloads_while_messages_flow() {
     });
 }
 
-/// Over MQTT 5, the properties a message arrived with reach the rule's functions.
+/// Over MQTT 5, the properties a message arrived with reach the rule's functions, and
+/// republish sends its headers and user properties.
 #[test]
-fn mqtt5_properties_reach_the_rules() {
+fn mqtt5_properties_reach_the_rules_and_republish_sends_headers() {
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::mqttbytes::v5::PublishProperties;
     use rumqttc::v5::{AsyncClient, Event, Incoming, MqttOptions};
@@ -263,41 +264,164 @@ fn mqtt5_properties_reach_the_rules() {
     // The embedded broker speaks MQTT 3.1.1 only.
     let Some(broker) = Broker::start(Kind::Mosquitto, &dir) else { return };
     let rule = dir.join("props.json");
-    republish_rule(
-        &rule,
-        "props",
-        "SELECT n, get_user_properties('site') AS site, get_mqtt_property('content_type') AS type FROM 'in/+'",
-        "out/props",
-    );
+    let payload = serde_json::json!({
+        "ruleName": "props",
+        "sql": "SELECT n, get_user_properties('site') AS site, get_mqtt_property('content_type') AS type FROM 'in/+'",
+        "actions": [{"republish": {
+            "topic": "out/${topic(2)}",
+            "roleArn": "arn:aws:iam::123456789012:role/republish",
+            "qos": 1,
+            "headers": {
+                "contentType": "application/json",
+                "responseTopic": "replies/${topic(2)}",
+                "userProperties": [{"key": "origin", "value": "${topic()}"}]
+            }
+        }}]
+    });
+    support::write_atomically(&rule, &payload.to_string());
     let _iotrules = Iotrules::run(
         &dir,
         "iotrules",
         &[rule.to_str().expect("path"), "--broker", &broker.url(), "--mqtt-version", "5"],
     );
     runtime().block_on(async {
-        let out = collect(&broker.url(), "props-reader", "out/#").await;
-        let (client, mut eventloop) = AsyncClient::new(MqttOptions::new("props-writer", "127.0.0.1", broker.port), 16);
+        let (reader, mut reader_loop) =
+            AsyncClient::new(MqttOptions::new("props-reader", "127.0.0.1", broker.port), 16);
+        reader.subscribe("out/#", QoS::AtLeastOnce).await.expect("queued");
+        let (writer, mut writer_loop) =
+            AsyncClient::new(MqttOptions::new("props-writer", "127.0.0.1", broker.port), 16);
+        loop {
+            if let Event::Incoming(Incoming::SubAck(_)) = reader_loop.poll().await.expect("reader connected") {
+                break;
+            }
+        }
         let properties = PublishProperties {
-            content_type: Some("application/json".to_owned()),
+            content_type: Some("text/plain".to_owned()),
             user_properties: vec![("site".to_owned(), "north".to_owned()), ("site".to_owned(), "south".to_owned())],
             ..PublishProperties::default()
         };
-        client
+        writer
             .publish_with_properties("in/a", QoS::AtLeastOnce, false, br#"{"n": 7}"#.to_vec(), properties)
             .await
             .expect("queued");
         loop {
-            if let Event::Incoming(Incoming::PubAck(_)) = eventloop.poll().await.expect("connected") {
+            if let Event::Incoming(Incoming::PubAck(_)) = writer_loop.poll().await.expect("writer connected") {
                 break;
             }
         }
-        out.wait_until("the rule's output", |received| !received.all().is_empty()).await;
-        assert_eq!(
-            out.all(),
-            vec![(
-                "out/props".to_owned(),
-                serde_json::json!({"n": 7, "site": ["north", "south"], "type": "application/json"})
-            )]
-        );
+        let republished = tokio::time::timeout(support::PATIENCE, async {
+            loop {
+                if let Event::Incoming(Incoming::Publish(publish)) = reader_loop.poll().await.expect("reader connected")
+                {
+                    return publish;
+                }
+            }
+        })
+        .await
+        .expect("the rule republished");
+        assert_eq!(republished.topic.as_ref(), b"out/a");
+        let output: serde_json::Value = serde_json::from_slice(&republished.payload).expect("JSON");
+        assert_eq!(output, serde_json::json!({"n": 7, "site": ["north", "south"], "type": "text/plain"}));
+        let properties = republished.properties.expect("MQTT 5 properties");
+        assert_eq!(properties.content_type.as_deref(), Some("application/json"));
+        assert_eq!(properties.response_topic.as_deref(), Some("replies/a"));
+        assert_eq!(properties.user_properties, vec![("origin".to_owned(), "in/a".to_owned())]);
     });
+}
+
+#[test]
+fn http_actions_post_and_failures_reach_the_error_action() {
+    use base64::Engine as _;
+
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("http-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let runtime = runtime();
+        let (ok, failing) =
+            runtime.block_on(async { (support::HttpSink::start(200).await, support::HttpSink::start(500).await) });
+        let rules = dir.join("rules");
+        std::fs::create_dir_all(&rules).expect("rules folder");
+        let http = |url: &str| {
+            serde_json::json!({"http": {
+                "url": format!("{url}/devices/${{topic(2)}}"),
+                "confirmationUrl": url,
+                "headers": [{"key": "x-device", "value": "${topic(2)}"}]
+            }})
+        };
+        let rule = |name: &str, url: &str, error_action: Option<serde_json::Value>| {
+            let mut rule = serde_json::json!({
+                "ruleName": name,
+                "sql": "SELECT temperature, topic(2) AS device FROM 'sensors/+/telemetry'",
+                "awsIotSqlVersion": "2016-03-23",
+                "actions": [http(url)],
+            });
+            if let Some(error_action) = error_action {
+                rule["errorAction"] = error_action;
+            }
+            support::write_atomically(&rules.join(format!("{name}.json")), &rule.to_string());
+        };
+        rule("forward", &ok.url, None);
+        let republish_errors = serde_json::json!({"republish": {"topic": "errors/${topic(2)}", "roleArn": "arn:aws:iam::123456789012:role/r", "qos": 1}});
+        rule("forward_failing", &failing.url, Some(republish_errors));
+        let _iotrules = Iotrules::run(
+            &dir,
+            "iotrules",
+            &[rules.to_str().expect("path"), "--broker", &broker.url(), "--http-timeout-ms", "2000"],
+        );
+        runtime.block_on(async {
+            let errors = collect(&broker.url(), "errors-reader", "errors/#").await;
+            let payload = r#"{"temperature": 61}"#;
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+                .args(["publish", "--broker", &broker.url(), "--topic", "sensors/d1/telemetry", "--message", payload])
+                .status()
+                .expect("iotrules publish runs");
+            assert!(status.success());
+            errors.wait_until("the error action's message", |received| !received.all().is_empty()).await;
+
+            let posted = ok.requests();
+            assert_eq!(posted.len(), 1, "{kind:?}: {posted:?}");
+            let (path, headers, body) = &posted[0];
+            assert_eq!(path, "/devices/d1");
+            assert!(headers.contains(&("x-device".to_owned(), "d1".to_owned())), "{headers:?}");
+            assert!(headers.contains(&("content-type".to_owned(), "application/json".to_owned())), "{headers:?}");
+            assert_eq!(body, &serde_json::json!({"temperature": 61, "device": "d1"}));
+
+            // AWS tries a failing endpoint again before giving up.
+            assert!(failing.requests().len() > 1, "{kind:?}: {} tries", failing.requests().len());
+            let (topic, error) = errors.all().remove(0);
+            assert_eq!(topic, "errors/d1");
+            assert_eq!(error["ruleName"], "forward_failing");
+            assert_eq!(error["topic"], "sensors/d1/telemetry");
+            assert_eq!(error["clientId"], "n/a");
+            assert_eq!(
+                error["base64OriginalPayload"],
+                base64::engine::general_purpose::STANDARD.encode(payload),
+                "{error}"
+            );
+            let failure = &error["failures"][0];
+            assert_eq!(failure["failedAction"], "HttpAction", "{error}");
+            assert_eq!(failure["failedResource"], format!("{}/devices/d1", failing.url), "{error}");
+            assert!(failure["errorMessage"].as_str().is_some_and(|message| message.contains("500")), "{error}");
+        });
+    });
+}
+
+#[test]
+fn unsupported_actions_are_refused_at_load() {
+    let dir = scratch_dir("unsupported");
+    let rule = dir.join("to_lambda.json");
+    let lambda = serde_json::json!({
+        "ruleName": "to_lambda",
+        "sql": "SELECT * FROM 'in/+'",
+        "actions": [{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}}]
+    });
+    support::write_atomically(&rule, &lambda.to_string());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(["run", rule.to_str().expect("path"), "--broker", "mqtt://127.0.0.1:9"])
+        .output()
+        .expect("iotrules runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("to_lambda") && stderr.contains("lambda"), "{stderr}");
+    assert!(stderr.contains("--skip-unsupported-actions") || stderr.contains("skip unsupported actions"), "{stderr}");
 }

@@ -5,7 +5,7 @@ use lalrpop_util::{ErrorRecovery, ParseError};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp};
-use crate::syntax::grammar::StatementParser;
+use crate::syntax::grammar::{ExprParser, StatementParser};
 use crate::syntax::lexer::{self, LexError, Lexer, Token};
 
 /// At most this many syntax errors are reported for one statement.
@@ -21,19 +21,8 @@ pub struct Parsed {
 /// Parses one IoT SQL statement. Never panics, recurses or loops unboundedly, whatever `source`
 /// holds; error nodes in the tree stand for the parts that were reported.
 pub fn parse(source: &str) -> Parsed {
-    let mut lexer = Lexer::new(source);
-    let mut state = ParseState { source, errors: Vec::new(), diagnostics: Vec::new(), too_deep: false };
-    let result = StatementParser::new().parse(&mut state, &mut lexer);
-
-    let mut diagnostics = lexer.diagnostics;
-    diagnostics.append(&mut state.diagnostics);
-    let recovered = state.errors.into_iter().map(|recovery| recovery.error);
-    let (statement, fatal) = match result {
-        Ok(statement) => (Some(statement), None),
-        Err(error) => (None, Some(error)),
-    };
-    diagnostics.extend(recovered.chain(fatal).filter_map(|error| syntax_error(source, error)));
-    diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
+    let (statement, mut diagnostics) =
+        run(source, "statement", |state, lexer| StatementParser::new().parse(state, lexer));
     if diagnostics.len() > MAX_SYNTAX_ERRORS {
         let rest = diagnostics.len() - MAX_SYNTAX_ERRORS;
         diagnostics.truncate(MAX_SYNTAX_ERRORS);
@@ -44,6 +33,44 @@ pub fn parse(source: &str) -> Parsed {
         );
     }
     Parsed { statement, diagnostics }
+}
+
+type GrammarResult<'src, T> = Result<T, ParseError<usize, Token<'src>, LexError>>;
+
+/// Runs one of the generated parsers; `subject` names what it parses in messages.
+fn run<'src, T>(
+    source: &'src str,
+    subject: &str,
+    parser: impl FnOnce(&mut ParseState<'src>, &mut Lexer<'src>) -> GrammarResult<'src, T>,
+) -> (Option<T>, Vec<Diagnostic>) {
+    let mut lexer = Lexer::new(source);
+    let mut state = ParseState { source, errors: Vec::new(), diagnostics: Vec::new(), too_deep: false };
+    let result = parser(&mut state, &mut lexer);
+
+    let mut diagnostics = lexer.diagnostics;
+    diagnostics.append(&mut state.diagnostics);
+    let recovered = state.errors.into_iter().map(|recovery| recovery.error);
+    let (tree, fatal) = match result {
+        Ok(tree) => (Some(tree), None),
+        Err(error) => (None, Some(error)),
+    };
+    diagnostics.extend(recovered.chain(fatal).filter_map(|error| syntax_error(source, subject, error)));
+    diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
+    (tree, diagnostics)
+}
+
+/// The outcome of parsing a lone expression, as a substitution template holds one.
+#[derive(Clone, Debug)]
+pub struct ParsedExpr {
+    pub expr: Option<Expr>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses one IoT SQL expression, with the same guarantees as [`parse`].
+pub fn parse_expr(source: &str) -> ParsedExpr {
+    let (expr, mut diagnostics) = run(source, "expression", |state, lexer| ExprParser::new().parse(state, lexer));
+    diagnostics.truncate(MAX_SYNTAX_ERRORS);
+    ParsedExpr { expr, diagnostics }
 }
 
 /// What the grammar's actions share while the parser runs.
@@ -204,7 +231,7 @@ fn max_depth(exprs: &[Expr]) -> u32 {
     exprs.iter().map(Expr::depth).max().unwrap_or(0)
 }
 
-fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> Option<Diagnostic> {
+fn syntax_error(source: &str, subject: &str, error: ParseError<usize, Token<'_>, LexError>) -> Option<Diagnostic> {
     match error {
         ParseError::UnrecognizedToken { token: (_, Token::Error, _), .. } | ParseError::User { .. } => None,
         ParseError::InvalidToken { location } => Some(
@@ -215,7 +242,7 @@ fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> 
         ParseError::UnrecognizedEof { location, expected } => {
             if source.trim().is_empty() {
                 return Some(
-                    Diagnostic::error(Code::UnexpectedEnd, Span::new(0, source.len()), "statement is empty")
+                    Diagnostic::error(Code::UnexpectedEnd, Span::new(0, source.len()), format!("{subject} is empty"))
                         .with_help("write a statement such as `SELECT * FROM 'topic/#'`"),
                 );
             }
@@ -226,7 +253,7 @@ fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> 
                 format!("expected {} after this", expected_list(&expected))
             };
             Some(
-                Diagnostic::error(Code::UnexpectedEnd, last, "statement ends before it is complete")
+                Diagnostic::error(Code::UnexpectedEnd, last, format!("{subject} ends before it is complete"))
                     .with_label("more was expected after this")
                     .with_help(help),
             )
@@ -247,10 +274,14 @@ fn syntax_error(source: &str, error: ParseError<usize, Token<'_>, LexError>) -> 
                 Diagnostic::error(
                     Code::UnexpectedToken,
                     span,
-                    format!("unexpected {} after the statement", describe(source, &token, span)),
+                    format!("unexpected {} after the {subject}", describe(source, &token, span)),
                 )
-                .with_label("the statement already ended")
-                .with_help("a rule holds exactly one statement; remove what follows it"),
+                .with_label(format!("the {subject} already ended"))
+                .with_help(if subject == "statement" {
+                    "a rule holds exactly one statement; remove what follows it"
+                } else {
+                    "a substitution holds exactly one expression; remove what follows it"
+                }),
             )
         }
     }

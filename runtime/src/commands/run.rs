@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::actions::http::DEFAULT_HTTP_TIMEOUT;
 use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
 use crate::commands::check::usage_error;
 use crate::mqtt::embedded;
@@ -68,6 +69,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         stats_every: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
         watch: !args.no_watch,
         dollar_topics: args.broker.is_some(),
+        http_timeout: args.http_timeout_ms.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_millis),
         demo,
     };
     match serve::run(settings, loaded) {

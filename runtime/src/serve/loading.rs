@@ -63,10 +63,13 @@ pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool, basic_ingest: bool
             disabled.push(name);
             continue;
         }
-        let rule_actions = match RuleActions::from_loaded(&loaded, &name, skip_unsupported) {
-            Ok(rule_actions) => rule_actions,
-            Err(message) => {
-                rendered.push_str(&message);
+        let rule_actions = match RuleActions::from_rule_file(&loaded, skip_unsupported) {
+            Ok((rule_actions, warnings)) => {
+                render_more(&loaded.report, warnings, &mut rendered);
+                rule_actions
+            }
+            Err(diagnostics) => {
+                render_more(&loaded.report, diagnostics, &mut rendered);
                 failed = true;
                 continue;
             }
@@ -119,6 +122,15 @@ fn filters(set: &[SetRule], basic_ingest: bool) -> Vec<String> {
         }
     }
     filters
+}
+
+/// Renders diagnostics found after the file's own (the actions iotrules cannot perform).
+fn render_more(report: &report::InputReport, diagnostics: Vec<iotrules_compiler::Diagnostic>, rendered: &mut String) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    let more = report::InputReport { diagnostics, ..report.clone() };
+    rendered.push_str(&report::render(&more));
 }
 
 fn file_stem(path: &std::path::Path) -> String {

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 use metrics::{counter, histogram};
+
+use crate::actions::ActionsReport;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 const MESSAGES_IN: &str = "iotrules_messages_in_total";
@@ -15,6 +17,7 @@ const ACTION_SUCCESSES: &str = "iotrules_action_successes_total";
 const ACTION_FAILURES: &str = "iotrules_action_failures_total";
 const EVALUATION_SECONDS: &str = "iotrules_evaluation_seconds";
 const RELOADS: &str = "iotrules_reloads_total";
+const ERROR_ACTIONS: &str = "iotrules_error_actions_total";
 
 /// Evaluation takes from well under a microsecond to milliseconds for large payloads.
 const EVALUATION_BUCKETS: &[f64] =
@@ -61,8 +64,13 @@ impl Stats {
         counter!(RULE_MATCHES, "rule" => rule.to_owned()).increment(1);
     }
 
-    pub(crate) fn actions_done(&self, rule: &str, succeeded: usize, failed: usize) {
-        let (succeeded, failed) = (succeeded as u64, failed as u64);
+    pub(crate) fn actions_done(&self, rule: &str, report: &ActionsReport) {
+        let (succeeded, failed) = (report.succeeded as u64, report.failures.len() as u64);
+        match &report.error_action {
+            Some(Ok(())) => counter!(ERROR_ACTIONS, "rule" => rule.to_owned(), "result" => "ok").increment(1),
+            Some(Err(_)) => counter!(ERROR_ACTIONS, "rule" => rule.to_owned(), "result" => "failed").increment(1),
+            None => {}
+        }
         self.actions_ok.fetch_add(succeeded, Relaxed);
         self.actions_failed.fetch_add(failed, Relaxed);
         if succeeded > 0 {
