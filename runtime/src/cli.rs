@@ -26,6 +26,19 @@ pub(crate) enum Command {
     /// Decide whether a connection may perform an action on a resource under IoT policies,
     /// as AWS IoT Core's TestAuthorization does.
     Authorize(AuthorizeArgs),
+    /// Format IoT SQL files in place, or with `--check` list the files that would change.
+    Fmt(FmtArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FmtArgs {
+    /// `.sql` or `.iotsql` files, or directories of them. Rule `.json` files are left as written.
+    #[arg(required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// Change nothing; print the files that would change and exit with 1 if there are any.
+    #[arg(long)]
+    pub(crate) check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -4,4 +4,5 @@ pub(crate) mod authorize;
 pub(crate) mod bench;
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod fmt;
 pub(crate) mod test;

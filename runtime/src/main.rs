@@ -22,5 +22,6 @@ fn main() -> ExitCode {
         cli::Command::Test(args) => commands::test::run(&args),
         cli::Command::Bench(args) => commands::bench::run(&args),
         cli::Command::Authorize(args) => commands::authorize::run(&args),
+        cli::Command::Fmt(args) => commands::fmt::run(&args),
     }
 }
