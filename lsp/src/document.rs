@@ -19,6 +19,9 @@ pub enum Kind {
     RuleFile,
     /// An IoT policy document.
     Policy,
+    /// JSON that is neither, such as a `package.json`: editors hand every JSON file to the
+    /// server, and those get no diagnostics.
+    OtherJson,
 }
 
 /// One open document and everything derived from its current text.
@@ -111,7 +114,7 @@ impl Document {
                 version: embedded.version,
                 embedded: Some(embedded),
             }),
-            Kind::Policy => None,
+            Kind::Policy | Kind::OtherJson => None,
         }
     }
 
@@ -141,10 +144,13 @@ impl Document {
         } else if is_policy_document(&self.text) {
             self.kind = Kind::Policy;
             self.diagnostics = check_policy(&self.text).diagnostics;
-        } else {
+        } else if ["\"sql\"", "\"rule\"", "\"ruleArn\"", "\"actions\""].iter().any(|key| self.text.contains(key)) {
             self.kind = Kind::RuleFile;
             self.diagnostics = check_rule_file(&self.text).diagnostics;
             self.embedded = embedded_sql(&self.text);
+        } else {
+            self.kind = Kind::OtherJson;
+            self.diagnostics = Vec::new();
         }
     }
 
@@ -262,5 +268,8 @@ mod tests {
         let rule = Document::new(r#"{"sql": "SELECT a FROM 't'"}"#.to_owned(), true);
         assert_eq!(rule.kind(), Kind::RuleFile);
         assert_eq!(rule.sql().map(|view| view.sql), Some("SELECT a FROM 't'"));
+        let other = Document::new(r#"{"name": "web", "version": "1.0.0"}"#.to_owned(), true);
+        assert_eq!(other.kind(), Kind::OtherJson);
+        assert!(other.diagnostics().is_empty());
     }
 }
