@@ -23,7 +23,7 @@ pub fn quick_fixes(document: &Document, uri: &Uri, range: Range) -> Vec<CodeActi
         })
         .filter_map(|diagnostic| {
             let suggestion = suggestion(diagnostic)?;
-            let (span, new_text) = replacement(document, diagnostic.span(), suggestion);
+            let (span, new_text) = replacement(document, diagnostic.span(), suggestion)?;
             let edit = TextEdit { range: document.range(span), new_text };
             Some(CodeActionOrCommand::CodeAction(CodeAction {
                 title: format!("Replace with `{suggestion}`"),
@@ -48,17 +48,21 @@ pub fn suggestion(diagnostic: &Diagnostic) -> Option<&str> {
 }
 
 /// What to replace: a diagnostic on a whole JSON string keeps the quotes, and text going into
-/// JSON is escaped as JSON.
-fn replacement(document: &Document, span: Span, suggestion: &str) -> (Span, String) {
+/// JSON is escaped as JSON. A `${...}` suggestion replaces only a `${...}`: its diagnostic
+/// covers the whole string when escapes hide the variable's exact place.
+fn replacement(document: &Document, span: Span, suggestion: &str) -> Option<(Span, String)> {
+    let text = document.text().get(span.start..span.end)?;
+    if suggestion.starts_with("${") && !text.starts_with("${") {
+        return None;
+    }
     if document.kind() == Kind::Sql {
-        return (span, suggestion.to_owned());
+        return Some((span, suggestion.to_owned()));
     }
     let escaped = serde_json::to_string(suggestion).unwrap_or_default();
     let escaped = escaped.get(1..escaped.len().saturating_sub(1)).unwrap_or(suggestion).to_owned();
-    let text = document.text().get(span.start..span.end).unwrap_or_default();
     if text.len() >= 2 && text.starts_with('"') && text.ends_with('"') {
-        (Span::new(span.start + 1, span.end - 1), escaped)
+        Some((Span::new(span.start + 1, span.end - 1), escaped))
     } else {
-        (span, escaped)
+        Some((span, escaped))
     }
 }

@@ -126,6 +126,21 @@ async fn policy_diagnostics_and_quick_fix() {
 }
 
 #[tokio::test]
+async fn policy_variable_quick_fix_replaces_only_the_variable() {
+    let mut server = Server::start().await;
+    let text = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Publish", "Resource": "arn:aws:iot:us-east-1:1:topic/${iot:Thing.ThingName}/x"}]}"#;
+    let diagnostics = server.open("file:///v.json", text).await;
+    let unknown = diagnostics.as_array().unwrap().iter().find(|d| d["code"] == "policy::unknown_variable").unwrap();
+    let params =
+        json!({"textDocument": {"uri": "file:///v.json"}, "range": unknown["range"], "context": {"diagnostics": []}});
+    let actions = server.request("textDocument/codeAction", params).await;
+    let edit = &actions[0]["edit"]["changes"]["file:///v.json"][0];
+    assert_eq!(edit["newText"], "${iot:Connection.Thing.ThingName}");
+    assert_eq!(edit["range"]["start"]["character"], column(text, "${iot:Thing", 0));
+    assert_eq!(edit["range"]["end"]["character"], column(text, "/x\"", 0));
+}
+
+#[tokio::test]
 async fn sql_quick_fix_replaces_the_misspelt_name() {
     let mut server = Server::start().await;
     let text = "SELECT cast(a AS Integr), lenght(b) FROM 't'";
