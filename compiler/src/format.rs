@@ -197,10 +197,14 @@ impl Printer<'_> {
     }
 
     /// A Decimal as written, with the signs the parser folded into it reduced to at most one:
-    /// `- -1.5` is `1.5`.
+    /// `- -1.5` and `-(-1.5)` are `1.5`. Its span covers every sign and parenthesis between
+    /// them.
     fn decimal(&mut self, expr: &Expr) -> (String, Level) {
-        let written: String =
-            self.slice(expr.span.start, expr.span.end).chars().filter(|c| !c.is_whitespace()).collect();
+        let written: String = self
+            .slice(expr.span.start, expr.span.end)
+            .chars()
+            .filter(|c| !c.is_whitespace() && !matches!(c, '(' | ')'))
+            .collect();
         let digits = written.trim_start_matches('-');
         let signs = written.len() - digits.len();
         if signs % 2 == 1 { (format!("-{digits}"), Level::Unary) } else { (digits.to_owned(), Level::Primary) }
@@ -277,6 +281,7 @@ mod tests {
     #[test]
     fn signs_never_make_a_comment() {
         assert_eq!(format("SELECT - -1, - - 1.5, -(-a), a - -1 FROM 't'"), "SELECT 1, 1.5, -(-a), a - -1\nFROM 't'\n");
+        assert_eq!(format("SELECT -(- 2.50), -((2.5e-3)) FROM 't'"), "SELECT 2.50, -2.5e-3\nFROM 't'\n");
         assert_eq!(format("SELECT -(-9223372036854775808) FROM 't'"), "SELECT -(-9223372036854775808)\nFROM 't'\n");
     }
 
