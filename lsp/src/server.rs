@@ -3,6 +3,7 @@
 //! an unknown document gets an empty answer.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Mutex, PoisonError};
 
 use iotrules_compiler::format_sql;
@@ -34,10 +35,12 @@ pub fn service() -> (LspService<Backend>, tower_lsp_server::ClientSocket) {
 
 impl Backend {
     /// Runs `f` on the document at `uri`, if it is open. The lock is never held across an
-    /// await, and a handler that panicked cannot lock the documents away from the others.
+    /// await. A request that panicked despite the lints gets an empty answer instead of
+    /// taking the server down, and cannot lock the documents away from the others.
     fn with<T>(&self, uri: &Uri, f: impl FnOnce(&Document) -> T) -> Option<T> {
         let documents = self.documents.lock().unwrap_or_else(PoisonError::into_inner);
-        documents.get(uri.as_str()).map(f)
+        let document = documents.get(uri.as_str())?;
+        std::panic::catch_unwind(AssertUnwindSafe(|| f(document))).ok()
     }
 
     async fn publish(&self, uri: Uri, version: Option<i32>) {
