@@ -6,7 +6,9 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod docs;
 pub mod eval;
+pub mod format;
 pub mod jit;
 pub mod policy;
 pub mod rule_file;
@@ -18,5 +20,6 @@ pub mod version;
 
 pub use check::{Checked, check_sql};
 pub use diagnostics::{Code, Diagnostic, Severity};
+pub use format::format_sql;
 pub use span::Span;
 pub use version::SqlVersion;

@@ -94,6 +94,52 @@ pub fn check_rule_file(text: &str) -> RuleFileReport {
     RuleFileReport { rule, diagnostics }
 }
 
+/// The statement of a rule file as the language server reads it: the decoded SQL, its
+/// version, and the way between offsets in the SQL and offsets in the file.
+#[derive(Clone, Debug)]
+pub struct EmbeddedSql {
+    pub sql: String,
+    pub version: SqlVersion,
+    /// The JSON string literal holding the SQL, quotes included.
+    pub literal: Span,
+    /// For every byte offset of `sql`, and its end, the offset in the literal it came from.
+    offsets: Vec<usize>,
+}
+
+impl EmbeddedSql {
+    /// The file offset of an offset into `sql`.
+    pub fn to_file(&self, offset: usize) -> usize {
+        let inside = self.offsets.get(offset).or(self.offsets.last()).copied().unwrap_or(0);
+        self.literal.start + inside
+    }
+
+    /// The offset into `sql` of a file offset, when it lies inside the string's text.
+    pub fn to_sql(&self, offset: usize) -> Option<usize> {
+        if offset <= self.literal.start || offset >= self.literal.end {
+            return None;
+        }
+        let inside = offset - self.literal.start;
+        Some(self.offsets.partition_point(|&from| from < inside).min(self.sql.len()))
+    }
+}
+
+/// Finds the `sql` string of a rule file (either shape), whatever else is wrong with the file.
+pub fn embedded_sql(text: &str) -> Option<EmbeddedSql> {
+    let Ok(Some(Value::Object(root))) = parse_strict_json(text) else { return None };
+    let payload = match root.get("rule") {
+        Some(ObjectProp { value: Value::Object(rule), .. }) => rule,
+        _ => &root,
+    };
+    let Value::StringLit(literal) = &payload.get("sql")?.value else { return None };
+    let literal = Span::new(literal.range.start, literal.range.end);
+    let (sql, offsets) = decoded_offsets(text.get(literal.start..literal.end)?)?;
+    let version = match payload.get("awsIotSqlVersion").map(|prop| &prop.value) {
+        Some(Value::StringLit(version)) => version.value.parse().unwrap_or(DEFAULT_FILE_SQL_VERSION),
+        _ => DEFAULT_FILE_SQL_VERSION,
+    };
+    Some(EmbeddedSql { sql, version, literal, offsets })
+}
+
 /// Parses `text` as strict JSON, with byte ranges on every node.
 pub fn parse_json(text: &str) -> Result<Option<Value<'_>>, Diagnostic> {
     parse_strict_json(text).map_err(|(span, message)| {
@@ -537,6 +583,19 @@ fn hex4(chars: &mut std::iter::Peekable<std::str::CharIndices<'_>>) -> Option<u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn embedded_sql_maps_both_ways() {
+        let text = r#"{"rule": {"sql": "SELECT \"é\" FROM 't'", "awsIotSqlVersion": "2016-03-23"}}"#;
+        let embedded = embedded_sql(text).unwrap();
+        assert_eq!(embedded.sql, "SELECT \"é\" FROM 't'");
+        assert_eq!(embedded.version, SqlVersion::V2016_03_23);
+        let from = embedded.sql.find("FROM").unwrap();
+        let in_file = embedded.to_file(from);
+        assert_eq!(text.get(in_file..in_file + 4), Some("FROM"));
+        assert_eq!(embedded.to_sql(in_file), Some(from));
+        assert_eq!(embedded.to_sql(embedded.literal.start), None);
+    }
 
     #[test]
     fn offsets_follow_escapes() {

@@ -33,6 +33,8 @@ pub(crate) enum Command {
     Broker(BrokerArgs),
     /// Publish messages to a broker: one with `--topic` and `--message`, or a sample file.
     Publish(PublishArgs),
+    /// Format IoT SQL files in place, or with `--check` list the files that would change.
+    Fmt(FmtArgs),
 }
 
 /// How to reach a broker.
@@ -180,6 +182,17 @@ pub(crate) struct PublishArgs {
 
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FmtArgs {
+    /// `.sql` or `.iotsql` files, or directories of them. Rule `.json` files are left as written.
+    #[arg(required = true)]
+    pub(crate) paths: Vec<PathBuf>,
+
+    /// Change nothing; print the files that would change and exit with 1 if there are any.
+    #[arg(long)]
+    pub(crate) check: bool,
 }
 
 #[derive(Debug, Args)]

@@ -30,5 +30,6 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => commands::run::run(&args),
         cli::Command::Broker(args) => commands::broker::run(&args),
         cli::Command::Publish(args) => commands::publish::run(&args),
+        cli::Command::Fmt(args) => commands::fmt::run(&args),
     }
 }

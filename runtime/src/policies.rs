@@ -17,21 +17,6 @@ pub(crate) struct LoadedPolicy {
     pub(crate) policy: Option<Policy>,
 }
 
-/// Whether JSON text is a policy document rather than a rule file: an object whose members
-/// include `Statement` or `Version` and neither `sql` nor `rule`. Text that is not JSON is
-/// judged by the same member names appearing in it, so a broken policy still reads as one.
-pub(crate) fn is_policy(text: &str) -> bool {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(object)) => {
-            (object.contains_key("Statement") || object.contains_key("Version"))
-                && !object.contains_key("sql")
-                && !object.contains_key("rule")
-        }
-        Ok(_) => false,
-        Err(_) => (text.contains("\"Statement\"") || text.contains("\"Version\"")) && !text.contains("\"sql\""),
-    }
-}
-
 /// Checks policy `text` read from `path`.
 pub(crate) fn from_text(path: &Path, text: String) -> LoadedPolicy {
     let checked = check_policy(&text);

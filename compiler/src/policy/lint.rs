@@ -7,7 +7,7 @@ use crate::span::Span;
 
 /// The policy variables AWS documents by their full name, as written inside `${...}`; thing
 /// attributes and certificate fields are recognised by their shape (`known_variable`).
-const VARIABLES: &[&str] = &[
+pub const VARIABLES: &[&str] = &[
     "iot:ClientId",
     "iot:DomainName",
     "iot:Connection.Thing.ThingName",

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use iotrules_compiler::policy::is_policy_document;
 use iotrules_compiler::{Diagnostic, Severity};
 
 use crate::cli::{CheckArgs, Format};
@@ -23,7 +24,7 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     }
     for path in &files {
         match inputs::read(path) {
-            Ok(Contents::Text(text)) if policies::is_policy(&text) => {
+            Ok(Contents::Text(text)) if is_policy_document(&text) => {
                 reports.push(policies::from_text(path, text).report)
             }
             Ok(contents) => reports.push(rules::from_file(path, contents, args.sql_version).report),

@@ -1,0 +1,275 @@
+//! An open document: its text, what kind of file it is, its diagnostics, and the mapping
+//! between byte offsets (what the compiler speaks) and LSP positions (UTF-16 code units).
+
+use iotrules_compiler::policy::{check_policy, is_policy_document};
+use iotrules_compiler::rule_file::{EmbeddedSql, check_rule_file, embedded_sql};
+use iotrules_compiler::{Diagnostic, Severity, Span, SqlVersion, check_sql};
+use line_index::{LineCol, LineIndex, TextSize, WideEncoding};
+use tower_lsp_server::ls_types::{
+    self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Position, Range,
+    TextDocumentContentChangeEvent, Uri,
+};
+
+/// What a document holds, which decides how it is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One IoT SQL statement (`.sql`, `.iotsql`).
+    Sql,
+    /// A TopicRulePayload JSON file.
+    RuleFile,
+    /// An IoT policy document.
+    Policy,
+    /// JSON that is neither, such as a `package.json`: editors hand every JSON file to the
+    /// server, and those get no diagnostics.
+    OtherJson,
+}
+
+/// One open document and everything derived from its current text.
+#[derive(Debug)]
+pub struct Document {
+    text: String,
+    /// Whether the document is JSON (a rule file or a policy, told apart by content).
+    json: bool,
+    kind: Kind,
+    index: LineIndex,
+    diagnostics: Vec<Diagnostic>,
+    /// The statement of a rule file.
+    embedded: Option<EmbeddedSql>,
+}
+
+/// The SQL statement inside a document, and how offsets in it relate to the document's.
+#[derive(Clone, Copy, Debug)]
+pub struct SqlView<'a> {
+    pub sql: &'a str,
+    pub version: SqlVersion,
+    embedded: Option<&'a EmbeddedSql>,
+}
+
+impl SqlView<'_> {
+    /// The statement offset of a document offset, when it lies inside the statement.
+    pub fn to_sql(&self, offset: usize) -> Option<usize> {
+        match self.embedded {
+            Some(embedded) => embedded.to_sql(offset),
+            None => Some(offset.min(self.sql.len())),
+        }
+    }
+
+    /// The document offset of a statement offset.
+    pub fn to_document(&self, offset: usize) -> usize {
+        match self.embedded {
+            Some(embedded) => embedded.to_file(offset),
+            None => offset,
+        }
+    }
+
+    /// A statement span as a document span.
+    pub fn span_to_document(&self, span: Span) -> Span {
+        Span::new(self.to_document(span.start), self.to_document(span.end))
+    }
+}
+
+/// The SQL version `.sql` documents are checked under, as `iotrules check` does by default.
+pub const DEFAULT_SQL_VERSION: SqlVersion = SqlVersion::V2016_03_23;
+
+impl Document {
+    /// A document; `json` says whether it is JSON (from its name or language).
+    pub fn new(text: String, json: bool) -> Self {
+        let mut document = Document {
+            index: LineIndex::new(&text),
+            text,
+            json,
+            kind: Kind::Sql,
+            diagnostics: Vec::new(),
+            embedded: None,
+        };
+        document.analyse();
+        document
+    }
+
+    /// Whether a document with this URI and language id is JSON rather than IoT SQL.
+    pub fn is_json(uri: &Uri, language_id: Option<&str>) -> bool {
+        let path = uri.as_str().to_ascii_lowercase();
+        language_id.is_some_and(|id| id.eq_ignore_ascii_case("json")) || path.ends_with(".json")
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The compiler's diagnostics, spans into the document text.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// The statement of a SQL document or rule file.
+    pub fn sql(&self) -> Option<SqlView<'_>> {
+        match self.kind {
+            Kind::Sql => Some(SqlView { sql: &self.text, version: DEFAULT_SQL_VERSION, embedded: None }),
+            Kind::RuleFile => self.embedded.as_ref().map(|embedded| SqlView {
+                sql: &embedded.sql,
+                version: embedded.version,
+                embedded: Some(embedded),
+            }),
+            Kind::Policy | Kind::OtherJson => None,
+        }
+    }
+
+    /// Applies editor changes in order, then checks the new text once.
+    pub fn apply(&mut self, changes: Vec<TextDocumentContentChangeEvent>) {
+        for change in changes {
+            match change.range {
+                Some(range) => {
+                    let start = self.offset(range.start);
+                    let end = self.offset(range.end);
+                    let (start, end) = (start.min(end), start.max(end));
+                    self.text.replace_range(start..end, &change.text);
+                }
+                None => self.text = change.text,
+            }
+            // Later changes are positioned in the text as the earlier ones left it.
+            self.index = LineIndex::new(&self.text);
+        }
+        self.analyse();
+    }
+
+    fn analyse(&mut self) {
+        self.embedded = None;
+        if !self.json {
+            self.kind = Kind::Sql;
+            self.diagnostics = check_sql(&self.text, DEFAULT_SQL_VERSION).diagnostics;
+        } else if is_policy_document(&self.text) {
+            self.kind = Kind::Policy;
+            self.diagnostics = check_policy(&self.text).diagnostics;
+        } else if ["\"sql\"", "\"rule\"", "\"ruleArn\"", "\"actions\""].iter().any(|key| self.text.contains(key)) {
+            self.kind = Kind::RuleFile;
+            self.diagnostics = check_rule_file(&self.text).diagnostics;
+            self.embedded = embedded_sql(&self.text);
+        } else {
+            self.kind = Kind::OtherJson;
+            self.diagnostics = Vec::new();
+        }
+    }
+
+    /// The position of a byte offset; offsets past the end or inside a character move back to
+    /// the nearest character boundary.
+    pub fn position(&self, offset: usize) -> Position {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line_col = self.index.line_col(TextSize::new(u32::try_from(offset).unwrap_or(u32::MAX)));
+        match self.index.to_wide(WideEncoding::Utf16, line_col) {
+            Some(wide) => Position::new(wide.line, wide.col),
+            None => Position::new(line_col.line, line_col.col),
+        }
+    }
+
+    /// The byte offset of a position; a column past the end of its line means the line's end,
+    /// a line past the end of the text means the end of the text, and a column inside a
+    /// surrogate pair means the start of that character.
+    pub fn offset(&self, position: Position) -> usize {
+        let Some(line_start) = self.index.offset(LineCol { line: position.line, col: 0 }) else {
+            return self.text.len();
+        };
+        let line_start = usize::from(line_start).min(self.text.len());
+        let line = self.text.get(line_start..).unwrap_or_default();
+        let mut units = 0;
+        for (at, character) in line.char_indices() {
+            let width = character.len_utf16();
+            if character == '\n' || units + width > position.character as usize {
+                return line_start + at;
+            }
+            units += width;
+        }
+        self.text.len()
+    }
+
+    pub fn range(&self, span: Span) -> Range {
+        Range::new(self.position(span.start), self.position(span.end))
+    }
+
+    /// The diagnostics as the editor shows them: the code, the message with its help line,
+    /// and secondary labels as related information.
+    pub fn lsp_diagnostics(&self, uri: &Uri) -> Vec<lsp::Diagnostic> {
+        self.diagnostics.iter().map(|diagnostic| self.to_lsp(uri, diagnostic)).collect()
+    }
+
+    /// One diagnostic as the editor shows it.
+    pub fn to_lsp(&self, uri: &Uri, diagnostic: &Diagnostic) -> lsp::Diagnostic {
+        let related: Vec<DiagnosticRelatedInformation> = diagnostic
+            .labels
+            .iter()
+            .skip(1)
+            .map(|label| DiagnosticRelatedInformation {
+                location: Location::new(uri.clone(), self.range(label.span)),
+                message: label.text.clone().unwrap_or_default(),
+            })
+            .collect();
+        let message = match &diagnostic.help {
+            Some(help) => format!("{}\nhelp: {help}", diagnostic.message),
+            None => diagnostic.message.clone(),
+        };
+        lsp::Diagnostic {
+            range: self.range(diagnostic.span()),
+            severity: Some(match diagnostic.severity {
+                Severity::Error => DiagnosticSeverity::ERROR,
+                Severity::Warning => DiagnosticSeverity::WARNING,
+                Severity::Advice => DiagnosticSeverity::HINT,
+            }),
+            code: Some(NumberOrString::String(diagnostic.code.as_str().to_owned())),
+            source: Some("iotrules".to_owned()),
+            message,
+            related_information: (!related.is_empty()).then_some(related),
+            ..lsp::Diagnostic::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(start: (u32, u32), end: (u32, u32), text: &str) -> TextDocumentContentChangeEvent {
+        TextDocumentContentChangeEvent {
+            range: Some(Range::new(Position::new(start.0, start.1), Position::new(end.0, end.1))),
+            range_length: None,
+            text: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn positions_count_utf16_units() {
+        let document = Document::new("SELECT '😀é', x\nFROM 't'".to_owned(), false);
+        let x = document.text().find(", x").unwrap_or_default() + 2;
+        // `😀` is two UTF-16 units and four bytes, `é` one unit and two bytes.
+        assert_eq!(document.position(x), Position::new(0, 14));
+        assert_eq!(document.offset(Position::new(0, 14)), x);
+        assert_eq!(document.offset(Position::new(0, 9)), 8, "inside the surrogate pair");
+        assert_eq!(document.offset(Position::new(0, 99)), document.text().find('\n').unwrap_or_default());
+        assert_eq!(document.offset(Position::new(9, 0)), document.text().len());
+    }
+
+    #[test]
+    fn incremental_changes_apply_in_order() {
+        let mut document = Document::new("SELECT a FROM 't'".to_owned(), false);
+        document.apply(vec![change((0, 7), (0, 8), "😀b"), change((0, 9), (0, 10), "c")]);
+        assert_eq!(document.text(), "SELECT 😀c FROM 't'");
+        assert_eq!(document.diagnostics().len(), 1, "{:?}", document.diagnostics());
+    }
+
+    #[test]
+    fn json_documents_are_told_apart_by_content() {
+        let policy = Document::new(r#"{"Version": "2012-10-17", "Statement": []}"#.to_owned(), true);
+        assert_eq!(policy.kind(), Kind::Policy);
+        let rule = Document::new(r#"{"sql": "SELECT a FROM 't'"}"#.to_owned(), true);
+        assert_eq!(rule.kind(), Kind::RuleFile);
+        assert_eq!(rule.sql().map(|view| view.sql), Some("SELECT a FROM 't'"));
+        let other = Document::new(r#"{"name": "web", "version": "1.0.0"}"#.to_owned(), true);
+        assert_eq!(other.kind(), Kind::OtherJson);
+        assert!(other.diagnostics().is_empty());
+    }
+}

@@ -1,0 +1,51 @@
+//! `iotrules fmt`: rewrites IoT SQL files in the one layout the formatter prints, or with
+//! `--check` lists the files it would change. The language server formats with the same code.
+//!
+//! Rule (`.json`) files are left as written: their SQL is a JSON string, and reflowing it
+//! would turn a one-line value into escaped newlines. Such a file named on the command line is
+//! reported as skipped.
+
+use std::process::ExitCode;
+
+use iotrules_compiler::format_sql;
+
+use crate::cli::FmtArgs;
+use crate::commands::check::usage_error;
+use crate::inputs::{self, Contents};
+
+pub(crate) fn run(args: &FmtArgs) -> ExitCode {
+    let files = match inputs::expand(&args.paths, &["sql", "iotsql"]) {
+        Ok(files) => files,
+        Err(error) => return usage_error(&format!("cannot list the inputs: {error}")),
+    };
+    let mut failed = false;
+    for path in &files {
+        let name = path.display();
+        if path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json")) {
+            eprintln!("skipped `{name}`: rule and policy files are left as written");
+            continue;
+        }
+        let text = match inputs::read(path) {
+            Ok(Contents::Text(text)) => text,
+            Ok(Contents::NotUtf8 { .. }) => return usage_error(&format!("`{name}` is not UTF-8")),
+            Err(error) => return usage_error(&format!("cannot read `{name}`: {error}")),
+        };
+        let Some(formatted) = format_sql(&text) else {
+            eprintln!("error: `{name}` has syntax errors and was not formatted; `iotrules check {name}` shows them");
+            failed = true;
+            continue;
+        };
+        if formatted == text {
+            continue;
+        }
+        if args.check {
+            println!("would reformat `{name}`");
+            failed = true;
+        } else if let Err(error) = std::fs::write(path, formatted) {
+            return usage_error(&format!("cannot write `{name}`: {error}"));
+        } else {
+            println!("formatted `{name}`");
+        }
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}

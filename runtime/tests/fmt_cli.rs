@@ -1,0 +1,53 @@
+//! `iotrules fmt` as users and CI scripts run it: rewriting files, `--check`, and files it
+//! leaves alone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+mod common;
+
+use common::{code, iotrules, scratch_dir};
+
+const MESSY: &str = "select temperature as t,humidity from 'sensors/#' where temperature>(20+5)*2";
+const TIDY: &str = "SELECT temperature AS t, humidity\nFROM 'sensors/#'\nWHERE temperature > (20 + 5) * 2\n";
+
+#[test]
+fn check_lists_files_that_would_change_and_changes_nothing() {
+    let dir = scratch_dir("fmt_check");
+    std::fs::write(dir.join("messy.sql"), MESSY).unwrap();
+    std::fs::write(dir.join("tidy.sql"), TIDY).unwrap();
+    let output = iotrules(&["fmt", "--check", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(code(&output), 1, "{stdout}");
+    assert!(stdout.contains("would reformat") && stdout.contains("messy.sql"), "{stdout}");
+    assert!(!stdout.contains("tidy.sql"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(dir.join("messy.sql")).unwrap(), MESSY);
+
+    let output = iotrules(&["fmt", "--check", dir.join("tidy.sql").to_str().unwrap()]);
+    assert_eq!(code(&output), 0);
+}
+
+#[test]
+fn formats_in_place_and_then_passes_check() {
+    let dir = scratch_dir("fmt_write");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, MESSY).unwrap();
+    let output = iotrules(&["fmt", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 0);
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), TIDY);
+    assert_eq!(code(&iotrules(&["fmt", "--check", file.to_str().unwrap()])), 0);
+}
+
+#[test]
+fn syntax_errors_and_json_files_are_left_alone() {
+    let dir = scratch_dir("fmt_left_alone");
+    let broken = dir.join("broken.sql");
+    std::fs::write(&broken, "SELECT a, FROM 't'").unwrap();
+    let rule = dir.join("rule.json");
+    std::fs::write(&rule, r#"{"sql": "select a from 't'"}"#).unwrap();
+    let output = iotrules(&["fmt", broken.to_str().unwrap(), rule.to_str().unwrap()]);
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert!(stderr.contains("syntax errors") && stderr.contains("skipped"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&broken).unwrap(), "SELECT a, FROM 't'");
+    assert_eq!(std::fs::read_to_string(&rule).unwrap(), r#"{"sql": "select a from 't'"}"#);
+}
