@@ -425,3 +425,27 @@ fn unsupported_actions_are_refused_at_load() {
     assert!(stderr.contains("to_lambda") && stderr.contains("lambda"), "{stderr}");
     assert!(stderr.contains("--skip-unsupported-actions") || stderr.contains("skip unsupported actions"), "{stderr}");
 }
+
+#[test]
+fn disabled_rules_are_left_out() {
+    let _one = serialize();
+    let dir = scratch_dir("disabled");
+    let Some(broker) = Broker::start(Kind::Embedded, &dir) else { return };
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("rules folder");
+    // Disabled, so its action (which iotrules cannot perform) does not stop the set.
+    let parked = serde_json::json!({
+        "ruleName": "parked",
+        "sql": "SELECT * FROM 'in/+'",
+        "ruleDisabled": true,
+        "actions": [{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}}]
+    });
+    support::write_atomically(&rules.join("parked.json"), &parked.to_string());
+    republish_rule(&rules.join("copy.json"), "copy", "SELECT n FROM 'in/+'", "out/copy");
+    let mut iotrules = Iotrules::run(&dir, "iotrules", &[rules.to_str().expect("path"), "--broker", &broker.url()]);
+    iotrules.wait_for_log("running", 1);
+    let log = iotrules.log_text();
+    assert!(log.contains("disabled in its file: not running") && log.contains("parked"), "{log}");
+    assert!(log.contains("rules=1"), "{log}");
+    assert_eq!(iotrules.interrupt(), Some(0));
+}
