@@ -1,0 +1,535 @@
+//! End to end on a real broker: Mosquitto on loopback, one publisher of W1 telemetry, and on
+//! the other side either
+//!
+//! - `plain`: a rumqttc QoS 1 subscriber on `sensors/+/telemetry`, the floor any consumer of
+//!   the stream pays, or
+//! - `iotrules`: `iotrules run` with the W1 rule and a QoS 1 `republish` to `out/telemetry`,
+//!   and a rumqttc subscriber on `out/telemetry`.
+//!
+//! Each payload carries its sequence number and the time it was published, and the rule keeps
+//! both, so the subscriber computes latency (publish to receipt) and which messages arrived.
+//! Two phases per path: `saturated` publishes as fast as the broker takes messages (the rate is
+//! the consumer's), `paced` publishes at a fixed rate below it (the latency is the path's, not
+//! a queue's).
+//!
+//! ```sh
+//! cargo bench -p iotrules-benches --bench end_to_end                  # 100,000 messages, 3 rounds
+//! IOTRULES_E2E_MESSAGES=20000 IOTRULES_E2E_ROUNDS=1 cargo bench -p iotrules-benches --bench end_to_end
+//! cargo test -p iotrules-benches --bench end_to_end                   # 2,000 messages, checks only
+//! ```
+//!
+//! Settings (environment): `IOTRULES_E2E_MESSAGES` (saturated phase), `IOTRULES_E2E_ROUNDS`,
+//! `IOTRULES_E2E_RATE` and `IOTRULES_E2E_PACED_MESSAGES` (paced phase), `IOTRULES_E2E_IN_FLIGHT`
+//! (`iotrules run --in-flight`), `IOTRULES_BIN` (an `iotrules` binary to use instead of building
+//! one), `MOSQUITTO` (the broker binary).
+//!
+//! The benches package cannot depend on a binary, so unless `IOTRULES_BIN` is set the bench
+//! asks cargo to build `iotrules` in the profile the bench itself was built in (release for
+//! `cargo bench`, dev for `cargo test`, where it is usually built already) and takes the path
+//! cargo reports, whatever the target directory.
+
+use std::io::{BufRead, ErrorKind};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use iotrules_benches::telemetry::{Telemetry, telemetry};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
+
+const INPUT_FILTER: &str = "sensors/+/telemetry";
+const OUTPUT_TOPIC: &str = "out/telemetry";
+
+/// The W1 rule (`benches/benches/rules.rs`), keeping the fields the subscriber measures with.
+const RULE: &str = r#"{
+  "sql": "SELECT temperature, humidity, topic(2) AS device, seq, sent FROM 'sensors/+/telemetry' WHERE temperature > 50 AND humidity < 80",
+  "awsIotSqlVersion": "2016-03-23",
+  "actions": [{ "republish": { "topic": "out/telemetry", "qos": 1 } }]
+}"#;
+
+/// The broker holds every message a slow consumer has not taken (Mosquitto drops QoS 1
+/// messages past `max_queued_messages`, 1,000 by default), and sends each client up to 1,000
+/// unacknowledged ones, more than `iotrules run --in-flight` allows by default (256), so that
+/// the consumer's own window is the one that binds.
+const MOSQUITTO_CONF: &str = "listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n\
+                              max_inflight_messages 1000\npersistence false\nlog_dest stderr\nlog_type error\n";
+
+/// No message for this long once publishing is over means the rest are lost.
+const IDLE_PATIENCE: Duration = Duration::from_secs(15);
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    // Criterion's convention: `cargo bench` passes `--bench`; `cargo test` does not.
+    let test_mode = args.iter().any(|arg| arg == "--test") || !args.iter().any(|arg| arg == "--bench");
+    if let Err(error) = run(test_mode) {
+        eprintln!("end_to_end: {error}");
+        std::process::exit(1);
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    messages: u64,
+    rounds: u32,
+    rate: u64,
+    paced_messages: u64,
+    in_flight: Option<u16>,
+}
+
+impl Config {
+    fn from_env(test_mode: bool) -> Result<Config, String> {
+        let (messages, rounds, rate, paced_messages) =
+            if test_mode { (2_000, 1, 2_000, 1_000) } else { (100_000, 3, 5_000, 25_000) };
+        Ok(Config {
+            messages: setting("IOTRULES_E2E_MESSAGES", messages)?,
+            rounds: setting("IOTRULES_E2E_ROUNDS", rounds)?,
+            rate: setting("IOTRULES_E2E_RATE", rate)?,
+            paced_messages: setting("IOTRULES_E2E_PACED_MESSAGES", paced_messages)?,
+            in_flight: std::env::var("IOTRULES_E2E_IN_FLIGHT")
+                .ok()
+                .map(|text| text.parse())
+                .transpose()
+                .map_err(|error| format!("IOTRULES_E2E_IN_FLIGHT: {error}"))?,
+        })
+    }
+}
+
+fn setting<T: std::str::FromStr<Err: std::fmt::Display>>(name: &str, default: T) -> Result<T, String> {
+    match std::env::var(name) {
+        Ok(text) => text.parse().map_err(|error| format!("{name}=`{text}`: {error}")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn run(test_mode: bool) -> Result<(), String> {
+    let Some(mosquitto) = mosquitto() else {
+        let message = "needs `mosquitto` (Debian/Ubuntu: apt-get install mosquitto; or set MOSQUITTO=/path/to/it)";
+        if std::env::var("CI").is_ok_and(|value| value == "true") {
+            return Err(message.to_owned());
+        }
+        println!("end_to_end: skipped: {message}");
+        return Ok(());
+    };
+    let config = Config::from_env(test_mode)?;
+    let iotrules = iotrules_binary()?;
+    let dir = std::env::temp_dir().join(format!("iotrules-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let rule = dir.join("w1_republish.json");
+    std::fs::write(&rule, RULE).map_err(|error| format!("{}: {error}", rule.display()))?;
+    let tools = Tools { mosquitto, iotrules, rule, dir: dir.clone() };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start tokio: {error}"))?;
+    println!(
+        "end_to_end: {} messages saturated and {} paced at {}/s, {} round(s); iotrules --in-flight {}",
+        config.messages,
+        config.paced_messages,
+        config.rate,
+        config.rounds,
+        config.in_flight.map_or_else(|| "default".to_owned(), |n| n.to_string()),
+    );
+    let mut saturated: Vec<(Measured, Measured)> = Vec::new();
+    let mut paced: Vec<(Measured, Measured)> = Vec::new();
+    for round in 1..=config.rounds {
+        let plain = runtime.block_on(measure(&tools, &config, Route::Plain, config.messages, None))?;
+        let rules = runtime.block_on(measure(&tools, &config, Route::Iotrules, config.messages, None))?;
+        print_pair(&format!("round {round} saturated"), &plain, &rules);
+        saturated.push((plain, rules));
+        let rate = Some(config.rate);
+        let plain = runtime.block_on(measure(&tools, &config, Route::Plain, config.paced_messages, rate))?;
+        let rules = runtime.block_on(measure(&tools, &config, Route::Iotrules, config.paced_messages, rate))?;
+        print_pair(&format!("round {round} paced at {}/s", config.rate), &plain, &rules);
+        paced.push((plain, rules));
+    }
+    summarize("saturated", &saturated);
+    summarize(&format!("paced at {}/s", config.rate), &paced);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+struct Tools {
+    mosquitto: PathBuf,
+    iotrules: PathBuf,
+    rule: PathBuf,
+    dir: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Plain,
+    Iotrules,
+}
+
+/// One phase on one path, as the subscriber saw it.
+#[derive(Clone, Debug)]
+struct Measured {
+    /// Input messages per second, from the first to the last message received.
+    rate: f64,
+    /// Input messages per second the publisher got the broker to take.
+    offered: f64,
+    latencies_us: Vec<u64>,
+    duplicates: u64,
+}
+
+impl Measured {
+    fn percentile(&self, percent: usize) -> f64 {
+        let index = (self.latencies_us.len() * percent / 100).min(self.latencies_us.len().saturating_sub(1));
+        self.latencies_us.get(index).map_or(f64::NAN, |&us| us as f64 / 1_000.0)
+    }
+}
+
+/// A fresh broker, the consumer under test, `count` messages published (at `rate` per second,
+/// or as fast as the broker takes them), and what the subscriber saw.
+async fn measure(
+    tools: &Tools,
+    config: &Config,
+    route: Route,
+    count: u64,
+    rate: Option<u64>,
+) -> Result<Measured, String> {
+    let port = free_port()?;
+    let _broker = start_broker(tools, port)?;
+    let _iotrules = match route {
+        Route::Plain => None,
+        Route::Iotrules => Some(start_iotrules(tools, config, port)?),
+    };
+    let (filter, expected): (&str, Vec<bool>) = match route {
+        Route::Plain => (INPUT_FILTER, vec![true; count as usize]),
+        Route::Iotrules => (OUTPUT_TOPIC, (0..count).map(|seq| template(seq).hot).collect()),
+    };
+    let epoch = Instant::now();
+    let subscriber = Subscriber::connect(port, filter).await?;
+    let probe_seen = Arc::new(AtomicBool::new(false));
+    let receiving = tokio::spawn(subscriber.receive(expected.clone(), epoch, probe_seen.clone()));
+    let publisher = Publisher::connect(port, epoch);
+    // Only once a message has come all the way through is the path ready: iotrules has
+    // compiled its rule and subscribed, and both connections are up.
+    let ready_by = Instant::now() + Duration::from_secs(60);
+    while !probe_seen.load(Ordering::Acquire) {
+        if Instant::now() > ready_by {
+            return Err(format!("{route:?}: no message came through in 60 s"));
+        }
+        publisher.send(PROBE, 0).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let offered = publisher.publish_all(count, rate).await?;
+    let mut measured = receiving.await.map_err(|error| format!("{route:?}: the subscriber stopped: {error}"))??;
+    measured.offered = offered;
+    let wanted = expected.iter().filter(|&&wanted| wanted).count();
+    if measured.latencies_us.len() != wanted {
+        return Err(format!("{route:?}: {} of {wanted} messages arrived", measured.latencies_us.len()));
+    }
+    Ok(measured)
+}
+
+/// The sequence number of probe messages, which the subscriber counts apart.
+const PROBE: i64 = -1;
+
+/// The W1 telemetry message `seq` is made from: the 64 of `benches/benches/rules.rs` in turn,
+/// so half of them pass the rule.
+fn template(seq: u64) -> Telemetry {
+    thread_local! {
+        static MESSAGES: Vec<Telemetry> = telemetry(64);
+    }
+    MESSAGES.with(|messages| messages[(seq % 64) as usize].clone())
+}
+
+/// `template`'s payload with its own `seq` replaced, and the time it is sent added.
+fn payload(message: &Telemetry, seq: i64, sent_us: u64) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&message.payload);
+    let head = text.rfind(r#""seq":"#).map_or(&text[..text.len() - 1], |at| &text[..at]);
+    format!(r#"{head}"seq":{seq},"sent":{sent_us}}}"#).into_bytes()
+}
+
+/// The integer after `"name":` in a flat JSON object, whatever spacing the writer used.
+fn field(payload: &[u8], name: &str) -> Option<i64> {
+    let key = format!("\"{name}\"");
+    let at = payload.windows(key.len()).position(|window| window == key.as_bytes())? + key.len();
+    let rest = std::str::from_utf8(payload.get(at..)?).ok()?.trim_start().strip_prefix(':')?.trim_start();
+    let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '-')).unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+struct Publisher {
+    client: AsyncClient,
+    epoch: Instant,
+    acked: tokio::sync::watch::Receiver<u64>,
+    driving: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // Its event loop would retry forever once the broker is gone.
+        self.driving.abort();
+    }
+}
+
+impl Publisher {
+    fn connect(port: u16, epoch: Instant) -> Publisher {
+        let mut options = MqttOptions::new("e2e-publisher", "127.0.0.1", port);
+        // As `iotrules publish` does.
+        options.set_inflight(100);
+        let (client, eventloop) = AsyncClient::new(options, 256);
+        let (acks, acked) = tokio::sync::watch::channel(0);
+        let driving = tokio::spawn(drive_publisher(eventloop, acks));
+        Publisher { client, epoch, acked, driving }
+    }
+
+    async fn send(&self, seq: i64, template_seq: u64) -> Result<(), String> {
+        let sent_us = self.epoch.elapsed().as_micros() as u64;
+        let message = template(template_seq);
+        self.client
+            .publish(message.topic.clone(), QoS::AtLeastOnce, false, payload(&message, seq, sent_us))
+            .await
+            .map_err(|error| format!("cannot publish: {error}"))
+    }
+
+    /// Publishes messages `0..count`; returns the rate at which the broker acknowledged them.
+    async fn publish_all(&self, count: u64, rate: Option<u64>) -> Result<f64, String> {
+        let before = *self.acked.borrow();
+        let started = Instant::now();
+        for seq in 0..count {
+            if let Some(rate) = rate {
+                let due = started + Duration::from_secs_f64(seq as f64 / rate as f64);
+                if due > Instant::now() {
+                    tokio::time::sleep_until(due.into()).await;
+                }
+            }
+            self.send(seq as i64, seq).await?;
+        }
+        let mut acked = self.acked.clone();
+        acked
+            .wait_for(|&acked| acked >= before + count)
+            .await
+            .map_err(|_| "the publisher's connection ended".to_owned())?;
+        Ok(count as f64 / started.elapsed().as_secs_f64())
+    }
+}
+
+async fn drive_publisher(mut eventloop: EventLoop, acks: tokio::sync::watch::Sender<u64>) {
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::PubAck(_))) => acks.send_modify(|acked| *acked += 1),
+            Ok(_) => {}
+            Err(error) => {
+                eprintln!("end_to_end: publisher: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+struct Subscriber {
+    eventloop: EventLoop,
+    _client: AsyncClient,
+}
+
+impl Subscriber {
+    async fn connect(port: u16, filter: &str) -> Result<Subscriber, String> {
+        let options = MqttOptions::new("e2e-subscriber", "127.0.0.1", port);
+        let (client, mut eventloop) = AsyncClient::new(options, 1024);
+        client.subscribe(filter, QoS::AtLeastOnce).await.map_err(|error| format!("cannot subscribe: {error}"))?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), eventloop.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => return Ok(Subscriber { eventloop, _client: client }),
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => return Err(format!("subscriber: {error}")),
+                Err(_) => return Err("subscriber: no SUBACK in 10 s".to_owned()),
+            }
+        }
+    }
+
+    /// Receives until every message `expected` marks has arrived, or none has for a while.
+    async fn receive(
+        mut self,
+        expected: Vec<bool>,
+        epoch: Instant,
+        probe_seen: Arc<AtomicBool>,
+    ) -> Result<Measured, String> {
+        let wanted = expected.iter().filter(|&&wanted| wanted).count();
+        let mut seen = vec![false; expected.len()];
+        let mut latencies_us = Vec::with_capacity(wanted);
+        let (mut duplicates, mut first, mut last) = (0, None, None);
+        while latencies_us.len() < wanted {
+            let event = match tokio::time::timeout(IDLE_PATIENCE, self.eventloop.poll()).await {
+                Ok(Ok(event)) => event,
+                Ok(Err(error)) => return Err(format!("subscriber: {error}")),
+                Err(_) => break,
+            };
+            let Event::Incoming(Packet::Publish(publish)) = event else { continue };
+            let received_us = epoch.elapsed().as_micros() as u64;
+            let (Some(seq), Some(sent_us)) = (field(&publish.payload, "seq"), field(&publish.payload, "sent")) else {
+                return Err(format!("no seq or sent in {}", String::from_utf8_lossy(&publish.payload)));
+            };
+            if seq == PROBE {
+                probe_seen.store(true, Ordering::Release);
+                continue;
+            }
+            let index = usize::try_from(seq).map_err(|_| format!("unexpected seq {seq}"))?;
+            if !expected.get(index).copied().unwrap_or(false) {
+                return Err(format!("message {seq} should not have come through"));
+            }
+            if seen[index] {
+                duplicates += 1;
+                continue;
+            }
+            seen[index] = true;
+            latencies_us.push(received_us.saturating_sub(sent_us as u64));
+            first = first.or(Some((seq, received_us)));
+            last = Some((seq, received_us));
+        }
+        latencies_us.sort_unstable();
+        let rate = match (first, last) {
+            (Some((first_seq, first_us)), Some((last_seq, last_us))) if last_us > first_us => {
+                (last_seq - first_seq) as f64 / ((last_us - first_us) as f64 / 1e6)
+            }
+            _ => f64::NAN,
+        };
+        Ok(Measured { rate, offered: f64::NAN, latencies_us, duplicates })
+    }
+}
+
+/// The Mosquitto binary: `MOSQUITTO`, else on `PATH`, else where Debian installs it.
+fn mosquitto() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOSQUITTO") {
+        return Some(path.into());
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("mosquitto"));
+    on_path.chain([PathBuf::from("/usr/sbin/mosquitto")]).find(|path| path.is_file())
+}
+
+/// `IOTRULES_BIN`, or the `iotrules` cargo builds in this bench's own profile.
+fn iotrules_binary() -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("IOTRULES_BIN") {
+        return Ok(path.into());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut command = Command::new(cargo);
+    command
+        .args(["build", "-p", "iotrules-runtime", "--bin", "iotrules", "--message-format=json-render-diagnostics"])
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if !cfg!(debug_assertions) {
+        command.arg("--release");
+    }
+    let output = command.output().map_err(|error| format!("cannot run cargo to build iotrules: {error}"))?;
+    if !output.status.success() {
+        return Err("cargo could not build iotrules".to_owned());
+    }
+    output
+        .stdout
+        .as_slice()
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
+        .filter(|message| message["target"]["name"] == "iotrules")
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| "cargo built no iotrules executable".to_owned())
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| format!("no free port: {error}"))?;
+    listener.local_addr().map(|address| address.port()).map_err(|error| error.to_string())
+}
+
+/// A child process, killed when dropped.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Mosquitto on `port`, once it accepts connections.
+fn start_broker(tools: &Tools, port: u16) -> Result<Running, String> {
+    let conf = tools.dir.join(format!("mosquitto-{port}.conf"));
+    std::fs::write(&conf, MOSQUITTO_CONF.replace("{port}", &port.to_string()))
+        .map_err(|error| format!("{}: {error}", conf.display()))?;
+    let child = Command::new(&tools.mosquitto)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("cannot start {}: {error}", tools.mosquitto.display()))?;
+    let broker = Running(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpStream::connect(("127.0.0.1", port)) {
+            Ok(_) => return Ok(broker),
+            Err(error) if error.kind() == ErrorKind::ConnectionRefused && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(error) => return Err(format!("mosquitto on port {port}: {error}")),
+        }
+    }
+}
+
+/// `iotrules run` with the rule, its log in the temporary directory.
+fn start_iotrules(tools: &Tools, config: &Config, port: u16) -> Result<Running, String> {
+    let log = tools.dir.join(format!("iotrules-{port}.log"));
+    let log_file = std::fs::File::create(&log).map_err(|error| format!("{}: {error}", log.display()))?;
+    let mut command = Command::new(&tools.iotrules);
+    command
+        .arg("run")
+        .arg(&tools.rule)
+        .args(["--broker", &format!("mqtt://127.0.0.1:{port}"), "--client-id", "e2e-iotrules"])
+        .args(["--stats-interval", "0"])
+        .stdout(Stdio::null())
+        .stderr(log_file);
+    if let Some(in_flight) = config.in_flight {
+        command.args(["--in-flight", &in_flight.to_string()]);
+    }
+    let child = command.spawn().map_err(|error| format!("cannot start {}: {error}", tools.iotrules.display()))?;
+    Ok(Running(child))
+}
+
+fn print_pair(label: &str, plain: &Measured, rules: &Measured) {
+    println!("{label}:");
+    for (name, measured) in [("plain", plain), ("iotrules", rules)] {
+        println!(
+            "  {name:<9} {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  \
+             {} received, {} duplicates",
+            measured.rate,
+            measured.offered,
+            measured.percentile(50),
+            measured.percentile(99),
+            measured.percentile(100),
+            measured.latencies_us.len(),
+            measured.duplicates,
+        );
+    }
+    println!("  iotrules/plain {:.1}%", 100.0 * rules.rate / plain.rate);
+}
+
+/// Medians over the rounds: the rates, each path's p50 and p99, and the ratio of the rates.
+fn summarize(label: &str, rounds: &[(Measured, Measured)]) {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let of = |pick: &dyn Fn(&(Measured, Measured)) -> f64| median(rounds.iter().map(pick).collect());
+    println!(
+        "median over {} round(s), {label}: plain {:.0} msg/s (p50 {:.2} ms, p99 {:.2} ms), iotrules {:.0} msg/s \
+         (p50 {:.2} ms, p99 {:.2} ms), iotrules/plain {:.1}%",
+        rounds.len(),
+        of(&|(plain, _)| plain.rate),
+        of(&|(plain, _)| plain.percentile(50)),
+        of(&|(plain, _)| plain.percentile(99)),
+        of(&|(_, rules)| rules.rate),
+        of(&|(_, rules)| rules.percentile(50)),
+        of(&|(_, rules)| rules.percentile(99)),
+        of(&|(plain, rules)| 100.0 * rules.rate / plain.rate),
+    );
+}
