@@ -46,7 +46,7 @@ const OUTPUT_TOPIC: &str = "out/telemetry";
 const RULE: &str = r#"{
   "sql": "SELECT temperature, humidity, topic(2) AS device, seq, sent FROM 'sensors/+/telemetry' WHERE temperature > 50 AND humidity < 80",
   "awsIotSqlVersion": "2016-03-23",
-  "actions": [{ "republish": { "topic": "out/telemetry", "qos": 1 } }]
+  "actions": [{ "republish": { "topic": "out/telemetry", "roleArn": "arn:aws:iam::123456789012:role/republish", "qos": 1 } }]
 }"#;
 
 /// The broker holds every message a slow consumer has not taken (Mosquitto drops QoS 1
