@@ -173,6 +173,10 @@ struct Measured {
     offered: f64,
     latencies_us: Vec<u64>,
     duplicates: u64,
+    /// CPU time (user and system) per input message while the messages flowed, in µs: the
+    /// broker's, and iotrules' own on its path. On a small machine they share the cores.
+    broker_cpu_us: f64,
+    iotrules_cpu_us: f64,
 }
 
 impl Measured {
@@ -192,8 +196,8 @@ async fn measure(
     rate: Option<u64>,
 ) -> Result<Measured, String> {
     let port = free_port()?;
-    let _broker = start_broker(tools, port)?;
-    let _iotrules = match route {
+    let broker = start_broker(tools, port)?;
+    let iotrules = match route {
         Route::Plain => None,
         Route::Iotrules => Some(start_iotrules(tools, config, port)?),
     };
@@ -216,9 +220,12 @@ async fn measure(
         publisher.send(PROBE, 0).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cpu_before = (cpu_us(&broker), iotrules.as_ref().map_or(0, cpu_us));
     let offered = publisher.publish_all(count, rate).await?;
     let mut measured = receiving.await.map_err(|error| format!("{route:?}: the subscriber stopped: {error}"))??;
     measured.offered = offered;
+    measured.broker_cpu_us = (cpu_us(&broker) - cpu_before.0) as f64 / count as f64;
+    measured.iotrules_cpu_us = (iotrules.as_ref().map_or(0, cpu_us) - cpu_before.1) as f64 / count as f64;
     let wanted = expected.iter().filter(|&&wanted| wanted).count();
     if measured.latencies_us.len() != wanted {
         return Err(format!("{route:?}: {} of {wanted} messages arrived", measured.latencies_us.len()));
@@ -389,7 +396,14 @@ impl Subscriber {
             }
             _ => f64::NAN,
         };
-        Ok(Measured { rate, offered: f64::NAN, latencies_us, duplicates })
+        Ok(Measured {
+            rate,
+            offered: f64::NAN,
+            latencies_us,
+            duplicates,
+            broker_cpu_us: f64::NAN,
+            iotrules_cpu_us: f64::NAN,
+        })
     }
 }
 
@@ -495,12 +509,22 @@ fn start_iotrules(tools: &Tools, config: &Config, port: u16) -> Result<Running, 
     Ok(Running(child))
 }
 
+/// User and system CPU time a running process has used, in µs (Linux `/proc`; 0 elsewhere).
+fn cpu_us(process: &Running) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", process.0.id())) else { return 0 };
+    // Fields after the parenthesised command name, which may itself hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks: u64 = [11, 12].iter().filter_map(|&at| fields.get(at)?.parse::<u64>().ok()).sum();
+    // USER_HZ is 100 on every Linux this runs on.
+    ticks * 10_000
+}
+
 fn print_pair(label: &str, plain: &Measured, rules: &Measured) {
     println!("{label}:");
     for (name, measured) in [("plain", plain), ("iotrules", rules)] {
         println!(
             "  {name:<9} {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  \
-             {} received, {} duplicates",
+             {} received, {} duplicates; CPU per message: broker {:.1} µs, iotrules {:.1} µs",
             measured.rate,
             measured.offered,
             measured.percentile(50),
@@ -508,6 +532,8 @@ fn print_pair(label: &str, plain: &Measured, rules: &Measured) {
             measured.percentile(100),
             measured.latencies_us.len(),
             measured.duplicates,
+            measured.broker_cpu_us,
+            measured.iotrules_cpu_us,
         );
     }
     println!("  iotrules/plain {:.1}%", 100.0 * rules.rate / plain.rate);
@@ -522,7 +548,8 @@ fn summarize(label: &str, rounds: &[(Measured, Measured)]) {
     let of = |pick: &dyn Fn(&(Measured, Measured)) -> f64| median(rounds.iter().map(pick).collect());
     println!(
         "median over {} round(s), {label}: plain {:.0} msg/s (p50 {:.2} ms, p99 {:.2} ms), iotrules {:.0} msg/s \
-         (p50 {:.2} ms, p99 {:.2} ms), iotrules/plain {:.1}%",
+         (p50 {:.2} ms, p99 {:.2} ms), iotrules/plain {:.1}%; CPU per message: broker {:.1} µs plain, \
+         {:.1} µs with iotrules, iotrules {:.1} µs",
         rounds.len(),
         of(&|(plain, _)| plain.rate),
         of(&|(plain, _)| plain.percentile(50)),
@@ -531,5 +558,8 @@ fn summarize(label: &str, rounds: &[(Measured, Measured)]) {
         of(&|(_, rules)| rules.percentile(50)),
         of(&|(_, rules)| rules.percentile(99)),
         of(&|(plain, rules)| 100.0 * rules.rate / plain.rate),
+        of(&|(plain, _)| plain.broker_cpu_us),
+        of(&|(_, rules)| rules.broker_cpu_us),
+        of(&|(_, rules)| rules.iotrules_cpu_us),
     );
 }

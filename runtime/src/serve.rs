@@ -88,8 +88,10 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     let mut options = settings.connection.options(&settings.client_id, false);
     options.manual_acks();
     options.window(window);
-    // Room for every in-flight message's acknowledgement, so acknowledging never waits.
-    let (consumer, eventloop) = Consumer::new(options, settings.in_flight + 1024);
+    // Room for an acknowledgement of every message the broker can have unacknowledged with us
+    // (packet ids are 16-bit), so acknowledging never fails however far the event loop is
+    // behind: brokers bound what they send unacknowledged by their own settings, not ours.
+    let (consumer, eventloop) = Consumer::new(options, usize::from(u16::MAX) + settings.in_flight);
     let subscriptions = Subscriptions::with(subscribed(&loaded, &settings));
     let (inbound_tx, mut inbound) = mpsc::channel(64);
     let receiver = tokio::spawn(consumer::receive(consumer.clone(), eventloop, subscriptions.clone(), inbound_tx));
