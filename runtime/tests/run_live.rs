@@ -449,3 +449,40 @@ fn disabled_rules_are_left_out() {
     assert!(log.contains("rules=1"), "{log}");
     assert_eq!(iotrules.interrupt(), Some(0));
 }
+
+/// `mqtts://` with a private certificate authority: iotrules verifies the broker's
+/// certificate against `--ca-file` and runs its rules over TLS.
+#[test]
+fn runs_over_tls() {
+    let _one = serialize();
+    let dir = scratch_dir("tls");
+    let (ca, cert, key) = support::tls_files(&dir);
+    let tls_port = support::free_port();
+    let listener = format!(
+        "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+        ca.display(),
+        cert.display(),
+        key.display()
+    );
+    let Some(broker) = Broker::mosquitto_with(&dir, &listener) else { return };
+    let rule = dir.join("copy.json");
+    republish_rule(&rule, "copy", "SELECT n FROM 'in/+'", "out/${topic(2)}");
+    let tls_url = format!("mqtts://127.0.0.1:{tls_port}");
+    let _iotrules = Iotrules::run(
+        &dir,
+        "iotrules",
+        &[rule.to_str().expect("path"), "--broker", &tls_url, "--ca-file", ca.to_str().expect("path")],
+    );
+    runtime().block_on(async {
+        let out = collect(&broker.url(), "tls-reader", "out/#").await;
+        publish_numbers(broker.url(), "numbers", 0..100, |n| format!("in/{}", n % 4), None).await;
+        out.wait_until("every message processed over TLS", |received| received.numbers().len() == 100).await;
+        assert!(out.all().iter().all(|(topic, _)| topic.starts_with("out/")));
+    });
+
+    // Without the private CA, the broker's certificate is not trusted: iotrules keeps retrying
+    // and says why.
+    let untrusted = Iotrules::spawn(&dir, "untrusted", &[rule.to_str().expect("path"), "--broker", &tls_url]);
+    untrusted.wait_for_log("connection to the broker lost", 1);
+    assert!(untrusted.log_text().contains("UnknownIssuer"), "{}", untrusted.log_text());
+}

@@ -65,6 +65,8 @@ pub(crate) struct Broker {
     pub(crate) kind: Kind,
     pub(crate) port: u16,
     dir: PathBuf,
+    /// More Mosquitto configuration, such as a TLS listener.
+    extra: String,
     child: Option<Child>,
 }
 
@@ -74,7 +76,22 @@ impl Broker {
         if kind == Kind::Mosquitto {
             mosquitto()?;
         }
-        let mut broker = Broker { kind, port: free_port(), dir: dir.to_owned(), child: None };
+        let mut broker = Broker { kind, port: free_port(), dir: dir.to_owned(), extra: String::new(), child: None };
+        broker.spawn();
+        Some(broker)
+    }
+
+    /// Mosquitto with `extra` appended to its configuration; `None` when it is not installed
+    /// (outside CI).
+    pub(crate) fn mosquitto_with(dir: &Path, extra: &str) -> Option<Broker> {
+        mosquitto()?;
+        let mut broker = Broker {
+            kind: Kind::Mosquitto,
+            port: free_port(),
+            dir: dir.to_owned(),
+            extra: extra.to_owned(),
+            child: None,
+        };
         broker.spawn();
         Some(broker)
     }
@@ -100,9 +117,10 @@ impl Broker {
                 fs::write(
                     &config,
                     format!(
-                        "listener {} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\npersistence_location {}/\nmax_queued_messages 0\nmax_inflight_messages 100\nautosave_interval 1\n",
+                        "listener {} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\npersistence_location {}/\nmax_queued_messages 0\nmax_inflight_messages 100\nautosave_interval 1\n{}",
                         self.port,
-                        self.dir.display()
+                        self.dir.display(),
+                        self.extra
                     ),
                 )
                 .expect("mosquitto.conf");
@@ -160,6 +178,13 @@ pub(crate) struct Iotrules {
 impl Iotrules {
     /// Starts `iotrules run` with `args` and waits until it is connected.
     pub(crate) fn run(dir: &Path, name: &str, args: &[&str]) -> Iotrules {
+        let iotrules = Iotrules::spawn(dir, name, args);
+        iotrules.wait_for_log("connected to the broker", 1);
+        iotrules
+    }
+
+    /// Starts `iotrules run` with `args`.
+    pub(crate) fn spawn(dir: &Path, name: &str, args: &[&str]) -> Iotrules {
         let log = dir.join(format!("{name}.log"));
         let file = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_iotrules"))
@@ -171,10 +196,7 @@ impl Iotrules {
             .stderr(file)
             .spawn()
             .expect("iotrules starts");
-        let iotrules = Iotrules { child: Some(child), log };
-        let connections_before = 0;
-        iotrules.wait_for_log("connected to the broker", connections_before + 1);
-        iotrules
+        Iotrules { child: Some(child), log }
     }
 
     pub(crate) fn log_text(&self) -> String {
@@ -429,4 +451,59 @@ pub(crate) fn http_get(address: &str, path: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     response.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+/// A certificate authority and a server certificate for 127.0.0.1, made with the openssl
+/// command: (CA file, server certificate, server key).
+pub(crate) fn tls_files(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let status = Command::new("openssl").args(args).current_dir(dir).stderr(Stdio::null()).status();
+        assert!(status.is_ok_and(|status| status.success()), "openssl {args:?}");
+    };
+    fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("extension file");
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=iotrules test CA",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]);
+    (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"))
 }
