@@ -11,6 +11,7 @@ pub(crate) mod http;
 mod republish;
 
 use std::future::Future;
+use std::sync::OnceLock;
 
 use futures_util::future::join_all;
 
@@ -116,10 +117,7 @@ impl RuleActions {
         rule: &LoadedRule,
         skip_unsupported: bool,
     ) -> Result<(RuleActions, Vec<Diagnostic>), Vec<Diagnostic>> {
-        let rule_name = rule.name.clone().unwrap_or_else(|| {
-            let path = std::path::Path::new(&rule.report.name);
-            path.file_stem().map_or_else(|| rule.report.name.clone(), |stem| stem.to_string_lossy().into_owned())
-        });
+        let rule_name = rule.rule_name();
         let Some(specs) = &rule.actions else { return Ok((RuleActions::none(rule_name), Vec::new())) };
         let mut diagnostics = Vec::new();
         let mut read = |spec: &ActionSpec| match &spec.action {
@@ -159,9 +157,7 @@ impl RuleActions {
             return report;
         }
         let message = incoming.message();
-        // Templates read the original payload; read it once for every action.
-        let payload = read_payload(env, &message);
-        let context = Context { publisher, http, env, message: &message, payload: payload.as_ref() };
+        let context = Context { publisher, http, env, message: &message, payload: OnceLock::new() };
         let outcomes = join_all(self.actions.iter().map(|action| context.run(action, output.clone()))).await;
         for outcome in outcomes {
             match outcome {
@@ -193,8 +189,9 @@ struct Context<'a, P> {
     http: &'a HttpClient,
     env: &'a Environment,
     message: &'a Message<'a>,
-    /// The original payload as templates read it, or why it could not be read.
-    payload: Result<&'a Value, &'a iotrules_compiler::eval::EvalError>,
+    /// The original payload as templates read it, or why it could not be read: read once,
+    /// and only when a template has a substitution.
+    payload: OnceLock<Result<Value, iotrules_compiler::eval::EvalError>>,
 }
 
 impl<P: Publisher> Context<'_, P> {
@@ -217,7 +214,11 @@ impl<P: Publisher> Context<'_, P> {
             failed_resource: resource.to_owned(),
             error_message: format!("substitution template could not be evaluated: {error}"),
         };
-        let payload = self.payload.map_err(|error| failure(error))?;
+        if let Some(text) = template.literal() {
+            return Ok(text);
+        }
+        let payload = self.payload.get_or_init(|| read_payload(self.env, self.message));
+        let payload = payload.as_ref().map_err(|error| failure(error))?;
         template.render_read(self.env, self.message, payload).map_err(|error| failure(&error))
     }
 }

@@ -31,6 +31,15 @@ impl LoadedRule {
         self.report.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The name the rule runs under: the file's `ruleName`, else the file name without its
+    /// extension.
+    pub(crate) fn rule_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            let path = Path::new(&self.report.name);
+            path.file_stem().map_or_else(|| self.report.name.clone(), |stem| stem.to_string_lossy().into_owned())
+        })
+    }
+
     /// A file with errors before any rule could be read from it.
     fn unreadable(report: InputReport, version: SqlVersion) -> LoadedRule {
         LoadedRule {

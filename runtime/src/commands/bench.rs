@@ -4,7 +4,6 @@
 //! message, every reached rule evaluated), then each rule alone on the messages that reach it.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -171,15 +170,11 @@ fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
             eprint!("{}", report::render(&loaded.report));
             return Err(ExitCode::from(1));
         }
+        let name = loaded.rule_name();
         let Some(statement) = loaded.statement else { return Err(ExitCode::from(1)) };
-        let name = loaded.name.unwrap_or_else(|| file_stem(path));
         set.push(SetRule { name, statement, version: loaded.version });
     }
     Ok(set)
-}
-
-fn file_stem(path: &Path) -> String {
-    path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn print_table(result: &EngineResult) {

@@ -51,7 +51,7 @@ pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool, basic_ingest: bool
             }
         };
         let loaded = rules::from_file(path, contents, SqlVersion::V2016_03_23);
-        let name = loaded.name.clone().unwrap_or_else(|| file_stem(path));
+        let name = loaded.rule_name();
         if !loaded.report.diagnostics.is_empty() {
             rendered.push_str(&report::render(&loaded.report));
         }
@@ -131,8 +131,4 @@ fn render_more(report: &report::InputReport, diagnostics: Vec<iotrules_compiler:
     }
     let more = report::InputReport { diagnostics, ..report.clone() };
     rendered.push_str(&report::render(&more));
-}
-
-fn file_stem(path: &std::path::Path) -> String {
-    path.file_stem().map(|stem| stem.to_string_lossy().into_owned()).unwrap_or_default()
 }
