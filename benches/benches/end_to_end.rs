@@ -4,7 +4,12 @@
 //! - `plain`: a rumqttc QoS 1 subscriber on `sensors/+/telemetry`, the floor any consumer of
 //!   the stream pays, or
 //! - `iotrules`: `iotrules run` with the W1 rule and a QoS 1 `republish` to `out/telemetry`,
-//!   and a rumqttc subscriber on `out/telemetry`.
+//!   and a rumqttc subscriber on `out/telemetry`, or
+//! - `forwarder`: the same job written by hand on rumqttc, the cheapest republisher there is
+//!   (the condition and the output hard-coded, serde_json, acknowledged on receipt, so with
+//!   none of iotrules' delivery guarantees), and the same subscriber on `out/telemetry`. It
+//!   is the ceiling for any rules engine that republishes through the broker on this machine:
+//!   the broker routes every output again, and on a small machine all share the cores.
 //!
 //! Each payload carries its sequence number and the time it was published, and the rule keeps
 //! both, so the subscriber computes latency (publish to receipt) and which messages arrived.
@@ -61,6 +66,15 @@ const IDLE_PATIENCE: Duration = Duration::from_secs(15);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, port] = args.as_slice()
+        && flag == FORWARDER_FLAG
+    {
+        if let Err(error) = forwarder::run(port) {
+            eprintln!("end_to_end: forwarder: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // Criterion's convention: `cargo bench` passes `--bench`; `cargo test` does not.
     let test_mode = args.iter().any(|arg| arg == "--test") || !args.iter().any(|arg| arg == "--bench");
     if let Err(error) = run(test_mode) {
@@ -134,11 +148,15 @@ fn run(test_mode: bool) -> Result<(), String> {
     );
     let mut saturated: Vec<(Measured, Measured)> = Vec::new();
     let mut paced: Vec<(Measured, Measured)> = Vec::new();
+    let mut ceilings: Vec<Measured> = Vec::new();
     for round in 1..=config.rounds {
         let plain = runtime.block_on(measure(&tools, &config, Route::Plain, config.messages, None))?;
+        let forwarded = runtime.block_on(measure(&tools, &config, Route::Forwarder, config.messages, None))?;
         let rules = runtime.block_on(measure(&tools, &config, Route::Iotrules, config.messages, None))?;
         print_pair(&format!("round {round} saturated"), &plain, &rules);
+        print_ceiling(&plain, &forwarded, &rules);
         saturated.push((plain, rules));
+        ceilings.push(forwarded);
         let rate = Some(config.rate);
         let plain = runtime.block_on(measure(&tools, &config, Route::Plain, config.paced_messages, rate))?;
         let rules = runtime.block_on(measure(&tools, &config, Route::Iotrules, config.paced_messages, rate))?;
@@ -146,6 +164,7 @@ fn run(test_mode: bool) -> Result<(), String> {
         paced.push((plain, rules));
     }
     summarize("saturated", &saturated);
+    summarize_ceiling(&saturated, &ceilings);
     summarize(&format!("paced at {}/s", config.rate), &paced);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
@@ -162,6 +181,7 @@ struct Tools {
 enum Route {
     Plain,
     Iotrules,
+    Forwarder,
 }
 
 /// One phase on one path, as the subscriber saw it.
@@ -177,6 +197,11 @@ struct Measured {
     /// broker's, and iotrules' own on its path. On a small machine they share the cores.
     broker_cpu_us: f64,
     iotrules_cpu_us: f64,
+    /// This process's: the publisher and the subscriber.
+    bench_cpu_us: f64,
+    /// The machine's CPU time per input message over all cores, and how busy the cores were.
+    machine_cpu_us: f64,
+    machine_busy: f64,
 }
 
 impl Measured {
@@ -197,21 +222,23 @@ async fn measure(
 ) -> Result<Measured, String> {
     let port = free_port()?;
     let broker = start_broker(tools, port)?;
-    let iotrules = match route {
+    // The consumer under test, a process of its own whose CPU time is measured.
+    let consumer = match route {
         Route::Plain => None,
         Route::Iotrules => Some(start_iotrules(tools, config, port)?),
+        Route::Forwarder => Some(start_forwarder(tools, port)?),
     };
     let (filter, expected): (&str, Vec<bool>) = match route {
         Route::Plain => (INPUT_FILTER, vec![true; count as usize]),
-        Route::Iotrules => (OUTPUT_TOPIC, (0..count).map(|seq| template(seq).hot).collect()),
+        Route::Iotrules | Route::Forwarder => (OUTPUT_TOPIC, (0..count).map(|seq| template(seq).hot).collect()),
     };
     let epoch = Instant::now();
     let subscriber = Subscriber::connect(port, filter).await?;
     let probe_seen = Arc::new(AtomicBool::new(false));
     let receiving = tokio::spawn(subscriber.receive(expected.clone(), epoch, probe_seen.clone()));
     let publisher = Publisher::connect(port, epoch);
-    // Only once a message has come all the way through is the path ready: iotrules has
-    // compiled its rule and subscribed, and both connections are up.
+    // Only once a message has come all the way through is the path ready: the consumer has
+    // (compiled its rule and) subscribed, and every connection is up.
     let ready_by = Instant::now() + Duration::from_secs(60);
     while !probe_seen.load(Ordering::Acquire) {
         if Instant::now() > ready_by {
@@ -220,12 +247,18 @@ async fn measure(
         publisher.send(PROBE, 0).await?;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let cpu_before = (cpu_us(&broker), iotrules.as_ref().map_or(0, cpu_us));
+    let cpu_before = (cpu_us(&broker), consumer.as_ref().map_or(0, cpu_us), process_cpu_us("self"), machine_cpu());
     let offered = publisher.publish_all(count, rate).await?;
     let mut measured = receiving.await.map_err(|error| format!("{route:?}: the subscriber stopped: {error}"))??;
+    let machine = machine_cpu();
+    let per_message = |before: u64, after: u64| after.saturating_sub(before) as f64 / count as f64;
     measured.offered = offered;
-    measured.broker_cpu_us = (cpu_us(&broker) - cpu_before.0) as f64 / count as f64;
-    measured.iotrules_cpu_us = (iotrules.as_ref().map_or(0, cpu_us) - cpu_before.1) as f64 / count as f64;
+    measured.broker_cpu_us = per_message(cpu_before.0, cpu_us(&broker));
+    measured.iotrules_cpu_us = per_message(cpu_before.1, consumer.as_ref().map_or(0, cpu_us));
+    measured.bench_cpu_us = per_message(cpu_before.2, process_cpu_us("self"));
+    measured.machine_cpu_us = per_message(cpu_before.3.busy_us, machine.busy_us);
+    let total = machine.total_us.saturating_sub(cpu_before.3.total_us);
+    measured.machine_busy = machine.busy_us.saturating_sub(cpu_before.3.busy_us) as f64 / total.max(1) as f64;
     let wanted = expected.iter().filter(|&&wanted| wanted).count();
     if measured.latencies_us.len() != wanted {
         return Err(format!("{route:?}: {} of {wanted} messages arrived", measured.latencies_us.len()));
@@ -403,6 +436,9 @@ impl Subscriber {
             duplicates,
             broker_cpu_us: f64::NAN,
             iotrules_cpu_us: f64::NAN,
+            bench_cpu_us: f64::NAN,
+            machine_cpu_us: f64::NAN,
+            machine_busy: f64::NAN,
         })
     }
 }
@@ -490,6 +526,23 @@ fn start_broker(tools: &Tools, port: u16) -> Result<Running, String> {
     }
 }
 
+/// The flag that makes this bench binary the forwarder instead.
+const FORWARDER_FLAG: &str = "--e2e-forwarder";
+
+/// This binary again, as the forwarder on `port`.
+fn start_forwarder(tools: &Tools, port: u16) -> Result<Running, String> {
+    let me = std::env::current_exe().map_err(|error| format!("cannot find the bench binary: {error}"))?;
+    let log = tools.dir.join(format!("forwarder-{port}.log"));
+    let log_file = std::fs::File::create(&log).map_err(|error| format!("{}: {error}", log.display()))?;
+    let child = Command::new(&me)
+        .args([FORWARDER_FLAG, &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .map_err(|error| format!("cannot start the forwarder: {error}"))?;
+    Ok(Running(child))
+}
+
 /// `iotrules run` with the rule, its log in the temporary directory.
 fn start_iotrules(tools: &Tools, config: &Config, port: u16) -> Result<Running, String> {
     let log = tools.dir.join(format!("iotrules-{port}.log"));
@@ -511,7 +564,12 @@ fn start_iotrules(tools: &Tools, config: &Config, port: u16) -> Result<Running, 
 
 /// User and system CPU time a running process has used, in µs (Linux `/proc`; 0 elsewhere).
 fn cpu_us(process: &Running) -> u64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", process.0.id())) else { return 0 };
+    process_cpu_us(&process.0.id().to_string())
+}
+
+/// [`cpu_us`] for `/proc/<pid>`, `self` included.
+fn process_cpu_us(pid: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
     // Fields after the parenthesised command name, which may itself hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')').map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
     let ticks: u64 = [11, 12].iter().filter_map(|&at| fields.get(at)?.parse::<u64>().ok()).sum();
@@ -519,12 +577,31 @@ fn cpu_us(process: &Running) -> u64 {
     ticks * 10_000
 }
 
+/// CPU time of all cores together, in µs: busy (not idle or waiting for I/O) and in all.
+#[derive(Clone, Copy, Default)]
+struct MachineCpu {
+    busy_us: u64,
+    total_us: u64,
+}
+
+/// The `cpu` line of `/proc/stat` (Linux; zeros elsewhere).
+fn machine_cpu() -> MachineCpu {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return MachineCpu::default() };
+    let Some(line) = stat.lines().find(|line| line.starts_with("cpu ")) else { return MachineCpu::default() };
+    let ticks: Vec<u64> = line.split_whitespace().skip(1).filter_map(|field| field.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal ...; guest time is already in user.
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    MachineCpu { busy_us: (total - idle) * 10_000, total_us: total * 10_000 }
+}
+
 fn print_pair(label: &str, plain: &Measured, rules: &Measured) {
     println!("{label}:");
     for (name, measured) in [("plain", plain), ("iotrules", rules)] {
         println!(
             "  {name:<9} {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  \
-             {} received, {} duplicates; CPU per message: broker {:.1} µs, iotrules {:.1} µs",
+             {} received, {} duplicates; CPU per message: broker {:.1} µs, iotrules {:.1} µs, bench {:.1} µs, \
+             machine {:.1} µs ({:.0}% busy)",
             measured.rate,
             measured.offered,
             measured.percentile(50),
@@ -534,9 +611,53 @@ fn print_pair(label: &str, plain: &Measured, rules: &Measured) {
             measured.duplicates,
             measured.broker_cpu_us,
             measured.iotrules_cpu_us,
+            measured.bench_cpu_us,
+            measured.machine_cpu_us,
+            100.0 * measured.machine_busy,
         );
     }
     println!("  iotrules/plain {:.1}%", 100.0 * rules.rate / plain.rate);
+}
+
+/// The forwarder's rate beside the others: how much of the plain rate republishing through
+/// the broker leaves at best, and how much of that iotrules reaches.
+fn print_ceiling(plain: &Measured, forwarded: &Measured, rules: &Measured) {
+    println!(
+        "  forwarder {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms; CPU per message: \
+         broker {:.1} µs, forwarder {:.1} µs, bench {:.1} µs, machine {:.1} µs ({:.0}% busy)",
+        forwarded.rate,
+        forwarded.offered,
+        forwarded.percentile(50),
+        forwarded.percentile(99),
+        forwarded.broker_cpu_us,
+        forwarded.iotrules_cpu_us,
+        forwarded.bench_cpu_us,
+        forwarded.machine_cpu_us,
+        100.0 * forwarded.machine_busy,
+    );
+    println!(
+        "  forwarder/plain {:.1}%, iotrules/forwarder {:.1}%",
+        100.0 * forwarded.rate / plain.rate,
+        100.0 * rules.rate / forwarded.rate
+    );
+}
+
+fn summarize_ceiling(rounds: &[(Measured, Measured)], ceilings: &[Measured]) {
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+    };
+    let pairs = || rounds.iter().zip(ceilings);
+    println!(
+        "median over {} round(s), saturated: forwarder {:.0} msg/s, forwarder/plain {:.1}%, iotrules/forwarder {:.1}%; \
+         CPU per message: broker {:.1} µs, forwarder {:.1} µs",
+        ceilings.len(),
+        median(ceilings.iter().map(|forwarded| forwarded.rate).collect()),
+        median(pairs().map(|((plain, _), forwarded)| 100.0 * forwarded.rate / plain.rate).collect()),
+        median(pairs().map(|((_, rules), forwarded)| 100.0 * rules.rate / forwarded.rate).collect()),
+        median(ceilings.iter().map(|forwarded| forwarded.broker_cpu_us).collect()),
+        median(ceilings.iter().map(|forwarded| forwarded.iotrules_cpu_us).collect()),
+    );
 }
 
 /// Medians over the rounds: the rates, each path's p50 and p99, and the ratio of the rates.
@@ -562,4 +683,57 @@ fn summarize(label: &str, rounds: &[(Measured, Measured)]) {
         of(&|(_, rules)| rules.broker_cpu_us),
         of(&|(_, rules)| rules.iotrules_cpu_us),
     );
+}
+
+/// The W1 rule with its republish, written by hand on rumqttc with nothing else: the
+/// cheapest way to do the job, to measure the ceiling against.
+mod forwarder {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    use serde_json::{Value, json};
+
+    use super::{INPUT_FILTER, OUTPUT_TOPIC};
+
+    pub(super) fn run(port: &str) -> Result<(), String> {
+        let port: u16 = port.parse().map_err(|error| format!("port `{port}`: {error}"))?;
+        // One thread, as cheap as rumqttc gets on a machine the broker shares.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| format!("cannot start tokio: {error}"))?;
+        runtime.block_on(forward(port))
+    }
+
+    async fn forward(port: u16) -> Result<(), String> {
+        let mut options = MqttOptions::new("e2e-forwarder-out", "127.0.0.1", port);
+        options.set_inflight(256);
+        let (out, mut out_loop) = AsyncClient::new(options, 1024);
+        tokio::spawn(async move {
+            while out_loop.poll().await.is_ok() {}
+            eprintln!("the publishing connection ended");
+        });
+        let options = MqttOptions::new("e2e-forwarder-in", "127.0.0.1", port);
+        let (input, mut in_loop) = AsyncClient::new(options, 64);
+        input.subscribe(INPUT_FILTER, QoS::AtLeastOnce).await.map_err(|error| error.to_string())?;
+        loop {
+            let event = in_loop.poll().await.map_err(|error| error.to_string())?;
+            let Event::Incoming(Packet::Publish(publish)) = event else { continue };
+            let Ok(message) = serde_json::from_slice::<Value>(&publish.payload) else { continue };
+            let (Some(temperature), Some(humidity)) = (message["temperature"].as_f64(), message["humidity"].as_f64())
+            else {
+                continue;
+            };
+            if temperature > 50.0 && humidity < 80.0 {
+                let output = json!({
+                    "temperature": message["temperature"],
+                    "humidity": message["humidity"],
+                    "device": publish.topic.split('/').nth(1),
+                    "seq": message["seq"],
+                    "sent": message["sent"],
+                });
+                out.publish(OUTPUT_TOPIC, QoS::AtLeastOnce, false, output.to_string())
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
+        }
+    }
 }

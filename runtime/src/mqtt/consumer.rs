@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::mqtt::backoff::Backoff;
-use crate::mqtt::link::{self, Client, Event, EventLoop, Message, Options};
+use crate::mqtt::link::{self, Ack, Client, Event, EventLoop, Message, Options};
 use crate::serve::acks::AckWindow;
 
 /// One message as it came off the connection, numbered in arrival order.
@@ -22,7 +22,7 @@ pub(crate) struct Received {
 #[derive(Debug)]
 struct Done {
     /// `None` for QoS 0, which has nothing to acknowledge.
-    message: Option<Message>,
+    ack: Option<Ack>,
     /// Returned to the in-flight window once the acknowledgement is on its way.
     _permit: OwnedSemaphorePermit,
 }
@@ -63,15 +63,15 @@ impl Consumer {
 
     /// Records that `received`'s actions are done and acknowledges every message now ready.
     pub(crate) fn done(&self, received: &Received, permit: OwnedSemaphorePermit) {
-        let message = (received.message.qos > 0).then(|| received.message.clone());
+        let ack = (received.message.qos > 0).then(|| received.message.ack.clone());
         let mut session = self.session();
         // Acknowledged while holding the lock: two completions must not reorder their PUBACKs.
-        for ready in session.window.complete(received.sequence, Done { message, _permit: permit }) {
-            if let Some(message) = ready.message
-                && let Err(error) = session.client.try_ack(&message)
+        for ready in session.window.complete(received.sequence, Done { ack, _permit: permit }) {
+            if let Some(ack) = ready.ack
+                && let Err(error) = session.client.try_ack(&ack)
             {
                 // The broker sends the message again on the next connection.
-                tracing::warn!(%error, topic = message.topic, "cannot acknowledge");
+                tracing::warn!(%error, "cannot acknowledge");
             }
         }
     }

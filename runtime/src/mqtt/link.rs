@@ -76,12 +76,13 @@ pub(crate) struct Message {
     pub(crate) retain: bool,
     /// Over MQTT 5 only.
     pub(crate) properties: Option<MqttProperties>,
-    packet: Packet,
+    pub(crate) ack: Ack,
 }
 
-/// The packet, kept to acknowledge it.
+/// What acknowledging a message takes: its packet with topic, payload and properties moved
+/// out into the [`Message`], so keeping it until the actions are done copies nothing.
 #[derive(Clone, Debug)]
-enum Packet {
+pub(crate) enum Ack {
     V311(rumqttc::Publish),
     V5(Box<packet5::Publish>),
 }
@@ -130,10 +131,10 @@ fn qos5(level: u8) -> QoS5 {
 }
 
 impl Client {
-    pub(crate) fn try_ack(&self, message: &Message) -> Result<(), String> {
-        match (self, &message.packet) {
-            (Client::V311(client), Packet::V311(publish)) => client.try_ack(publish).map_err(|error| error.to_string()),
-            (Client::V5(client), Packet::V5(publish)) => client.try_ack(publish).map_err(|error| error.to_string()),
+    pub(crate) fn try_ack(&self, ack: &Ack) -> Result<(), String> {
+        match (self, ack) {
+            (Client::V311(client), Ack::V311(publish)) => client.try_ack(publish).map_err(|error| error.to_string()),
+            (Client::V5(client), Ack::V5(publish)) => client.try_ack(publish).map_err(|error| error.to_string()),
             _ => Err("a message cannot be acknowledged on a connection of another MQTT version".to_owned()),
         }
     }
@@ -209,13 +210,13 @@ impl EventLoop {
                 use rumqttc::{Event as E, Packet as P};
                 Ok(match eventloop.poll().await.map_err(|error| error.to_string())? {
                     E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
-                    E::Incoming(P::Publish(publish)) => Event::Message(Box::new(Message {
-                        topic: publish.topic.clone(),
-                        payload: publish.payload.clone(),
+                    E::Incoming(P::Publish(mut publish)) => Event::Message(Box::new(Message {
+                        topic: std::mem::take(&mut publish.topic),
+                        payload: std::mem::take(&mut publish.payload),
                         qos: publish.qos as u8,
                         retain: publish.retain,
                         properties: None,
-                        packet: Packet::V311(publish),
+                        ack: Ack::V311(publish),
                     })),
                     E::Incoming(P::SubAck(suback))
                         if suback
@@ -235,13 +236,13 @@ impl EventLoop {
                 use rumqttc::v5::{Event as E, Incoming as P};
                 Ok(match eventloop.poll().await.map_err(|error| error.to_string())? {
                     E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
-                    E::Incoming(P::Publish(publish)) => Event::Message(Box::new(Message {
-                        topic: String::from_utf8_lossy(&publish.topic).into_owned(),
-                        payload: publish.payload.clone(),
+                    E::Incoming(P::Publish(mut publish)) => Event::Message(Box::new(Message {
+                        topic: String::from_utf8_lossy(&std::mem::take(&mut publish.topic)).into_owned(),
+                        payload: std::mem::take(&mut publish.payload),
                         qos: publish.qos as u8,
                         retain: publish.retain,
-                        properties: Some(publish.properties.as_ref().map(from_v5).unwrap_or_default()),
-                        packet: Packet::V5(Box::new(publish)),
+                        properties: Some(publish.properties.take().as_ref().map(from_v5).unwrap_or_default()),
+                        ack: Ack::V5(Box::new(publish)),
                     })),
                     E::Incoming(P::SubAck(suback))
                         if suback
