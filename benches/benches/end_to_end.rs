@@ -194,9 +194,10 @@ struct Measured {
     latencies_us: Vec<u64>,
     duplicates: u64,
     /// CPU time (user and system) per input message while the messages flowed, in µs: the
-    /// broker's, and iotrules' own on its path. On a small machine they share the cores.
+    /// broker's, and the consumer's own (iotrules or the forwarder; none on the plain path,
+    /// where the bench subscribes itself). On a small machine they share the cores.
     broker_cpu_us: f64,
-    iotrules_cpu_us: f64,
+    consumer_cpu_us: f64,
     /// This process's: the publisher and the subscriber.
     bench_cpu_us: f64,
     /// The machine's CPU time per input message over all cores, and how busy the cores were.
@@ -254,7 +255,7 @@ async fn measure(
     let per_message = |before: u64, after: u64| after.saturating_sub(before) as f64 / count as f64;
     measured.offered = offered;
     measured.broker_cpu_us = per_message(cpu_before.0, cpu_us(&broker));
-    measured.iotrules_cpu_us = per_message(cpu_before.1, consumer.as_ref().map_or(0, cpu_us));
+    measured.consumer_cpu_us = per_message(cpu_before.1, consumer.as_ref().map_or(0, cpu_us));
     measured.bench_cpu_us = per_message(cpu_before.2, process_cpu_us("self"));
     measured.machine_cpu_us = per_message(cpu_before.3.busy_us, machine.busy_us);
     let total = machine.total_us.saturating_sub(cpu_before.3.total_us);
@@ -435,7 +436,7 @@ impl Subscriber {
             latencies_us,
             duplicates,
             broker_cpu_us: f64::NAN,
-            iotrules_cpu_us: f64::NAN,
+            consumer_cpu_us: f64::NAN,
             bench_cpu_us: f64::NAN,
             machine_cpu_us: f64::NAN,
             machine_busy: f64::NAN,
@@ -597,44 +598,35 @@ fn machine_cpu() -> MachineCpu {
 
 fn print_pair(label: &str, plain: &Measured, rules: &Measured) {
     println!("{label}:");
-    for (name, measured) in [("plain", plain), ("iotrules", rules)] {
-        println!(
-            "  {name:<9} {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  \
-             {} received, {} duplicates; CPU per message: broker {:.1} µs, iotrules {:.1} µs, bench {:.1} µs, \
-             machine {:.1} µs ({:.0}% busy)",
-            measured.rate,
-            measured.offered,
-            measured.percentile(50),
-            measured.percentile(99),
-            measured.percentile(100),
-            measured.latencies_us.len(),
-            measured.duplicates,
-            measured.broker_cpu_us,
-            measured.iotrules_cpu_us,
-            measured.bench_cpu_us,
-            measured.machine_cpu_us,
-            100.0 * measured.machine_busy,
-        );
-    }
+    print_measured("plain", plain);
+    print_measured("iotrules", rules);
     println!("  iotrules/plain {:.1}%", 100.0 * rules.rate / plain.rate);
+}
+
+fn print_measured(name: &str, measured: &Measured) {
+    println!(
+        "  {name:<9} {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms  max {:>8.2} ms  \
+         {} received, {} duplicates; CPU per message: broker {:.1} µs, {name} {:.1} µs, bench {:.1} µs, \
+         machine {:.1} µs ({:.0}% busy)",
+        measured.rate,
+        measured.offered,
+        measured.percentile(50),
+        measured.percentile(99),
+        measured.percentile(100),
+        measured.latencies_us.len(),
+        measured.duplicates,
+        measured.broker_cpu_us,
+        measured.consumer_cpu_us,
+        measured.bench_cpu_us,
+        measured.machine_cpu_us,
+        100.0 * measured.machine_busy,
+    );
 }
 
 /// The forwarder's rate beside the others: how much of the plain rate republishing through
 /// the broker leaves at best, and how much of that iotrules reaches.
 fn print_ceiling(plain: &Measured, forwarded: &Measured, rules: &Measured) {
-    println!(
-        "  forwarder {:>9.0} msg/s (publisher {:>7.0}/s)  latency p50 {:>8.2} ms  p99 {:>8.2} ms; CPU per message: \
-         broker {:.1} µs, forwarder {:.1} µs, bench {:.1} µs, machine {:.1} µs ({:.0}% busy)",
-        forwarded.rate,
-        forwarded.offered,
-        forwarded.percentile(50),
-        forwarded.percentile(99),
-        forwarded.broker_cpu_us,
-        forwarded.iotrules_cpu_us,
-        forwarded.bench_cpu_us,
-        forwarded.machine_cpu_us,
-        100.0 * forwarded.machine_busy,
-    );
+    print_measured("forwarder", forwarded);
     println!(
         "  forwarder/plain {:.1}%, iotrules/forwarder {:.1}%; a republisher costing no CPU at all: at most {:.1}% of plain",
         100.0 * forwarded.rate / plain.rate,
@@ -648,14 +640,16 @@ fn print_ceiling(plain: &Measured, forwarded: &Measured, rules: &Measured) {
 /// and what is left (the broker routing every output again, the publisher, the subscriber) is
 /// what a republisher that cost nothing would still need: its rate against plain at best.
 fn free_republisher(plain: &Measured, forwarded: &Measured) -> f64 {
-    plain.machine_cpu_us / (forwarded.machine_cpu_us - forwarded.iotrules_cpu_us)
+    plain.machine_cpu_us / (forwarded.machine_cpu_us - forwarded.consumer_cpu_us)
+}
+
+/// The middle value (the upper one of an even count), NaN for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn summarize_ceiling(rounds: &[(Measured, Measured)], ceilings: &[Measured]) {
-    let median = |mut values: Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-    };
     let pairs = || rounds.iter().zip(ceilings);
     println!(
         "median over {} round(s), saturated: forwarder {:.0} msg/s, forwarder/plain {:.1}%, iotrules/forwarder {:.1}%, \
@@ -666,16 +660,12 @@ fn summarize_ceiling(rounds: &[(Measured, Measured)], ceilings: &[Measured]) {
         median(pairs().map(|((_, rules), forwarded)| 100.0 * rules.rate / forwarded.rate).collect()),
         median(pairs().map(|((plain, _), forwarded)| 100.0 * free_republisher(plain, forwarded)).collect()),
         median(ceilings.iter().map(|forwarded| forwarded.broker_cpu_us).collect()),
-        median(ceilings.iter().map(|forwarded| forwarded.iotrules_cpu_us).collect()),
+        median(ceilings.iter().map(|forwarded| forwarded.consumer_cpu_us).collect()),
     );
 }
 
 /// Medians over the rounds: the rates, each path's p50 and p99, and the ratio of the rates.
 fn summarize(label: &str, rounds: &[(Measured, Measured)]) {
-    let median = |mut values: Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-    };
     let of = |pick: &dyn Fn(&(Measured, Measured)) -> f64| median(rounds.iter().map(pick).collect());
     println!(
         "median over {} round(s), {label}: plain {:.0} msg/s (p50 {:.2} ms, p99 {:.2} ms), iotrules {:.0} msg/s \
@@ -691,7 +681,7 @@ fn summarize(label: &str, rounds: &[(Measured, Measured)]) {
         of(&|(plain, rules)| 100.0 * rules.rate / plain.rate),
         of(&|(plain, _)| plain.broker_cpu_us),
         of(&|(_, rules)| rules.broker_cpu_us),
-        of(&|(_, rules)| rules.iotrules_cpu_us),
+        of(&|(_, rules)| rules.consumer_cpu_us),
     );
 }
 
