@@ -150,7 +150,10 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
                     () = &mut stop => break,
                     Some(()) = reloads.recv() => engine.reload(&settings, &subscriptions),
                     received = inbound.recv() => match received {
-                        Some(received) => engine.process(received, permit),
+                        Some(received) => {
+                            engine.process(received, permit);
+                            engine.process_waiting(&mut inbound, &permits);
+                        }
                         None => break,
                     },
                 }
@@ -180,6 +183,9 @@ fn subscribed(loaded: &Loaded, settings: &Settings) -> Vec<String> {
         .map(|filter| subscription(filter, settings.share_group.as_deref()))
         .collect()
 }
+
+/// At most this many messages are taken from the connection in one pass of the main loop.
+const BATCH: usize = 64;
 
 /// Everything a message needs on its way through.
 #[derive(Debug)]
@@ -272,6 +278,18 @@ impl Engine {
             }
             acker.done(&received, permit);
         });
+    }
+
+    /// Processes the messages already waiting, as far as the in-flight window allows, before
+    /// the loop looks at stop and reload requests again: under load a wake-up then costs one
+    /// pass through the loop for a batch rather than one per message. The batch is bounded so
+    /// that a stop or a reload waits for at most that many evaluations.
+    fn process_waiting(&mut self, inbound: &mut mpsc::Receiver<Received>, permits: &Arc<Semaphore>) {
+        for _ in 0..BATCH {
+            let Ok(permit) = permits.clone().try_acquire_owned() else { return };
+            let Ok(received) = inbound.try_recv() else { return };
+            self.process(received, permit);
+        }
     }
 
     /// Compiles the rule files again and swaps the set in between two messages; a set with
