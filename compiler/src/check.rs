@@ -9,6 +9,7 @@
 pub mod functions;
 pub mod regex_literal;
 pub mod topic_filter;
+pub mod topic_name;
 pub mod types;
 
 use std::collections::HashMap;

@@ -209,11 +209,16 @@ impl<P: Publisher> Context<'_, P> {
         failed_action: &'static str,
         resource: &str,
     ) -> Result<String, Failure> {
-        let failure = |error: &dyn std::fmt::Display| Failure {
+        self.render_text(template).map_err(|error_message| Failure {
             failed_action,
             failed_resource: resource.to_owned(),
-            error_message: format!("substitution template could not be evaluated: {error}"),
-        };
+            error_message,
+        })
+    }
+
+    /// Renders a template, or says why it could not be.
+    fn render_text(&self, template: &iotrules_compiler::template::Template) -> Result<String, String> {
+        let failure = |error: &dyn std::fmt::Display| format!("substitution template could not be evaluated: {error}");
         if let Some(text) = template.literal() {
             return Ok(text);
         }

@@ -150,6 +150,67 @@ async fn republish_renders_templates_against_the_original_message() {
     assert_eq!((published[1].topic.as_str(), published[1].qos), ("by-client/sensor-7/", 0));
 }
 
+/// Topics and headers that a template fills from the message are checked before anything
+/// reaches the publisher: each bad one fails its action into the error action.
+#[tokio::test]
+async fn substituted_topics_and_headers_are_checked_before_publishing() {
+    let actions = rule(&file(
+        r#"{"republish": {"topic": "out/${name}", "qos": 1, "roleArn": "r"}},
+           {"republish": {"topic": "headers/x", "roleArn": "r",
+                          "headers": {"contentType": "${name}", "userProperties": [{"key": "k", "value": "${name}"}]}}}"#,
+        ERROR_TO_TOPIC,
+    ));
+    let long = "x".repeat(70_000);
+    let bad_names: &[(&str, &str)] = &[
+        (r"a\u0001b", "U+0001"),
+        (r"a\nb", "U+000A"),
+        (r"a\u007fb", "U+007F"),
+        (r"a\u0085b", "U+0085"),
+        (r"a\uffffb", "U+FFFF"),
+        ("a/+", "wildcard `+`"),
+        ("#", "wildcard `#`"),
+        ("1/2/3/4/5/6/7/8", "8 forward slashes"),
+        (&long, "70004 bytes long"),
+    ];
+    for (name, expected) in bad_names {
+        let publisher = Recorder::default();
+        let message = incoming("devices/d1/telemetry", &format!("{{\"name\": \"{name}\"}}"));
+        let report = run(&actions, &publisher, http::DEFAULT_HTTP_TIMEOUT, &message).await;
+        let first = &report.failures[0];
+        assert_eq!(first.failed_action, "RepublishAction");
+        assert!(first.error_message.contains(expected), "{name:.20}: {}", first.error_message);
+        assert!(first.failed_resource.len() <= 260 && !first.failed_resource.contains(['\n', '\u{1}']));
+        assert_eq!(report.error_action, Some(Ok(())), "{name:.20}");
+        let published = publisher.taken();
+        assert!(published.iter().all(|message| message.topic == "errors/d1" || message.topic == "headers/x"));
+        assert!(published.iter().all(|message| message.topic.len() <= 256));
+    }
+    // A header MQTT cannot carry fails its action too.
+    let publisher = Recorder::default();
+    let message = incoming("devices/d1/telemetry", r#"{"name": "ok\u001b[31m"}"#);
+    let report = run(&actions, &publisher, http::DEFAULT_HTTP_TIMEOUT, &message).await;
+    assert_eq!(report.succeeded, 0);
+    assert!(
+        report.failures[1].error_message.contains("cannot be sent: it holds the character U+001B"),
+        "{:?}",
+        report.failures
+    );
+    assert!(report.failures[0].error_message.contains("U+001B"), "{:?}", report.failures);
+}
+
+/// An output larger than AWS's message limit is refused before the encoder sees it.
+#[tokio::test]
+async fn oversized_outputs_fail_the_action() {
+    let actions = rule(&file(r#"{"republish": {"topic": "big", "roleArn": "r"}}"#, ERROR_TO_TOPIC));
+    let publisher = Recorder::default();
+    let http = HttpClient::new(http::DEFAULT_HTTP_TIMEOUT).unwrap();
+    let output = Bytes::from(vec![b'x'; 128 * 1024 + 1]);
+    let report =
+        actions.run(&publisher, &http, &Environment::default(), &incoming("devices/d1/telemetry", "{}"), output).await;
+    assert!(report.failures[0].error_message.contains("131073 bytes"), "{:?}", report.failures);
+    assert_eq!(publisher.taken().iter().map(|message| message.topic.as_str()).collect::<Vec<_>>(), ["errors/d1"]);
+}
+
 #[tokio::test]
 async fn http_posts_the_output_with_templated_url_and_headers() {
     let (base, received) = server(vec![200]).await;
@@ -225,7 +286,7 @@ async fn http_timeout_runs_the_error_action_with_aws_payload() {
                 r#"{{"ruleName":"fanout","topic":"devices/d1/telemetry","cloudwatchTraceId":"7e146a2c-95b5-6caf-98b9-50e3969734c7","#,
                 r#""clientId":"sensor-7","base64OriginalPayload":"eyJ0IjozMX0=","failures":["#,
                 r#"{{"failedAction":"HttpAction","failedResource":"{base}/slow","errorMessage":"{timeout}"}},"#,
-                r#"{{"failedAction":"RepublishAction","failedResource":"fail/x","errorMessage":"publish failed: broker refused"}}]}}"#
+                r#"{{"failedAction":"RepublishAction","failedResource":"fail/x","errorMessage":"Failed to republish to topic. The error received was: broker refused"}}]}}"#
             ),
             base = base,
             timeout = timeout

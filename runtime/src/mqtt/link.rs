@@ -59,8 +59,12 @@ pub(crate) enum Event {
     },
     Message(Box<Message>),
     SubscriptionRefused(String),
-    /// The broker acknowledged the QoS 1 publish with this packet id.
-    Acknowledged(u16),
+    /// The broker acknowledged the QoS 1 publish with this packet id; over MQTT 5 it may
+    /// refuse it (a PUBACK reason code of 0x80 or more), and says why.
+    Acknowledged {
+        pkid: u16,
+        refused: Option<String>,
+    },
     /// A publish went out with this packet id (0 for QoS 0).
     Written(u16),
     Disconnecting,
@@ -226,7 +230,7 @@ impl EventLoop {
                     {
                         Event::SubscriptionRefused(format!("{:?}", suback.return_codes))
                     }
-                    E::Incoming(P::PubAck(ack)) => Event::Acknowledged(ack.pkid),
+                    E::Incoming(P::PubAck(ack)) => Event::Acknowledged { pkid: ack.pkid, refused: None },
                     E::Outgoing(Outgoing::Publish(pkid)) => Event::Written(pkid),
                     E::Outgoing(Outgoing::Disconnect) => Event::Disconnecting,
                     _ => Event::Other,
@@ -252,7 +256,7 @@ impl EventLoop {
                     {
                         Event::SubscriptionRefused(format!("{:?}", suback.return_codes))
                     }
-                    E::Incoming(P::PubAck(ack)) => Event::Acknowledged(ack.pkid),
+                    E::Incoming(P::PubAck(ack)) => Event::Acknowledged { pkid: ack.pkid, refused: refusal(&ack) },
                     E::Outgoing(Outgoing::Publish(pkid)) => Event::Written(pkid),
                     E::Outgoing(Outgoing::Disconnect) => Event::Disconnecting,
                     _ => Event::Other,
@@ -260,6 +264,26 @@ impl EventLoop {
             }
         }
     }
+}
+
+/// Why an MQTT 5 broker refused a publish, from its PUBACK; `None` when it took it.
+fn refusal(ack: &packet5::PubAck) -> Option<String> {
+    use packet5::PubAckReason as R;
+    let reason = match ack.reason {
+        R::Success | R::NoMatchingSubscribers => return None,
+        R::UnspecifiedError => "unspecified error (0x80)",
+        R::ImplementationSpecificError => "implementation specific error (0x83)",
+        R::NotAuthorized => "not authorized (0x87)",
+        R::TopicNameInvalid => "topic name invalid (0x90)",
+        R::PacketIdentifierInUse => "packet identifier in use (0x91)",
+        R::QuotaExceeded => "quota exceeded (0x97)",
+        R::PayloadFormatInvalid => "payload format invalid (0x99)",
+    };
+    let detail = ack.properties.as_ref().and_then(|properties| properties.reason_string.as_deref());
+    Some(match detail {
+        Some(detail) => format!("the broker refused the message: {reason}: {}", detail.escape_debug()),
+        None => format!("the broker refused the message: {reason}"),
+    })
 }
 
 fn from_v5(properties: &packet5::PublishProperties) -> MqttProperties {

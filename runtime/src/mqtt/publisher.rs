@@ -57,9 +57,9 @@ impl Pending {
         }
     }
 
-    fn acknowledged(&mut self, pkid: u16) {
+    fn acknowledged(&mut self, pkid: u16, refused: Option<String>) {
         if let Some(done) = self.awaiting_ack.remove(&pkid) {
-            let _ = done.send(Ok(()));
+            let _ = done.send(refused.map_or(Ok(()), Err));
         }
     }
 }
@@ -119,7 +119,7 @@ async fn drive(mut eventloop: EventLoop, pending: Arc<Mutex<Pending>>) {
     loop {
         match eventloop.poll().await {
             Ok(Event::Written(pkid)) => lock(&pending).written(pkid),
-            Ok(Event::Acknowledged(pkid)) => lock(&pending).acknowledged(pkid),
+            Ok(Event::Acknowledged { pkid, refused }) => lock(&pending).acknowledged(pkid, refused),
             Ok(Event::Connected { session_present }) => {
                 backoff.reset();
                 if connected_before && !session_present {
@@ -159,11 +159,11 @@ mod tests {
         pending.written(7); // retransmitted after a reconnection
         pending.written(8);
         assert!(third_rx.try_recv().is_err());
-        pending.acknowledged(8);
+        pending.acknowledged(8, None);
         assert_eq!(third_rx.try_recv().ok(), Some(Ok(())));
-        pending.acknowledged(7);
-        assert_eq!(first_rx.try_recv().ok(), Some(Ok(())));
-        pending.acknowledged(7); // a duplicate PUBACK is ignored
+        pending.acknowledged(7, Some("refused".to_owned()));
+        assert_eq!(first_rx.try_recv().ok(), Some(Err("refused".to_owned())), "an MQTT 5 refusal fails the publish");
+        pending.acknowledged(7, None); // a duplicate PUBACK is ignored
         assert!(pending.awaiting_ack.is_empty() && pending.queued.is_empty());
 
         let (waiting, mut waiting_rx) = oneshot::channel();

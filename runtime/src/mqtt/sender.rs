@@ -44,7 +44,7 @@ pub(crate) async fn send_all(
         match eventloop.poll().await {
             Ok(Event::Connected { .. }) => connected = true,
             Ok(Event::Written(0)) if qos == 0 => done += 1,
-            Ok(Event::Acknowledged(_)) => done += 1,
+            Ok(Event::Acknowledged { .. }) => done += 1,
             Ok(_) => {}
             Err(error) if !connected && started.elapsed() < CONNECT_PATIENCE => {
                 tracing::debug!(%error, "broker not reachable yet");
