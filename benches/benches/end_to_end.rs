@@ -580,6 +580,7 @@ fn start_iotrules(tools: &Tools, config: &Config, port: u16) -> Result<Running, 
         .arg(&tools.rule)
         .args(["--broker", &format!("mqtt://127.0.0.1:{port}"), "--client-id", "e2e-iotrules"])
         .args(["--stats-interval", "0"])
+        .env("IOTRULES_STATE_DIR", std::env::temp_dir().join(format!("iotrules-e2e-{}", std::process::id())))
         .stdout(Stdio::null())
         .stderr(log_file);
     if let Some(in_flight) = config.in_flight {

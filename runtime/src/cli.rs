@@ -122,6 +122,26 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) http_timeout_ms: Option<u64>,
 
+    /// Most runs of one action in progress at once; more wait in its queue.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) action_concurrency: u32,
+
+    /// Most runs of one action waiting for their turn; past it a run fails into the rule's
+    /// error action.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) action_queue: u32,
+
+    /// Milliseconds a rule's actions may take before their run is handed off to the outbox
+    /// on disk and the message acknowledged; a run whose action must queue is handed off at
+    /// once.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) handoff_after_ms: u64,
+
+    /// Where iotrules keeps its state: the outbox of handed-off runs, one file per client id.
+    /// Default: $XDG_STATE_HOME/iotrules, else ~/.local/state/iotrules.
+    #[arg(long, value_name = "DIR", env = "IOTRULES_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+
     /// Reload only on SIGHUP, not when a rule file changes.
     #[arg(long)]
     pub(crate) no_watch: bool,

@@ -1,10 +1,12 @@
 //! `iotrules run`'s engine: a compiled rule set attached to a live MQTT stream.
 //!
 //! **Invariants.** A QoS 1 message is acknowledged only once every action of every rule it
-//! fired has finished (or the rule's error action has run), and acknowledgements leave in the
-//! order messages arrived. At most `in_flight` messages are between arrival and
-//! acknowledgement; past that iotrules stops reading and the broker holds the rest. Rules are
-//! evaluated on one thread, in arrival order; actions run concurrently.
+//! fired has finished (or the rule's error action has run) or been handed off to the outbox,
+//! and acknowledgements leave in the order messages arrived. At most `in_flight` messages are
+//! between arrival and acknowledgement; past that iotrules stops reading and the broker holds
+//! the rest. Rules are evaluated on one thread, in arrival order; actions run concurrently,
+//! each on its own lane. A reload compiles the new set on another thread and swaps it in
+//! between two messages, so evaluation never waits for the compiler.
 
 pub(crate) mod acks;
 mod loading;
@@ -21,7 +23,9 @@ use iotrules_compiler::eval::{Environment, Message};
 use iotrules_compiler::ruleset::{Produced, Scratch};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-use crate::actions::{HttpClient, Incoming, RuleActions};
+use crate::actions::lanes::Lanes;
+use crate::actions::outbox::{Outbox, Records};
+use crate::actions::{Handoff, HttpClient, Incoming, RuleActions, Runner};
 use crate::mqtt::consumer::{self, Consumer, Received, Subscriptions};
 use crate::mqtt::endpoint::Connection;
 use crate::mqtt::link;
@@ -53,6 +57,12 @@ pub(crate) struct Settings {
     /// Sample messages to publish once running (`--publish`); their rules' outputs are
     /// logged, so a first run shows what the rules do.
     pub(crate) demo: Option<Vec<(String, Vec<u8>)>>,
+    /// Every action's lane; the rule set was loaded with them.
+    pub(crate) lanes: Arc<Lanes>,
+    /// The outbox for runs handed off; `None` holds every message until its actions finish.
+    pub(crate) outbox: Option<(Outbox, Records)>,
+    /// A run still going after this long is handed off to the outbox.
+    pub(crate) handoff_after: Duration,
 }
 
 /// Runs until SIGINT or SIGTERM, then finishes the messages in flight.
@@ -108,16 +118,24 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     let mut reloads = reload::requests(&settings.rules, settings.watch)?;
     let mut stop = Box::pin(reload::stop_requested());
     let permits = Arc::new(Semaphore::new(settings.in_flight));
-    let http = HttpClient::new(settings.http_timeout)?;
+    let (outbox, left) = settings.outbox.clone().map_or((None, Vec::new()), |(outbox, left)| (Some(outbox), left));
+    let runner = Arc::new(Runner {
+        publisher: publisher.clone(),
+        http: HttpClient::new(settings.http_timeout)?,
+        env: Arc::new(Environment::default()),
+        handoff: outbox.map(|outbox| Handoff { outbox, after: settings.handoff_after }),
+    });
+    resume(&runner, &settings.lanes, left, &stats);
+    let (compiled_tx, mut compiled) = mpsc::channel(1);
     let mut engine = Engine {
         loaded,
         scratch: Scratch::default(),
-        env: Arc::new(Environment::default()),
-        publisher: publisher.clone(),
-        http,
+        runner,
         consumer: consumer.clone(),
         stats: stats.clone(),
         show_outputs: settings.demo.is_some(),
+        reloading: Reloading::Idle,
+        compiled_tx,
     };
     tracing::info!(
         rules = engine.loaded.set.rules().len(),
@@ -142,13 +160,15 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
         tokio::select! {
             biased;
             () = &mut stop => break,
-            Some(()) = reloads.recv() => engine.reload(&settings, &subscriptions),
+            Some(result) = compiled.recv() => engine.swap(result, &settings, &subscriptions),
+            Some(()) = reloads.recv() => engine.reload(&settings),
             permit = permits.clone().acquire_owned() => {
                 let Ok(permit) = permit else { break };
                 tokio::select! {
                     biased;
                     () = &mut stop => break,
-                    Some(()) = reloads.recv() => engine.reload(&settings, &subscriptions),
+                    Some(result) = compiled.recv() => engine.swap(result, &settings, &subscriptions),
+                    Some(()) = reloads.recv() => engine.reload(&settings),
                     received = inbound.recv() => match received {
                         Some(received) => {
                             engine.process(received, permit);
@@ -169,10 +189,13 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     }
     engine.consumer.disconnect();
     publisher.disconnect().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), receiver).await;
+    let received = tokio::time::timeout(Duration::from_secs(5), receiver).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), publishing).await;
     stats.print_summary();
-    Ok(())
+    match received {
+        Ok(Ok(Err(message))) => Err(message),
+        _ => Ok(()),
+    }
 }
 
 fn subscribed(loaded: &Loaded, settings: &Settings) -> Vec<String> {
@@ -192,12 +215,21 @@ const BATCH: usize = 64;
 struct Engine {
     loaded: Loaded,
     scratch: Scratch,
-    env: Arc<Environment>,
-    publisher: MqttPublisher,
-    http: HttpClient,
+    runner: Arc<Runner<MqttPublisher>>,
     consumer: Consumer,
     stats: Arc<Stats>,
     show_outputs: bool,
+    reloading: Reloading,
+    /// Where a reload's compiled set (or its diagnostics) comes back.
+    compiled_tx: mpsc::Sender<Result<Loaded, String>>,
+}
+
+/// Whether a reload is compiling, and whether another was asked for meanwhile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reloading {
+    Idle,
+    Compiling,
+    CompilingThenAgain,
 }
 
 impl Engine {
@@ -221,7 +253,7 @@ impl Engine {
             ..Message::default()
         };
         let started = Instant::now();
-        let result = self.loaded.set.evaluate_with(&self.env, &message, &mut self.scratch);
+        let result = self.loaded.set.evaluate_with(&self.runner.env, &message, &mut self.scratch);
         self.stats.evaluated(started.elapsed());
         if let Err(error) = result {
             // AWS logs such a message and drops it; the error action is for failed actions.
@@ -250,33 +282,31 @@ impl Engine {
             }
         }
         let actions = self.loaded.actions.clone();
-        let names = self.loaded.names.clone();
-        let (publisher, http, env, acker, stats) =
-            (self.publisher.clone(), self.http.clone(), self.env.clone(), self.consumer.clone(), self.stats.clone());
+        let (runner, acker, stats) = (self.runner.clone(), self.consumer.clone(), self.stats.clone());
+        let incoming = Incoming {
+            topic: received.message.topic.clone(),
+            payload: received.message.payload.clone(),
+            client_id: None,
+            principal: None,
+            source_ip: None,
+            trace_id,
+            timestamp_ms: received.arrived_ms,
+            properties: received.message.properties.clone(),
+        };
         tokio::spawn(async move {
-            let incoming = Incoming {
-                topic: received.message.topic.clone(),
-                payload: received.message.payload.clone(),
-                client_id: None,
-                principal: None,
-                source_ip: None,
-                trace_id,
-                timestamp_ms: received.arrived_ms,
-                properties: received.message.properties.clone(),
-            };
-            // Rules act independently, as AWS runs them; the message is done when all are.
-            let runs = fired.into_iter().filter_map(|(rule, output)| {
-                let rule_actions = actions.get(rule)?;
-                let name = names.get(rule).cloned().unwrap_or_default();
-                Some(async {
-                    let report = rule_actions.run(&publisher, &http, &env, &incoming, output).await;
-                    (name, report)
-                })
-            });
-            for (name, report) in join_all(runs).await {
-                stats.actions_done(&name, &report);
+            let runs: Vec<(&RuleActions, Bytes)> =
+                fired.into_iter().filter_map(|(rule, output)| Some((actions.get(rule)?, output))).collect();
+            // Acknowledged once every rule's run has finished or been handed off; the runs
+            // that were handed off go on after that, in this task.
+            let acknowledge = Countdown::new(runs.len(), move || acker.done(&received, permit));
+            // Rules act independently, as AWS runs them.
+            let reports = join_all(runs.into_iter().map(|(rule_actions, output)| async {
+                let report = rule_actions.run(&runner, &incoming, output, None, || acknowledge.one()).await;
+                (&rule_actions.rule_name, report)
+            }));
+            for (name, report) in reports.await {
+                stats.actions_done(name, &report);
             }
-            acker.done(&received, permit);
         });
     }
 
@@ -292,14 +322,34 @@ impl Engine {
         }
     }
 
-    /// Compiles the rule files again and swaps the set in between two messages; a set with
-    /// errors is reported and the running one kept.
-    fn reload(&mut self, settings: &Settings, subscriptions: &Subscriptions) {
-        match load(&settings.rules, settings.skip_unsupported, settings.basic_ingest) {
+    /// Starts compiling the rule files again on a thread of the blocking pool, so messages
+    /// keep flowing meanwhile; a request during a compilation is served by one more after it.
+    fn reload(&mut self, settings: &Settings) {
+        if self.reloading != Reloading::Idle {
+            self.reloading = Reloading::CompilingThenAgain;
+            return;
+        }
+        self.reloading = Reloading::Compiling;
+        let (paths, lanes, done) = (settings.rules.clone(), settings.lanes.clone(), self.compiled_tx.clone());
+        let (skip, ingest) = (settings.skip_unsupported, settings.basic_ingest);
+        tokio::task::spawn_blocking(move || {
+            // A bug in compiling or rendering costs this reload, never the running set.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&paths, skip, ingest, &lanes)))
+                .unwrap_or_else(|_| Err("the rule set could not be compiled (an internal error)\n".to_owned()));
+            let _ = done.blocking_send(result);
+        });
+    }
+
+    /// Swaps in a compiled set between two messages; a set with errors is reported and the
+    /// running one kept. The old set is freed on the blocking pool, so dropping thousands of
+    /// compiled rules does not pause evaluation either.
+    fn swap(&mut self, result: Result<Loaded, String>, settings: &Settings, subscriptions: &Subscriptions) {
+        match result {
             Ok(loaded) => {
                 subscriptions.replace(&self.consumer, subscribed(&loaded, settings));
                 tracing::info!(rules = loaded.set.rules().len(), "rule set reloaded");
-                self.loaded = loaded;
+                let old = std::mem::replace(&mut self.loaded, loaded);
+                tokio::task::spawn_blocking(move || drop(old));
                 self.stats.reloaded();
             }
             Err(diagnostics) => {
@@ -308,6 +358,64 @@ impl Engine {
                 self.stats.reload_failed();
             }
         }
+        let again = self.reloading == Reloading::CompilingThenAgain;
+        self.reloading = Reloading::Idle;
+        if again {
+            self.reload(settings);
+        }
+    }
+}
+
+/// Counts down to one call of `done`, from any of the tasks that share it.
+struct Countdown {
+    remaining: std::sync::atomic::AtomicUsize,
+    done: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
+}
+
+impl Countdown {
+    fn new(count: usize, done: impl FnOnce() + Send + 'static) -> Countdown {
+        let countdown = Countdown { remaining: count.into(), done: std::sync::Mutex::new(Some(Box::new(done))) };
+        if count == 0 {
+            countdown.fire();
+        }
+        countdown
+    }
+
+    fn one(&self) {
+        if self.remaining.fetch_sub(1, std::sync::atomic::Ordering::AcqRel) == 1 {
+            self.fire();
+        }
+    }
+
+    fn fire(&self) {
+        let done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(done) = done {
+            done();
+        }
+    }
+}
+
+/// Runs again the runs an earlier process handed off and did not finish.
+fn resume(runner: &Arc<Runner<MqttPublisher>>, lanes: &Lanes, left: Records, stats: &Arc<Stats>) {
+    if left.is_empty() {
+        return;
+    }
+    tracing::info!(runs = left.len(), "resuming the actions handed off before the last stop");
+    for (key, bytes) in left {
+        let restored = match crate::actions::record::decode(key, &bytes, lanes) {
+            Ok(restored) => restored,
+            Err(error) => {
+                let outbox = runner.handoff.as_ref().map(|handoff| handoff.outbox.path().display().to_string());
+                tracing::error!(key, %error, outbox, "a handed-off run cannot be resumed; it stays in the outbox");
+                continue;
+            }
+        };
+        let (runner, stats) = (runner.clone(), stats.clone());
+        tokio::spawn(async move {
+            let actions = restored.actions;
+            let report = actions.run(&runner, &restored.incoming, restored.output, Some(restored.resumed), || {}).await;
+            stats.actions_done(&actions.rule_name, &report);
+        });
     }
 }
 

@@ -480,9 +480,15 @@ fn runs_over_tls() {
         assert!(out.all().iter().all(|(topic, _)| topic.starts_with("out/")));
     });
 
-    // Without the private CA, the broker's certificate is not trusted: iotrules keeps retrying
-    // and says why.
-    let untrusted = Iotrules::spawn(&dir, "untrusted", &[rule.to_str().expect("path"), "--broker", &tls_url]);
-    untrusted.wait_for_log("connection to the broker lost", 1);
-    assert!(untrusted.log_text().contains("UnknownIssuer"), "{}", untrusted.log_text());
+    // Without the private CA, the broker's certificate is not trusted: no retry can help, so
+    // iotrules stops at once with the reason and what to do.
+    let mut untrusted = Iotrules::spawn(
+        &dir,
+        "untrusted",
+        &[rule.to_str().expect("path"), "--broker", &tls_url, "--client-id", "untrusted"],
+    );
+    assert_eq!(untrusted.wait(), Some(1), "{}", untrusted.log_text());
+    let log = untrusted.log_text();
+    assert!(log.contains("UnknownIssuer") && log.contains("--ca-file"), "{log}");
+    assert_eq!(log.matches("cannot connect to the broker").count(), 1, "{log}");
 }

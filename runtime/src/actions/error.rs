@@ -39,7 +39,7 @@ pub(super) fn payload(rule_name: &str, incoming: &Incoming, failures: &[Failure]
         failures: failures
             .iter()
             .map(|failure| FailureEntry {
-                failed_action: failure.failed_action,
+                failed_action: &failure.failed_action,
                 failed_resource: &failure.failed_resource,
                 error_message: &failure.error_message,
             })

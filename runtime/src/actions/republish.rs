@@ -20,7 +20,7 @@ pub(super) async fn run<P: Publisher>(
 ) -> Result<(), Failure> {
     let topic = context.render(&action.topic, FAILED_ACTION, &action.topic_text)?;
     let fail = |reason: String| Failure {
-        failed_action: FAILED_ACTION,
+        failed_action: FAILED_ACTION.to_owned(),
         failed_resource: printable(&topic),
         error_message: format!("Failed to republish to topic. The error received was: {reason}"),
     };
@@ -35,7 +35,7 @@ pub(super) async fn run<P: Publisher>(
     let outgoing = Outgoing { topic, payload: output, qos: action.qos, properties };
     let resource = outgoing.topic.clone();
     context.publisher.publish(outgoing).await.map_err(|error| Failure {
-        failed_action: FAILED_ACTION,
+        failed_action: FAILED_ACTION.to_owned(),
         failed_resource: resource,
         error_message: format!("Failed to republish to topic. The error received was: {error}"),
     })

@@ -90,7 +90,7 @@ fn rule(text: &str) -> RuleActions {
     let loaded =
         from_file(std::path::Path::new("fanout.json"), Contents::Text(text.to_owned()), SqlVersion::V2016_03_23);
     assert!(!loaded.has_errors(), "{:?}", loaded.report.diagnostics);
-    RuleActions::from_rule_file(&loaded, false).unwrap().0
+    RuleActions::from_rule_file(&loaded, false, &Lanes::default()).unwrap().0
 }
 
 fn incoming(topic: &str, payload: &str) -> Incoming {
@@ -112,9 +112,25 @@ fn file(actions: &str, error_action: &str) -> String {
 
 const ERROR_TO_TOPIC: &str = r#", "errorAction": {"republish": {"topic": "errors/${topic(2)}", "roleArn": "r"}}"#;
 
+fn runner(publisher: &Recorder, timeout: Duration) -> Runner<Recorder> {
+    Runner {
+        publisher: publisher.clone(),
+        http: HttpClient::new(timeout).unwrap(),
+        env: Arc::new(Environment::default()),
+        handoff: None,
+    }
+}
+
 async fn run(actions: &RuleActions, publisher: &Recorder, timeout: Duration, message: &Incoming) -> ActionsReport {
-    let http = HttpClient::new(timeout).unwrap();
-    actions.run(publisher, &http, &Environment::default(), message, Bytes::from_static(b"{\"t\":31}")).await
+    let output = Bytes::from_static(b"{\"t\":31}");
+    let settled = std::sync::atomic::AtomicBool::new(false);
+    let report = actions
+        .run(&runner(publisher, timeout), message, output, None, || {
+            settled.store(true, std::sync::atomic::Ordering::Relaxed)
+        })
+        .await;
+    assert!(settled.into_inner(), "the message is released once the run is done");
+    report
 }
 
 #[tokio::test]
@@ -203,10 +219,9 @@ async fn substituted_topics_and_headers_are_checked_before_publishing() {
 async fn oversized_outputs_fail_the_action() {
     let actions = rule(&file(r#"{"republish": {"topic": "big", "roleArn": "r"}}"#, ERROR_TO_TOPIC));
     let publisher = Recorder::default();
-    let http = HttpClient::new(http::DEFAULT_HTTP_TIMEOUT).unwrap();
     let output = Bytes::from(vec![b'x'; 128 * 1024 + 1]);
-    let report =
-        actions.run(&publisher, &http, &Environment::default(), &incoming("devices/d1/telemetry", "{}"), output).await;
+    let runner = runner(&publisher, http::DEFAULT_HTTP_TIMEOUT);
+    let report = actions.run(&runner, &incoming("devices/d1/telemetry", "{}"), output, None, || {}).await;
     assert!(report.failures[0].error_message.contains("131073 bytes"), "{:?}", report.failures);
     assert_eq!(publisher.taken().iter().map(|message| message.topic.as_str()).collect::<Vec<_>>(), ["errors/d1"]);
 }
@@ -297,7 +312,7 @@ async fn http_timeout_runs_the_error_action_with_aws_payload() {
 #[tokio::test]
 async fn sql_rules_log_and_unsupported_actions_are_named() {
     let sql = crate::rules::from_sql("rule.sql", "SELECT * FROM 'a'".to_owned(), SqlVersion::V2016_03_23);
-    let (actions, diagnostics) = RuleActions::from_rule_file(&sql, false).unwrap();
+    let (actions, diagnostics) = RuleActions::from_rule_file(&sql, false, &Lanes::default()).unwrap();
     assert!(diagnostics.is_empty());
     let report = run(&actions, &Recorder::default(), http::DEFAULT_HTTP_TIMEOUT, &incoming("a", "{}")).await;
     assert!(report.logged);
@@ -307,19 +322,19 @@ async fn sql_rules_log_and_unsupported_actions_are_named() {
         "",
     );
     let loaded = from_file(std::path::Path::new("fanout.json"), Contents::Text(text.clone()), SqlVersion::V2016_03_23);
-    let errors = RuleActions::from_rule_file(&loaded, false).unwrap_err();
+    let errors = RuleActions::from_rule_file(&loaded, false, &Lanes::default()).unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, Code::RuleUnsupportedAction);
     assert_eq!(errors[0].message, "rule `fanout`: `lambda` actions do not run offline");
     assert_eq!(&text[errors[0].span().start..errors[0].span().end], "\"lambda\"");
-    let (actions, warnings) = RuleActions::from_rule_file(&loaded, true).unwrap();
+    let (actions, warnings) = RuleActions::from_rule_file(&loaded, true, &Lanes::default()).unwrap();
     assert_eq!((actions.len(), warnings[0].severity), (1, iotrules_compiler::Severity::Warning));
 }
 
 #[test]
 fn error_payload_fields_are_in_aws_order() {
     let failures = [Failure {
-        failed_action: "RepublishAction",
+        failed_action: "RepublishAction".to_owned(),
         failed_resource: "out".to_owned(),
         error_message: "publish failed".to_owned(),
     }];
@@ -329,4 +344,141 @@ fn error_payload_fields_are_in_aws_order() {
         std::str::from_utf8(&payload).unwrap(),
         r#"{"ruleName":"r","topic":"a/b","cloudwatchTraceId":"7e146a2c-95b5-6caf-98b9-50e3969734c7","clientId":"n/a","base64OriginalPayload":"aGk=","failures":[{"failedAction":"RepublishAction","failedResource":"out","errorMessage":"publish failed"}]}"#
     );
+}
+
+/// An outbox in a folder of its own, and a runner that hands off after `after`.
+fn handing_off(publisher: &Recorder, name: &str, after: Duration) -> (Runner<Recorder>, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("iotrules-handoff-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = dir.join("outbox.redb");
+    let (outbox, left) = outbox::Outbox::open(&path).unwrap();
+    assert!(left.is_empty());
+    let runner = Runner { handoff: Some(Handoff { outbox, after }), ..runner(publisher, Duration::from_secs(2)) };
+    (runner, path)
+}
+
+/// Reopens an outbox once the handles of the last process are gone.
+fn reopen(path: &std::path::Path) -> (outbox::Outbox, Vec<(u64, Vec<u8>)>) {
+    for _ in 0..200 {
+        if let Ok(opened) = outbox::Outbox::open(path) {
+            return opened;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("the outbox stays locked");
+}
+
+/// A run still going after the hand-off delay releases its message, goes on, and leaves
+/// nothing in the outbox once it is done.
+#[tokio::test]
+async fn a_slow_run_releases_its_message_and_finishes_later() {
+    let (base, received) = server(vec![0, 200]).await;
+    let actions = rule(&file(&format!(r#"{{"http": {{"url": "{base}/slow"}}}}"#), ERROR_TO_TOPIC));
+    let publisher = Recorder::default();
+    let (runner, path) = handing_off(&publisher, "slow", Duration::from_millis(50));
+    let settled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = settled.clone();
+    let message = incoming("devices/d1/telemetry", "{}");
+    let run = tokio::spawn(async move {
+        let output = Bytes::from_static(b"{}");
+        actions
+            .run(&runner, &message, output, None, move || flag.store(true, std::sync::atomic::Ordering::SeqCst))
+            .await
+    });
+    // The first request hangs until the 2 s timeout; the message is released long before.
+    while !settled.load(std::sync::atomic::Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!run.is_finished(), "released while the action still runs");
+    let report = run.await.unwrap();
+    assert!(report.handed_off);
+    assert_eq!(report.failures.len(), 1, "the hanging endpoint timed out: {report:?}");
+    assert_eq!(report.error_action, Some(Ok(())));
+    assert_eq!(received.lock().unwrap().len(), 1);
+    let (_, left) = reopen(&path);
+    assert!(left.is_empty(), "a finished run leaves no record");
+}
+
+/// A run cut short after its hand-off (a crash) is resumed from its record: the endpoint
+/// gets the output the rule produced, with the original message's templates.
+#[tokio::test]
+async fn a_handed_off_run_survives_a_crash() {
+    let (hanging, _) = server(vec![0]).await;
+    let actions = rule(&file(
+        &format!(
+            r#"{{"http": {{"url": "{hanging}/in/${{topic(2)}}", "confirmationUrl": "{hanging}/in/"}}}}, {{"republish": {{"topic": "fail/x", "roleArn": "r"}}}}"#
+        ),
+        ERROR_TO_TOPIC,
+    ));
+    let publisher = Recorder::default();
+    let (first_runner, path) = handing_off(&publisher, "crash", Duration::from_millis(20));
+    let settled = Arc::new(tokio::sync::Notify::new());
+    let notify = settled.clone();
+    let message = incoming("devices/d7/telemetry", r#"{"t": 40}"#);
+    let run = tokio::spawn(async move {
+        actions
+            .run(&first_runner, &message, Bytes::from_static(b"{\"out\":1}"), None, move || notify.notify_one())
+            .await
+    });
+    settled.notified().await;
+    run.abort();
+    let _ = run.await;
+
+    let (outbox, left) = reopen(&path);
+    assert_eq!(left.len(), 1, "the interrupted run is still recorded");
+    let (key, bytes) = left.into_iter().next().unwrap();
+    let restored = record::decode(key, &bytes, &Lanes::default()).unwrap();
+    assert_eq!(restored.resumed.pending, vec![0], "the republish had already failed");
+    assert_eq!(restored.resumed.failures.len(), 1);
+    // The endpoint answers now; the resumed run posts the output and reports both failures'
+    // fate in order: only the republish failed.
+    let (base, received) = server(vec![200]).await;
+    let text = String::from_utf8(bytes).unwrap().replace(&hanging, &base);
+    let restored = record::decode(key, text.as_bytes(), &Lanes::default()).unwrap();
+    let publisher = Recorder::default();
+    let runner = Runner {
+        handoff: Some(Handoff { outbox, after: Duration::from_millis(20) }),
+        ..runner(&publisher, Duration::from_secs(2))
+    };
+    let report =
+        restored.actions.run(&runner, &restored.incoming, restored.output, Some(restored.resumed), || {}).await;
+    assert_eq!(report.succeeded, 1);
+    assert_eq!(report.failures.iter().map(|failure| failure.failed_resource.as_str()).collect::<Vec<_>>(), ["fail/x"]);
+    let requests = received.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].head.starts_with("POST /in/d7 "), "{}", requests[0].head);
+    assert_eq!(requests[0].body, b"{\"out\":1}");
+    let error = publisher.taken().into_iter().find(|message| message.topic == "errors/d7").unwrap();
+    assert!(String::from_utf8_lossy(&error.payload).contains("\"cloudwatchTraceId\":\"7e146a2c"));
+    drop(runner);
+    let (_, left) = reopen(&path);
+    assert!(left.is_empty(), "the resumed run's record is gone once it is done");
+}
+
+/// A run whose lane is full fails at once into the error action, naming the queue.
+#[tokio::test]
+async fn a_full_queue_fails_into_the_error_action() {
+    let (base, _) = server(vec![0]).await;
+    let lanes = Lanes::new(lanes::LaneLimits { concurrency: 1, capacity: 1 });
+    let text = file(&format!(r#"{{"http": {{"url": "{base}/hang"}}}}"#), ERROR_TO_TOPIC);
+    let loaded = from_file(std::path::Path::new("fanout.json"), Contents::Text(text), SqlVersion::V2016_03_23);
+    let actions = Arc::new(RuleActions::from_rule_file(&loaded, false, &lanes).unwrap().0);
+    let publisher = Recorder::default();
+    let runner = Arc::new(runner(&publisher, Duration::from_secs(5)));
+    let start = |actions: Arc<RuleActions>, runner: Arc<Runner<Recorder>>| {
+        tokio::spawn(async move {
+            actions.run(&runner, &incoming("devices/d1/telemetry", "{}"), Bytes::from_static(b"{}"), None, || {}).await
+        })
+    };
+    let running = start(actions.clone(), runner.clone());
+    let queued = start(actions.clone(), runner.clone());
+    while actions.lanes[0].waiting() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let refused = start(actions.clone(), runner.clone()).await.unwrap();
+    assert!(refused.failures[0].error_message.contains("queue is full"), "{:?}", refused.failures);
+    assert_eq!(refused.failures[0].failed_resource, format!("{base}/hang"));
+    assert_eq!(refused.error_action, Some(Ok(())));
+    running.abort();
+    queued.abort();
 }

@@ -4,7 +4,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crate::actions::http::DEFAULT_HTTP_TIMEOUT;
+use crate::actions::lanes::{LaneLimits, Lanes};
+use crate::actions::outbox::Outbox;
 use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
 use crate::commands::check::usage_error;
 use crate::mqtt::embedded;
@@ -14,7 +19,23 @@ use crate::{samples, serve};
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
     crate::logging::init();
-    let loaded = match serve::load(&args.rules, args.skip_unsupported_actions, args.basic_ingest) {
+    let outbox_path = match state_dir(args) {
+        Ok(dir) => dir.join("outbox").join(format!("{}.redb", file_name(&args.client_id))),
+        Err(message) => return usage_error(&message),
+    };
+    let outbox = match Outbox::open(&outbox_path) {
+        Ok(outbox) => outbox,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let limits = LaneLimits {
+        concurrency: usize::try_from(args.action_concurrency).unwrap_or(usize::MAX),
+        capacity: usize::try_from(args.action_queue).unwrap_or(usize::MAX),
+    };
+    let lanes = Arc::new(Lanes::new(limits));
+    let loaded = match serve::load(&args.rules, args.skip_unsupported_actions, args.basic_ingest, &lanes) {
         Ok(loaded) => loaded,
         Err(diagnostics) => {
             eprint!("{diagnostics}");
@@ -71,6 +92,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         dollar_topics: args.broker.is_some(),
         http_timeout: args.http_timeout_ms.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_millis),
         demo,
+        lanes,
+        outbox: Some(outbox),
+        handoff_after: Duration::from_millis(args.handoff_after_ms),
     };
     match serve::run(settings, loaded) {
         Ok(()) => ExitCode::SUCCESS,
@@ -79,6 +103,33 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `--state-dir`, else the XDG state folder.
+fn state_dir(args: &RunArgs) -> Result<PathBuf, String> {
+    if let Some(dir) = &args.state_dir {
+        return Ok(dir.clone());
+    }
+    let base = match (std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME")) {
+        (Some(state), _) if !state.is_empty() => PathBuf::from(state),
+        (_, Some(home)) if !home.is_empty() => PathBuf::from(home).join(".local").join("state"),
+        _ => return Err("no state folder: set --state-dir (or HOME, or XDG_STATE_HOME)".to_owned()),
+    };
+    Ok(base.join("iotrules"))
+}
+
+/// A client id as a file name: characters other than letters, digits, `-`, `_` and `.`
+/// written as `%XX`, so no id can name a path outside the folder.
+fn file_name(client_id: &str) -> String {
+    let mut name = String::with_capacity(client_id.len());
+    for byte in client_id.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_') || (byte == b'.' && !name.is_empty()) {
+            name.push(char::from(byte));
+        } else {
+            name.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    name
 }
 
 pub(crate) fn version(args: &BrokerConnectionArgs) -> Version {
@@ -111,5 +162,17 @@ fn announce_embedded(address: SocketAddr, args: &RunArgs) {
     eprintln!("  subscribe: mosquitto_sub -h 127.0.0.1 -p {port} -t '#' -v");
     if args.publish.is_none() {
         eprintln!("  (or start with --publish examples/messages/sample.jsonl to send the sample messages)");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name;
+
+    #[test]
+    fn client_ids_become_safe_file_names() {
+        assert_eq!(file_name("iotrules-1_a.b"), "iotrules-1_a.b");
+        assert_eq!(file_name("../etc/passwd"), "%2E.%2Fetc%2Fpasswd");
+        assert_eq!(file_name("a b/é"), "a%20b%2F%C3%A9");
     }
 }

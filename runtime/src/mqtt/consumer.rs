@@ -136,13 +136,14 @@ impl Subscriptions {
 }
 
 /// Runs the connection: (re)connects with backoff, subscribes on every new connection, and
-/// hands each message to `inbound` in arrival order. Ends when the consumer disconnects.
+/// hands each message to `inbound` in arrival order. Ends when the consumer disconnects, or
+/// with the error when no retry can connect (an untrusted certificate, refused credentials).
 pub(crate) async fn receive(
     consumer: Consumer,
     mut eventloop: EventLoop,
     subscriptions: Subscriptions,
     inbound: mpsc::Sender<Received>,
-) {
+) -> Result<(), String> {
     let mut backoff = Backoff::default();
     let mut sequence = 0;
     let mut client = consumer.session().client.clone();
@@ -166,12 +167,15 @@ pub(crate) async fn receive(
                     let _ = inbound.send(received).await;
                 }
                 Ok(Event::SubscriptionRefused(codes)) => tracing::error!(codes, "the broker refused a subscription"),
-                Ok(Event::Disconnecting) => return,
+                Ok(Event::Disconnecting) => return Ok(()),
                 Ok(_) => {}
                 Err(error) => break error,
             }
         };
-        let Some((new_client, new_eventloop)) = consumer.reconnect(sequence) else { return };
+        if let Some(help) = error.permanent {
+            return Err(format!("cannot connect to the broker: {error}\n  help: {help}"));
+        }
+        let Some((new_client, new_eventloop)) = consumer.reconnect(sequence) else { return Ok(()) };
         let delay = backoff.next_delay();
         tracing::warn!(%error, retry_in = ?delay, "connection to the broker lost");
         tokio::time::sleep(delay).await;

@@ -207,12 +207,91 @@ impl Client {
     }
 }
 
+/// Why a connection failed, and whether trying again can help.
+#[derive(Debug)]
+pub(crate) struct LinkError {
+    pub(crate) message: String,
+    /// `Some(what to do)` when no retry can succeed without a change on either side: the
+    /// broker's certificate is not trusted, ours is refused, or the broker refuses the
+    /// credentials.
+    pub(crate) permanent: Option<&'static str>,
+}
+
+impl std::fmt::Display for LinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<rumqttc::ConnectionError> for LinkError {
+    fn from(error: rumqttc::ConnectionError) -> Self {
+        use rumqttc::ConnectReturnCode as C;
+        let permanent = match &error {
+            rumqttc::ConnectionError::Tls(tls) => tls_permanence(tls),
+            rumqttc::ConnectionError::ConnectionRefused(C::BadUserNamePassword | C::NotAuthorized) => {
+                Some(CREDENTIALS_HELP)
+            }
+            rumqttc::ConnectionError::ConnectionRefused(C::BadClientId | C::RefusedProtocolVersion) => {
+                Some("the broker refuses this client id or protocol version: check --client-id and --mqtt-version")
+            }
+            _ => None,
+        };
+        LinkError { message: error.to_string(), permanent }
+    }
+}
+
+impl From<rumqttc::v5::ConnectionError> for LinkError {
+    fn from(error: rumqttc::v5::ConnectionError) -> Self {
+        use rumqttc::v5::mqttbytes::v5::ConnectReturnCode as C;
+        let permanent = match &error {
+            rumqttc::v5::ConnectionError::Tls(tls) => tls_permanence(tls),
+            rumqttc::v5::ConnectionError::ConnectionRefused(
+                C::BadUserNamePassword | C::NotAuthorized | C::Banned | C::BadAuthenticationMethod,
+            ) => Some(CREDENTIALS_HELP),
+            rumqttc::v5::ConnectionError::ConnectionRefused(
+                C::ClientIdentifierNotValid
+                | C::BadClientId
+                | C::UnsupportedProtocolVersion
+                | C::RefusedProtocolVersion,
+            ) => Some("the broker refuses this client id or protocol version: check --client-id and --mqtt-version"),
+            _ => None,
+        };
+        LinkError { message: error.to_string(), permanent }
+    }
+}
+
+const CREDENTIALS_HELP: &str =
+    "the broker refuses these credentials: check --username and the password, or the client certificate";
+
+/// TLS failures no retry mends: a certificate that does not verify (on either side) and
+/// TLS settings that cannot work. A reset or a timeout during the handshake is not one.
+fn tls_permanence(error: &rumqttc::TlsError) -> Option<&'static str> {
+    let rustls_error = match error {
+        rumqttc::TlsError::TLS(error) => Some(error),
+        rumqttc::TlsError::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        rumqttc::TlsError::Addr(_) => return None,
+        _ => return Some("the TLS settings cannot work: check --ca-file, --cert and --key"),
+    };
+    match rustls_error? {
+        rustls::Error::InvalidCertificate(_) => Some(
+            "the broker's certificate does not verify: give the CA that signed it with --ca-file, and connect by the name or address the certificate names",
+        ),
+        rustls::Error::AlertReceived(_) | rustls::Error::NoCertificatesPresented => Some(
+            "the broker refused the TLS handshake: check the client certificate (--cert, --key) and that the broker trusts its CA",
+        ),
+        rustls::Error::PeerIncompatible(_) | rustls::Error::PeerMisbehaved(_) => {
+            Some("the broker's TLS cannot work with iotrules' (TLS 1.2 or 1.3)")
+        }
+        _ => None,
+    }
+}
+
 impl EventLoop {
-    pub(crate) async fn poll(&mut self) -> Result<Event, String> {
+    pub(crate) async fn poll(&mut self) -> Result<Event, LinkError> {
         match self {
             EventLoop::V311(eventloop) => {
                 use rumqttc::{Event as E, Packet as P};
-                Ok(match eventloop.poll().await.map_err(|error| error.to_string())? {
+                Ok(match eventloop.poll().await? {
                     E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
                     E::Incoming(P::Publish(mut publish)) => Event::Message(Box::new(Message {
                         topic: std::mem::take(&mut publish.topic),
@@ -238,7 +317,7 @@ impl EventLoop {
             }
             EventLoop::V5(eventloop) => {
                 use rumqttc::v5::{Event as E, Incoming as P};
-                Ok(match eventloop.poll().await.map_err(|error| error.to_string())? {
+                Ok(match eventloop.poll().await? {
                     E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
                     E::Incoming(P::Publish(mut publish)) => Event::Message(Box::new(Message {
                         topic: String::from_utf8_lossy(&std::mem::take(&mut publish.topic)).into_owned(),

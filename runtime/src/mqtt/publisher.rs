@@ -130,6 +130,12 @@ async fn drive(mut eventloop: EventLoop, pending: Arc<Mutex<Pending>>) {
             }
             Ok(Event::Disconnecting) => return,
             Ok(_) => {}
+            Err(error) if error.permanent.is_some() => {
+                // The rules' connection has the same settings and stops iotrules with the
+                // reason; until then, a retry a second would only fill the log.
+                tracing::error!(%error, help = error.permanent, "the actions' connection cannot be made");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
             Err(error) => {
                 let delay = backoff.next_delay();
                 tracing::warn!(%error, retry_in = ?delay, "publishing connection lost");

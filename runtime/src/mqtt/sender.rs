@@ -46,13 +46,14 @@ pub(crate) async fn send_all(
             Ok(Event::Written(0)) if qos == 0 => done += 1,
             Ok(Event::Acknowledged { .. }) => done += 1,
             Ok(_) => {}
-            Err(error) if !connected && started.elapsed() < CONNECT_PATIENCE => {
+            Err(error) if error.permanent.is_none() && !connected && started.elapsed() < CONNECT_PATIENCE => {
                 tracing::debug!(%error, "broker not reachable yet");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(error) => {
                 produce.abort();
-                return Err(format!("{} (after {done} of {total} messages)", error));
+                let help = error.permanent.map(|help| format!("; {help}")).unwrap_or_default();
+                return Err(format!("{error}{help} (after {done} of {total} messages)"));
             }
         }
     }

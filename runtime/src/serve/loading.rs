@@ -9,6 +9,7 @@ use iotrules_compiler::ruleset::{Engine, RuleSet, SetRule};
 use iotrules_compiler::syntax::ast::ExprKind;
 
 use crate::actions::RuleActions;
+use crate::actions::lanes::Lanes;
 use crate::{inputs, report, rules};
 
 /// A compiled rule set with each rule's actions and the topic filters it listens on.
@@ -31,7 +32,12 @@ impl Loaded {
 }
 
 /// Loads every rule file under `paths`; `Err` is the diagnostics to show, rendered.
-pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool, basic_ingest: bool) -> Result<Loaded, String> {
+pub(crate) fn load(
+    paths: &[PathBuf],
+    skip_unsupported: bool,
+    basic_ingest: bool,
+    lanes: &Lanes,
+) -> Result<Loaded, String> {
     let files = inputs::expand(paths, &["sql", "json"]).map_err(|error| format!("cannot list the rules: {error}\n"))?;
     if files.is_empty() {
         return Err("no .sql or .json rule files found\n".to_owned());
@@ -63,7 +69,7 @@ pub(crate) fn load(paths: &[PathBuf], skip_unsupported: bool, basic_ingest: bool
             disabled.push(name);
             continue;
         }
-        let rule_actions = match RuleActions::from_rule_file(&loaded, skip_unsupported) {
+        let rule_actions = match RuleActions::from_rule_file(&loaded, skip_unsupported, lanes) {
             Ok((rule_actions, warnings)) => {
                 render_more(&loaded.report, warnings, &mut rendered);
                 rule_actions

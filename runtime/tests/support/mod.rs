@@ -183,7 +183,8 @@ impl Iotrules {
         iotrules
     }
 
-    /// Starts `iotrules run` with `args`.
+    /// Starts `iotrules run` with `args`, keeping its state (the outbox) in the test's folder
+    /// so that a restart in the same test finds it and other tests never do.
     pub(crate) fn spawn(dir: &Path, name: &str, args: &[&str]) -> Iotrules {
         let log = dir.join(format!("{name}.log"));
         let file = fs::OpenOptions::new().create(true).append(true).open(&log).expect("log file");
@@ -191,6 +192,7 @@ impl Iotrules {
             .arg("run")
             .args(args)
             .args(["--stats-interval", "0"])
+            .env("IOTRULES_STATE_DIR", dir.join("state"))
             .env("IOTRULES_LOG", "warn,iotrules=info")
             .stdout(Stdio::null())
             .stderr(file)
@@ -229,6 +231,23 @@ impl Iotrules {
         let mut child = self.child.take()?;
         signal(&child, "INT");
         child.wait().ok().and_then(|status| status.code())
+    }
+
+    /// Waits for the process to exit by itself (within the test's patience), then its exit code.
+    pub(crate) fn wait(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub(crate) fn hang_up(&self) {
