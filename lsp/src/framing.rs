@@ -27,6 +27,7 @@ mod message;
 
 use std::fmt::Display;
 use std::pin::pin;
+use std::process::ExitCode;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
@@ -45,9 +46,32 @@ const READ_BYTES: usize = 64 * 1024;
 const PIPE_BYTES: usize = 64 * 1024;
 const PENDING_REPLIES: usize = 16;
 
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The client sent `exit`.
+    Exit {
+        /// Whether a `shutdown` request came first.
+        after_shutdown: bool,
+    },
+    /// The input ended without `exit`.
+    EndOfInput,
+}
+
+impl Ending {
+    /// The status LSP prescribes for `exit`: success only after `shutdown`. At the end of the
+    /// input LSP prescribes nothing, and tower-lsp-server's success is kept.
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Ending::Exit { after_shutdown: false } => ExitCode::FAILURE,
+            Ending::Exit { after_shutdown: true } | Ending::EndOfInput => ExitCode::SUCCESS,
+        }
+    }
+}
+
 /// Serves `service` to the client on `input` and `output` until the client sends `exit` or
 /// closes `input`.
-pub async fn serve<S, I, O>(input: I, output: O, service: LspService<S>, socket: ClientSocket)
+pub async fn serve<S, I, O>(input: I, output: O, service: LspService<S>, socket: ClientSocket) -> Ending
 where
     S: LanguageServer,
     I: AsyncRead + Unpin,
@@ -62,13 +86,17 @@ where
         let mut filtering = pin!(read_input(input, to_server, replies));
         tokio::select! {
             // Finishing drops the pipe into the server, which then drains and stops.
-            () = &mut filtering => serving.await,
-            // The server stops only after `exit`, which ends the filter too; should that change,
-            // reading on would keep the process alive for nothing.
-            () = &mut serving => {}
+            ending = &mut filtering => {
+                serving.await;
+                ending
+            }
+            // The server stops only after `exit`, which ends the filter first; should that
+            // change, reading on would keep the process alive for nothing.
+            () = &mut serving => Ending::EndOfInput,
         }
     };
-    tokio::join!(reading, write_output(from_server, pending_replies, output));
+    let (ending, ()) = tokio::join!(reading, write_output(from_server, pending_replies, output));
+    ending
 }
 
 /// Passes the client's well-formed messages to the server and answers or logs the rest, until
@@ -77,14 +105,18 @@ async fn read_input(
     mut input: impl AsyncRead + Unpin,
     mut to_server: impl AsyncWrite + Unpin,
     replies: mpsc::Sender<Response>,
-) {
+) -> Ending {
     let mut reader = FrameReader::new(MAX_MESSAGE_BYTES);
     let mut chunk = vec![0; READ_BYTES];
+    let mut after_shutdown = false;
     loop {
         while let Some(event) = reader.next_event() {
             let (message, exit) = match event {
                 Event::Frame(body) => match message::judge(body) {
-                    Verdict::Request(request) => (serde_json::to_vec(&request), request.method() == "exit"),
+                    Verdict::Request(request) => {
+                        after_shutdown |= request.method() == "shutdown" && request.id().is_some();
+                        (serde_json::to_vec(&request), request.method() == "exit")
+                    }
                     Verdict::Response(response) => (serde_json::to_vec(&response), false),
                     Verdict::Reject(response) => {
                         if let Some(error) = response.error() {
@@ -106,10 +138,10 @@ async fn read_input(
             };
             if let Err(error) = written {
                 log(format_args!("cannot pass a message on to the server: {error}"));
-                return;
+                return Ending::EndOfInput;
             }
             if exit {
-                return;
+                return Ending::Exit { after_shutdown };
             }
         }
         match input.read(&mut chunk).await {
@@ -124,6 +156,7 @@ async fn read_input(
     if let Some(problem) = reader.finish() {
         log(problem);
     }
+    Ending::EndOfInput
 }
 
 /// Writes the server's messages and the error responses to `output`, whole frames at a time.

@@ -11,9 +11,10 @@ fn main() -> ExitCode {
         }
     };
     let (service, socket) = iotrules_lsp::service();
-    runtime.block_on(iotrules_lsp::framing::serve(tokio::io::stdin(), tokio::io::stdout(), service, socket));
+    let ending =
+        runtime.block_on(iotrules_lsp::framing::serve(tokio::io::stdin(), tokio::io::stdout(), service, socket));
     // tokio reads standard input on a blocking thread that nothing can cancel: waiting for a
     // read still pending there would keep the process alive until the client wrote again.
     runtime.shutdown_background();
-    ExitCode::SUCCESS
+    ending.exit_code()
 }

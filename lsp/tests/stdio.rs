@@ -116,11 +116,16 @@ impl Connection {
         assert_eq!(shutdown["result"], Value::Null, "{shutdown}");
         self.assert_alive();
         self.send(json!({"jsonrpc": "2.0", "method": "exit"}));
-        self.close_input_and_wait()
+        self.wait()
     }
 
     fn close_input_and_wait(mut self) -> (ExitStatus, String) {
         drop(self.input.take());
+        self.wait()
+    }
+
+    /// Waits for the server to exit with its input left open, as some editors leave it.
+    fn wait(mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + PATIENCE;
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -297,4 +302,16 @@ fn a_body_cut_short_by_the_end_of_input_ends_the_session_cleanly() {
     // What tower-lsp-server does at the end of input without `exit`, cut short or not.
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("input ended inside a body, 17 of 100 bytes in"), "{log}");
+}
+
+#[test]
+fn exit_without_shutdown_is_a_failure() {
+    let mut server = Connection::start();
+    server.initialize();
+    server.send_raw(&frame(b"not json"));
+    assert_eq!(server.receive()["error"]["code"], -32700);
+    server.assert_alive();
+    server.send(json!({"jsonrpc": "2.0", "method": "exit"}));
+    let (status, log) = server.wait();
+    assert_eq!(status.code(), Some(1), "{log}");
 }
