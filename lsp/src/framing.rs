@@ -8,8 +8,8 @@
 //! (-32600), with the message's id when it has a readable one; a header without a usable
 //! `Content-Length` cannot be answered (there is no id to answer), so it is logged and
 //! skipped up to the next `Content-Length` header. Problems are logged to standard error
-//! only: editors show a server's standard error, and `window/logMessage` is not allowed before
-//! `initialize` has been answered.
+//! only: editors show a server's standard error, and `window/logMessage` may not be sent
+//! before the client's `initialize`.
 //!
 //! Invariants:
 //! - tower-lsp-server reads only frames written here, each holding the serialization of one of
@@ -38,8 +38,8 @@ use self::frame::{Event, FrameReader};
 use self::message::Verdict;
 
 /// The largest body accepted. Far above any document an editor sends (VS Code stops syncing
-/// files to extensions at 50 MB), while a hostile `Content-Length` can make the server hold no
-/// more than this, and only as the bytes actually arrive.
+/// files to extensions at 50 MB), while a hostile `Content-Length` can make the server buffer
+/// no more than this, and only as the bytes actually arrive.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 const READ_BYTES: usize = 64 * 1024;
