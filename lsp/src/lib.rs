@@ -10,6 +10,7 @@
 pub mod code_action;
 pub mod completion;
 pub mod document;
+pub mod framing;
 pub mod hover;
 mod json;
 pub mod server;

@@ -1,9 +1,20 @@
 //! `iotrules-lsp`: the language server, speaking LSP over standard input and output.
 
-use tower_lsp_server::Server;
+use std::process::ExitCode;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("iotrules-lsp: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (service, socket) = iotrules_lsp::service();
-    Server::new(tokio::io::stdin(), tokio::io::stdout(), socket).serve(service).await;
+    let ending =
+        runtime.block_on(iotrules_lsp::framing::serve(tokio::io::stdin(), tokio::io::stdout(), service, socket));
+    // tokio reads standard input on a blocking thread that nothing can cancel: waiting for a
+    // read still pending there would keep the process alive until the client wrote again.
+    runtime.shutdown_background();
+    ending.exit_code()
 }
