@@ -37,9 +37,9 @@ use tower_lsp_server::{ClientSocket, LanguageServer, LspService, Server};
 use self::frame::{Event, FrameReader};
 use self::message::Verdict;
 
-/// The largest body accepted. Far above any document an editor sends (VS Code stops syncing
-/// files to extensions at 50 MB), while a hostile `Content-Length` can make the server buffer
-/// no more than this, and only as the bytes actually arrive.
+/// The largest body accepted: far above any rule or policy document an editor sends, while a
+/// hostile `Content-Length` can make the server buffer no more than this, and only as the
+/// bytes actually arrive.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
 const READ_BYTES: usize = 64 * 1024;
