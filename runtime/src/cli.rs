@@ -49,9 +49,14 @@ pub(crate) struct BrokerConnectionArgs {
     #[arg(long)]
     pub(crate) username: Option<String>,
 
-    /// Password for the broker.
-    #[arg(long, requires = "username")]
+    /// Password for the broker. Prefer `IOTRULES_MQTT_PASSWORD` or `--password-file`: a
+    /// command line is visible to every user of the machine.
+    #[arg(long, requires = "username", conflicts_with = "password_file")]
     pub(crate) password: Option<String>,
+
+    /// A file whose content (without a final newline) is the broker password.
+    #[arg(long, value_name = "FILE", requires = "username")]
+    pub(crate) password_file: Option<PathBuf>,
 
     /// With mqtts://: PEM file of the certificate authorities to trust instead of the
     /// public ones.

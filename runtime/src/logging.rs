@@ -1,7 +1,17 @@
 //! Structured logs on standard error for the long-running commands, filtered by
 //! `IOTRULES_LOG` (tracing's `EnvFilter` syntax, such as `debug` or `iotrules=trace`).
+//!
+//! Log lines carry text from the network (topics, payload excerpts, broker messages), so in
+//! the text format every control character of every field is escaped: a newline in a topic
+//! cannot forge a second log line and an ANSI escape cannot reach a terminal. The JSON format
+//! escapes them by JSON's own rules.
 
+use std::fmt::{self, Write as _};
+
+use tracing::field::Field;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format::Writer;
 
 /// iotrules' own progress; only problems from the libraries (Cranelift logs every function
 /// it compiles at `info`; the embedded broker logs every dropped connection as an error).
@@ -14,5 +24,86 @@ pub(crate) fn init() {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     // Already set (a second call) is harmless: the first subscriber stays.
-    let _ = if json { builder.json().try_init() } else { builder.try_init() };
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.fmt_fields(tracing_subscriber::fmt::format::debug_fn(escaped_field).delimited(" ")).try_init()
+    };
+}
+
+/// Writes one field as `name=value` (the message as its bare text), control characters escaped.
+fn escaped_field(writer: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug) -> fmt::Result {
+    if field.name() != "message" {
+        write!(writer, "{}=", field.name())?;
+    }
+    let mut text = String::new();
+    write!(text, "{value:?}")?;
+    write_escaped(writer, &text)
+}
+
+/// `text` with every control character (C0, DEL, C1) and Unicode line or paragraph separator
+/// written as an escape, everything else as it is.
+fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    for character in text.chars() {
+        match character {
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            '\u{2028}' | '\u{2029}' => write!(out, "\\u{{{:x}}}", u32::from(character))?,
+            control if control.is_control() => write!(out, "\\u{{{:x}}}", u32::from(control))?,
+            other => out.write_char(other)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::field::MakeExt;
+
+    use super::{escaped_field, write_escaped};
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_hostile_field_cannot_forge_a_line_or_colour_a_terminal() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(escaped_field).delimited(" "))
+            .finish();
+        let topic = "a\n2026-01-01T00:00:00Z  INFO iotrules: forged\u{1b}[31m\u{9b}\u{2028}";
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::warn!(topic, shown = %topic, "message \u{7}with {}", "a\r\nbreak");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(!text.contains(['\u{1b}', '\u{9b}', '\u{7}', '\r', '\u{2028}']), "{text:?}");
+        assert!(text.contains(r#"topic="a\n2026"#) && text.contains(r"\u{1b}[31m"), "{text}");
+        assert!(text.contains(r"message \u{7}with a\r\nbreak"), "{text}");
+        assert!(text.contains(r"shown=a\n2026-01-01T00:00:00Z  INFO iotrules: forged\u{1b}[31m\u{9b}\u{2028}"), "{text}");
+    }
+
+    #[test]
+    fn ordinary_text_is_unchanged() {
+        let mut out = String::new();
+        write_escaped(&mut out, "sensors/boiler-7/telemetry é 😀").unwrap();
+        assert_eq!(out, "sensors/boiler-7/telemetry é 😀");
+    }
 }

@@ -67,7 +67,9 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: args.port, tls: false }
         }
     };
-    let connection = match Connection::new(endpoint, version(&args.connection), credentials(&args.connection)) {
+    let connection = match credentials(&args.connection)
+        .and_then(|credentials| Connection::new(endpoint, version(&args.connection), credentials))
+    {
         Ok(connection) => connection,
         Err(message) => return usage_error(&message),
     };
@@ -139,14 +141,37 @@ pub(crate) fn version(args: &BrokerConnectionArgs) -> Version {
     }
 }
 
-pub(crate) fn credentials(args: &BrokerConnectionArgs) -> Credentials {
-    Credentials {
+/// The environment variable a broker password is read from.
+pub(crate) const PASSWORD_VARIABLE: &str = "IOTRULES_MQTT_PASSWORD";
+
+/// The connection's credentials; the password from `--password-file`, else
+/// `IOTRULES_MQTT_PASSWORD`, else `--password` (with a warning, as others can read it).
+pub(crate) fn credentials(args: &BrokerConnectionArgs) -> Result<Credentials, String> {
+    let password = match (&args.password_file, std::env::var(PASSWORD_VARIABLE), &args.password) {
+        (Some(path), _, _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read the password file `{}`: {error}", path.display()))?;
+            Some(text.strip_suffix('\n').map(|text| text.strip_suffix('\r').unwrap_or(text)).unwrap_or(&text).to_owned())
+        }
+        (None, Ok(password), _) => Some(password),
+        (None, Err(_), Some(password)) => {
+            tracing::warn!(
+                "--password is visible to every user of this machine in the process list: set {PASSWORD_VARIABLE} or use --password-file"
+            );
+            Some(password.clone())
+        }
+        (None, Err(_), None) => None,
+    };
+    if password.is_some() && args.username.is_none() {
+        return Err(format!("a password ({PASSWORD_VARIABLE}) needs --username"));
+    }
+    Ok(Credentials {
         username: args.username.clone(),
-        password: args.password.clone(),
+        password,
         ca_file: args.ca_file.clone(),
         cert_file: args.cert.clone(),
         key_file: args.key.clone(),
-    }
+    })
 }
 
 fn announce_embedded(address: SocketAddr, args: &RunArgs) {
