@@ -141,6 +141,9 @@ codes! {
     RuleHttpUrlNotHttps = "rule::http_url_not_https",
     /// An HTTP action `auth` block: iotrules sends the request unsigned.
     RuleUnsupportedAuth = "rule::unsupported_auth",
+    /// An HTTP action whose confirmed destination does not fix the host: a substitution can
+    /// change where the request goes, and iotrules refuses every URL off the destination.
+    RuleUrlHostTemplated = "rule::url_host_templated",
     /// A republish topic starting with a single `$`; AWS reaches reserved topics through `$$`.
     RuleReservedTopicUnescaped = "rule::reserved_topic_unescaped",
     /// An action type `iotrules run` cannot perform offline.

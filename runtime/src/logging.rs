@@ -97,7 +97,10 @@ mod tests {
         assert!(!text.contains(['\u{1b}', '\u{9b}', '\u{7}', '\r', '\u{2028}']), "{text:?}");
         assert!(text.contains(r#"topic="a\n2026"#) && text.contains(r"\u{1b}[31m"), "{text}");
         assert!(text.contains(r"message \u{7}with a\r\nbreak"), "{text}");
-        assert!(text.contains(r"shown=a\n2026-01-01T00:00:00Z  INFO iotrules: forged\u{1b}[31m\u{9b}\u{2028}"), "{text}");
+        assert!(
+            text.contains(r"shown=a\n2026-01-01T00:00:00Z  INFO iotrules: forged\u{1b}[31m\u{9b}\u{2028}"),
+            "{text}"
+        );
     }
 
     #[test]

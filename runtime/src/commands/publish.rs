@@ -12,9 +12,8 @@ use crate::samples;
 
 pub(crate) fn run(args: &PublishArgs) -> ExitCode {
     crate::logging::init();
-    let connection = match Endpoint::parse(&args.broker).and_then(|endpoint| {
-        Connection::new(endpoint, version(&args.connection), credentials(&args.connection)?)
-    })
+    let connection = match Endpoint::parse(&args.broker)
+        .and_then(|endpoint| Connection::new(endpoint, version(&args.connection), credentials(&args.connection)?))
     {
         Ok(connection) => connection,
         Err(message) => return usage_error(&message),

@@ -151,7 +151,9 @@ pub(crate) fn credentials(args: &BrokerConnectionArgs) -> Result<Credentials, St
         (Some(path), _, _) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|error| format!("cannot read the password file `{}`: {error}", path.display()))?;
-            Some(text.strip_suffix('\n').map(|text| text.strip_suffix('\r').unwrap_or(text)).unwrap_or(&text).to_owned())
+            Some(
+                text.strip_suffix('\n').map(|text| text.strip_suffix('\r').unwrap_or(text)).unwrap_or(&text).to_owned(),
+            )
         }
         (None, Ok(password), _) => Some(password),
         (None, Err(_), Some(password)) => {
