@@ -302,19 +302,21 @@ impl RuleActions {
         }
         drop(jobs);
         failures.sort_by_key(|(index, _)| *index);
+        for (index, failure) in &failures {
+            if let Some(lane) = self.lanes.get(*index) {
+                lane.log_failure(&failure.failed_resource, &failure.error_message);
+            }
+        }
         report.failures = failures.into_iter().map(|(_, failure)| failure).collect();
-        if !report.failures.is_empty() {
-            for failure in &report.failures {
-                tracing::warn!(rule = %self.rule_name, action = %failure.failed_action, resource = %failure.failed_resource, error = %failure.error_message, "action failed");
+        if !report.failures.is_empty()
+            && let (Some(action), Some(lane)) = (&self.error_action, &self.error_lane)
+        {
+            let payload = error::payload(&self.rule_name, incoming, &report.failures);
+            let outcome = on_lane(lane, None, action, &context, payload).await;
+            if let Err(failure) = &outcome {
+                lane.log_failure(&failure.failed_resource, &failure.error_message);
             }
-            if let (Some(action), Some(lane)) = (&self.error_action, &self.error_lane) {
-                let payload = error::payload(&self.rule_name, incoming, &report.failures);
-                let outcome = on_lane(lane, None, action, &context, payload).await;
-                if let Err(failure) = &outcome {
-                    tracing::warn!(rule = %self.rule_name, action = %failure.failed_action, resource = %failure.failed_resource, error = %failure.error_message, "error action failed");
-                }
-                report.error_action = Some(outcome);
-            }
+            report.error_action = Some(outcome);
         }
         if let (Some(key), Some(handoff)) = (handed_off, &runner.handoff) {
             handoff.outbox.delete(key);

@@ -104,6 +104,12 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) share_group: Option<String>,
 
+    /// MQTT 5: seconds the broker keeps this instance's session after it disconnects; by
+    /// default as long as the broker allows. In a share group, a member that may not come
+    /// back sets it, so the broker stops giving it a share once it is gone.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) session_expiry: Option<u32>,
+
     /// Serve Prometheus metrics on this address, such as 127.0.0.1:9464.
     #[arg(long, value_name = "ADDR")]
     pub(crate) metrics: Option<std::net::SocketAddr>,

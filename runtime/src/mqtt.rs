@@ -6,5 +6,6 @@ pub(crate) mod consumer;
 pub(crate) mod embedded;
 pub(crate) mod endpoint;
 pub(crate) mod link;
+pub(crate) mod probe;
 pub(crate) mod publisher;
 pub(crate) mod sender;

@@ -28,9 +28,9 @@ use crate::actions::outbox::{Outbox, Records};
 use crate::actions::{Handoff, HttpClient, Incoming, RuleActions, Runner};
 use crate::mqtt::consumer::{self, Consumer, Received, Subscriptions};
 use crate::mqtt::endpoint::Connection;
-use crate::mqtt::link;
 use crate::mqtt::publisher::MqttPublisher;
 use crate::mqtt::sender;
+use crate::mqtt::{link, probe};
 use futures_util::future::join_all;
 pub(crate) use loading::{Loaded, load};
 pub(crate) use reload::stop_requested;
@@ -107,8 +107,16 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     let (consumer, eventloop) = Consumer::new(options, usize::from(u16::MAX) + settings.in_flight);
     let subscriptions = Subscriptions::with(subscribed(&loaded, &settings));
     let (inbound_tx, mut inbound) = mpsc::channel(64);
-    let receiver = tokio::spawn(consumer::receive(consumer.clone(), eventloop, subscriptions.clone(), inbound_tx));
+    let asked = consumer::Asked {
+        session_expiry: settings.connection.session_expiry,
+        share_group: settings.share_group.is_some(),
+    };
+    let receiver =
+        tokio::spawn(consumer::receive(consumer.clone(), eventloop, subscriptions.clone(), inbound_tx, asked));
 
+    if settings.dollar_topics {
+        tokio::spawn(probe::watch(settings.connection.clone(), format!("{}-probe", settings.client_id)));
+    }
     let mut options = settings.connection.options(&format!("{}-actions", settings.client_id), false);
     options.window(window);
     let (publisher_client, publisher_loop) = link::client(options, settings.in_flight + 1024);

@@ -31,8 +31,29 @@ impl Default for LaneLimits {
     }
 }
 
-/// A full queue is logged at most this often per lane.
-const FULL_LOG_INTERVAL: Duration = Duration::from_secs(10);
+/// A lane logs its full queue, and its action's failures, at most this often.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Lets a log line through at most once per [`LOG_INTERVAL`], counting those held back, so a
+/// failing endpoint at thousands of messages a second costs a line every ten seconds.
+#[derive(Debug, Default)]
+struct Throttle {
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl Throttle {
+    /// `Some(how many were held back since the last one)` when this one may be logged.
+    fn admit(&self) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (last, held_back) = &mut *state;
+        if last.is_some_and(|at| at.elapsed() < LOG_INTERVAL) {
+            *held_back += 1;
+            return None;
+        }
+        *last = Some(Instant::now());
+        Some(std::mem::take(held_back))
+    }
+}
 
 /// One action's queue.
 #[derive(Debug)]
@@ -44,7 +65,8 @@ pub(crate) struct Lane {
     waiting: AtomicUsize,
     capacity: usize,
     refused: AtomicU64,
-    last_full_log: Mutex<Option<Instant>>,
+    full_log: Throttle,
+    failure_log: Throttle,
 }
 
 /// A place on a lane: held while the action runs.
@@ -68,7 +90,8 @@ impl Lane {
             waiting: AtomicUsize::new(0),
             capacity: limits.capacity,
             refused: AtomicU64::new(0),
-            last_full_log: Mutex::new(None),
+            full_log: Throttle::default(),
+            failure_log: Throttle::default(),
         }
     }
 
@@ -108,15 +131,30 @@ impl Lane {
     fn refuse(&self) {
         let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
         counter!(QUEUE_FULL, "rule" => self.rule.clone(), "action" => self.action.clone()).increment(1);
-        let mut last = self.last_full_log.lock().unwrap_or_else(PoisonError::into_inner);
-        if last.is_none_or(|at| at.elapsed() >= FULL_LOG_INTERVAL) {
-            *last = Some(Instant::now());
+        if self.full_log.admit().is_some() {
             tracing::warn!(
                 rule = %self.rule,
                 action = %self.action,
                 capacity = self.capacity,
                 refused_so_far = refused,
                 "the action's queue is full: its runs fail into the error action until it drains"
+            );
+        }
+    }
+}
+
+impl Lane {
+    /// Logs a failure of this lane's action (every one is counted in the metrics and reported
+    /// to the error action): the first at once, then at most one line per interval.
+    pub(crate) fn log_failure(&self, resource: &str, error: &str) {
+        if let Some(held_back) = self.failure_log.admit() {
+            tracing::warn!(
+                rule = %self.rule,
+                action = %self.action,
+                resource,
+                error,
+                more_since_last_line = held_back,
+                "action failed"
             );
         }
     }

@@ -23,6 +23,9 @@ pub(crate) type Records = Vec<(u64, Vec<u8>)>;
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("handed_off");
 
+/// `iotrules_outbox_records`: runs handed off and not finished yet.
+pub(crate) const RECORDS_GAUGE: &str = "iotrules_outbox_records";
+
 /// At most this many requests go into one transaction, so a commit stays short under load.
 const GROUP: usize = 1024;
 
@@ -37,6 +40,8 @@ enum Request {
 pub(crate) struct Outbox {
     requests: mpsc::Sender<Request>,
     next_key: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Records stored and not deleted, for the gauge.
+    records: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     path: PathBuf,
 }
 
@@ -72,7 +77,13 @@ impl Outbox {
             .name("iotrules-outbox".to_owned())
             .spawn(move || write_loop(&database, &receiver))
             .map_err(|error| format!("cannot start the outbox writer: {error}"))?;
-        let outbox = Outbox { requests, next_key: std::sync::Arc::new(next_key.into()), path: path.to_owned() };
+        let outbox = Outbox {
+            requests,
+            next_key: std::sync::Arc::new(next_key.into()),
+            records: std::sync::Arc::new(left.len().into()),
+            path: path.to_owned(),
+        };
+        outbox.records_changed(0);
         Ok((outbox, left))
     }
 
@@ -84,13 +95,28 @@ impl Outbox {
             .send(Request::Put { key, record, done })
             .map_err(|_| "the outbox writer has stopped".to_owned())?;
         match committed.await {
-            Ok(result) => result.map(|()| key),
+            Ok(Ok(())) => {
+                self.records_changed(1);
+                Ok(key)
+            }
+            Ok(Err(error)) => Err(error),
             Err(_) => Err("the outbox writer has stopped".to_owned()),
         }
     }
 
+    fn records_changed(&self, added: isize) {
+        use std::sync::atomic::Ordering;
+        let now = if added >= 0 {
+            self.records.fetch_add(added.unsigned_abs(), Ordering::Relaxed) + added.unsigned_abs()
+        } else {
+            self.records.fetch_sub(added.unsigned_abs(), Ordering::Relaxed).saturating_sub(added.unsigned_abs())
+        };
+        metrics::gauge!(RECORDS_GAUGE).set(now as f64);
+    }
+
     /// Forgets a finished run's record.
     pub(crate) fn delete(&self, key: u64) {
+        self.records_changed(-1);
         if self.requests.send(Request::Delete(key)).is_err() {
             tracing::warn!(key, "the outbox writer has stopped: the record is run again at the next start");
         }

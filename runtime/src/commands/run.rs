@@ -67,12 +67,20 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: args.port, tls: false }
         }
     };
-    let connection = match credentials(&args.connection)
+    let mut connection = match credentials(&args.connection)
         .and_then(|credentials| Connection::new(endpoint, version(&args.connection), credentials))
     {
         Ok(connection) => connection,
         Err(message) => return usage_error(&message),
     };
+    if let Some(seconds) = args.session_expiry {
+        if connection.version != Version::V5 {
+            return usage_error(
+                "--session-expiry needs --mqtt-version 5: MQTT 3.1.1 sessions expire only by broker settings",
+            );
+        }
+        connection.session_expiry = seconds;
+    }
     let demo = match &args.publish {
         Some(path) => match samples::load(path) {
             Ok(samples) => Some(samples),

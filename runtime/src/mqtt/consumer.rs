@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::mqtt::backoff::Backoff;
-use crate::mqtt::link::{self, Ack, Client, Event, EventLoop, Message, Options};
+use crate::mqtt::link::{self, Ack, BrokerTerms, Client, Event, EventLoop, Message, Options};
 use crate::serve::acks::AckWindow;
 
 /// One message as it came off the connection, numbered in arrival order.
@@ -143,16 +143,22 @@ pub(crate) async fn receive(
     mut eventloop: EventLoop,
     subscriptions: Subscriptions,
     inbound: mpsc::Sender<Received>,
+    asked: Asked,
 ) -> Result<(), String> {
     let mut backoff = Backoff::default();
     let mut sequence = 0;
     let mut client = consumer.session().client.clone();
+    let mut connected_before = false;
     loop {
         let error = loop {
             match eventloop.poll().await {
-                Ok(Event::Connected { session_present }) => {
+                Ok(Event::Connected { session_present, terms }) => {
                     backoff.reset();
                     tracing::info!(session_present, "connected to the broker");
+                    for warning in session_warnings(asked, terms, connected_before, session_present) {
+                        tracing::warn!("{warning}");
+                    }
+                    connected_before = true;
                     // Subscribing again is harmless when the session survived, and needed when
                     // the broker lost it (a restart without persistence).
                     if let Err(error) = client.try_subscribe(subscriptions.current()) {
@@ -183,9 +189,73 @@ pub(crate) async fn receive(
     }
 }
 
+/// What iotrules asked of the broker for the rules' session.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Asked {
+    /// Seconds the session should outlive a disconnect; `u32::MAX` for as long as possible.
+    pub(crate) session_expiry: u32,
+    pub(crate) share_group: bool,
+}
+
+/// Why the broker's answer to a CONNECT puts "no message is lost" at risk, if it does.
+pub(crate) fn session_warnings(
+    asked: Asked,
+    terms: BrokerTerms,
+    reconnected: bool,
+    session_present: bool,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if reconnected && !session_present {
+        warnings.push(
+            "the broker did not keep iotrules' session while it was disconnected: messages published meanwhile are lost (the broker restarted without persistence, or the session expired)"
+                .to_owned(),
+        );
+    }
+    if terms.max_qos == Some(0) {
+        warnings.push("the broker takes only QoS 0: it can drop messages before iotrules acknowledges them".to_owned());
+    }
+    if let Some(granted) = terms.session_expiry
+        && granted < asked.session_expiry
+    {
+        warnings.push(format!(
+            "the broker keeps iotrules' session only {granted} s after a disconnect (asked for {}): messages published during a longer outage are lost",
+            if asked.session_expiry == u32::MAX { "as long as possible".to_owned() } else { format!("{} s", asked.session_expiry) }
+        ));
+    }
+    if asked.share_group && terms.shared_subscriptions == Some(false) {
+        warnings
+            .push("the broker does not support shared subscriptions: --share-group cannot split the stream".to_owned());
+    }
+    warnings
+}
+
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Asked, session_warnings};
+    use crate::mqtt::link::BrokerTerms;
+
+    #[test]
+    fn what_the_broker_grants_is_checked() {
+        let asked = Asked { session_expiry: u32::MAX, share_group: true };
+        assert!(session_warnings(asked, BrokerTerms::default(), false, false).is_empty(), "a first session is new");
+        assert!(session_warnings(asked, BrokerTerms::default(), true, true).is_empty());
+        let lost = session_warnings(asked, BrokerTerms::default(), true, false);
+        assert!(lost[0].contains("did not keep iotrules' session"), "{lost:?}");
+        let terms = BrokerTerms { session_expiry: Some(60), max_qos: Some(0), shared_subscriptions: Some(false) };
+        let warnings = session_warnings(asked, terms, false, false);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[1].contains("only 60 s") && warnings[1].contains("as long as possible"), "{warnings:?}");
+        let asked = Asked { session_expiry: 30, share_group: false };
+        assert!(
+            session_warnings(asked, BrokerTerms { session_expiry: Some(30), ..BrokerTerms::default() }, false, false)
+                .is_empty()
+        );
+    }
 }

@@ -83,6 +83,10 @@ pub(crate) struct Connection {
     /// Built once: reading the PEM files again on every reconnection would hide a file that
     /// went missing until the broker restarts.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// MQTT 5: seconds a persistent session outlives a disconnect; `u32::MAX`, as long as the
+    /// broker allows. A share group member that may never come back sets a bound, so the
+    /// broker stops giving it a share of the stream.
+    pub(crate) session_expiry: u32,
 }
 
 impl Connection {
@@ -91,7 +95,7 @@ impl Connection {
         if !endpoint.tls && (credentials.cert_file.is_some() || credentials.ca_file.is_some()) {
             return Err("--ca-file, --cert and --key need an mqtts:// broker".to_owned());
         }
-        Ok(Connection { endpoint, version, credentials, tls })
+        Ok(Connection { endpoint, version, credentials, tls, session_expiry: u32::MAX })
     }
 
     /// Options for one client of this connection. A session that is not clean lasts until
@@ -123,7 +127,7 @@ impl Connection {
                 let mut options = rumqttc::v5::MqttOptions::new(client_id, host, port);
                 options.set_clean_start(clean_session);
                 if !clean_session {
-                    options.set_session_expiry_interval(Some(u32::MAX));
+                    options.set_session_expiry_interval(Some(self.session_expiry));
                 }
                 options.set_keep_alive(KEEP_ALIVE);
                 options.set_max_packet_size(u32::try_from(MAX_PACKET).ok());

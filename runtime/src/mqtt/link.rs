@@ -56,6 +56,7 @@ impl Options {
 pub(crate) enum Event {
     Connected {
         session_present: bool,
+        terms: BrokerTerms,
     },
     Message(Box<Message>),
     SubscriptionRefused(String),
@@ -69,6 +70,18 @@ pub(crate) enum Event {
     Written(u16),
     Disconnecting,
     Other,
+}
+
+/// What an MQTT 5 broker's CONNACK says about the session it grants; all `None` over 3.1.1,
+/// which has no place for them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BrokerTerms {
+    /// Seconds the broker keeps the session after a disconnect, when it grants less than asked.
+    pub(crate) session_expiry: Option<u32>,
+    /// The highest QoS the broker takes.
+    pub(crate) max_qos: Option<u8>,
+    /// Whether the broker supports `$share` subscriptions.
+    pub(crate) shared_subscriptions: Option<bool>,
 }
 
 /// A message as received.
@@ -161,6 +174,20 @@ impl Client {
                     filter.retain_forward_rule = packet5::RetainForwardRule::Never;
                     filter
                 }))
+                .map_err(|error| error.to_string()),
+        }
+    }
+
+    /// Subscribes with QoS 0, for what may be missed (the broker's `$SYS` reports).
+    pub(crate) fn try_subscribe_qos0(&self, filters: Vec<String>) -> Result<(), String> {
+        match self {
+            Client::V311(client) => client
+                .try_subscribe_many(
+                    filters.into_iter().map(|path| rumqttc::SubscribeFilter::new(path, QoS::AtMostOnce)),
+                )
+                .map_err(|error| error.to_string()),
+            Client::V5(client) => client
+                .try_subscribe_many(filters.into_iter().map(|path| packet5::Filter::new(path, QoS5::AtMostOnce)))
                 .map_err(|error| error.to_string()),
         }
     }
@@ -292,7 +319,9 @@ impl EventLoop {
             EventLoop::V311(eventloop) => {
                 use rumqttc::{Event as E, Packet as P};
                 Ok(match eventloop.poll().await? {
-                    E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
+                    E::Incoming(P::ConnAck(connack)) => {
+                        Event::Connected { session_present: connack.session_present, terms: BrokerTerms::default() }
+                    }
                     E::Incoming(P::Publish(mut publish)) => Event::Message(Box::new(Message {
                         topic: std::mem::take(&mut publish.topic),
                         payload: std::mem::take(&mut publish.payload),
@@ -318,7 +347,17 @@ impl EventLoop {
             EventLoop::V5(eventloop) => {
                 use rumqttc::v5::{Event as E, Incoming as P};
                 Ok(match eventloop.poll().await? {
-                    E::Incoming(P::ConnAck(connack)) => Event::Connected { session_present: connack.session_present },
+                    E::Incoming(P::ConnAck(connack)) => {
+                        let properties = connack.properties.as_ref();
+                        let terms = BrokerTerms {
+                            session_expiry: properties.and_then(|properties| properties.session_expiry_interval),
+                            max_qos: properties.and_then(|properties| properties.max_qos),
+                            shared_subscriptions: properties
+                                .and_then(|properties| properties.shared_subscription_available)
+                                .map(|available| available != 0),
+                        };
+                        Event::Connected { session_present: connack.session_present, terms }
+                    }
                     E::Incoming(P::Publish(mut publish)) => Event::Message(Box::new(Message {
                         topic: String::from_utf8_lossy(&std::mem::take(&mut publish.topic)).into_owned(),
                         payload: std::mem::take(&mut publish.payload),

@@ -120,7 +120,7 @@ async fn drive(mut eventloop: EventLoop, pending: Arc<Mutex<Pending>>) {
         match eventloop.poll().await {
             Ok(Event::Written(pkid)) => lock(&pending).written(pkid),
             Ok(Event::Acknowledged { pkid, refused }) => lock(&pending).acknowledged(pkid, refused),
-            Ok(Event::Connected { session_present }) => {
+            Ok(Event::Connected { session_present, .. }) => {
                 backoff.reset();
                 if connected_before && !session_present {
                     tracing::warn!("the broker lost the actions' session: publishes in flight fail");

@@ -67,6 +67,8 @@ pub(crate) struct Broker {
     dir: PathBuf,
     /// More Mosquitto configuration, such as a TLS listener.
     extra: String,
+    /// Mosquitto as installed: no persistence, its default queue limits.
+    defaults: bool,
     child: Option<Child>,
 }
 
@@ -76,7 +78,8 @@ impl Broker {
         if kind == Kind::Mosquitto {
             mosquitto()?;
         }
-        let mut broker = Broker { kind, port: free_port(), dir: dir.to_owned(), extra: String::new(), child: None };
+        let mut broker =
+            Broker { kind, port: free_port(), dir: dir.to_owned(), extra: String::new(), defaults: false, child: None };
         broker.spawn();
         Some(broker)
     }
@@ -90,6 +93,24 @@ impl Broker {
             port: free_port(),
             dir: dir.to_owned(),
             extra: extra.to_owned(),
+            defaults: false,
+            child: None,
+        };
+        broker.spawn();
+        Some(broker)
+    }
+
+    /// Mosquitto with its default settings (a listener and anonymous access only): no
+    /// persistence, at most 1,000 messages queued per client, 20 in flight. `None` when it is
+    /// not installed (outside CI).
+    pub(crate) fn mosquitto_defaults(dir: &Path) -> Option<Broker> {
+        mosquitto()?;
+        let mut broker = Broker {
+            kind: Kind::Mosquitto,
+            port: free_port(),
+            dir: dir.to_owned(),
+            extra: String::new(),
+            defaults: true,
             child: None,
         };
         broker.spawn();
@@ -114,16 +135,17 @@ impl Broker {
                 // restart; no limit on the queue, so nothing is dropped while iotrules is away.
                 // `user root` keeps a broker started as root able to write its database here
                 // (it is ignored when not started as root).
-                fs::write(
-                    &config,
+                let text = if self.defaults {
+                    format!("listener {} 127.0.0.1\nallow_anonymous true\n", self.port)
+                } else {
                     format!(
                         "listener {} 127.0.0.1\nallow_anonymous true\nuser root\npersistence true\npersistence_location {}/\nmax_queued_messages 0\nmax_inflight_messages 100\nautosave_interval 1\n{}",
                         self.port,
                         self.dir.display(),
                         self.extra
-                    ),
-                )
-                .expect("mosquitto.conf");
+                    )
+                };
+                fs::write(&config, text).expect("mosquitto.conf");
                 Command::new(mosquitto().expect("mosquitto"))
                     .arg("-c")
                     .arg(&config)
@@ -152,6 +174,19 @@ impl Broker {
             signal(&child, "TERM");
             let _ = child.wait();
         }
+    }
+
+    /// SIGKILL: the broker saves nothing, as in a crash.
+    pub(crate) fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port (after [`Broker::kill`] or [`Broker::stop`]).
+    pub(crate) fn start_again(&mut self) {
+        self.spawn();
     }
 }
 
@@ -323,6 +358,7 @@ pub(crate) async fn collect(url: &str, client_id: &str, filter: &str) -> Receive
     let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
     options.set_clean_session(false);
     options.set_keep_alive(Duration::from_secs(30));
+    options.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     let sink = received.clone();
     let (subscribed, mut on_subscribed) = tokio::sync::mpsc::channel(1);
@@ -358,14 +394,26 @@ pub(crate) async fn publish_numbers(
     topic: impl Fn(u64) -> String,
     pace: Option<Duration>,
 ) {
+    let messages =
+        numbers.map(|n| (topic(n), serde_json::to_vec(&serde_json::json!({"n": n})).expect("JSON"))).collect();
+    publish_messages(url, client_id, messages, pace).await;
+}
+
+/// Publishes `(topic, payload)` messages with QoS 1 and returns once the broker acknowledged
+/// every one; `pace` spaces them out.
+pub(crate) async fn publish_messages(
+    url: String,
+    client_id: &'static str,
+    topics: Vec<(String, Vec<u8>)>,
+    pace: Option<Duration>,
+) {
     let port: u16 = url.rsplit(':').next().and_then(|port| port.parse().ok()).expect("port");
     let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
     options.set_inflight(100);
+    options.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut eventloop) = AsyncClient::new(options, 256);
-    let total = numbers.end - numbers.start;
+    let total = topics.len() as u64;
     let producer = client.clone();
-    let topics: Vec<(String, Vec<u8>)> =
-        numbers.map(|n| (topic(n), serde_json::to_vec(&serde_json::json!({"n": n})).expect("JSON"))).collect();
     tokio::spawn(async move {
         for (topic, payload) in topics {
             if producer.publish(topic, QoS::AtLeastOnce, false, payload).await.is_err() {
@@ -393,24 +441,33 @@ pub(crate) async fn publish_numbers(
 /// One request as the HTTP sink saw it: path, lower-cased headers, JSON body.
 pub(crate) type HttpRequest = (String, Vec<(String, String)>, serde_json::Value);
 
-/// A local HTTP endpoint for the http action: answers every request with `status` and
-/// records what was posted.
+/// A local HTTP endpoint for the http action: answers every request with its status (0:
+/// never answers, holding the connection open) and records what was posted.
 #[derive(Clone)]
 pub(crate) struct HttpSink {
     pub(crate) url: String,
     requests: Arc<Mutex<Vec<HttpRequest>>>,
+    status: Arc<std::sync::atomic::AtomicU16>,
 }
 
 impl HttpSink {
+    /// From now on, answers with `status` (0: hangs).
+    pub(crate) fn answer(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
     pub(crate) async fn start(status: u16) -> HttpSink {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let requests: Arc<Mutex<Vec<_>>> = Arc::default();
         let sink = requests.clone();
+        let answer = Arc::new(std::sync::atomic::AtomicU16::new(status));
+        let answers = answer.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let sink = sink.clone();
+                let answers = answers.clone();
                 tokio::spawn(async move {
                     let mut reader = BufReader::new(stream);
                     loop {
@@ -443,6 +500,12 @@ impl HttpSink {
                             return;
                         }
                         let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                        let status = answers.load(std::sync::atomic::Ordering::SeqCst);
+                        if status == 0 {
+                            // Hanging: the request is never answered (nor counted as served).
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            return;
+                        }
                         sink.lock().expect("lock").push((path, headers, body));
                         let reason = if status < 300 { "OK" } else { "Failing" };
                         let response = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\n\r\n");
@@ -453,7 +516,7 @@ impl HttpSink {
                 });
             }
         });
-        HttpSink { url, requests }
+        HttpSink { url, requests, status: answer }
     }
 
     /// (path, lower-cased headers, JSON body) of every request so far.
