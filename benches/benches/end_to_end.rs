@@ -11,6 +11,11 @@
 //!   is the ceiling for any rules engine that republishes through the broker on this machine:
 //!   the broker routes every output again, and on a small machine all share the cores.
 //!
+//! - `beside an endpoint`: `iotrules run` with the same rule and, on the same stream, a rule
+//!   whose http action posts every message to a local endpoint that answers at once
+//!   (`answering`) or accepts connections and never answers (`hanging`): how much of its rate
+//!   the republish rule keeps when another rule's action hangs.
+//!
 //! Each payload carries its sequence number and the time it was published, and the rule keeps
 //! both, so the subscriber computes latency (publish to receipt) and which messages arrived.
 //! Two phases per path: `saturated` publishes as fast as the broker takes messages (the rate is
@@ -19,11 +24,19 @@
 //! Saturated, the plain path runs before and after the other two and counts as their mean,
 //! since the speed of a shared machine drifts from one minute to the next.
 //!
+//! Last, reloads: `iotrules run` with the rule and a folder of generated rules (10,000, from
+//! `rules::realistic_rules`), paced, receives SIGHUP five times while messages flow; the bench
+//! reports the latency of the messages around the reloads against a paced phase without any,
+//! and iotrules' resident memory before the first reload and after each one.
+//!
 //! ```sh
 //! cargo bench -p iotrules-benches --bench end_to_end                  # 100,000 messages, 3 rounds
 //! IOTRULES_E2E_MESSAGES=20000 IOTRULES_E2E_ROUNDS=1 cargo bench -p iotrules-benches --bench end_to_end
 //! cargo test -p iotrules-benches --bench end_to_end                   # 2,000 messages, checks only
 //! ```
+//!
+//! `IOTRULES_E2E_RELOAD_RULES` sets the number of generated rules for the reload phase
+//! (1,000 in test mode).
 //!
 //! Settings (environment): `IOTRULES_E2E_MESSAGES` (saturated phase), `IOTRULES_E2E_ROUNDS`,
 //! `IOTRULES_E2E_RATE` and `IOTRULES_E2E_PACED_MESSAGES` (paced phase), `IOTRULES_E2E_IN_FLIGHT`
@@ -92,6 +105,7 @@ struct Config {
     rate: u64,
     paced_messages: u64,
     in_flight: Option<u16>,
+    reload_rules: usize,
 }
 
 impl Config {
@@ -103,6 +117,7 @@ impl Config {
             rounds: setting("IOTRULES_E2E_ROUNDS", rounds)?,
             rate: setting("IOTRULES_E2E_RATE", rate)?,
             paced_messages: setting("IOTRULES_E2E_PACED_MESSAGES", paced_messages)?,
+            reload_rules: setting("IOTRULES_E2E_RELOAD_RULES", if test_mode { 1_000 } else { 10_000 })?,
             in_flight: std::env::var("IOTRULES_E2E_IN_FLIGHT")
                 .ok()
                 .map(|text| text.parse())
@@ -134,7 +149,15 @@ fn run(test_mode: bool) -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
     let rule = dir.join("w1_republish.json");
     std::fs::write(&rule, RULE).map_err(|error| format!("{}: {error}", rule.display()))?;
-    let tools = Tools { mosquitto, iotrules, rule, dir: dir.clone() };
+    let hanging_rule = dir.join("hanging_http.json");
+    std::fs::write(&hanging_rule, HTTP_RULE.replace("{address}", &endpoint(false)?.to_string()))
+        .map_err(|error| format!("{}: {error}", hanging_rule.display()))?;
+    let answering_rule = dir.join("answering_http.json");
+    std::fs::write(&answering_rule, HTTP_RULE.replace("{address}", &endpoint(true)?.to_string()))
+        .map_err(|error| format!("{}: {error}", answering_rule.display()))?;
+    let generated = dir.join("generated");
+    write_generated_rules(&generated, config.reload_rules)?;
+    let tools = Tools { mosquitto, iotrules, rule, hanging_rule, answering_rule, generated, dir: dir.clone() };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -151,28 +174,45 @@ fn run(test_mode: bool) -> Result<(), String> {
     let mut saturated: Vec<(Measured, Measured)> = Vec::new();
     let mut paced: Vec<(Measured, Measured)> = Vec::new();
     let mut ceilings: Vec<Measured> = Vec::new();
+    let mut beside_saturated: Vec<Beside> = Vec::new();
+    let mut beside_paced: Vec<Beside> = Vec::new();
     for round in 1..=config.rounds {
         // The machine's speed drifts (a shared VM), so the plain path is measured before and
         // after the other two and the ratios use both.
         let before = runtime.block_on(measure(&tools, &config, Route::Plain, config.messages, None))?;
         let forwarded = runtime.block_on(measure(&tools, &config, Route::Forwarder, config.messages, None))?;
         let rules = runtime.block_on(measure(&tools, &config, Route::Iotrules, config.messages, None))?;
+        let answering = runtime.block_on(measure(&tools, &config, Route::BesideAnswering, config.messages, None))?;
+        let hanging = runtime.block_on(measure(&tools, &config, Route::BesideHanging, config.messages, None))?;
         let after = runtime.block_on(measure(&tools, &config, Route::Plain, config.messages, None))?;
         println!("round {round} saturated, plain before {:.0} msg/s and after {:.0} msg/s:", before.rate, after.rate);
         let plain = Measured::bracketing(before, after);
         print_pair(&format!("round {round} saturated"), &plain, &rules);
         print_ceiling(&plain, &forwarded, &rules);
+        let beside = Beside { alone: rules.clone(), answering, hanging };
+        beside.print();
+        beside_saturated.push(beside);
         saturated.push((plain, rules));
         ceilings.push(forwarded);
         let rate = Some(config.rate);
         let plain = runtime.block_on(measure(&tools, &config, Route::Plain, config.paced_messages, rate))?;
         let rules = runtime.block_on(measure(&tools, &config, Route::Iotrules, config.paced_messages, rate))?;
+        let answering =
+            runtime.block_on(measure(&tools, &config, Route::BesideAnswering, config.paced_messages, rate))?;
+        let hanging = runtime.block_on(measure(&tools, &config, Route::BesideHanging, config.paced_messages, rate))?;
         print_pair(&format!("round {round} paced at {}/s", config.rate), &plain, &rules);
+        let beside = Beside { alone: rules.clone(), answering, hanging };
+        beside.print();
+        beside_paced.push(beside);
         paced.push((plain, rules));
     }
     summarize("saturated", &saturated);
     summarize_ceiling(&saturated, &ceilings);
     summarize(&format!("paced at {}/s", config.rate), &paced);
+    summarize_beside("saturated", &beside_saturated);
+    summarize_beside(&format!("paced at {}/s", config.rate), &beside_paced);
+    let reloads = runtime.block_on(measure_reloads(&tools, &config))?;
+    reloads.print(config.reload_rules);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -181,6 +221,12 @@ struct Tools {
     mosquitto: PathBuf,
     iotrules: PathBuf,
     rule: PathBuf,
+    /// A rule on the same stream whose http action posts to an endpoint that never answers.
+    hanging_rule: PathBuf,
+    /// The same rule, posting to an endpoint that answers at once.
+    answering_rule: PathBuf,
+    /// A folder of generated `.sql` rules that listen on other topics, for the reload phase.
+    generated: PathBuf,
     dir: PathBuf,
 }
 
@@ -189,6 +235,79 @@ enum Route {
     Plain,
     Iotrules,
     Forwarder,
+    BesideAnswering,
+    BesideHanging,
+    Reloading,
+}
+
+/// A second rule on the W1 stream, firing on every message, posting to a local endpoint.
+const HTTP_RULE: &str = r#"{
+  "sql": "SELECT seq FROM 'sensors/+/telemetry'",
+  "awsIotSqlVersion": "2016-03-23",
+  "actions": [{ "http": { "url": "http://{address}/ingest" } }]
+}"#;
+
+/// A local HTTP endpoint: with `answers`, a `200` to every request at once (keep-alive, one
+/// thread per connection); without, it accepts every connection and never answers.
+fn endpoint(answers: bool) -> Result<std::net::SocketAddr, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| format!("no port for the endpoint: {error}"))?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            if answers {
+                std::thread::spawn(move || answer(stream));
+            } else {
+                held.push(stream);
+            }
+        }
+    });
+    Ok(address)
+}
+
+/// Answers each request on a connection with an empty `200`, until the client closes it.
+fn answer(stream: TcpStream) {
+    use std::io::{Read, Write};
+    let mut reader = std::io::BufReader::new(match stream.try_clone() {
+        Ok(clone) => clone,
+        Err(_) => return,
+    });
+    let mut writer = stream;
+    loop {
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err()
+            || writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// `count` generated rules as `.sql` files in `dir`; their filters never match the W1 stream.
+fn write_generated_rules(dir: &std::path::Path, count: usize) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    for (index, sql) in iotrules_benches::rules::realistic_rules(count).iter().enumerate() {
+        let path = dir.join(format!("rule{index:05}.sql"));
+        std::fs::write(&path, sql).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// One phase on one path, as the subscriber saw it.
@@ -210,6 +329,10 @@ struct Measured {
     /// The machine's CPU time per input message over all cores, and how busy the cores were.
     machine_cpu_us: f64,
     machine_busy: f64,
+    /// With reloads: iotrules' resident memory (KiB) before the first and after each reload,
+    /// and how long each took from SIGHUP to its log line.
+    memory_kib: Vec<u64>,
+    reload_ms: Vec<f64>,
 }
 
 impl Measured {
@@ -229,6 +352,8 @@ impl Measured {
             machine_cpu_us: mean(|m| m.machine_cpu_us),
             machine_busy: mean(|m| m.machine_busy),
             latencies_us,
+            memory_kib: Vec::new(),
+            reload_ms: Vec::new(),
         }
     }
 
@@ -247,17 +372,31 @@ async fn measure(
     count: u64,
     rate: Option<u64>,
 ) -> Result<Measured, String> {
+    measure_with_reloads(tools, config, route, count, rate, 0).await
+}
+
+/// [`measure`], with `reloads` SIGHUPs sent to iotrules while the messages flow.
+async fn measure_with_reloads(
+    tools: &Tools,
+    config: &Config,
+    route: Route,
+    count: u64,
+    rate: Option<u64>,
+    reloads: usize,
+) -> Result<Measured, String> {
     let port = free_port()?;
     let broker = start_broker(tools, port)?;
     // The consumer under test, a process of its own whose CPU time is measured.
     let consumer = match route {
         Route::Plain => None,
-        Route::Iotrules => Some(start_iotrules(tools, config, port)?),
+        Route::Iotrules | Route::BesideAnswering | Route::BesideHanging | Route::Reloading => {
+            Some(start_iotrules(tools, config, route, port)?)
+        }
         Route::Forwarder => Some(start_forwarder(tools, port)?),
     };
     let (filter, expected): (&str, Vec<bool>) = match route {
         Route::Plain => (INPUT_FILTER, vec![true; count as usize]),
-        Route::Iotrules | Route::Forwarder => (OUTPUT_TOPIC, (0..count).map(|seq| template(seq).hot).collect()),
+        _ => (OUTPUT_TOPIC, (0..count).map(|seq| template(seq).hot).collect()),
     };
     let epoch = Instant::now();
     let subscriber = Subscriber::connect(port, filter).await?;
@@ -275,8 +414,19 @@ async fn measure(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let cpu_before = (cpu_us(&broker), consumer.as_ref().map_or(0, cpu_us), process_cpu_us("self"), machine_cpu());
+    let reloading = match (&consumer, reloads) {
+        (Some(consumer), 1..) => {
+            let (pid, log) = (consumer.0.id(), tools.dir.join(format!("iotrules-{port}.log")));
+            Some(std::thread::spawn(move || reload_repeatedly(pid, &log, reloads)))
+        }
+        _ => None,
+    };
     let offered = publisher.publish_all(count, rate).await?;
     let mut measured = receiving.await.map_err(|error| format!("{route:?}: the subscriber stopped: {error}"))??;
+    if let Some(reloading) = reloading {
+        (measured.memory_kib, measured.reload_ms) =
+            reloading.join().map_err(|_| "the reloading thread panicked".to_owned())??;
+    }
     let machine = machine_cpu();
     let per_message = |before: u64, after: u64| after.saturating_sub(before) as f64 / count as f64;
     measured.offered = offered;
@@ -291,6 +441,82 @@ async fn measure(
         return Err(format!("{route:?}: {} of {wanted} messages arrived", measured.latencies_us.len()));
     }
     Ok(measured)
+}
+
+/// Sends SIGHUP to `pid` `reloads` times, a second apart once each reload is done (its log
+/// line in `log`); returns the resident memory before the first and after each, and each
+/// reload's time from signal to log line.
+fn reload_repeatedly(pid: u32, log: &std::path::Path, reloads: usize) -> Result<(Vec<u64>, Vec<f64>), String> {
+    const DONE: &str = "rule set reloaded";
+    std::thread::sleep(Duration::from_secs(1));
+    let mut memory = vec![resident_kib(pid)];
+    let mut took = Vec::new();
+    for reload in 1..=reloads {
+        let started = Instant::now();
+        let status = Command::new("kill").args(["-HUP", &pid.to_string()]).status();
+        if !status.is_ok_and(|status| status.success()) {
+            return Err(format!("cannot send SIGHUP to {pid}"));
+        }
+        while std::fs::read_to_string(log).unwrap_or_default().matches(DONE).count() < reload {
+            if started.elapsed() > Duration::from_secs(120) {
+                return Err(format!("reload {reload} did not finish in 120 s"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        took.push(started.elapsed().as_secs_f64() * 1_000.0);
+        // The old set is freed on another thread once swapped out.
+        std::thread::sleep(Duration::from_secs(1));
+        memory.push(resident_kib(pid));
+    }
+    Ok((memory, took))
+}
+
+/// `VmRSS` of a process, in KiB (Linux; 0 elsewhere).
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The reload phase: the same paced stream with and without SIGHUPs.
+struct Reloads {
+    quiet: Measured,
+    reloading: Measured,
+}
+
+async fn measure_reloads(tools: &Tools, config: &Config) -> Result<Reloads, String> {
+    // Long enough for five reloads of the set, a second apart.
+    let count = config.rate * if config.reload_rules >= 10_000 { 40 } else { 6 };
+    let rate = Some(config.rate);
+    let quiet = measure_with_reloads(tools, config, Route::Reloading, count, rate, 0).await?;
+    let reloading = measure_with_reloads(tools, config, Route::Reloading, count, rate, 5).await?;
+    Ok(Reloads { quiet, reloading })
+}
+
+impl Reloads {
+    fn print(&self, rules: usize) {
+        let (quiet, reloading) = (&self.quiet, &self.reloading);
+        println!(
+            "reloads of {} rules while {} messages flow paced: without reloads p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; \
+             with 5 reloads p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; each reload took {} ms (SIGHUP to swap); \
+             iotrules resident memory {} KiB before the first reload, then {} KiB",
+            rules + 1,
+            quiet.latencies_us.len(),
+            quiet.percentile(50),
+            quiet.percentile(99),
+            quiet.percentile(100),
+            reloading.percentile(50),
+            reloading.percentile(99),
+            reloading.percentile(100),
+            reloading.reload_ms.iter().map(|ms| format!("{ms:.0}")).collect::<Vec<_>>().join(", "),
+            reloading.memory_kib.first().copied().unwrap_or(0),
+            reloading.memory_kib.iter().skip(1).map(u64::to_string).collect::<Vec<_>>().join(", "),
+        );
+    }
 }
 
 /// The sequence number of probe messages, which the subscriber counts apart.
@@ -466,6 +692,8 @@ impl Subscriber {
             bench_cpu_us: f64::NAN,
             machine_cpu_us: f64::NAN,
             machine_busy: f64::NAN,
+            memory_kib: Vec::new(),
+            reload_ms: Vec::new(),
         })
     }
 }
@@ -570,17 +798,30 @@ fn start_forwarder(tools: &Tools, port: u16) -> Result<Running, String> {
     Ok(Running(child))
 }
 
-/// `iotrules run` with the rule, its log in the temporary directory.
-fn start_iotrules(tools: &Tools, config: &Config, port: u16) -> Result<Running, String> {
+/// `iotrules run` with the rule (and the rules `route` adds), its log in the temporary
+/// directory.
+fn start_iotrules(tools: &Tools, config: &Config, route: Route, port: u16) -> Result<Running, String> {
     let log = tools.dir.join(format!("iotrules-{port}.log"));
     let log_file = std::fs::File::create(&log).map_err(|error| format!("{}: {error}", log.display()))?;
     let mut command = Command::new(&tools.iotrules);
+    command.arg("run").arg(&tools.rule);
+    match route {
+        Route::BesideAnswering => {
+            command.arg(&tools.answering_rule);
+        }
+        Route::BesideHanging => {
+            command.arg(&tools.hanging_rule);
+        }
+        Route::Reloading => {
+            command.arg(&tools.generated).arg("--no-watch");
+        }
+        Route::Plain | Route::Iotrules | Route::Forwarder => {}
+    }
     command
-        .arg("run")
-        .arg(&tools.rule)
         .args(["--broker", &format!("mqtt://127.0.0.1:{port}"), "--client-id", "e2e-iotrules"])
         .args(["--stats-interval", "0"])
-        .env("IOTRULES_STATE_DIR", std::env::temp_dir().join(format!("iotrules-e2e-{}", std::process::id())))
+        // A state folder of its own: runs one process handed off are not the next one's.
+        .env("IOTRULES_STATE_DIR", tools.dir.join(format!("state-{port}")))
         .stdout(Stdio::null())
         .stderr(log_file);
     if let Some(in_flight) = config.in_flight {
@@ -658,6 +899,46 @@ fn print_ceiling(plain: &Measured, forwarded: &Measured, rules: &Measured) {
         "  forwarder/plain {:.1}%, iotrules/forwarder {:.1}%",
         100.0 * forwarded.rate / plain.rate,
         100.0 * rules.rate / forwarded.rate,
+    );
+}
+
+/// The republish rule alone, beside an endpoint that answers, and beside one that hangs.
+struct Beside {
+    alone: Measured,
+    answering: Measured,
+    hanging: Measured,
+}
+
+impl Beside {
+    fn print(&self) {
+        print_measured("answering", &self.answering);
+        print_measured("hanging", &self.hanging);
+        println!(
+            "  beside a hanging endpoint: {:.1}% of the rate alone, {:.1}% of the rate beside an answering endpoint",
+            100.0 * self.hanging.rate / self.alone.rate,
+            100.0 * self.hanging.rate / self.answering.rate,
+        );
+    }
+}
+
+fn summarize_beside(label: &str, rounds: &[Beside]) {
+    let of = |pick: &dyn Fn(&Beside) -> f64| median(rounds.iter().map(pick).collect());
+    println!(
+        "median over {} round(s), {label}: the republish rule alone {:.0} msg/s (p99 {:.2} ms), beside an answering \
+         endpoint {:.0} msg/s (p99 {:.2} ms), beside a hanging one {:.0} msg/s (p99 {:.2} ms): {:.1}% of its rate \
+         alone, {:.1}% of its rate beside the answering one; iotrules CPU per message {:.1} / {:.1} / {:.1} µs",
+        rounds.len(),
+        of(&|beside| beside.alone.rate),
+        of(&|beside| beside.alone.percentile(99)),
+        of(&|beside| beside.answering.rate),
+        of(&|beside| beside.answering.percentile(99)),
+        of(&|beside| beside.hanging.rate),
+        of(&|beside| beside.hanging.percentile(99)),
+        of(&|beside| 100.0 * beside.hanging.rate / beside.alone.rate),
+        of(&|beside| 100.0 * beside.hanging.rate / beside.answering.rate),
+        of(&|beside| beside.alone.consumer_cpu_us),
+        of(&|beside| beside.answering.consumer_cpu_us),
+        of(&|beside| beside.hanging.consumer_cpu_us),
     );
 }
 

@@ -5,6 +5,7 @@
 //! every diagnostic moved to its exact place inside the JSON string, escapes included.
 
 mod actions;
+pub mod destination;
 
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 use jsonc_parser::{CollectOptions, ParseOptions};

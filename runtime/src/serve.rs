@@ -9,6 +9,7 @@
 //! between two messages, so evaluation never waits for the compiler.
 
 pub(crate) mod acks;
+mod compiler;
 mod loading;
 mod reload;
 mod stats;
@@ -31,10 +32,12 @@ use crate::mqtt::endpoint::Connection;
 use crate::mqtt::publisher::MqttPublisher;
 use crate::mqtt::sender;
 use crate::mqtt::{link, probe};
+use compiler::Compiler;
 use futures_util::future::join_all;
 pub(crate) use loading::{Loaded, load};
 pub(crate) use reload::stop_requested;
 use stats::Stats;
+pub(crate) use stats::install_prometheus;
 
 /// What `iotrules run` was asked to do.
 #[derive(Debug)]
@@ -89,7 +92,6 @@ fn subscription(filter: &str, share_group: Option<&str>) -> String {
 
 async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     if let Some(address) = settings.metrics {
-        stats::install_prometheus(address)?;
         tracing::info!("Prometheus metrics on http://{address}/metrics");
     }
     let stats = Arc::new(Stats::default());
@@ -135,6 +137,13 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     });
     resume(&runner, &settings.lanes, left, &stats);
     let (compiled_tx, mut compiled) = mpsc::channel(1);
+    let sources = compiler::Sources {
+        paths: settings.rules.clone(),
+        skip_unsupported: settings.skip_unsupported,
+        basic_ingest: settings.basic_ingest,
+        lanes: settings.lanes.clone(),
+    };
+    let compiler = Compiler::start(sources, compiled_tx)?;
     let mut engine = Engine {
         loaded,
         scratch: Scratch::default(),
@@ -143,7 +152,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
         stats: stats.clone(),
         show_outputs: settings.demo.is_some(),
         reloading: Reloading::Idle,
-        compiled_tx,
+        compiler,
     };
     tracing::info!(
         rules = engine.loaded.set.rules().len(),
@@ -169,14 +178,14 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
             biased;
             () = &mut stop => break,
             Some(result) = compiled.recv() => engine.swap(result, &settings, &subscriptions),
-            Some(()) = reloads.recv() => engine.reload(&settings),
+            Some(()) = reloads.recv() => engine.reload(),
             permit = permits.clone().acquire_owned() => {
                 let Ok(permit) = permit else { break };
                 tokio::select! {
                     biased;
                     () = &mut stop => break,
                     Some(result) = compiled.recv() => engine.swap(result, &settings, &subscriptions),
-                    Some(()) = reloads.recv() => engine.reload(&settings),
+                    Some(()) = reloads.recv() => engine.reload(),
                     received = inbound.recv() => match received {
                         Some(received) => {
                             engine.process(received, permit);
@@ -228,8 +237,7 @@ struct Engine {
     stats: Arc<Stats>,
     show_outputs: bool,
     reloading: Reloading,
-    /// Where a reload's compiled set (or its diagnostics) comes back.
-    compiled_tx: mpsc::Sender<Result<Loaded, String>>,
+    compiler: Compiler,
 }
 
 /// Whether a reload is compiling, and whether another was asked for meanwhile.
@@ -330,26 +338,19 @@ impl Engine {
         }
     }
 
-    /// Starts compiling the rule files again on a thread of the blocking pool, so messages
-    /// keep flowing meanwhile; a request during a compilation is served by one more after it.
-    fn reload(&mut self, settings: &Settings) {
+    /// Starts compiling the rule files again on the compiler thread, so messages keep
+    /// flowing meanwhile; a request during a compilation is served by one more after it.
+    fn reload(&mut self) {
         if self.reloading != Reloading::Idle {
             self.reloading = Reloading::CompilingThenAgain;
             return;
         }
         self.reloading = Reloading::Compiling;
-        let (paths, lanes, done) = (settings.rules.clone(), settings.lanes.clone(), self.compiled_tx.clone());
-        let (skip, ingest) = (settings.skip_unsupported, settings.basic_ingest);
-        tokio::task::spawn_blocking(move || {
-            // A bug in compiling or rendering costs this reload, never the running set.
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load(&paths, skip, ingest, &lanes)))
-                .unwrap_or_else(|_| Err("the rule set could not be compiled (an internal error)\n".to_owned()));
-            let _ = done.blocking_send(result);
-        });
+        self.compiler.compile();
     }
 
     /// Swaps in a compiled set between two messages; a set with errors is reported and the
-    /// running one kept. The old set is freed on the blocking pool, so dropping thousands of
+    /// running one kept. The old set is freed on the compiler thread, so dropping thousands of
     /// compiled rules does not pause evaluation either.
     fn swap(&mut self, result: Result<Loaded, String>, settings: &Settings, subscriptions: &Subscriptions) {
         match result {
@@ -357,7 +358,7 @@ impl Engine {
                 subscriptions.replace(&self.consumer, subscribed(&loaded, settings));
                 tracing::info!(rules = loaded.set.rules().len(), "rule set reloaded");
                 let old = std::mem::replace(&mut self.loaded, loaded);
-                tokio::task::spawn_blocking(move || drop(old));
+                self.compiler.free(old);
                 self.stats.reloaded();
             }
             Err(diagnostics) => {
@@ -369,7 +370,7 @@ impl Engine {
         let again = self.reloading == Reloading::CompilingThenAgain;
         self.reloading = Reloading::Idle;
         if again {
-            self.reload(settings);
+            self.reload();
         }
     }
 }

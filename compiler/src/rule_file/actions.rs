@@ -260,7 +260,7 @@ impl Reader {
             && written.contains("${")
         {
             let destination = confirmation_url.as_deref().unwrap_or(written);
-            if !fixes_host(destination)
+            if !super::destination::fixes_host(destination)
                 && let Some(prop) = parameters.get("confirmationUrl").or_else(|| parameters.get("url"))
             {
                 self.push(
@@ -452,15 +452,6 @@ impl Reader {
     fn error_count(&self) -> usize {
         self.diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count()
     }
-}
-
-/// Whether the fixed beginning of a URL names its whole host and port: a `/` follows the
-/// authority before any substitution, so nothing substituted can extend the host
-/// (`https://hooks.example${x}`) or turn it into credentials (`https://hooks.example@${x}`).
-fn fixes_host(url: &str) -> bool {
-    let fixed = url.split("${").next().unwrap_or_default();
-    let Some((_, rest)) = fixed.split_once("://") else { return false };
-    rest.find(['/', '?', '#']).is_some_and(|end| end > 0)
 }
 
 /// Whether `text` is standard base64 with padding.

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use iotrules_compiler::rule_file::Http;
-use reqwest::Url;
+use iotrules_compiler::rule_file::destination::confirmed;
+pub(crate) use iotrules_compiler::rule_file::destination::redacted;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use tokio::time::{Instant, timeout_at};
 
@@ -120,52 +121,6 @@ pub(super) async fn run<P: Publisher>(context: &Context<'_, P>, action: &Http, o
     }
 }
 
-/// The URL a template rendered, if the rule may send to it: AWS sends an HTTP action only to
-/// a destination it confirmed, and a templated URL only where every value it can take
-/// matches one. Offline the confirmed destination is `confirmationUrl` (or the literal URL):
-/// the rendered URL must begin with it and name the same scheme, host and port, so no
-/// message can steer a request (and the headers meant for the endpoint) elsewhere, such as
-/// through `user@other-host` or a host that merely begins with the confirmed one.
-pub(crate) fn confirmed(rendered: &str, destination: &str) -> Result<Url, String> {
-    let refused = |why: &str| {
-        Err(format!(
-            "the URL `{}` is not the confirmed destination `{}`: {why}",
-            redacted(rendered),
-            redacted(destination)
-        ))
-    };
-    if destination.contains("${") {
-        return refused("iotrules confirms only a destination written without substitution templates");
-    }
-    let (Ok(url), Ok(confirmed)) = (Url::parse(rendered), Url::parse(destination)) else {
-        return refused("it is not an absolute http or https URL");
-    };
-    if !rendered.starts_with(destination) {
-        return refused("it does not begin with the destination");
-    }
-    if url.scheme() != confirmed.scheme() || !matches!(url.scheme(), "http" | "https") {
-        return refused("its scheme differs");
-    }
-    if url.host() != confirmed.host() || url.port_or_known_default() != confirmed.port_or_known_default() {
-        return refused("its host or port differs");
-    }
-    if url.username() != confirmed.username() || url.password() != confirmed.password() {
-        return refused("it adds credentials");
-    }
-    Ok(url)
-}
-
-/// `url` with the credentials of its authority (`user:password@`) replaced by `***`, for
-/// logs and error payloads; works on templates as written too.
-pub(crate) fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_owned(),
-    }
-}
-
 /// Headers that carry credentials, whose values are never shown.
 pub(crate) fn is_secret_header(name: &str) -> bool {
     const SECRET: &[&str] = &[
@@ -195,37 +150,10 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{confirmed, is_secret_header, redacted};
+    use super::is_secret_header;
 
     #[test]
-    fn only_the_confirmed_destination_is_reached() {
-        let destination = "http://hooks.example.invalid";
-        assert!(confirmed("http://hooks.example.invalid/ingest", destination).is_ok());
-        assert!(confirmed("http://hooks.example.invalid:80/x", destination).is_ok());
-        for steered in [
-            "http://hooks.example.invalid@127.0.0.1:8080/data/ingest",
-            "http://hooks.example.invalid.evil.example/ingest",
-            "http://hooks.example.invalid:8080/ingest",
-            "https://hooks.example.invalid/ingest",
-            "http://hooks.example.invalid:pw@hooks.example.invalid/",
-            "http://other.example/",
-            "not a url",
-        ] {
-            let refused = confirmed(steered, destination).unwrap_err();
-            assert!(refused.contains("not the confirmed destination"), "{steered}: {refused}");
-            assert!(!refused.contains(":pw@"), "credentials stay out: {refused}");
-        }
-        assert!(confirmed("https://api.example.com/v1/devices/7", "https://api.example.com/v1/").is_ok());
-        assert!(confirmed("https://api.example.com/v2/", "https://api.example.com/v1/").is_err());
-        assert!(confirmed("https://api.example.com/", "https://${host}/").is_err());
-    }
-
-    #[test]
-    fn credentials_are_redacted() {
-        assert_eq!(redacted("https://user:secret@api.example.com/x?y=1"), "https://***@api.example.com/x?y=1");
-        assert_eq!(redacted("https://api.example.com/a@b"), "https://api.example.com/a@b");
-        assert_eq!(redacted("http://a:b@c@host/"), "http://***@host/");
-        assert_eq!(redacted("${url}"), "${url}");
+    fn secret_headers() {
         assert!(
             is_secret_header("Authorization") && is_secret_header("X-Session-Token") && !is_secret_header("Accept")
         );

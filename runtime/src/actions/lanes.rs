@@ -67,6 +67,9 @@ pub(crate) struct Lane {
     refused: AtomicU64,
     full_log: Throttle,
     failure_log: Throttle,
+    /// Registered once: a metric looked up by name and labels costs allocations each time.
+    depth_gauge: metrics::Gauge,
+    full_counter: metrics::Counter,
 }
 
 /// A place on a lane: held while the action runs.
@@ -92,6 +95,8 @@ impl Lane {
             refused: AtomicU64::new(0),
             full_log: Throttle::default(),
             failure_log: Throttle::default(),
+            depth_gauge: gauge!(QUEUE_DEPTH, "rule" => rule.to_owned(), "action" => action.to_owned()),
+            full_counter: counter!(QUEUE_FULL, "rule" => rule.to_owned(), "action" => action.to_owned()),
         }
     }
 
@@ -125,12 +130,12 @@ impl Lane {
     }
 
     fn depth_changed(&self) {
-        gauge!(QUEUE_DEPTH, "rule" => self.rule.clone(), "action" => self.action.clone()).set(self.waiting() as f64);
+        self.depth_gauge.set(self.waiting() as f64);
     }
 
     fn refuse(&self) {
         let refused = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
-        counter!(QUEUE_FULL, "rule" => self.rule.clone(), "action" => self.action.clone()).increment(1);
+        self.full_counter.increment(1);
         if self.full_log.admit().is_some() {
             tracing::warn!(
                 rule = %self.rule,

@@ -42,6 +42,7 @@ pub(crate) struct Outbox {
     next_key: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Records stored and not deleted, for the gauge.
     records: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    gauge: metrics::Gauge,
     path: PathBuf,
 }
 
@@ -81,6 +82,7 @@ impl Outbox {
             requests,
             next_key: std::sync::Arc::new(next_key.into()),
             records: std::sync::Arc::new(left.len().into()),
+            gauge: metrics::gauge!(RECORDS_GAUGE),
             path: path.to_owned(),
         };
         outbox.records_changed(0);
@@ -111,7 +113,7 @@ impl Outbox {
         } else {
             self.records.fetch_sub(added.unsigned_abs(), Ordering::Relaxed).saturating_sub(added.unsigned_abs())
         };
-        metrics::gauge!(RECORDS_GAUGE).set(now as f64);
+        self.gauge.set(now as f64);
     }
 
     /// Forgets a finished run's record.

@@ -395,8 +395,10 @@ async fn a_slow_run_releases_its_message_and_finishes_later() {
     assert_eq!(report.failures.len(), 1, "the hanging endpoint timed out: {report:?}");
     assert_eq!(report.error_action, Some(Ok(())));
     assert_eq!(received.lock().unwrap().len(), 1);
-    let (_, left) = reopen(&path);
+    let (outbox, left) = reopen(&path);
     assert!(left.is_empty(), "a finished run leaves no record");
+    drop(outbox);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 /// A run cut short after its hand-off (a crash) is resumed from its record: the endpoint
@@ -451,8 +453,10 @@ async fn a_handed_off_run_survives_a_crash() {
     let error = publisher.taken().into_iter().find(|message| message.topic == "errors/d7").unwrap();
     assert!(String::from_utf8_lossy(&error.payload).contains("\"cloudwatchTraceId\":\"7e146a2c"));
     drop(runner);
-    let (_, left) = reopen(&path);
+    let (outbox, left) = reopen(&path);
     assert!(left.is_empty(), "the resumed run's record is gone once it is done");
+    drop(outbox);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
 
 /// A run whose lane is full fails at once into the error action, naming the queue.

@@ -19,6 +19,14 @@ use crate::{samples, serve};
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
     crate::logging::init();
+    // First: metrics registered before the exporter exists (the lanes', the outbox's) would
+    // never be exported.
+    if let Some(address) = args.metrics
+        && let Err(message) = serve::install_prometheus(address)
+    {
+        eprintln!("error: {message}");
+        return ExitCode::from(1);
+    }
     let outbox_path = match state_dir(args) {
         Ok(dir) => dir.join("outbox").join(format!("{}.redb", file_name(&args.client_id))),
         Err(message) => return usage_error(&message),

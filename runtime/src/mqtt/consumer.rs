@@ -1,6 +1,7 @@
 //! The connection rules listen on: a persistent session subscribed with QoS 1 to every
 //! rule's topic filter, whose messages are acknowledged only when their actions are done.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
@@ -125,11 +126,13 @@ impl Subscriptions {
         self.filters.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
-    /// Replaces the filters and changes the live subscriptions to match.
+    /// Replaces the filters and changes the live subscriptions to match; linear in the
+    /// number of filters, since a reload may bring thousands.
     pub(crate) fn replace(&self, consumer: &Consumer, filters: Vec<String>) {
         let mut current = self.filters.lock().unwrap_or_else(PoisonError::into_inner);
-        let added = filters.iter().filter(|filter| !current.contains(filter)).cloned().collect();
-        let removed = current.iter().filter(|filter| !filters.contains(filter)).cloned().collect();
+        let (old, new): (HashSet<&String>, HashSet<&String>) = (current.iter().collect(), filters.iter().collect());
+        let added = filters.iter().filter(|filter| !old.contains(filter)).cloned().collect();
+        let removed = current.iter().filter(|filter| !new.contains(filter)).cloned().collect();
         consumer.change_subscriptions(added, removed);
         *current = filters;
     }

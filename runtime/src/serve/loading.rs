@@ -1,6 +1,7 @@
 //! Reading and compiling the rule files `iotrules run` was given, all or nothing: a set with
 //! an error in any file is refused whole, so a reload never runs half of what was meant.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub(crate) fn load(
     let mut set = Vec::new();
     let mut actions = Vec::new();
     let mut disabled = Vec::new();
+    let mut names = HashSet::new();
     for path in &files {
         let contents = match inputs::read(path) {
             Ok(contents) => contents,
@@ -81,7 +83,7 @@ pub(crate) fn load(
             }
         };
         let Some(statement) = loaded.statement else { continue };
-        if set.iter().any(|rule: &SetRule| rule.name == name) {
+        if !names.insert(name.clone()) {
             rendered.push_str(&format!(
                 "two rules are named `{name}` (the second in `{}`): AWS IoT Core names rules uniquely\n",
                 path.display()
@@ -113,6 +115,7 @@ pub(crate) fn load(
 /// The distinct topic filters the rules listen on, in rule order.
 fn filters(set: &[SetRule], basic_ingest: bool) -> Vec<String> {
     let mut filters: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
     for rule in set {
         let from = rule.statement.from.as_ref().map(|from| &from.kind);
         let own = match from {
@@ -122,7 +125,7 @@ fn filters(set: &[SetRule], basic_ingest: bool) -> Vec<String> {
         // Basic Ingest: AWS routes `$aws/rules/<name>/...` to the rule of that name alone.
         let ingest = basic_ingest.then(|| format!("$aws/rules/{}/#", rule.name));
         for filter in own.into_iter().chain(ingest) {
-            if !filters.contains(&filter) {
+            if seen.insert(filter.clone()) {
                 filters.push(filter);
             }
         }
