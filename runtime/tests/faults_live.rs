@@ -106,6 +106,59 @@ fn decode_n(base64: &str) -> u64 {
     serde_json::from_slice::<serde_json::Value>(&bytes).expect("JSON")["n"].as_u64().expect("n")
 }
 
+/// A slow endpoint (200 ms an answer) under a burst: its runs are handed off and queue on its
+/// lane, every one reaches the endpoint exactly as the rule produced it, and a republish rule
+/// on the same stream is not held up by them.
+#[test]
+fn a_slow_endpoint_gets_every_message_and_holds_up_nothing() {
+    const EACH: u64 = 600;
+    let _one = serialize();
+    let dir = scratch_dir("slow-endpoint");
+    let Some(broker) = Broker::start(support::Kind::Mosquitto, &dir) else { return };
+    let runtime = runtime();
+    let sink = runtime.block_on(HttpSink::start(200));
+    sink.slow_down(Duration::from_millis(200));
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("rules folder");
+    republish_rule(&rules.join("fast.json"), "fast", "SELECT n FROM 'in/+'", "fast-out/${topic(2)}");
+    rule_file(
+        &rules.join("slow.json"),
+        "slow",
+        "SELECT n FROM 'in/+'",
+        serde_json::json!([{"http": {"url": format!("{}/slow", sink.url)}}]),
+    );
+    let iotrules = Iotrules::run(
+        &dir,
+        "iotrules",
+        &[rules.to_str().expect("path"), "--broker", &broker.url(), "--action-concurrency", "32"],
+    );
+    runtime.block_on(async {
+        let fast = collect(&broker.url(), "fast-reader", "fast-out/#").await;
+        publish_numbers(broker.url(), "numbers", 0..EACH, |n| format!("in/{}", n % 5), None).await;
+        fast.wait_until("every fast message republished", |received| received.numbers().len() == EACH as usize).await;
+        // The endpoint takes 32 posts per 200 ms (about 3.75 s for all): the republishes did
+        // not wait for it.
+        let posted_when_fast_done = sink.requests().len();
+        assert!(
+            posted_when_fast_done < EACH as usize / 2,
+            "{posted_when_fast_done} posts before the republishes ended"
+        );
+        let deadline = std::time::Instant::now() + support::PATIENCE;
+        loop {
+            let posted: std::collections::BTreeSet<u64> =
+                sink.requests().iter().filter_map(|(_, _, body)| body["n"].as_u64()).collect();
+            if posted.len() == EACH as usize {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "only {} of {EACH} posted", posted.len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(sink.requests().len(), EACH as usize, "each message posted once");
+    });
+    let log = iotrules.log_text();
+    assert!(!log.contains("action failed"), "{log}");
+}
+
 /// Runs handed off to the outbox survive SIGKILL: after a restart, every message whose run
 /// was handed off reaches the endpoint, though the broker was told long before that they
 /// were done.

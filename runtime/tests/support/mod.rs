@@ -448,12 +448,18 @@ pub(crate) struct HttpSink {
     pub(crate) url: String,
     requests: Arc<Mutex<Vec<HttpRequest>>>,
     status: Arc<std::sync::atomic::AtomicU16>,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HttpSink {
     /// From now on, answers with `status` (0: hangs).
     pub(crate) fn answer(&self, status: u16) {
         self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// From now on, waits `delay` before each answer.
+    pub(crate) fn slow_down(&self, delay: Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub(crate) async fn start(status: u16) -> HttpSink {
@@ -464,10 +470,13 @@ impl HttpSink {
         let sink = requests.clone();
         let answer = Arc::new(std::sync::atomic::AtomicU16::new(status));
         let answers = answer.clone();
+        let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let delays = delay_ms.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 let sink = sink.clone();
                 let answers = answers.clone();
+                let delays = delays.clone();
                 tokio::spawn(async move {
                     let mut reader = BufReader::new(stream);
                     loop {
@@ -506,6 +515,10 @@ impl HttpSink {
                             tokio::time::sleep(Duration::from_secs(3600)).await;
                             return;
                         }
+                        let delay = delays.load(std::sync::atomic::Ordering::SeqCst);
+                        if delay > 0 {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        }
                         sink.lock().expect("lock").push((path, headers, body));
                         let reason = if status < 300 { "OK" } else { "Failing" };
                         let response = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: 0\r\n\r\n");
@@ -516,7 +529,7 @@ impl HttpSink {
                 });
             }
         });
-        HttpSink { url, requests, status: answer }
+        HttpSink { url, requests, status: answer, delay_ms }
     }
 
     /// (path, lower-cased headers, JSON body) of every request so far.
