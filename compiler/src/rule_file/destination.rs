@@ -46,18 +46,27 @@ pub fn confirmed(rendered: &str, destination: &str) -> Result<Url, String> {
 pub fn fixes_host(url: &str) -> bool {
     let fixed = url.split("${").next().unwrap_or_default();
     let Some((_, rest)) = fixed.split_once("://") else { return false };
-    rest.find(['/', '?', '#']).is_some_and(|end| end > 0)
+    rest.find(['/', '\\', '?', '#']).is_some_and(|end| end > 0)
 }
 
 /// `url` with the credentials of its authority (`user:password@`) replaced by `***`, for
-/// logs and error payloads; works on templates as written too.
+/// logs and error payloads; works on templates as written too. Where the URL parses with a
+/// password, every other occurrence of that password goes too: parsers disagree on where an
+/// authority ends (`\\` ends it for `http`), and a log line must not show it either way.
 pub fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest.get(..authority_end).and_then(|authority| authority.rfind('@')) {
-        Some(at) => format!("{scheme}://***@{}", rest.get(at + 1..).unwrap_or_default()),
-        None => url.to_owned(),
+    let mut text = url.to_owned();
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
+        if let Some(at) = rest.get(..authority_end).and_then(|authority| authority.rfind('@')) {
+            text = format!("{scheme}://***@{}", rest.get(at + 1..).unwrap_or_default());
+        }
     }
+    if let Ok(parsed) = Url::parse(url)
+        && let Some(password) = parsed.password().filter(|password| !password.is_empty())
+    {
+        text = text.replace(password, "***");
+    }
+    text
 }
 
 #[cfg(test)]
@@ -103,5 +112,8 @@ mod tests {
         assert_eq!(redacted("https://api.example.com/a@b"), "https://api.example.com/a@b");
         assert_eq!(redacted("http://a:b@c@host/"), "http://***@host/");
         assert_eq!(redacted("${url}"), "${url}");
+        assert_eq!(redacted("https://u:sere@ttps://u:sere@tcBBv"), "https://***@ttps://u:***@tcBBv");
+        assert_eq!(redacted("http://u:pw@h\\x@y/"), "http://***@h\\x@y/");
+        assert_eq!(redacted("https:/u:secret@host/"), "https:/u:***@host/");
     }
 }
