@@ -11,9 +11,10 @@ pub mod regex_literal;
 pub mod topic_filter;
 pub mod types;
 
+use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, MAX_PER_CODE, Severity, did_you_mean, limit_per_code, too_many};
 use crate::span::Span;
 use crate::syntax::ast::{
     Alias, BinaryOp, Expr, ExprKind, Name, Query, Select, SelectItem, Statement, StringLit, UnaryOp,
@@ -31,7 +32,7 @@ pub const MAX_VARIABLE_NAME: usize = 64;
 pub struct Checked {
     /// The tree, when the parser could build one; it may hold error nodes.
     pub statement: Option<Statement>,
-    /// Sorted by position.
+    /// Sorted by position, at most [`crate::diagnostics::MAX_PER_CODE`] of each code.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -50,17 +51,17 @@ pub fn check_sql(source: &str, version: SqlVersion) -> Checked {
         let syntax_errors = diagnostics.iter().any(Diagnostic::is_error);
         let mut checker = Checker::new(source, version, syntax_errors);
         checker.statement(statement);
-        diagnostics.extend(checker.diagnostics);
+        diagnostics.extend(checker.finish());
     }
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
-    Checked { statement: parsed.statement, diagnostics }
+    Checked { statement: parsed.statement, diagnostics: limit_per_code(diagnostics) }
 }
 
 /// Checks a parsed statement; `source` is the text it was parsed from.
 pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion) -> Vec<Diagnostic> {
     let mut checker = Checker::new(source, version, false);
     checker.statement(statement);
-    checker.diagnostics
+    checker.finish()
 }
 
 /// Checks a lone expression (a substitution template's) as it would be checked inside a
@@ -68,7 +69,7 @@ pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion)
 pub fn check_expr(source: &str, expr: &Expr, version: SqlVersion) -> Vec<Diagnostic> {
     let mut checker = Checker::new(source, version, false);
     checker.expr(expr);
-    checker.diagnostics
+    checker.finish()
 }
 
 struct Checker<'a> {
@@ -83,6 +84,10 @@ struct Checker<'a> {
     assigned_later: HashMap<String, Span>,
     /// The parser already reported errors; checks that would only echo them stay quiet.
     syntax_errors: bool,
+    /// How many diagnostics of each code were found, kept or not, by `Code as usize`.
+    found: [usize; Code::ALL.len()],
+    /// Per code past [`MAX_PER_CODE`]: the severity and span of the first one left out.
+    first_left_out: HashMap<Code, (Severity, Span)>,
 }
 
 impl<'a> Checker<'a> {
@@ -95,7 +100,44 @@ impl<'a> Checker<'a> {
             once: HashMap::new(),
             assigned_later: HashMap::new(),
             syntax_errors,
+            found: [0; Code::ALL.len()],
+            first_left_out: HashMap::new(),
         }
+    }
+
+    /// Reports a diagnostic of `code`. Only the first [`MAX_PER_CODE`] of a code are built
+    /// (building can cost a "did you mean" search, and a hostile statement holds millions),
+    /// and one more to say where the rest start.
+    fn report(&mut self, code: Code, build: impl FnOnce(&Self) -> Diagnostic) {
+        let found = match self.found.get_mut(code as usize) {
+            Some(found) => {
+                *found += 1;
+                *found
+            }
+            None => 1,
+        };
+        match found.cmp(&MAX_PER_CODE) {
+            Ordering::Less | Ordering::Equal => {
+                let diagnostic = build(self);
+                self.diagnostics.push(diagnostic);
+            }
+            Ordering::Greater if found == MAX_PER_CODE + 1 => {
+                let diagnostic = build(self);
+                self.first_left_out.insert(code, (diagnostic.severity, diagnostic.span()));
+            }
+            Ordering::Greater => {}
+        }
+    }
+
+    /// Every diagnostic kept, and one for the rest of each code past the limit.
+    fn finish(mut self) -> Vec<Diagnostic> {
+        let mut left_out: Vec<(Code, (Severity, Span))> = self.first_left_out.into_iter().collect();
+        left_out.sort_by_key(|(code, (_, span))| (span.start, code.as_str()));
+        for (code, (severity, span)) in left_out {
+            let count = self.found.get(code as usize).map_or(0, |found| found.saturating_sub(MAX_PER_CODE));
+            self.diagnostics.push(too_many(code, count, severity, span));
+        }
+        self.diagnostics
     }
 
     fn statement(&mut self, statement: &Statement) {
@@ -109,29 +151,25 @@ impl<'a> Checker<'a> {
             let name = &assignment.variable;
             let length = name.text.chars().count();
             if length > MAX_VARIABLE_NAME {
-                self.diagnostics.push(
+                self.report(Code::VariableNameTooLong, |_| {
                     Diagnostic::error(
                         Code::VariableNameTooLong,
                         name.span,
                         format!("variable name is {length} characters long, more than {MAX_VARIABLE_NAME}"),
                     )
                     .with_label("too long")
-                    .with_help(format!("AWS limits variable names to {MAX_VARIABLE_NAME} characters; shorten it")),
-                );
+                    .with_help(format!("AWS limits variable names to {MAX_VARIABLE_NAME} characters; shorten it"))
+                });
             }
             let value = self.expr(&assignment.value);
             if let Some((first, _)) = self.variables.get(&name.text) {
                 let first = *first;
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        Code::DuplicateVariable,
-                        name.span,
-                        format!("`@{}` is assigned twice", name.text),
-                    )
-                    .with_label("assigned again here")
-                    .with_related(first, "first assigned here")
-                    .with_help("variables are immutable; give the second one another name"),
-                );
+                self.report(Code::DuplicateVariable, |_| {
+                    Diagnostic::error(Code::DuplicateVariable, name.span, format!("`@{}` is assigned twice", name.text))
+                        .with_label("assigned again here")
+                        .with_related(first, "first assigned here")
+                        .with_help("variables are immutable; give the second one another name")
+                });
             } else {
                 self.variables.insert(name.text.clone(), (name.span, value));
             }
@@ -143,11 +181,11 @@ impl<'a> Checker<'a> {
             None if self.syntax_errors => {}
             None => {
                 let last = last_token(self.source, statement.span.end);
-                self.diagnostics.push(
+                self.report(Code::MissingFrom, |_| {
                     Diagnostic::advice(Code::MissingFrom, last, "statement has no FROM clause")
                         .with_label("the statement ends here")
-                        .with_help("without FROM the rule only receives messages published to `$aws/rules/<rule name>/...` (Basic Ingest); add FROM 'topic/filter' to subscribe to a topic"),
-                );
+                        .with_help("without FROM the rule only receives messages published to `$aws/rules/<rule name>/...` (Basic Ingest); add FROM 'topic/filter' to subscribe to a topic")
+                });
             }
             Some(from) => self.from(from),
         }
@@ -160,15 +198,11 @@ impl<'a> Checker<'a> {
     fn select(&mut self, select: &Select, top_level: bool) -> Types {
         match select {
             Select::Value(expr) => {
-                let reported = self.diagnostics.len();
+                let gated = |this: &Self| this.found.get(Code::RequiresSqlVersion as usize).copied().unwrap_or(0);
+                let before = gated(self);
                 let value = self.expr(expr);
                 // An array literal, nested query or 2016-only function is already reported.
-                let already_gated = self
-                    .diagnostics
-                    .get(reported..)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|d| d.code == Code::RequiresSqlVersion);
+                let already_gated = gated(self) > before;
                 if top_level
                     && !already_gated
                     && value.contains(Types::ARRAY)
@@ -203,11 +237,11 @@ impl<'a> Checker<'a> {
             ExprKind::Attribute(name) => Some(vec![name.as_str()]),
             ExprKind::Field { name, .. } => Some(vec![name.text.as_str()]),
             _ => {
-                self.diagnostics.push(
+                self.report(Code::UnnamedOutput, |_| {
                     Diagnostic::advice(Code::UnnamedOutput, expr.span, "this item has no name in the output")
                         .with_label("no AS alias")
-                        .with_help("AWS does not document the output key of an unnamed expression; add `AS name`"),
-                );
+                        .with_help("AWS does not document the output key of an unnamed expression; add `AS name`")
+                });
                 None
             }
         }
@@ -215,7 +249,12 @@ impl<'a> Checker<'a> {
 
     fn duplicate_key<'e>(&mut self, keys: &mut Vec<(Vec<&'e str>, Span)>, key: Vec<&'e str>, span: Span) {
         let clash = keys.iter().find(|(earlier, _)| earlier.starts_with(&key) || key.starts_with(earlier));
-        if let Some((earlier, first)) = clash {
+        let Some((earlier, first)) = clash else {
+            keys.push((key, span));
+            return;
+        };
+        let first = *first;
+        self.report(Code::DuplicateOutputKey, |_| {
             let message = if *earlier == key {
                 format!("output key `{}` is written more than once", key.join("."))
             } else {
@@ -226,51 +265,47 @@ impl<'a> Checker<'a> {
                     long.join(".")
                 )
             };
-            self.diagnostics.push(
-                Diagnostic::warning(Code::DuplicateOutputKey, span, message)
-                    .with_label("written again here")
-                    .with_related(*first, "first written here")
-                    .with_help("only one of them reaches the output; rename one with `AS`"),
-            );
-        } else {
-            keys.push((key, span));
-        }
+            Diagnostic::warning(Code::DuplicateOutputKey, span, message)
+                .with_label("written again here")
+                .with_related(first, "first written here")
+                .with_help("only one of them reaches the output; rename one with `AS`")
+        });
     }
 
     fn from(&mut self, from: &Expr) {
         let ExprKind::String(filter) = &from.kind else {
-            let written = self.snippet(from.span);
-            self.diagnostics.push(
+            self.report(Code::TopicFilterNotQuoted, |this| {
                 Diagnostic::error(Code::TopicFilterNotQuoted, from.span, "FROM needs a topic filter in single quotes")
                     .with_label("not a quoted topic filter")
-                    .with_help(format!("write FROM '{written}'")),
-            );
+                    .with_help(format!("write FROM '{}'", this.snippet(from.span)))
+            });
             return;
         };
         if self.source.as_bytes().get(filter.span.start) != Some(&b'\'') {
-            self.diagnostics.push(
+            self.report(Code::TopicFilterNotQuoted, |_| {
                 Diagnostic::error(Code::TopicFilterNotQuoted, filter.span, "topic filter must be in single quotes")
                     .with_label("double quotes")
-                    .with_help(format!("write FROM '{}'", filter.value)),
-            );
+                    .with_help(format!("write FROM '{}'", filter.value))
+            });
         }
         for problem in topic_filter::validate(&filter.value) {
             let span = inner_span(self.source, filter, problem.range);
-            let diagnostic = if problem.kind.is_invalid() {
-                Diagnostic::error(Code::InvalidTopicFilter, span, problem.kind.message())
-                    .with_label(problem.kind.label())
+            let kind = problem.kind;
+            let (code, severity) = if kind.is_invalid() {
+                (Code::InvalidTopicFilter, Severity::Error)
             } else {
-                Diagnostic::warning(Code::TopicFilterLimit, span, problem.kind.message())
-                    .with_label(problem.kind.label())
+                (Code::TopicFilterLimit, Severity::Warning)
             };
-            self.diagnostics.push(diagnostic.with_help(problem.kind.help()));
+            self.report(code, |_| {
+                Diagnostic::new(code, severity, span, kind.message()).with_label(kind.label()).with_help(kind.help())
+            });
         }
         if let Some(rule) = topic_filter::basic_ingest_rule(&filter.value) {
-            self.diagnostics.push(
+            self.report(Code::BasicIngestInFrom, |_| {
                 Diagnostic::warning(Code::BasicIngestInFrom, filter.span, "rules do not subscribe to Basic Ingest topics")
                     .with_label("no message arrives through this filter")
-                    .with_help(format!("a message published to `$aws/rules/{rule}/...` goes straight to the rule named `{rule}`; write the FROM filter for the rest of the topic, or leave FROM out")),
-            );
+                    .with_help(format!("a message published to `$aws/rules/{rule}/...` goes straight to the rule named `{rule}`; write the FROM filter for the rest of the topic, or leave FROM out"))
+            });
         }
     }
 
@@ -288,11 +323,11 @@ impl<'a> Checker<'a> {
                     "an element is kept only when WHERE is the Boolean true; compare explicitly, such as `n = 'temperature'`",
                 )
             };
-            self.diagnostics.push(
+            self.report(Code::WhereNeverTrue, |_| {
                 Diagnostic::warning(Code::WhereNeverTrue, condition.span, message)
                     .with_label(format!("this is {}, not the Boolean true", value.with_article()))
-                    .with_help(help),
-            );
+                    .with_help(help)
+            });
         }
     }
 
@@ -310,11 +345,11 @@ impl<'a> Checker<'a> {
             ExprKind::Index { base, index } => {
                 self.expr(base);
                 self.expr(index);
-                let (base, index) = (self.snippet(base.span), self.snippet(index.span));
-                self.diagnostics.push(
+                self.report(Code::UnsupportedIndexing, |this| {
+                    let (base, index) = (this.snippet(base.span), this.snippet(index.span));
                     Diagnostic::error(Code::UnsupportedIndexing, expr.span, "IoT SQL has no `[ ]` indexing")
-                        .with_help(format!("write `get({base}, {index})`; it counts from 0")),
-                );
+                        .with_help(format!("write `get({base}, {index})`; it counts from 0"))
+                });
                 Types::ANY
             }
             ExprKind::Unary { op, operand } => self.unary(*op, operand, expr.span),
@@ -330,15 +365,15 @@ impl<'a> Checker<'a> {
                 for (key, value) in entries {
                     self.expr(value);
                     if let Some(first) = seen.insert(&key.value, key.span) {
-                        self.diagnostics.push(
+                        self.report(Code::DuplicateObjectKey, |_| {
                             Diagnostic::warning(
                                 Code::DuplicateObjectKey,
                                 key.span,
                                 format!("key `{}` appears twice", key.value),
                             )
                             .with_related(first, "first here")
-                            .with_help("only one value is kept; remove or rename one"),
-                        );
+                            .with_help("only one value is kept; remove or rename one")
+                        });
                     }
                 }
                 Types::OBJECT
@@ -358,33 +393,33 @@ impl<'a> Checker<'a> {
         if let Some((_, value)) = self.variables.get(name) {
             return *value;
         }
-        let mut diagnostic = Diagnostic::error(Code::UndefinedVariable, span, format!("variable `@{name}` is not set"))
-            .with_label("used here");
-        diagnostic = if let Some(later) = self.assigned_later.get(name) {
-            diagnostic
-                .with_related(*later, "assigned only here, later")
-                .with_help(format!("move the assignment of `@{name}` before its first use"))
-        } else {
+        self.report(Code::UndefinedVariable, |this| {
+            let diagnostic = Diagnostic::error(Code::UndefinedVariable, span, format!("variable `@{name}` is not set"))
+                .with_label("used here");
+            if let Some(later) = this.assigned_later.get(name) {
+                return diagnostic
+                    .with_related(*later, "assigned only here, later")
+                    .with_help(format!("move the assignment of `@{name}` before its first use"));
+            }
             // Suggestions compare against every variable; past a few hundred they would make
             // a pathological statement quadratic, and no one reads them there.
-            let candidates = self.variables.keys().map(String::as_str).filter(|_| self.variables.len() <= 256);
+            let candidates = this.variables.keys().map(String::as_str).filter(|_| this.variables.len() <= 256);
             match did_you_mean(name, candidates) {
                 Some(candidate) => diagnostic.with_help(format!("did you mean `@{candidate}`?")),
                 None => diagnostic.with_help(format!("assign it first: `SET @{name} = ...` before SELECT")),
             }
-        };
-        self.diagnostics.push(diagnostic);
+        });
         Types::ANY
     }
 
     fn field(&mut self, base: &Expr, name: &Name) -> Types {
         let object = self.expr(base);
         if !object.intersects(Types::OBJECT) && !object.is_undefined() && !object.is_empty() {
-            self.diagnostics.push(
+            self.report(Code::AlwaysUndefined, |_| {
                 Diagnostic::warning(Code::AlwaysUndefined, name.span, format!("`.{}` is always Undefined", name.text))
                     .with_label(format!("{} has no fields", object.with_article()))
-                    .with_help("member access reads a field of an object"),
-            );
+                    .with_help("member access reads a field of an object")
+            });
             return Types::UNDEFINED;
         }
         Types::ANY
@@ -401,12 +436,15 @@ impl<'a> Checker<'a> {
                 UnaryOp::Neg => "`-` negates numbers and numeric strings",
                 UnaryOp::Not => "NOT takes a Boolean or the strings \"true\" and \"false\"",
             };
-            let message = format!("`{}` is always Undefined", self.snippet(span));
-            self.diagnostics.push(
-                Diagnostic::warning(Code::AlwaysUndefined, operand.span, message)
-                    .with_label(format!("this is {}", value.with_article()))
-                    .with_help(help),
-            );
+            self.report(Code::AlwaysUndefined, |this| {
+                Diagnostic::warning(
+                    Code::AlwaysUndefined,
+                    operand.span,
+                    format!("`{}` is always Undefined", this.snippet(span)),
+                )
+                .with_label(format!("this is {}", value.with_article()))
+                .with_help(help)
+            });
         }
         result
     }
@@ -433,14 +471,16 @@ impl<'a> Checker<'a> {
             } else {
                 None
             };
-            let message = format!("`{}` is always Undefined", self.snippet(span));
-            let diagnostic = match culprit {
-                Some((operand, value)) => Diagnostic::warning(Code::AlwaysUndefined, operand, message)
-                    .with_label(format!("this is {}", value.with_article())),
-                None => Diagnostic::warning(Code::AlwaysUndefined, span, message)
-                    .with_label(format!("{left} {} {right} has no value", op.symbol())),
-            };
-            self.diagnostics.push(diagnostic.with_help(help));
+            self.report(Code::AlwaysUndefined, |this| {
+                let message = format!("`{}` is always Undefined", this.snippet(span));
+                let diagnostic = match culprit {
+                    Some((operand, value)) => Diagnostic::warning(Code::AlwaysUndefined, operand, message)
+                        .with_label(format!("this is {}", value.with_article())),
+                    None => Diagnostic::warning(Code::AlwaysUndefined, span, message)
+                        .with_label(format!("{left} {} {right} has no value", op.symbol())),
+                };
+                diagnostic.with_help(help)
+            });
         }
         result
     }
@@ -457,7 +497,7 @@ impl<'a> Checker<'a> {
         if function.once_per_statement {
             if let Some(first) = self.once.get(function.name) {
                 let first = *first;
-                self.diagnostics.push(
+                self.report(Code::FunctionCalledTwice, |_| {
                     Diagnostic::error(
                         Code::FunctionCalledTwice,
                         span,
@@ -468,22 +508,22 @@ impl<'a> Checker<'a> {
                     .with_help(format!(
                         "AWS allows one `{}` call per statement; use SET to reuse its result",
                         function.name
-                    )),
-                );
+                    ))
+                });
             } else {
                 self.once.insert(function.name, span);
             }
         }
         if !function.arity.accepts(args.len()) {
-            self.diagnostics.push(
+            self.report(Code::WrongArity, |_| {
                 Diagnostic::warning(
                     Code::WrongArity,
                     span,
                     format!("`{}` takes {}, not {}", function.name, function.arity.describe(), args.len()),
                 )
                 .with_label("always Undefined")
-                .with_help("AWS accepts the call but it never has a value; pass the documented arguments"),
-            );
+                .with_help("AWS accepts the call but it never has a value; pass the documented arguments")
+            });
             return Types::UNDEFINED;
         }
         self.regex_argument(function, args);
@@ -499,8 +539,8 @@ impl<'a> Checker<'a> {
             let param = function.param(index);
             let rejects = param.rejects();
             if value.is_subset_of(rejects) && !value.is_empty() {
-                let written = self.snippet(span);
-                self.diagnostics.push(
+                self.report(Code::AlwaysUndefined, |this| {
+                    let written = this.snippet(span);
                     Diagnostic::warning(Code::AlwaysUndefined, arg.span, format!("`{written}` is always Undefined"))
                         .with_label(format!("this is {}", value.with_article()))
                         .with_help(format!(
@@ -508,8 +548,8 @@ impl<'a> Checker<'a> {
                             index + 1,
                             function.name,
                             param.describe()
-                        )),
-                );
+                        ))
+                });
                 return Types::UNDEFINED;
             }
             if value.intersects(rejects) {
@@ -521,28 +561,30 @@ impl<'a> Checker<'a> {
 
     fn unknown_function(&mut self, name: &Name) {
         if name.text.eq_ignore_ascii_case("cast") {
-            self.diagnostics.push(
+            self.report(Code::InvalidCastType, |_| {
                 Diagnostic::error(Code::InvalidCastType, name.span, "`cast` takes `value AS type`")
                     .with_label("no target type")
-                    .with_help("write `cast(x AS Int)`, naming one of the documented types"),
-            );
+                    .with_help("write `cast(x AS Int)`, naming one of the documented types")
+            });
             return;
         }
-        let help = match name.text.to_ascii_lowercase().as_str() {
-            "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
-                "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
-            }
-            "convert" | "to_number" | "to_string" | "to_char" => "to convert a value write `cast(x AS Int)`".to_owned(),
-            _ => match did_you_mean(&name.text, functions::names()) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
-            },
-        };
-        self.diagnostics.push(
+        self.report(Code::UnknownFunction, |_| {
+            let help = match name.text.to_ascii_lowercase().as_str() {
+                "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
+                    "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
+                }
+                "convert" | "to_number" | "to_string" | "to_char" => {
+                    "to convert a value write `cast(x AS Int)`".to_owned()
+                }
+                _ => match did_you_mean(&name.text, functions::names()) {
+                    Some(candidate) => format!("did you mean `{candidate}`?"),
+                    None => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
+                },
+            };
             Diagnostic::error(Code::UnknownFunction, name.span, format!("unknown function `{}`", name.text))
                 .with_label("not an IoT SQL function")
-                .with_help(help),
-        );
+                .with_help(help)
+        });
     }
 
     /// Patterns given as literals are checked now; AWS would only fail at run time.
@@ -553,16 +595,23 @@ impl<'a> Checker<'a> {
         let Some(Expr { kind: ExprKind::String(pattern), .. }) = args.get(1) else { return };
         let Some(problem) = regex_literal::problem(&pattern.value) else { return };
         let span = inner_span(self.source, pattern, problem.range);
-        let diagnostic = if problem.unsupported {
-            Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
-                .with_label("Java-only construct")
-                .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
+        if problem.unsupported {
+            self.report(Code::UnsupportedRegex, |_| {
+                Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
+                    .with_label("Java-only construct")
+                    .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
+            });
         } else {
-            Diagnostic::warning(Code::InvalidRegex, span, format!("invalid regular expression: {}", problem.message))
+            self.report(Code::InvalidRegex, |_| {
+                Diagnostic::warning(
+                    Code::InvalidRegex,
+                    span,
+                    format!("invalid regular expression: {}", problem.message),
+                )
                 .with_label("the call is always Undefined")
                 .with_help("fix the pattern")
-        };
-        self.diagnostics.push(diagnostic);
+            });
+        }
     }
 
     fn cast(&mut self, function: &Name, value: &Expr, target: &Name, span: Span) -> Types {
@@ -572,7 +621,7 @@ impl<'a> Checker<'a> {
                 self.unknown_function(function);
                 return Types::ANY;
             }
-            self.diagnostics.push(
+            self.report(Code::AsOutsideCast, |_| {
                 Diagnostic::error(
                     Code::AsOutsideCast,
                     function.span,
@@ -581,24 +630,24 @@ impl<'a> Checker<'a> {
                 .with_label("not `cast`")
                 .with_help(
                     "only `cast(value AS type)` takes a type; call other functions with comma-separated arguments",
-                ),
-            );
+                )
+            });
             return Types::ANY;
         }
         let Some((cast, since)) = functions::cast_target(&target.text) else {
-            let names = functions::CAST_TARGETS.iter().map(|(name, _, _)| *name);
-            let help = match did_you_mean(&target.text, names) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => {
-                    "cast to String, Nvarchar, Text, Ntext, varchar, Int, Integer, Double, Decimal, Bool or Boolean"
-                        .to_owned()
-                }
-            };
-            self.diagnostics.push(
+            self.report(Code::InvalidCastType, |_| {
+                let names = functions::CAST_TARGETS.iter().map(|(name, _, _)| *name);
+                let help = match did_you_mean(&target.text, names) {
+                    Some(candidate) => format!("did you mean `{candidate}`?"),
+                    None => {
+                        "cast to String, Nvarchar, Text, Ntext, varchar, Int, Integer, Double, Decimal, Bool or Boolean"
+                            .to_owned()
+                    }
+                };
                 Diagnostic::error(Code::InvalidCastType, target.span, format!("`{}` is not a cast type", target.text))
                     .with_label("unknown type")
-                    .with_help(help),
-            );
+                    .with_help(help)
+            });
             return Types::ANY;
         };
         if since.has_2016_features() {
@@ -613,12 +662,12 @@ impl<'a> Checker<'a> {
                 }
                 _ => "numbers, Booleans and strings that read as numbers cast to a number",
             };
-            let message = format!("`{}` is always Undefined", self.snippet(span));
-            self.diagnostics.push(
+            self.report(Code::AlwaysUndefined, |this| {
+                let message = format!("`{}` is always Undefined", this.snippet(span));
                 Diagnostic::warning(Code::AlwaysUndefined, value.span, message)
                     .with_label(format!("this is {}", from.with_article()))
-                    .with_help(converts),
-            );
+                    .with_help(converts)
+            });
         }
         result
     }
@@ -634,10 +683,10 @@ impl<'a> Checker<'a> {
             Some(subject) => {
                 self.expr(subject);
             }
-            None => self.diagnostics.push(
+            None => self.report(Code::SearchedCase, |_| {
                 Diagnostic::error(Code::SearchedCase, Span::new(span.start, span.start + 4), "CASE needs a value to compare")
-                    .with_help("IoT SQL has only the simple form `CASE value WHEN match THEN result ... END`; put the value after CASE"),
-            ),
+                    .with_help("IoT SQL has only the simple form `CASE value WHEN match THEN result ... END`; put the value after CASE")
+            }),
         }
         let mut result = Types::NONE;
         for (when, then) in branches {
@@ -664,15 +713,11 @@ impl<'a> Checker<'a> {
         if self.version.has_2016_features() {
             return;
         }
-        self.diagnostics.push(
-            Diagnostic::error(
-                Code::RequiresSqlVersion,
-                span,
-                format!("SQL version 2015-10-08 does not have {feature}"),
-            )
-            .with_label("not in 2015-10-08")
-            .with_help("set awsIotSqlVersion to 2016-03-23"),
-        );
+        self.report(Code::RequiresSqlVersion, |_| {
+            Diagnostic::error(Code::RequiresSqlVersion, span, format!("SQL version 2015-10-08 does not have {feature}"))
+                .with_label("not in 2015-10-08")
+                .with_help("set awsIotSqlVersion to 2016-03-23")
+        });
     }
 
     /// The source text of `span`, shortened for a message.

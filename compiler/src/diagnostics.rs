@@ -4,6 +4,7 @@
 //! line and labelled spans. The command line renders it with miette; the language server turns
 //! the same value into an LSP diagnostic, so both show identical text.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use crate::span::Span;
@@ -121,6 +122,8 @@ codes! {
     FunctionCalledTwice = "iotsql::function_called_twice",
     /// A file that is not valid UTF-8.
     InvalidUtf8 = "input::invalid_utf8",
+    /// More diagnostics of one code than are worth reporting one by one; the rest are counted.
+    TooManyDiagnostics = "input::too_many_diagnostics",
     /// A rule file that is not valid JSON.
     RuleInvalidJson = "rule::invalid_json",
     /// A rule file field that is missing, of the wrong type, or not a rule field.
@@ -231,7 +234,7 @@ impl Diagnostic {
         Self::new(code, Severity::Advice, span, message)
     }
 
-    fn new(code: Code, severity: Severity, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, severity: Severity, span: Span, message: impl Into<String>) -> Self {
         Self { code, severity, message: message.into(), help: None, labels: vec![Label { span, text: None }] }
     }
 
@@ -308,6 +311,60 @@ impl miette::Diagnostic for Diagnostic {
             }
         })))
     }
+}
+
+/// At most this many diagnostics of one code are reported for one input (a statement, a
+/// substitution template, a rule file, a policy document).
+pub const MAX_PER_CODE: usize = 50;
+
+/// Keeps the first [`MAX_PER_CODE`] diagnostics of each code, in the order given (by
+/// position), and stands for the rest of each code with one `input::too_many_diagnostics`
+/// diagnostic at the first one left out, as severe as the most severe of them. The result is
+/// sorted by position. Linear in the number of diagnostics.
+pub fn limit_per_code(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut counts: HashMap<Code, usize> = HashMap::new();
+    // Per code left out: how many, the most severe, and the first one's span.
+    let mut left_out: HashMap<Code, (usize, Severity, Span)> = HashMap::new();
+    let mut kept = Vec::with_capacity(diagnostics.len().min(MAX_PER_CODE * 4));
+    for diagnostic in diagnostics {
+        // Summaries of inner inputs (a rule file's statement) pass through.
+        if diagnostic.code == Code::TooManyDiagnostics {
+            kept.push(diagnostic);
+            continue;
+        }
+        let count = counts.entry(diagnostic.code).or_default();
+        *count += 1;
+        if *count <= MAX_PER_CODE {
+            kept.push(diagnostic);
+            continue;
+        }
+        let entry = left_out.entry(diagnostic.code).or_insert((0, diagnostic.severity, diagnostic.span()));
+        entry.0 += 1;
+        entry.1 = entry.1.max(diagnostic.severity);
+    }
+    if left_out.is_empty() {
+        return kept;
+    }
+    let mut summaries: Vec<(Code, (usize, Severity, Span))> = left_out.into_iter().collect();
+    // A stable order for codes first left out at the same place.
+    summaries.sort_by_key(|(code, (_, _, span))| (span.start, code.as_str()));
+    for (code, (count, severity, span)) in summaries {
+        kept.push(too_many(code, count, severity, span));
+    }
+    kept.sort_by_key(|diagnostic| diagnostic.span().start);
+    kept
+}
+
+/// The diagnostic that stands for `count` diagnostics of `code` left out, the first at `span`.
+pub fn too_many(code: Code, count: usize, severity: Severity, span: Span) -> Diagnostic {
+    let noun = if count == 1 { "diagnostic" } else { "diagnostics" };
+    Diagnostic::new(
+        Code::TooManyDiagnostics,
+        severity,
+        span,
+        format!("{count} more `{code}` {noun} not shown, the first here"),
+    )
+    .with_help(format!("at most {MAX_PER_CODE} diagnostics of one code are listed per input; fix the ones shown first"))
 }
 
 /// Closest candidate to `word` by edit distance, for "did you mean" help lines.

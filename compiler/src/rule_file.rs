@@ -10,7 +10,7 @@ use jsonc_parser::ast::{Object, ObjectProp, Value};
 use jsonc_parser::{CollectOptions, ParseOptions};
 
 use crate::check::check_sql;
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean, limit_per_code};
 use crate::span::Span;
 use crate::syntax::ast::Statement;
 use crate::version::SqlVersion;
@@ -91,7 +91,7 @@ pub fn check_rule_file(text: &str) -> RuleFileReport {
     let rule = reader.file(text);
     let mut diagnostics = reader.diagnostics;
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
-    RuleFileReport { rule, diagnostics }
+    RuleFileReport { rule, diagnostics: limit_per_code(diagnostics) }
 }
 
 /// The statement of a rule file as the language server reads it: the decoded SQL, its

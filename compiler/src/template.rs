@@ -7,7 +7,7 @@
 //! reserved `$aws/...` topic; a `$` followed by anything else is literal text.
 
 use crate::check::check_expr;
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::{Code, Diagnostic, limit_per_code};
 use crate::eval::{Environment, EvalError, Message, Value, evaluate_expr, read_payload};
 use crate::span::Span;
 use crate::syntax::ast::Expr;
@@ -104,6 +104,7 @@ impl Template {
             pieces.push(Piece::Text(literal));
         }
         diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
+        let diagnostics = limit_per_code(diagnostics);
         let template = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Template { pieces, version });
         ParsedTemplate { template, diagnostics }
     }

@@ -8,7 +8,7 @@ use super::{
     ACTIONS, Condition, Effect, IOT_KEYS, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets,
     Test,
 };
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, did_you_mean, limit_per_code};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
 use crate::span::Span;
 
@@ -26,7 +26,7 @@ pub fn check_policy(text: &str) -> PolicyReport {
     if let (Some(policy), false) = (&policy, has_errors) {
         reader.diagnostics.extend(super::lint::lint(policy, text));
     }
-    PolicyReport { policy: policy.filter(|_| !has_errors), diagnostics: reader.diagnostics }
+    PolicyReport { policy: policy.filter(|_| !has_errors), diagnostics: limit_per_code(reader.diagnostics) }
 }
 
 struct Reader {

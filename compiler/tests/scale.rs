@@ -1,0 +1,72 @@
+//! Hostile sizes: every check is linear (or n log n) in its input, and one input reports at
+//! most `MAX_PER_CODE` diagnostics of a code plus one that counts the rest. The inputs here
+//! are large enough that a quadratic pass would not finish, and small enough for a debug
+//! build; nothing is timed (`benches/README.md` has the release figures).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use iotrules_compiler::diagnostics::MAX_PER_CODE;
+use iotrules_compiler::policy::check_policy;
+use iotrules_compiler::rule_file::check_rule_file;
+use iotrules_compiler::template::Template;
+use iotrules_compiler::{Checked, Code, Diagnostic, Severity, Span, SqlVersion, check_sql};
+
+fn check(source: &str) -> Checked {
+    check_sql(source, SqlVersion::V2016_03_23)
+}
+
+fn of_code(diagnostics: &[Diagnostic], code: Code) -> Vec<&Diagnostic> {
+    diagnostics.iter().filter(|diagnostic| diagnostic.code == code).collect()
+}
+
+/// Asserts that `diagnostics` hold `MAX_PER_CODE` of `code` and one diagnostic counting the
+/// other `found - MAX_PER_CODE`, as severe as they are.
+fn assert_capped(diagnostics: &[Diagnostic], code: Code, found: usize, severity: Severity) {
+    assert_eq!(of_code(diagnostics, code).len(), MAX_PER_CODE, "{code}");
+    let summary = format!("{} more `{code}` diagnostics not shown, the first here", found - MAX_PER_CODE);
+    let summaries: Vec<&Diagnostic> =
+        of_code(diagnostics, Code::TooManyDiagnostics).into_iter().filter(|d| d.message == summary).collect();
+    assert_eq!(summaries.len(), 1, "no `{summary}` in {:#?}", of_code(diagnostics, Code::TooManyDiagnostics));
+    assert_eq!(summaries[0].severity, severity);
+}
+
+#[test]
+fn diagnostics_past_the_limit_are_counted_not_listed() {
+    let items: Vec<String> = (0..10_000).map(|i| format!("nofn() AS k{i}")).collect();
+    let checked = check(&format!("SELECT {} FROM 't'", items.join(", ")));
+    assert_capped(&checked.diagnostics, Code::UnknownFunction, 10_000, Severity::Error);
+    assert!(checked.has_errors());
+    // The count points at the first one left out.
+    let summary = of_code(&checked.diagnostics, Code::TooManyDiagnostics)[0];
+    let left_out = checked.diagnostics.iter().position(|d| d.code == Code::TooManyDiagnostics).unwrap();
+    assert_eq!(left_out, MAX_PER_CODE);
+    let source = format!("SELECT {} FROM 't'", items.join(", "));
+    let fifty_first = source.match_indices("nofn").nth(MAX_PER_CODE).unwrap().0;
+    assert_eq!(summary.span(), Span::new(fifty_first, fifty_first + 4));
+}
+
+#[test]
+fn templates_rule_files_and_policies_are_limited_too() {
+    let template = "${nofn()}/".repeat(1_000);
+    let parsed = Template::parse(&template, SqlVersion::V2016_03_23);
+    assert_capped(&parsed.diagnostics, Code::UnknownFunction, 1_000, Severity::Error);
+
+    let items: Vec<String> = (0..1_000).map(|i| format!("nofn() AS k{i}")).collect();
+    let rule = serde_json::json!({
+        "sql": format!("SELECT {} FROM 't'", items.join(", ")),
+        "awsIotSqlVersion": "2016-03-23",
+        "actions": [{"republish": {"topic": template, "roleArn": "arn:aws:iam::123456789012:role/r"}}],
+    });
+    let report = check_rule_file(&rule.to_string());
+    // The statement's and the template's own counts, then the file's.
+    assert_eq!(of_code(&report.diagnostics, Code::UnknownFunction).len(), MAX_PER_CODE);
+    assert!(report.diagnostics.iter().any(|d| d.message.starts_with("950 more `iotsql::unknown_function`")));
+
+    let actions: Vec<String> = (0..1_000).map(|i| format!("\"iot:Nope{i}\"")).collect();
+    let policy = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": [{}], "Resource": "*"}}]}}"#,
+        actions.join(", ")
+    );
+    let report = check_policy(&policy);
+    assert_capped(&report.diagnostics, Code::PolicyUnknownAction, 1_000, Severity::Error);
+}
