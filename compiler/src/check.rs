@@ -256,13 +256,13 @@ impl<'a> Checker<'a> {
         let first = *first;
         self.report(Code::DuplicateOutputKey, |_| {
             let message = if *earlier == key {
-                format!("output key `{}` is written more than once", key.join("."))
+                format!("output key `{}` is written more than once", shown_key(&key))
             } else {
                 let (short, long) = if earlier.len() < key.len() { (earlier, &key) } else { (&key, earlier) };
                 format!(
                     "output key `{}` is written both as a value and as the object holding `{}`",
-                    short.join("."),
-                    long.join(".")
+                    shown_key(short),
+                    shown_key(long)
                 )
             };
             Diagnostic::warning(Code::DuplicateOutputKey, span, message)
@@ -288,8 +288,11 @@ impl<'a> Checker<'a> {
                     .with_help(format!("write FROM '{}'", filter.value))
             });
         }
-        for problem in topic_filter::validate(&filter.value) {
-            let span = inner_span(self.source, filter, problem.range);
+        let problems = topic_filter::validate(&filter.value);
+        // Mapped once for all problems: a long filter can have one per level.
+        let offsets = if problems.is_empty() { Vec::new() } else { literal_offsets(self.source, filter) };
+        for problem in problems {
+            let span = inner_span(filter, &offsets, problem.range);
             let kind = problem.kind;
             let (code, severity) = if kind.is_invalid() {
                 (Code::InvalidTopicFilter, Severity::Error)
@@ -594,7 +597,7 @@ impl<'a> Checker<'a> {
         }
         let Some(Expr { kind: ExprKind::String(pattern), .. }) = args.get(1) else { return };
         let Some(problem) = regex_literal::problem(&pattern.value) else { return };
-        let span = inner_span(self.source, pattern, problem.range);
+        let span = inner_span(pattern, &literal_offsets(self.source, pattern), problem.range);
         if problem.unsupported {
             self.report(Code::UnsupportedRegex, |_| {
                 Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
@@ -720,18 +723,52 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// The source text of `span`, shortened for a message.
+    /// The source text of `span` on one line, shortened for a message.
     fn snippet(&self, span: Span) -> String {
         let text = self.source.get(span.start..span.end).unwrap_or_default();
-        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.chars().count() > 40 { format!("{}…", text.chars().take(39).collect::<String>()) } else { text }
+        // A span can cover most of the statement, and spans nest; reading only its start keeps
+        // every message's cost bounded.
+        let read = text.get(..text.floor_char_boundary(SNIPPET_BYTES)).unwrap_or_default();
+        let words = read.split_whitespace().enumerate();
+        let chars = words.flat_map(|(index, word)| (index > 0).then_some(' ').into_iter().chain(word.chars()));
+        shorten(chars, read.len() < text.len())
     }
 }
 
-/// The source span of `range` inside a string literal's text, through its escapes.
-fn inner_span(source: &str, literal: &StringLit, range: Span) -> Span {
+/// Text quoted in a message is cut to this many characters.
+const SHOWN_TEXT: usize = 40;
+
+/// How much of a span's text [`Checker::snippet`] reads: enough for [`SHOWN_TEXT`] characters
+/// of all but whitespace-heavy text.
+const SNIPPET_BYTES: usize = 1024;
+
+/// At most [`SHOWN_TEXT`] characters of `chars`, the last one `…` when there are more (or
+/// when `more` says the text went on). Takes no more of `chars` than it shows.
+fn shorten(mut chars: impl Iterator<Item = char>, more: bool) -> String {
+    let mut shown: String = chars.by_ref().take(SHOWN_TEXT).collect();
+    if chars.next().is_some() || more {
+        shown.pop();
+        shown.push('…');
+    }
+    shown
+}
+
+/// A key path for a message, cut short: a key can be as long as the statement.
+fn shown_key(path: &[&str]) -> String {
+    let names = path.iter().enumerate();
+    shorten(names.flat_map(|(index, name)| (index > 0).then_some('.').into_iter().chain(name.chars())), false)
+}
+
+/// For every byte offset of a string literal's text (and its end), the offset in the quoted
+/// literal where that byte's source starts.
+fn literal_offsets(source: &str, literal: &StringLit) -> Vec<usize> {
     let quoted = source.get(literal.span.start..literal.span.end).unwrap_or_default();
-    let offsets = crate::syntax::lexer::unescape_with_offsets(quoted).1;
+    crate::syntax::lexer::unescape_with_offsets(quoted).1
+}
+
+/// The source span of `range` inside a string literal's text, through its escapes
+/// (`offsets` from [`literal_offsets`]).
+fn inner_span(literal: &StringLit, offsets: &[usize], range: Span) -> Span {
     match (offsets.get(range.start), offsets.get(range.end)) {
         (Some(start), Some(end)) => Span::new(literal.span.start + start, literal.span.start + end),
         _ => literal.span,

@@ -46,6 +46,52 @@ fn diagnostics_past_the_limit_are_counted_not_listed() {
 }
 
 #[test]
+fn a_topic_filter_with_a_problem_on_every_level() {
+    // Each level's problem is mapped through the literal's escapes; the mapping is made once.
+    let filter = "a+/".repeat(100_000);
+    let checked = check(&format!("SELECT x FROM '{filter}z'"));
+    assert_capped(&checked.diagnostics, Code::InvalidTopicFilter, 100_000, Severity::Error);
+    assert_eq!(of_code(&checked.diagnostics, Code::TopicFilterLimit).len(), 2, "levels and length");
+}
+
+#[test]
+fn messages_quote_a_bounded_part_of_the_source() {
+    let long = "x".repeat(1 << 20);
+    let checked = check(&format!(
+        "SELECT -'{long}' AS r, a AS {long}.b, c AS {long}, d AS {long} FROM 't' WHERE ({long} + 1) - 'z'"
+    ));
+    assert!(!checked.diagnostics.is_empty());
+    for diagnostic in &checked.diagnostics {
+        assert!(
+            diagnostic.message.chars().count() < 200,
+            "{}…",
+            diagnostic.message.chars().take(200).collect::<String>()
+        );
+    }
+    let duplicates = of_code(&checked.diagnostics, Code::DuplicateOutputKey);
+    assert_eq!(duplicates.len(), 2);
+    assert_eq!(
+        duplicates[0].message,
+        format!(
+            "output key `{}…` is written both as a value and as the object holding `{}…`",
+            "x".repeat(39),
+            "x".repeat(39)
+        )
+    );
+}
+
+#[test]
+fn negative_literals_after_many_range_warnings() {
+    // Each sign looks back at one warning, not at all of them.
+    let items: Vec<&str> = ["99999999999999999999 AS a", "-1.5 AS b", "-99999999999999999999 AS c"].repeat(20_000);
+    let checked = check(&format!("SELECT {} FROM 't'", items.join(", ")));
+    let first = &checked.diagnostics[0];
+    assert_eq!(first.code, Code::IntegerOutOfRange);
+    let negative = checked.diagnostics.iter().find(|d| d.message.starts_with("`-9")).unwrap();
+    assert_eq!(negative.message, "`-99999999999999999999` does not fit in a 64-bit integer");
+}
+
+#[test]
 fn templates_rule_files_and_policies_are_limited_too() {
     let template = "${nofn()}/".repeat(1_000);
     let parsed = Template::parse(&template, SqlVersion::V2016_03_23);

@@ -116,12 +116,14 @@ impl ParseState<'_> {
             ExprKind::Integer(value) if value != i64::MIN => Expr::leaf(ExprKind::Integer(-value), span),
             ExprKind::Decimal(value) => {
                 let digits = self.source.get(operand.span.start..operand.span.end).unwrap_or_default();
+                // The literal was reduced just before its sign, so its warning, if any, is the
+                // last one; looking further back would cost a scan per negative number.
                 let warned = self
                     .diagnostics
-                    .iter()
-                    .rposition(|d| d.code == Code::IntegerOutOfRange && d.span() == operand.span);
-                if let Some(index) = warned {
-                    self.diagnostics.remove(index);
+                    .last()
+                    .is_some_and(|d| d.code == Code::IntegerOutOfRange && d.span() == operand.span);
+                if warned {
+                    self.diagnostics.pop();
                     let text = format!("-{digits}");
                     if let Ok(value) = text.parse::<i64>() {
                         return Expr::leaf(ExprKind::Integer(value), span);
