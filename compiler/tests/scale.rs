@@ -10,6 +10,7 @@ use iotrules_compiler::policy::check_policy;
 use iotrules_compiler::rule_file::check_rule_file;
 use iotrules_compiler::template::Template;
 use iotrules_compiler::{Checked, Code, Diagnostic, Severity, Span, SqlVersion, check_sql};
+use proptest::prelude::*;
 
 fn check(source: &str) -> Checked {
     check_sql(source, SqlVersion::V2016_03_23)
@@ -28,6 +29,20 @@ fn assert_capped(diagnostics: &[Diagnostic], code: Code, found: usize, severity:
         of_code(diagnostics, Code::TooManyDiagnostics).into_iter().filter(|d| d.message == summary).collect();
     assert_eq!(summaries.len(), 1, "no `{summary}` in {:#?}", of_code(diagnostics, Code::TooManyDiagnostics));
     assert_eq!(summaries[0].severity, severity);
+}
+
+#[test]
+fn two_hundred_thousand_select_items_are_checked_in_one_pass() {
+    // Distinct keys, then one item per key that writes below it: every second item clashes
+    // with one far before it.
+    let values = (0..100_000).map(|i| format!("a{i}"));
+    let objects = (0..100_000).map(|i| format!("b AS a{i}.x"));
+    let items: Vec<String> = values.chain(objects).collect();
+    let checked = check(&format!("SELECT {} FROM 't'", items.join(", ")));
+    assert_capped(&checked.diagnostics, Code::DuplicateOutputKey, 100_000, Severity::Warning);
+    let first = of_code(&checked.diagnostics, Code::DuplicateOutputKey)[0];
+    assert_eq!(first.message, "output key `a0` is written both as a value and as the object holding `a0.x`");
+    assert!(!checked.has_errors());
 }
 
 #[test]
@@ -115,4 +130,62 @@ fn templates_rule_files_and_policies_are_limited_too() {
     );
     let report = check_policy(&policy);
     assert_capped(&report.diagnostics, Code::PolicyUnknownAction, 1_000, Severity::Error);
+}
+
+/// The duplicate-key check as it was written first, comparing every pair: the reference the
+/// trie must agree with on small lists.
+fn pairwise_duplicates(keys: &[(Vec<String>, Span)]) -> Vec<(Span, Span, String)> {
+    let mut kept: Vec<&(Vec<String>, Span)> = Vec::new();
+    let mut found = Vec::new();
+    for entry in keys {
+        let (key, span) = entry;
+        let clash = kept.iter().find(|(earlier, _)| earlier.starts_with(key) || key.starts_with(earlier));
+        match clash {
+            Some((earlier, first)) => {
+                let message = if earlier == key {
+                    format!("output key `{}` is written more than once", key.join("."))
+                } else {
+                    let (short, long) = if earlier.len() < key.len() { (earlier, key) } else { (key, earlier) };
+                    format!(
+                        "output key `{}` is written both as a value and as the object holding `{}`",
+                        short.join("."),
+                        long.join(".")
+                    )
+                };
+                found.push((*span, *first, message));
+            }
+            None => kept.push(entry),
+        }
+    }
+    found
+}
+
+fn key_paths() -> impl Strategy<Value = Vec<Vec<&'static str>>> {
+    let name = prop::sample::select(vec!["a", "b", "c"]);
+    prop::collection::vec(prop::collection::vec(name, 1..4), 1..40)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn duplicate_keys_agree_with_comparing_every_pair(paths in key_paths()) {
+        let mut source = "SELECT ".to_owned();
+        let mut keys = Vec::new();
+        for (index, path) in paths.iter().enumerate() {
+            if index > 0 {
+                source.push_str(", ");
+            }
+            source.push_str("x AS ");
+            let start = source.len();
+            source.push_str(&path.join("."));
+            keys.push((path.iter().map(|name| (*name).to_owned()).collect(), Span::new(start, source.len())));
+        }
+        source.push_str(" FROM 't'");
+        let found: Vec<(Span, Span, String)> = of_code(&check(&source).diagnostics, Code::DuplicateOutputKey)
+            .into_iter()
+            .map(|d| (d.span(), d.labels[1].span, d.message.clone()))
+            .collect();
+        prop_assert_eq!(found, pairwise_duplicates(&keys), "{}", source);
+    }
 }
