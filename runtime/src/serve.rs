@@ -293,9 +293,14 @@ impl Engine {
     }
 
     /// Compiles the rule files again and swaps the set in between two messages; a set with
-    /// errors is reported and the running one kept.
+    /// errors is reported and the running one kept. Reporting never panics (`report::render`
+    /// falls back to plain lines); should loading panic all the same, the running set is kept
+    /// too, rather than the messages in flight lost.
     fn reload(&mut self, settings: &Settings, subscriptions: &Subscriptions) {
-        match load(&settings.rules, settings.skip_unsupported, settings.basic_ingest) {
+        let load = || load(&settings.rules, settings.skip_unsupported, settings.basic_ingest);
+        let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(load))
+            .unwrap_or_else(|_| Err("loading the rule files failed unexpectedly\n".to_owned()));
+        match loaded {
             Ok(loaded) => {
                 subscriptions.replace(&self.consumer, subscribed(&loaded, settings));
                 tracing::info!(rules = loaded.set.rules().len(), "rule set reloaded");

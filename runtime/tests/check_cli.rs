@@ -137,3 +137,42 @@ fn the_examples_are_valid_and_the_broken_ones_are_not() {
         assert!(codes.contains(&expected), "{expected} missing from {codes:?}");
     }
 }
+
+/// A statement whose `nofn()` lies past column 65,535 of its one line (miette's graphical
+/// renderer panicked on such a column).
+fn long_line_statement() -> String {
+    let items: Vec<String> = (0..15_000).map(|i| format!("a{i}")).collect();
+    format!("SELECT {} FROM 't' WHERE nofn()", items.join(","))
+}
+
+fn column_of(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap() + 1
+}
+
+#[test]
+fn diagnostics_past_column_65535_are_rendered() {
+    let sql = long_line_statement();
+    let column = column_of(&sql, "nofn");
+    assert!(column > 65_535);
+    let output = iotrules(&["check", "--sql", &sql]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert!(stderr.contains("unknown function `nofn`"), "{stderr}");
+    assert!(stderr.contains(&format!("[--sql:1:{column}]")), "{stderr}");
+    // The snippet shows the line around the label, not all 90,000 characters of it.
+    assert!(stderr.lines().all(|line| line.chars().count() < 1_000), "a line of the whole statement");
+
+    // The same statement in a one-line rule file, through `check` and at `run`'s start-up.
+    let dir = scratch_dir("long_line");
+    let rule = serde_json::json!({"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": []}).to_string();
+    let file = dir.join("rule.json");
+    std::fs::write(&file, &rule).unwrap();
+    let in_file = column_of(&rule, "nofn");
+    for args in [vec!["check", file.to_str().unwrap()], vec!["run", file.to_str().unwrap(), "--port", "1"]] {
+        let output = iotrules(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("rule.json:1:{in_file}]")), "{args:?}: {stderr}");
+        assert!(stderr.contains("unknown function `nofn`"), "{args:?}: {stderr}");
+    }
+}

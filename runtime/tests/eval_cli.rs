@@ -311,3 +311,19 @@ fn a_rule_the_jit_does_not_compile_runs_interpreted_with_an_advice() {
     let interp = iotrules(&["eval", "--engine", "interp", "--sql", &sql, "--topic", "t", "--payload", r#"{"f1": 1}"#]);
     assert!(interp.stderr.is_empty(), "the interpreter has nothing to say");
 }
+
+#[test]
+fn eval_shows_a_diagnostic_past_column_65535() {
+    // miette's graphical renderer panicked on a column this far along a line (exit 101).
+    let items: Vec<String> = (0..15_000).map(|i| format!("a{i}")).collect();
+    let sql = format!("SELECT {} FROM 't' WHERE nofn()", items.join(","));
+    let dir = scratch_dir("eval_long_line");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, &sql).unwrap();
+    let output = iotrules(&["eval", "--rule", file.to_str().unwrap(), "--topic", "t", "--payload", "{}"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    let column = sql.find("nofn").unwrap() + 1;
+    assert!(stderr.contains(&format!("rule.sql:1:{column}]")), "{stderr}");
+    assert!(stderr.contains("unknown function `nofn`"), "{stderr}");
+}
