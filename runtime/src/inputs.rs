@@ -4,11 +4,30 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A file's text, or where its bytes stop being UTF-8.
+/// The UTF-8 byte order mark that Windows editors and consoles write at the start of a file.
+pub(crate) const BOM: &str = "\u{feff}";
+
+/// A file's text, or where its bytes stop being UTF-8. A byte order mark at the start is not
+/// part of the text, so it is checked as if the mark were not there; `bom` says whether the
+/// file has one, which then comes before every offset into `text`.
 #[derive(Debug)]
 pub(crate) enum Contents {
-    Text(String),
-    NotUtf8 { valid_up_to: usize, text: String },
+    Text { text: String, bom: bool },
+    NotUtf8 { valid_up_to: usize, text: String, bom: bool },
+}
+
+impl Contents {
+    /// Bytes of the file before the text: the byte order mark's three, or none.
+    pub(crate) fn offset(&self) -> usize {
+        match self {
+            Contents::Text { bom, .. } | Contents::NotUtf8 { bom, .. } => bom_len(*bom),
+        }
+    }
+}
+
+/// The bytes a byte order mark takes, if there is one.
+pub(crate) fn bom_len(bom: bool) -> usize {
+    if bom { BOM.len() } else { 0 }
 }
 
 /// Expands directories into the files inside them with one of `extensions`, sorted so output
@@ -39,13 +58,18 @@ fn walk(dir: &Path, extensions: &[&str], files: &mut Vec<PathBuf>) -> io::Result
     Ok(())
 }
 
+/// Reads a file, skipping a UTF-8 byte order mark at its start.
 pub(crate) fn read(path: &Path) -> io::Result<Contents> {
-    let bytes = fs::read(path)?;
+    let mut bytes = fs::read(path)?;
+    let bom = bytes.starts_with(BOM.as_bytes());
+    if bom {
+        bytes.drain(..BOM.len());
+    }
     Ok(match String::from_utf8(bytes) {
-        Ok(text) => Contents::Text(text),
+        Ok(text) => Contents::Text { text, bom },
         Err(error) => {
             let valid_up_to = error.utf8_error().valid_up_to();
-            Contents::NotUtf8 { valid_up_to, text: String::from_utf8_lossy(error.as_bytes()).into_owned() }
+            Contents::NotUtf8 { valid_up_to, text: String::from_utf8_lossy(error.as_bytes()).into_owned(), bom }
         }
     })
 }

@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::panic::AssertUnwindSafe;
 use std::sync::Once;
 
-use iotrules_compiler::{Diagnostic, Severity};
+use iotrules_compiler::{Diagnostic, Severity, Span};
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan,
     SpanContents,
@@ -17,6 +17,10 @@ use serde::Serialize;
 pub(crate) struct InputReport {
     pub(crate) name: String,
     pub(crate) source: String,
+    /// Bytes of the file before `source`: a byte order mark's three, or none. JSON byte
+    /// ranges add them, so they are offsets into the file as it is on disk; lines and columns
+    /// do not count the mark, as editors do not show it.
+    pub(crate) offset: usize,
     pub(crate) diagnostics: Vec<Diagnostic>,
     /// What the input turned out to be, for the human summary (`rule telemetry, SQL 2016-03-23`).
     pub(crate) description: String,
@@ -296,10 +300,11 @@ pub(crate) fn json(reports: &[InputReport]) {
                         message: label.text.as_deref(),
                         line,
                         column,
-                        byte_range: [label.span.start, label.span.end],
+                        byte_range: [report.offset + label.span.start, report.offset + label.span.end],
                     }
                 })
                 .collect();
+            let bytes = |span: Span| [report.offset + span.start, report.offset + span.end];
             diagnostics.push(JsonDiagnostic {
                 code: diagnostic.code.as_str(),
                 severity: diagnostic.severity.as_str(),
@@ -310,7 +315,7 @@ pub(crate) fn json(reports: &[InputReport]) {
                 column,
                 end_line,
                 end_column,
-                byte_range: [span.start, span.end],
+                byte_range: bytes(span),
                 labels,
             });
         }
@@ -421,7 +426,7 @@ mod tests {
     }
 
     fn report(source: String, diagnostics: Vec<Diagnostic>) -> InputReport {
-        InputReport { name: "input.sql".to_owned(), source, diagnostics, description: String::new() }
+        InputReport { name: "input.sql".to_owned(), source, offset: 0, diagnostics, description: String::new() }
     }
 
     #[test]

@@ -182,3 +182,17 @@ fn an_invalid_policy_on_one_long_line_is_shown() {
     assert!(stderr.contains("unknown statement element `Nope`"), "{stderr}");
     assert!(stderr.contains("policy::too_long"), "{stderr}");
 }
+
+#[test]
+fn a_policy_file_may_start_with_a_byte_order_mark() {
+    let dir = scratch_dir("authorize-bom");
+    let policy = write(
+        &dir,
+        "bom.json",
+        "\u{feff}{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"iot:Connect\", \"Resource\": \"*\"}]}",
+    );
+    let output = iotrules(&["authorize", "--policy", &policy, "--action", "iot:Connect", "--resource", "*"]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["authDecision"], "ALLOWED");
+}

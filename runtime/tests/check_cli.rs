@@ -176,3 +176,49 @@ fn diagnostics_past_column_65535_are_rendered() {
         assert!(stderr.contains("unknown function `nofn`"), "{args:?}: {stderr}");
     }
 }
+
+/// What Windows editors and the AWS console write at the start of a UTF-8 file.
+const BOM: &str = "\u{feff}";
+
+#[test]
+fn files_starting_with_a_byte_order_mark_are_read_without_it() {
+    let dir = scratch_dir("bom");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{BOM}{text}")).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let sql = write("valid.sql", "SELECT a FROM 't'");
+    let rule = write("valid.json", r#"{"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": []}"#);
+    let policy = write(
+        "policy.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}"#,
+    );
+    let output = iotrules(&["check", &sql, &rule, &policy]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 0, "{stderr}");
+    assert!(stderr.contains("(policy, 1 statement)"), "told apart by content after the mark: {stderr}");
+
+    // Byte ranges are offsets into the file on disk, mark included; lines and columns are as
+    // an editor shows the text, without it.
+    let sql = write("invalid.sql", "SELECT a\nFROM 't' WHERE nofn()");
+    let rule = write(
+        "invalid.json",
+        r#"{"sql": "SELECT a FROM 't' WHERE nofn()", "awsIotSqlVersion": "2016-03-23", "actions": []}"#,
+    );
+    for (file, line, column) in [(&sql, 2, 16), (&rule, 1, 34)] {
+        let output = iotrules(&["check", "--format", "json", file]);
+        assert_eq!(code(&output), 1);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let diagnostic = &report["diagnostics"][0];
+        assert_eq!(diagnostic["code"], "iotsql::unknown_function", "{report}");
+        assert_eq!((diagnostic["line"].as_u64(), diagnostic["column"].as_u64()), (Some(line), Some(column)));
+        let range = diagnostic["byte_range"].as_array().unwrap();
+        let (start, end) = (range[0].as_u64().unwrap() as usize, range[1].as_u64().unwrap() as usize);
+        assert_eq!(&std::fs::read(file).unwrap()[start..end], b"nofn");
+        let human = iotrules(&["check", file]);
+        let stderr = String::from_utf8_lossy(&human.stderr);
+        assert!(stderr.contains(&format!(":{line}:{column}]")), "{stderr}");
+        assert!(!stderr.contains(BOM), "the mark is not shown: {stderr}");
+    }
+}

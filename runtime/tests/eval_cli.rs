@@ -327,3 +327,26 @@ fn eval_shows_a_diagnostic_past_column_65535() {
     assert!(stderr.contains(&format!("rule.sql:1:{column}]")), "{stderr}");
     assert!(stderr.contains("unknown function `nofn`"), "{stderr}");
 }
+
+#[test]
+fn eval_reads_rule_files_that_start_with_a_byte_order_mark() {
+    let dir = scratch_dir("eval_bom");
+    let sql = dir.join("rule.sql");
+    std::fs::write(&sql, format!("\u{feff}{RULE}")).unwrap();
+    let rule = dir.join("rule.json");
+    let payload = serde_json::json!({"sql": RULE, "awsIotSqlVersion": "2016-03-23", "actions": []});
+    std::fs::write(&rule, format!("\u{feff}{payload}")).unwrap();
+    for file in [&sql, &rule] {
+        let output = iotrules(&[
+            "eval",
+            "--rule",
+            file.to_str().unwrap(),
+            "--topic",
+            "sensors/d1/telemetry",
+            "--payload",
+            r#"{"temperature": 60}"#,
+        ]);
+        assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(stdout(&output), "{\"temperature\":60,\"device\":\"d1\"}\n");
+    }
+}

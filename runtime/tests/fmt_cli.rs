@@ -51,3 +51,15 @@ fn syntax_errors_and_json_files_are_left_alone() {
     assert_eq!(std::fs::read_to_string(&broken).unwrap(), "SELECT a, FROM 't'");
     assert_eq!(std::fs::read_to_string(&rule).unwrap(), r#"{"sql": "select a from 't'"}"#);
 }
+
+#[test]
+fn a_byte_order_mark_is_kept_when_rewriting() {
+    let dir = scratch_dir("fmt_bom");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, format!("\u{feff}{MESSY}")).unwrap();
+    let output = iotrules(&["fmt", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("\u{feff}{TIDY}"));
+    let output = iotrules(&["fmt", "--check", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "formatted text after the mark is left as it is");
+}

@@ -87,8 +87,11 @@ async fn server(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
 }
 
 fn rule(text: &str) -> RuleActions {
-    let loaded =
-        from_file(std::path::Path::new("fanout.json"), Contents::Text(text.to_owned()), SqlVersion::V2016_03_23);
+    let loaded = from_file(
+        std::path::Path::new("fanout.json"),
+        Contents::Text { text: text.to_owned(), bom: false },
+        SqlVersion::V2016_03_23,
+    );
     assert!(!loaded.has_errors(), "{:?}", loaded.report.diagnostics);
     RuleActions::from_rule_file(&loaded, false).unwrap().0
 }
@@ -245,7 +248,11 @@ async fn sql_rules_log_and_unsupported_actions_are_named() {
         r#"{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}}, {"republish": {"topic": "ok", "roleArn": "r"}}"#,
         "",
     );
-    let loaded = from_file(std::path::Path::new("fanout.json"), Contents::Text(text.clone()), SqlVersion::V2016_03_23);
+    let loaded = from_file(
+        std::path::Path::new("fanout.json"),
+        Contents::Text { text: text.clone(), bom: false },
+        SqlVersion::V2016_03_23,
+    );
     let errors = RuleActions::from_rule_file(&loaded, false).unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, Code::RuleUnsupportedAction);
