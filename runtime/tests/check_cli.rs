@@ -222,3 +222,29 @@ fn files_starting_with_a_byte_order_mark_are_read_without_it() {
         assert!(!stderr.contains(BOM), "the mark is not shown: {stderr}");
     }
 }
+
+#[test]
+fn symbolic_links_are_followed_once() {
+    // A loop made `check` walk 40 levels of `self/self/...` and check the file at each one.
+    let dir = scratch_dir("symlinks");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a.sql"), "SELECT a FROM 't'").unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("a.sql", dir.join("same.sql")).unwrap();
+    std::os::unix::fs::symlink("gone.sql", dir.join("dangling.sql")).unwrap();
+    let output = iotrules(&["check", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 0, "{stderr}");
+    assert!(stderr.contains("checked 1 input:"), "{stderr}");
+    assert_eq!(stderr.matches("warning: skipped").count(), 3, "two loops and a dangling link: {stderr}");
+    assert!(stderr.contains("symbolic link loop") && stderr.contains("symbolic link to nothing"), "{stderr}");
+
+    // `run` reads the set through the same walk: one rule, not two rules of the same name.
+    std::fs::write(dir.join("a.sql"), "SELECT nofn() AS a FROM 't'").unwrap();
+    let output = iotrules(&["run", dir.to_str().unwrap(), "--port", "1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert_eq!(stderr.matches("unknown function `nofn`").count(), 1, "{stderr}");
+    assert!(!stderr.contains("two rules are named"), "{stderr}");
+}

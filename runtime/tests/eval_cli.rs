@@ -350,3 +350,16 @@ fn eval_reads_rule_files_that_start_with_a_byte_order_mark() {
         assert_eq!(stdout(&output), "{\"temperature\":60,\"device\":\"d1\"}\n");
     }
 }
+
+#[test]
+fn test_walks_a_symbolic_link_loop_once() {
+    let dir = scratch_dir("test_symlinks");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tests/overheat_fires.json");
+    std::fs::copy(examples, dir.join("overheat_fires.json")).unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    let output = iotrules(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert_eq!(stdout(&output).lines().last(), Some("1 passed, 0 failed"));
+}

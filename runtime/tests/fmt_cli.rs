@@ -63,3 +63,15 @@ fn a_byte_order_mark_is_kept_when_rewriting() {
     let output = iotrules(&["fmt", "--check", file.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "formatted text after the mark is left as it is");
 }
+
+#[test]
+fn a_symbolic_link_loop_is_walked_once() {
+    let dir = scratch_dir("fmt_symlinks");
+    std::fs::write(dir.join("messy.sql"), MESSY).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    let output = iotrules(&["fmt", "--check", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(code(&output), 1, "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("symbolic link loop"));
+}
