@@ -248,3 +248,14 @@ fn symbolic_links_are_followed_once() {
     assert_eq!(stderr.matches("unknown function `nofn`").count(), 1, "{stderr}");
     assert!(!stderr.contains("two rules are named"), "{stderr}");
 }
+
+#[test]
+fn an_unclosed_string_is_an_error() {
+    // Its diagnostic was dropped unless an earlier string looked like it swallowed keywords.
+    for sql in ["SELECT a FROM 't' WHERE b = \"open", "SELECT 'a b' AS c FROM 't' WHERE b = 'open"] {
+        let output = iotrules(&["check", "--sql", sql]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), 1, "{sql}: {stderr}");
+        assert!(stderr.contains("string is never closed"), "{stderr}");
+    }
+}

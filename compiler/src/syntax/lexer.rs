@@ -298,7 +298,11 @@ impl<'src> Iterator for Lexer<'src> {
                     .with_label("this quote has no partner")
                     .with_help(format!("end the string with a matching {quote}")),
                 );
-                if let (Some(earlier), Some(diagnostic)) = (self.swallowing_string, self.diagnostics.pop()) {
+                // Both are taken only together: popping first lost the diagnostic whenever no
+                // earlier string was suspect, and the statement passed as valid.
+                if let Some(earlier) = self.swallowing_string
+                    && let Some(diagnostic) = self.diagnostics.pop()
+                {
                     self.diagnostics.push(
                         diagnostic
                             .with_related(earlier, "this string may be missing its closing quote")
