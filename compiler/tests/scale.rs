@@ -107,6 +107,32 @@ fn negative_literals_after_many_range_warnings() {
 }
 
 #[test]
+fn unclosed_comments_are_read_once() {
+    // logos looked for a `*/` to the end of the input at every `/*`. In a debug build its
+    // lexer recurses once per `*` of a comment (a release build loops), hence the stack.
+    let source = format!("SELECT a FROM 't' WHERE x = 1 {}", "/* a ".repeat(200_000));
+    let thread = std::thread::Builder::new().stack_size(256 << 20);
+    let checked = thread.spawn(move || check(&source)).unwrap().join().unwrap();
+    assert_eq!(checked.diagnostics.len(), 1, "{:#?}", checked.diagnostics);
+    let comment = &checked.diagnostics[0];
+    assert_eq!(comment.message, "IoT SQL has no comments");
+    assert!(comment.help.as_deref().unwrap().contains("never closed"));
+}
+
+#[test]
+fn reading_stops_after_a_thousand_problems() {
+    // Every `@1` is a lexical error and a syntax error the grammar recovers from, each
+    // recovery with the list of tokens the parser expected.
+    let source = format!("SELECT {} FROM 't'", vec!["@1"; 200_000].join(", "));
+    let checked = check(&source);
+    assert_eq!(checked.diagnostics.len(), 51);
+    let last = checked.diagnostics.last().unwrap();
+    assert_eq!(last.code, Code::TooManyErrors);
+    assert!(last.message.ends_with("after 1000 problems the statement is not read further"), "{}", last.message);
+    assert!(last.span().start < 10_000, "reading stopped early: {:?}", last.span());
+}
+
+#[test]
 fn templates_rule_files_and_policies_are_limited_too() {
     let template = "${nofn()}/".repeat(1_000);
     let parsed = Template::parse(&template, SqlVersion::V2016_03_23);
