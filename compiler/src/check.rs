@@ -11,10 +11,9 @@ pub mod regex_literal;
 pub mod topic_filter;
 pub mod types;
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use crate::diagnostics::{Code, Diagnostic, MAX_PER_CODE, Severity, did_you_mean, limit_per_code, too_many};
+use crate::diagnostics::{Code, Diagnostic, Limited, Severity, did_you_mean, limit_per_code};
 use crate::span::Span;
 use crate::syntax::ast::{
     Alias, BinaryOp, Expr, ExprKind, Name, Query, Select, SelectItem, Statement, StringLit, UnaryOp,
@@ -65,17 +64,24 @@ pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion)
 }
 
 /// Checks a lone expression (a substitution template's) as it would be checked inside a
-/// statement; `source` is the text it was parsed from. It sees no SET variables.
-pub fn check_expr(source: &str, expr: &Expr, version: SqlVersion) -> Vec<Diagnostic> {
+/// statement, into `diagnostics`, which an input of several expressions shares so that its
+/// limit per code holds across them. `source` is the text the expression was parsed from,
+/// found at `offset` in the input; the diagnostics' spans are offsets into the input. It sees
+/// no SET variables.
+pub fn check_expr(source: &str, offset: usize, expr: &Expr, version: SqlVersion, diagnostics: &mut Limited) {
     let mut checker = Checker::new(source, version, false);
+    checker.offset = offset;
+    checker.diagnostics = std::mem::take(diagnostics);
     checker.expr(expr);
-    checker.finish()
+    *diagnostics = checker.diagnostics;
 }
 
 struct Checker<'a> {
     source: &'a str,
+    /// Where `source` starts in the input, added to every span reported.
+    offset: usize,
     version: SqlVersion,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Limited,
     /// SET variables assigned so far: where, and the types of their values.
     variables: HashMap<String, (Span, Types)>,
     /// Calls of once-per-statement functions seen so far.
@@ -84,60 +90,34 @@ struct Checker<'a> {
     assigned_later: HashMap<String, Span>,
     /// The parser already reported errors; checks that would only echo them stay quiet.
     syntax_errors: bool,
-    /// How many diagnostics of each code were found, kept or not, by `Code as usize`.
-    found: [usize; Code::ALL.len()],
-    /// Per code past [`MAX_PER_CODE`]: the severity and span of the first one left out.
-    first_left_out: HashMap<Code, (Severity, Span)>,
 }
 
 impl<'a> Checker<'a> {
     fn new(source: &'a str, version: SqlVersion, syntax_errors: bool) -> Self {
         Checker {
             source,
+            offset: 0,
             version,
-            diagnostics: Vec::new(),
+            diagnostics: Limited::default(),
             variables: HashMap::new(),
             once: HashMap::new(),
             assigned_later: HashMap::new(),
             syntax_errors,
-            found: [0; Code::ALL.len()],
-            first_left_out: HashMap::new(),
         }
     }
 
-    /// Reports a diagnostic of `code`. Only the first [`MAX_PER_CODE`] of a code are built
-    /// (building can cost a "did you mean" search, and a hostile statement holds millions),
-    /// and one more to say where the rest start.
+    /// Reports a diagnostic of `code`, built only when it is among the first few of its code
+    /// (see [`Limited`]).
     fn report(&mut self, code: Code, build: impl FnOnce(&Self) -> Diagnostic) {
-        let found = match self.found.get_mut(code as usize) {
-            Some(found) => {
-                *found += 1;
-                *found
-            }
-            None => 1,
-        };
-        match found.cmp(&MAX_PER_CODE) {
-            Ordering::Less | Ordering::Equal => {
-                let diagnostic = build(self);
-                self.diagnostics.push(diagnostic);
-            }
-            Ordering::Greater if found == MAX_PER_CODE + 1 => {
-                let diagnostic = build(self);
-                self.first_left_out.insert(code, (diagnostic.severity, diagnostic.span()));
-            }
-            Ordering::Greater => {}
+        if self.diagnostics.count(code) {
+            let diagnostic = build(self).map_spans(|span| span.shift(self.offset));
+            self.diagnostics.push(diagnostic);
         }
     }
 
     /// Every diagnostic kept, and one for the rest of each code past the limit.
-    fn finish(mut self) -> Vec<Diagnostic> {
-        let mut left_out: Vec<(Code, (Severity, Span))> = self.first_left_out.into_iter().collect();
-        left_out.sort_by_key(|(code, (_, span))| (span.start, code.as_str()));
-        for (code, (severity, span)) in left_out {
-            let count = self.found.get(code as usize).map_or(0, |found| found.saturating_sub(MAX_PER_CODE));
-            self.diagnostics.push(too_many(code, count, severity, span));
-        }
-        self.diagnostics
+    fn finish(self) -> Vec<Diagnostic> {
+        self.diagnostics.finish()
     }
 
     fn statement(&mut self, statement: &Statement) {
@@ -198,7 +178,7 @@ impl<'a> Checker<'a> {
     fn select(&mut self, select: &Select, top_level: bool) -> Types {
         match select {
             Select::Value(expr) => {
-                let gated = |this: &Self| this.found.get(Code::RequiresSqlVersion as usize).copied().unwrap_or(0);
+                let gated = |this: &Self| this.diagnostics.found(Code::RequiresSqlVersion);
                 let before = gated(self);
                 let value = self.expr(expr);
                 // An array literal, nested query or 2016-only function is already reported.

@@ -4,7 +4,6 @@
 //! line and labelled spans. The command line renders it with miette; the language server turns
 //! the same value into an LSP diagnostic, so both show identical text.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use crate::span::Span;
@@ -319,40 +318,88 @@ pub const MAX_PER_CODE: usize = 50;
 
 /// Keeps the first [`MAX_PER_CODE`] diagnostics of each code, in the order given (by
 /// position), and stands for the rest of each code with one `input::too_many_diagnostics`
-/// diagnostic at the first one left out, as severe as the most severe of them. The result is
-/// sorted by position. Linear in the number of diagnostics.
+/// diagnostic at the first one left out. The result is sorted by position. Linear in the
+/// number of diagnostics.
 pub fn limit_per_code(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    let mut counts: HashMap<Code, usize> = HashMap::new();
-    // Per code left out: how many, the most severe, and the first one's span.
-    let mut left_out: HashMap<Code, (usize, Severity, Span)> = HashMap::new();
-    let mut kept = Vec::with_capacity(diagnostics.len().min(MAX_PER_CODE * 4));
+    let mut limited = Limited::default();
     for diagnostic in diagnostics {
-        // Summaries of inner inputs (a rule file's statement) pass through.
+        limited.add(diagnostic);
+    }
+    limited.finish()
+}
+
+/// The diagnostics of one input, collected so that at most [`MAX_PER_CODE`] of a code are kept,
+/// and the rest only counted: a caller asks [`Limited::count`] before it builds a diagnostic
+/// (building can cost a "did you mean" search, and a hostile input holds millions).
+#[derive(Debug)]
+pub struct Limited {
+    /// How many diagnostics of each code were found, kept or not, by `Code as usize`.
+    found: [usize; Code::ALL.len()],
+    kept: Vec<Diagnostic>,
+    /// Per code past the limit, the first one left out: where it is, and how severe.
+    first_left_out: Vec<(Code, Severity, Span)>,
+}
+
+impl Default for Limited {
+    fn default() -> Self {
+        Limited { found: [0; Code::ALL.len()], kept: Vec::new(), first_left_out: Vec::new() }
+    }
+}
+
+impl Limited {
+    /// Counts one more diagnostic of `code`, and says whether to build it and [`Limited::push`]
+    /// it: the first [`MAX_PER_CODE`] are kept, and the one after them marks where the rest
+    /// start.
+    pub fn count(&mut self, code: Code) -> bool {
+        match self.found.get_mut(code as usize) {
+            Some(found) => {
+                *found += 1;
+                *found <= MAX_PER_CODE + 1
+            }
+            None => true,
+        }
+    }
+
+    /// Takes a diagnostic [`Limited::count`] asked for.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        if self.found(diagnostic.code) <= MAX_PER_CODE {
+            self.kept.push(diagnostic);
+        } else {
+            self.first_left_out.push((diagnostic.code, diagnostic.severity, diagnostic.span()));
+        }
+    }
+
+    /// Counts and takes a diagnostic built already. Summaries of inner inputs (a rule file's
+    /// statement) pass through uncounted.
+    pub fn add(&mut self, diagnostic: Diagnostic) {
         if diagnostic.code == Code::TooManyDiagnostics {
-            kept.push(diagnostic);
-            continue;
+            self.kept.push(diagnostic);
+        } else if self.count(diagnostic.code) {
+            self.push(diagnostic);
         }
-        let count = counts.entry(diagnostic.code).or_default();
-        *count += 1;
-        if *count <= MAX_PER_CODE {
-            kept.push(diagnostic);
-            continue;
+    }
+
+    /// How many diagnostics of `code` were counted.
+    pub fn found(&self, code: Code) -> usize {
+        self.found.get(code as usize).copied().unwrap_or(0)
+    }
+
+    /// The diagnostics kept, and for each code past the limit one that counts the rest, at the
+    /// first left out and as severe as it; sorted by position.
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        if self.first_left_out.is_empty() {
+            return self.kept;
         }
-        let entry = left_out.entry(diagnostic.code).or_insert((0, diagnostic.severity, diagnostic.span()));
-        entry.0 += 1;
-        entry.1 = entry.1.max(diagnostic.severity);
+        let mut first_left_out = std::mem::take(&mut self.first_left_out);
+        // A stable order for codes first left out at the same place.
+        first_left_out.sort_by_key(|(code, _, span)| (span.start, code.as_str()));
+        for (code, severity, span) in first_left_out {
+            let count = self.found(code).saturating_sub(MAX_PER_CODE);
+            self.kept.push(too_many(code, count, severity, span));
+        }
+        self.kept.sort_by_key(|diagnostic| diagnostic.span().start);
+        self.kept
     }
-    if left_out.is_empty() {
-        return kept;
-    }
-    let mut summaries: Vec<(Code, (usize, Severity, Span))> = left_out.into_iter().collect();
-    // A stable order for codes first left out at the same place.
-    summaries.sort_by_key(|(code, (_, _, span))| (span.start, code.as_str()));
-    for (code, (count, severity, span)) in summaries {
-        kept.push(too_many(code, count, severity, span));
-    }
-    kept.sort_by_key(|diagnostic| diagnostic.span().start);
-    kept
 }
 
 /// The diagnostic that stands for `count` diagnostics of `code` left out, the first at `span`.

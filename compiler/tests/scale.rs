@@ -149,13 +149,43 @@ fn templates_rule_files_and_policies_are_limited_too() {
     assert_eq!(of_code(&report.diagnostics, Code::UnknownFunction).len(), MAX_PER_CODE);
     assert!(report.diagnostics.iter().any(|d| d.message.starts_with("950 more `iotsql::unknown_function`")));
 
-    let actions: Vec<String> = (0..1_000).map(|i| format!("\"iot:Nope{i}\"")).collect();
+    let actions: Vec<String> = (0..100_000).map(|i| format!("\"iot:Nope{i}\"")).collect();
     let policy = format!(
         r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": [{}], "Resource": "*"}}]}}"#,
         actions.join(", ")
     );
     let report = check_policy(&policy);
-    assert_capped(&report.diagnostics, Code::PolicyUnknownAction, 1_000, Severity::Error);
+    assert_capped(&report.diagnostics, Code::PolicyUnknownAction, 100_000, Severity::Error);
+}
+
+#[test]
+fn a_template_is_one_input_however_many_substitutions_it_holds() {
+    // Each substitution was checked as an input of its own, so each built its diagnostic and
+    // its "did you mean" search.
+    let parsed = Template::parse(&"${nofn()}/".repeat(100_000), SqlVersion::V2016_03_23);
+    assert_capped(&parsed.diagnostics, Code::UnknownFunction, 100_000, Severity::Error);
+    assert_eq!(parsed.diagnostics.len(), MAX_PER_CODE + 1);
+
+    let parsed = Template::parse(&"${)}/".repeat(100_000), SqlVersion::V2016_03_23);
+    let stopped = parsed.diagnostics.iter().find(|d| d.code == Code::TooManyErrors).unwrap();
+    assert_eq!(stopped.message, "more than 1000 syntax errors; the template is not read further");
+    assert!(parsed.diagnostics.len() <= 2 * MAX_PER_CODE + 2, "{}", parsed.diagnostics.len());
+}
+
+#[test]
+fn a_rule_file_with_a_hundred_thousand_actions() {
+    // Each republish action counted the file's errors before and after reading itself, by
+    // scanning every diagnostic so far.
+    let actions = vec![serde_json::json!({"republish": {"topic": "t"}}); 100_000];
+    let rule = serde_json::json!({"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": actions});
+    let report = check_rule_file(&rule.to_string());
+    assert_eq!(of_code(&report.diagnostics, Code::RuleTooManyActions).len(), 1);
+    assert_capped(&report.diagnostics, Code::RuleInvalidActionParameter, 100_000, Severity::Error);
+
+    let unknown: Vec<serde_json::Value> = (0..100_000).map(|i| serde_json::json!({format!("nope{i}"): {}})).collect();
+    let rule = serde_json::json!({"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": unknown});
+    let report = check_rule_file(&rule.to_string());
+    assert_capped(&report.diagnostics, Code::RuleUnknownAction, 100_000, Severity::Error);
 }
 
 /// The duplicate-key check as it was written first, comparing every pair: the reference the
