@@ -9,7 +9,7 @@ use iotrules_compiler::diagnostics::MAX_PER_CODE;
 use iotrules_compiler::policy::check_policy;
 use iotrules_compiler::rule_file::check_rule_file;
 use iotrules_compiler::template::Template;
-use iotrules_compiler::{Checked, Code, Diagnostic, Severity, Span, SqlVersion, check_sql};
+use iotrules_compiler::{Checked, Code, Diagnostic, Severity, Span, SqlVersion, check_sql, format_sql};
 use proptest::prelude::*;
 
 fn check(source: &str) -> Checked {
@@ -186,6 +186,19 @@ fn a_rule_file_with_a_hundred_thousand_actions() {
     let rule = serde_json::json!({"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": unknown});
     let report = check_rule_file(&rule.to_string());
     assert_capped(&report.diagnostics, Code::RuleUnknownAction, 100_000, Severity::Error);
+}
+
+#[test]
+fn formatting_writes_each_part_of_a_deep_tree_once() {
+    // The formatter built every node's text from its children's, so text as deep as 500
+    // levels was copied 500 times.
+    let long = "x".repeat(1 << 20);
+    let nested = format!("SELECT {}'{long}'{} AS r FROM 't'", "abs(".repeat(500), ")".repeat(500));
+    let formatted = format_sql(&nested).unwrap();
+    assert_eq!(formatted.len(), nested.len() + 1);
+    let chained = format!("SELECT {} AS s FROM 't'", vec![format!("'{}'", "y".repeat(2_000)); 500].join("+"));
+    let formatted = format_sql(&chained).unwrap();
+    assert!(formatted.starts_with("SELECT 'yy") && formatted.contains("' + 'y"));
 }
 
 /// The duplicate-key check as it was written first, comparing every pair: the reference the
