@@ -14,7 +14,7 @@ pub mod types;
 
 use std::collections::HashMap;
 
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, Limited, Severity, did_you_mean, limit_per_code};
 use crate::span::Span;
 use crate::syntax::ast::{
     Alias, BinaryOp, Expr, ExprKind, Name, Query, Select, SelectItem, Statement, StringLit, UnaryOp,
@@ -32,7 +32,7 @@ pub const MAX_VARIABLE_NAME: usize = 64;
 pub struct Checked {
     /// The tree, when the parser could build one; it may hold error nodes.
     pub statement: Option<Statement>,
-    /// Sorted by position.
+    /// Sorted by position, at most [`crate::diagnostics::MAX_PER_CODE`] of each code.
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -51,31 +51,38 @@ pub fn check_sql(source: &str, version: SqlVersion) -> Checked {
         let syntax_errors = diagnostics.iter().any(Diagnostic::is_error);
         let mut checker = Checker::new(source, version, syntax_errors);
         checker.statement(statement);
-        diagnostics.extend(checker.diagnostics);
+        diagnostics.extend(checker.finish());
     }
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
-    Checked { statement: parsed.statement, diagnostics }
+    Checked { statement: parsed.statement, diagnostics: limit_per_code(diagnostics) }
 }
 
 /// Checks a parsed statement; `source` is the text it was parsed from.
 pub fn check_statement(source: &str, statement: &Statement, version: SqlVersion) -> Vec<Diagnostic> {
     let mut checker = Checker::new(source, version, false);
     checker.statement(statement);
-    checker.diagnostics
+    checker.finish()
 }
 
 /// Checks a lone expression (a substitution template's) as it would be checked inside a
-/// statement; `source` is the text it was parsed from. It sees no SET variables.
-pub fn check_expr(source: &str, expr: &Expr, version: SqlVersion) -> Vec<Diagnostic> {
+/// statement, into `diagnostics`, which an input of several expressions shares so that its
+/// limit per code holds across them. `source` is the text the expression was parsed from,
+/// found at `offset` in the input; the diagnostics' spans are offsets into the input. It sees
+/// no SET variables.
+pub fn check_expr(source: &str, offset: usize, expr: &Expr, version: SqlVersion, diagnostics: &mut Limited) {
     let mut checker = Checker::new(source, version, false);
+    checker.offset = offset;
+    checker.diagnostics = std::mem::take(diagnostics);
     checker.expr(expr);
-    checker.diagnostics
+    *diagnostics = checker.diagnostics;
 }
 
 struct Checker<'a> {
     source: &'a str,
+    /// Where `source` starts in the input, added to every span reported.
+    offset: usize,
     version: SqlVersion,
-    diagnostics: Vec<Diagnostic>,
+    diagnostics: Limited,
     /// SET variables assigned so far: where, and the types of their values.
     variables: HashMap<String, (Span, Types)>,
     /// Calls of once-per-statement functions seen so far.
@@ -90,13 +97,28 @@ impl<'a> Checker<'a> {
     fn new(source: &'a str, version: SqlVersion, syntax_errors: bool) -> Self {
         Checker {
             source,
+            offset: 0,
             version,
-            diagnostics: Vec::new(),
+            diagnostics: Limited::default(),
             variables: HashMap::new(),
             once: HashMap::new(),
             assigned_later: HashMap::new(),
             syntax_errors,
         }
+    }
+
+    /// Reports a diagnostic of `code`, built only when it is among the first few of its code
+    /// (see [`Limited`]).
+    fn report(&mut self, code: Code, build: impl FnOnce(&Self) -> Diagnostic) {
+        if self.diagnostics.count(code) {
+            let diagnostic = build(self).map_spans(|span| span.shift(self.offset));
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    /// Every diagnostic kept, and one for the rest of each code past the limit.
+    fn finish(self) -> Vec<Diagnostic> {
+        self.diagnostics.finish()
     }
 
     fn statement(&mut self, statement: &Statement) {
@@ -110,29 +132,25 @@ impl<'a> Checker<'a> {
             let name = &assignment.variable;
             let length = name.text.chars().count();
             if length > MAX_VARIABLE_NAME {
-                self.diagnostics.push(
+                self.report(Code::VariableNameTooLong, |_| {
                     Diagnostic::error(
                         Code::VariableNameTooLong,
                         name.span,
                         format!("variable name is {length} characters long, more than {MAX_VARIABLE_NAME}"),
                     )
                     .with_label("too long")
-                    .with_help(format!("AWS limits variable names to {MAX_VARIABLE_NAME} characters; shorten it")),
-                );
+                    .with_help(format!("AWS limits variable names to {MAX_VARIABLE_NAME} characters; shorten it"))
+                });
             }
             let value = self.expr(&assignment.value);
             if let Some((first, _)) = self.variables.get(&name.text) {
                 let first = *first;
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        Code::DuplicateVariable,
-                        name.span,
-                        format!("`@{}` is assigned twice", name.text),
-                    )
-                    .with_label("assigned again here")
-                    .with_related(first, "first assigned here")
-                    .with_help("variables are immutable; give the second one another name"),
-                );
+                self.report(Code::DuplicateVariable, |_| {
+                    Diagnostic::error(Code::DuplicateVariable, name.span, format!("`@{}` is assigned twice", name.text))
+                        .with_label("assigned again here")
+                        .with_related(first, "first assigned here")
+                        .with_help("variables are immutable; give the second one another name")
+                });
             } else {
                 self.variables.insert(name.text.clone(), (name.span, value));
             }
@@ -144,11 +162,11 @@ impl<'a> Checker<'a> {
             None if self.syntax_errors => {}
             None => {
                 let last = last_token(self.source, statement.span.end);
-                self.diagnostics.push(
+                self.report(Code::MissingFrom, |_| {
                     Diagnostic::advice(Code::MissingFrom, last, "statement has no FROM clause")
                         .with_label("the statement ends here")
-                        .with_help("without FROM the rule only receives messages published to `$aws/rules/<rule name>/...` (Basic Ingest); add FROM 'topic/filter' to subscribe to a topic"),
-                );
+                        .with_help("without FROM the rule only receives messages published to `$aws/rules/<rule name>/...` (Basic Ingest); add FROM 'topic/filter' to subscribe to a topic")
+                });
             }
             Some(from) => self.from(from),
         }
@@ -161,15 +179,11 @@ impl<'a> Checker<'a> {
     fn select(&mut self, select: &Select, top_level: bool) -> Types {
         match select {
             Select::Value(expr) => {
-                let reported = self.diagnostics.len();
+                let gated = |this: &Self| this.diagnostics.found(Code::RequiresSqlVersion);
+                let before = gated(self);
                 let value = self.expr(expr);
                 // An array literal, nested query or 2016-only function is already reported.
-                let already_gated = self
-                    .diagnostics
-                    .get(reported..)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|d| d.code == Code::RequiresSqlVersion);
+                let already_gated = gated(self) > before;
                 if top_level
                     && !already_gated
                     && value.contains(Types::ARRAY)
@@ -180,7 +194,7 @@ impl<'a> Checker<'a> {
                 value
             }
             Select::Items(items) => {
-                let mut keys: Vec<(Vec<&str>, Span)> = Vec::new();
+                let mut keys = OutputKeys::with_capacity(items.len());
                 for item in items {
                     let SelectItem::Expr { expr, alias } = item else { continue };
                     self.expr(expr);
@@ -195,83 +209,82 @@ impl<'a> Checker<'a> {
 
     /// The output key path of a SELECT item, or `None` when it has none (a bare `*`, or an
     /// expression AWS names in an undocumented way, which gets an advice).
-    fn output_key<'e>(&mut self, expr: &'e Expr, alias: Option<&'e Alias>) -> Option<Vec<&'e str>> {
+    fn output_key<'e>(&mut self, expr: &'e Expr, alias: Option<&'e Alias>) -> Option<KeyPath<'e>> {
         if let Some(alias) = alias {
-            return Some(alias.path.iter().map(|name| name.text.as_str()).collect());
+            return Some(KeyPath::Alias(&alias.path));
         }
         match &expr.kind {
             ExprKind::Payload | ExprKind::Error => None,
-            ExprKind::Attribute(name) => Some(vec![name.as_str()]),
-            ExprKind::Field { name, .. } => Some(vec![name.text.as_str()]),
+            ExprKind::Attribute(name) => Some(KeyPath::Name(name)),
+            ExprKind::Field { name, .. } => Some(KeyPath::Name(&name.text)),
             _ => {
-                self.diagnostics.push(
+                self.report(Code::UnnamedOutput, |_| {
                     Diagnostic::advice(Code::UnnamedOutput, expr.span, "this item has no name in the output")
                         .with_label("no AS alias")
-                        .with_help("AWS does not document the output key of an unnamed expression; add `AS name`"),
-                );
+                        .with_help("AWS does not document the output key of an unnamed expression; add `AS name`")
+                });
                 None
             }
         }
     }
 
-    fn duplicate_key<'e>(&mut self, keys: &mut Vec<(Vec<&'e str>, Span)>, key: Vec<&'e str>, span: Span) {
-        let clash = keys.iter().find(|(earlier, _)| earlier.starts_with(&key) || key.starts_with(earlier));
-        if let Some((earlier, first)) = clash {
-            let message = if *earlier == key {
-                format!("output key `{}` is written more than once", key.join("."))
+    fn duplicate_key<'e>(&mut self, keys: &mut OutputKeys<'e>, key: KeyPath<'e>, span: Span) {
+        let Some((earlier, first)) = keys.add(key, span) else { return };
+        self.report(Code::DuplicateOutputKey, |_| {
+            let message = if earlier.names().eq(key.names()) {
+                format!("output key `{}` is written more than once", key.shown())
             } else {
-                let (short, long) = if earlier.len() < key.len() { (earlier, &key) } else { (&key, earlier) };
+                let (short, long) = if earlier.len() < key.len() { (earlier, key) } else { (key, earlier) };
                 format!(
                     "output key `{}` is written both as a value and as the object holding `{}`",
-                    short.join("."),
-                    long.join(".")
+                    short.shown(),
+                    long.shown()
                 )
             };
-            self.diagnostics.push(
-                Diagnostic::warning(Code::DuplicateOutputKey, span, message)
-                    .with_label("written again here")
-                    .with_related(*first, "first written here")
-                    .with_help("only one of them reaches the output; rename one with `AS`"),
-            );
-        } else {
-            keys.push((key, span));
-        }
+            Diagnostic::warning(Code::DuplicateOutputKey, span, message)
+                .with_label("written again here")
+                .with_related(first, "first written here")
+                .with_help("only one of them reaches the output; rename one with `AS`")
+        });
     }
 
     fn from(&mut self, from: &Expr) {
         let ExprKind::String(filter) = &from.kind else {
-            let written = self.snippet(from.span);
-            self.diagnostics.push(
+            self.report(Code::TopicFilterNotQuoted, |this| {
                 Diagnostic::error(Code::TopicFilterNotQuoted, from.span, "FROM needs a topic filter in single quotes")
                     .with_label("not a quoted topic filter")
-                    .with_help(format!("write FROM '{written}'")),
-            );
+                    .with_help(format!("write FROM '{}'", this.snippet(from.span)))
+            });
             return;
         };
         if self.source.as_bytes().get(filter.span.start) != Some(&b'\'') {
-            self.diagnostics.push(
+            self.report(Code::TopicFilterNotQuoted, |_| {
                 Diagnostic::error(Code::TopicFilterNotQuoted, filter.span, "topic filter must be in single quotes")
                     .with_label("double quotes")
-                    .with_help(format!("write FROM '{}'", filter.value)),
-            );
+                    .with_help(format!("write FROM '{}'", filter.value))
+            });
         }
-        for problem in topic_filter::validate(&filter.value) {
-            let span = inner_span(self.source, filter, problem.range);
-            let diagnostic = if problem.kind.is_invalid() {
-                Diagnostic::error(Code::InvalidTopicFilter, span, problem.kind.message())
-                    .with_label(problem.kind.label())
+        let problems = topic_filter::validate(&filter.value);
+        // Mapped once for all problems: a long filter can have one per level.
+        let offsets = if problems.is_empty() { Vec::new() } else { literal_offsets(self.source, filter) };
+        for problem in problems {
+            let span = inner_span(filter, &offsets, problem.range);
+            let kind = problem.kind;
+            let (code, severity) = if kind.is_invalid() {
+                (Code::InvalidTopicFilter, Severity::Error)
             } else {
-                Diagnostic::warning(Code::TopicFilterLimit, span, problem.kind.message())
-                    .with_label(problem.kind.label())
+                (Code::TopicFilterLimit, Severity::Warning)
             };
-            self.diagnostics.push(diagnostic.with_help(problem.kind.help()));
+            self.report(code, |_| {
+                Diagnostic::new(code, severity, span, kind.message()).with_label(kind.label()).with_help(kind.help())
+            });
         }
         if let Some(rule) = topic_filter::basic_ingest_rule(&filter.value) {
-            self.diagnostics.push(
+            self.report(Code::BasicIngestInFrom, |_| {
                 Diagnostic::warning(Code::BasicIngestInFrom, filter.span, "rules do not subscribe to Basic Ingest topics")
                     .with_label("no message arrives through this filter")
-                    .with_help(format!("a message published to `$aws/rules/{rule}/...` goes straight to the rule named `{rule}`; write the FROM filter for the rest of the topic, or leave FROM out")),
-            );
+                    .with_help(format!("a message published to `$aws/rules/{rule}/...` goes straight to the rule named `{rule}`; write the FROM filter for the rest of the topic, or leave FROM out"))
+            });
         }
     }
 
@@ -289,11 +302,11 @@ impl<'a> Checker<'a> {
                     "an element is kept only when WHERE is the Boolean true; compare explicitly, such as `n = 'temperature'`",
                 )
             };
-            self.diagnostics.push(
+            self.report(Code::WhereNeverTrue, |_| {
                 Diagnostic::warning(Code::WhereNeverTrue, condition.span, message)
                     .with_label(format!("this is {}, not the Boolean true", value.with_article()))
-                    .with_help(help),
-            );
+                    .with_help(help)
+            });
         }
     }
 
@@ -311,11 +324,11 @@ impl<'a> Checker<'a> {
             ExprKind::Index { base, index } => {
                 self.expr(base);
                 self.expr(index);
-                let (base, index) = (self.snippet(base.span), self.snippet(index.span));
-                self.diagnostics.push(
+                self.report(Code::UnsupportedIndexing, |this| {
+                    let (base, index) = (this.snippet(base.span), this.snippet(index.span));
                     Diagnostic::error(Code::UnsupportedIndexing, expr.span, "IoT SQL has no `[ ]` indexing")
-                        .with_help(format!("write `get({base}, {index})`; it counts from 0")),
-                );
+                        .with_help(format!("write `get({base}, {index})`; it counts from 0"))
+                });
                 Types::ANY
             }
             ExprKind::Unary { op, operand } => self.unary(*op, operand, expr.span),
@@ -331,15 +344,15 @@ impl<'a> Checker<'a> {
                 for (key, value) in entries {
                     self.expr(value);
                     if let Some(first) = seen.insert(&key.value, key.span) {
-                        self.diagnostics.push(
+                        self.report(Code::DuplicateObjectKey, |_| {
                             Diagnostic::warning(
                                 Code::DuplicateObjectKey,
                                 key.span,
                                 format!("key `{}` appears twice", key.value),
                             )
                             .with_related(first, "first here")
-                            .with_help("only one value is kept; remove or rename one"),
-                        );
+                            .with_help("only one value is kept; remove or rename one")
+                        });
                     }
                 }
                 Types::OBJECT
@@ -359,33 +372,33 @@ impl<'a> Checker<'a> {
         if let Some((_, value)) = self.variables.get(name) {
             return *value;
         }
-        let mut diagnostic = Diagnostic::error(Code::UndefinedVariable, span, format!("variable `@{name}` is not set"))
-            .with_label("used here");
-        diagnostic = if let Some(later) = self.assigned_later.get(name) {
-            diagnostic
-                .with_related(*later, "assigned only here, later")
-                .with_help(format!("move the assignment of `@{name}` before its first use"))
-        } else {
+        self.report(Code::UndefinedVariable, |this| {
+            let diagnostic = Diagnostic::error(Code::UndefinedVariable, span, format!("variable `@{name}` is not set"))
+                .with_label("used here");
+            if let Some(later) = this.assigned_later.get(name) {
+                return diagnostic
+                    .with_related(*later, "assigned only here, later")
+                    .with_help(format!("move the assignment of `@{name}` before its first use"));
+            }
             // Suggestions compare against every variable; past a few hundred they would make
             // a pathological statement quadratic, and no one reads them there.
-            let candidates = self.variables.keys().map(String::as_str).filter(|_| self.variables.len() <= 256);
+            let candidates = this.variables.keys().map(String::as_str).filter(|_| this.variables.len() <= 256);
             match did_you_mean(name, candidates) {
                 Some(candidate) => diagnostic.with_help(format!("did you mean `@{candidate}`?")),
                 None => diagnostic.with_help(format!("assign it first: `SET @{name} = ...` before SELECT")),
             }
-        };
-        self.diagnostics.push(diagnostic);
+        });
         Types::ANY
     }
 
     fn field(&mut self, base: &Expr, name: &Name) -> Types {
         let object = self.expr(base);
         if !object.intersects(Types::OBJECT) && !object.is_undefined() && !object.is_empty() {
-            self.diagnostics.push(
+            self.report(Code::AlwaysUndefined, |_| {
                 Diagnostic::warning(Code::AlwaysUndefined, name.span, format!("`.{}` is always Undefined", name.text))
                     .with_label(format!("{} has no fields", object.with_article()))
-                    .with_help("member access reads a field of an object"),
-            );
+                    .with_help("member access reads a field of an object")
+            });
             return Types::UNDEFINED;
         }
         Types::ANY
@@ -402,12 +415,15 @@ impl<'a> Checker<'a> {
                 UnaryOp::Neg => "`-` negates numbers and numeric strings",
                 UnaryOp::Not => "NOT takes a Boolean or the strings \"true\" and \"false\"",
             };
-            let message = format!("`{}` is always Undefined", self.snippet(span));
-            self.diagnostics.push(
-                Diagnostic::warning(Code::AlwaysUndefined, operand.span, message)
-                    .with_label(format!("this is {}", value.with_article()))
-                    .with_help(help),
-            );
+            self.report(Code::AlwaysUndefined, |this| {
+                Diagnostic::warning(
+                    Code::AlwaysUndefined,
+                    operand.span,
+                    format!("`{}` is always Undefined", this.snippet(span)),
+                )
+                .with_label(format!("this is {}", value.with_article()))
+                .with_help(help)
+            });
         }
         result
     }
@@ -434,14 +450,16 @@ impl<'a> Checker<'a> {
             } else {
                 None
             };
-            let message = format!("`{}` is always Undefined", self.snippet(span));
-            let diagnostic = match culprit {
-                Some((operand, value)) => Diagnostic::warning(Code::AlwaysUndefined, operand, message)
-                    .with_label(format!("this is {}", value.with_article())),
-                None => Diagnostic::warning(Code::AlwaysUndefined, span, message)
-                    .with_label(format!("{left} {} {right} has no value", op.symbol())),
-            };
-            self.diagnostics.push(diagnostic.with_help(help));
+            self.report(Code::AlwaysUndefined, |this| {
+                let message = format!("`{}` is always Undefined", this.snippet(span));
+                let diagnostic = match culprit {
+                    Some((operand, value)) => Diagnostic::warning(Code::AlwaysUndefined, operand, message)
+                        .with_label(format!("this is {}", value.with_article())),
+                    None => Diagnostic::warning(Code::AlwaysUndefined, span, message)
+                        .with_label(format!("{left} {} {right} has no value", op.symbol())),
+                };
+                diagnostic.with_help(help)
+            });
         }
         result
     }
@@ -458,7 +476,7 @@ impl<'a> Checker<'a> {
         if function.once_per_statement {
             if let Some(first) = self.once.get(function.name) {
                 let first = *first;
-                self.diagnostics.push(
+                self.report(Code::FunctionCalledTwice, |_| {
                     Diagnostic::error(
                         Code::FunctionCalledTwice,
                         span,
@@ -469,22 +487,22 @@ impl<'a> Checker<'a> {
                     .with_help(format!(
                         "AWS allows one `{}` call per statement; use SET to reuse its result",
                         function.name
-                    )),
-                );
+                    ))
+                });
             } else {
                 self.once.insert(function.name, span);
             }
         }
         if !function.arity.accepts(args.len()) {
-            self.diagnostics.push(
+            self.report(Code::WrongArity, |_| {
                 Diagnostic::warning(
                     Code::WrongArity,
                     span,
                     format!("`{}` takes {}, not {}", function.name, function.arity.describe(), args.len()),
                 )
                 .with_label("always Undefined")
-                .with_help("AWS accepts the call but it never has a value; pass the documented arguments"),
-            );
+                .with_help("AWS accepts the call but it never has a value; pass the documented arguments")
+            });
             return Types::UNDEFINED;
         }
         self.regex_argument(function, args);
@@ -500,8 +518,8 @@ impl<'a> Checker<'a> {
             let param = function.param(index);
             let rejects = param.rejects();
             if value.is_subset_of(rejects) && !value.is_empty() {
-                let written = self.snippet(span);
-                self.diagnostics.push(
+                self.report(Code::AlwaysUndefined, |this| {
+                    let written = this.snippet(span);
                     Diagnostic::warning(Code::AlwaysUndefined, arg.span, format!("`{written}` is always Undefined"))
                         .with_label(format!("this is {}", value.with_article()))
                         .with_help(format!(
@@ -509,8 +527,8 @@ impl<'a> Checker<'a> {
                             index + 1,
                             function.name,
                             param.describe()
-                        )),
-                );
+                        ))
+                });
                 return Types::UNDEFINED;
             }
             if value.intersects(rejects) {
@@ -522,28 +540,30 @@ impl<'a> Checker<'a> {
 
     fn unknown_function(&mut self, name: &Name) {
         if name.text.eq_ignore_ascii_case("cast") {
-            self.diagnostics.push(
+            self.report(Code::InvalidCastType, |_| {
                 Diagnostic::error(Code::InvalidCastType, name.span, "`cast` takes `value AS type`")
                     .with_label("no target type")
-                    .with_help("write `cast(x AS Int)`, naming one of the documented types"),
-            );
+                    .with_help("write `cast(x AS Int)`, naming one of the documented types")
+            });
             return;
         }
-        let help = match name.text.to_ascii_lowercase().as_str() {
-            "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
-                "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
-            }
-            "convert" | "to_number" | "to_string" | "to_char" => "to convert a value write `cast(x AS Int)`".to_owned(),
-            _ => match did_you_mean(&name.text, functions::names()) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
-            },
-        };
-        self.diagnostics.push(
+        self.report(Code::UnknownFunction, |_| {
+            let help = match name.text.to_ascii_lowercase().as_str() {
+                "isstring" | "isnumber" | "isboolean" | "isobject" | "isarray" => {
+                    "IoT SQL has no type tests besides `isNull` and `isUndefined`".to_owned()
+                }
+                "convert" | "to_number" | "to_string" | "to_char" => {
+                    "to convert a value write `cast(x AS Int)`".to_owned()
+                }
+                _ => match did_you_mean(&name.text, functions::names()) {
+                    Some(candidate) => format!("did you mean `{candidate}`?"),
+                    None => "see the AWS IoT SQL function reference for the functions rules can call".to_owned(),
+                },
+            };
             Diagnostic::error(Code::UnknownFunction, name.span, format!("unknown function `{}`", name.text))
                 .with_label("not an IoT SQL function")
-                .with_help(help),
-        );
+                .with_help(help)
+        });
     }
 
     /// Patterns given as literals are checked now; AWS would only fail at run time.
@@ -553,17 +573,24 @@ impl<'a> Checker<'a> {
         }
         let Some(Expr { kind: ExprKind::String(pattern), .. }) = args.get(1) else { return };
         let Some(problem) = regex_literal::problem(&pattern.value) else { return };
-        let span = inner_span(self.source, pattern, problem.range);
-        let diagnostic = if problem.unsupported {
-            Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
-                .with_label("Java-only construct")
-                .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
+        let span = inner_span(pattern, &literal_offsets(self.source, pattern), problem.range);
+        if problem.unsupported {
+            self.report(Code::UnsupportedRegex, |_| {
+                Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
+                    .with_label("Java-only construct")
+                    .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
+            });
         } else {
-            Diagnostic::warning(Code::InvalidRegex, span, format!("invalid regular expression: {}", problem.message))
+            self.report(Code::InvalidRegex, |_| {
+                Diagnostic::warning(
+                    Code::InvalidRegex,
+                    span,
+                    format!("invalid regular expression: {}", problem.message),
+                )
                 .with_label("the call is always Undefined")
                 .with_help("fix the pattern")
-        };
-        self.diagnostics.push(diagnostic);
+            });
+        }
     }
 
     fn cast(&mut self, function: &Name, value: &Expr, target: &Name, span: Span) -> Types {
@@ -573,7 +600,7 @@ impl<'a> Checker<'a> {
                 self.unknown_function(function);
                 return Types::ANY;
             }
-            self.diagnostics.push(
+            self.report(Code::AsOutsideCast, |_| {
                 Diagnostic::error(
                     Code::AsOutsideCast,
                     function.span,
@@ -582,24 +609,24 @@ impl<'a> Checker<'a> {
                 .with_label("not `cast`")
                 .with_help(
                     "only `cast(value AS type)` takes a type; call other functions with comma-separated arguments",
-                ),
-            );
+                )
+            });
             return Types::ANY;
         }
         let Some((cast, since)) = functions::cast_target(&target.text) else {
-            let names = functions::CAST_TARGETS.iter().map(|(name, _, _)| *name);
-            let help = match did_you_mean(&target.text, names) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => {
-                    "cast to String, Nvarchar, Text, Ntext, varchar, Int, Integer, Double, Decimal, Bool or Boolean"
-                        .to_owned()
-                }
-            };
-            self.diagnostics.push(
+            self.report(Code::InvalidCastType, |_| {
+                let names = functions::CAST_TARGETS.iter().map(|(name, _, _)| *name);
+                let help = match did_you_mean(&target.text, names) {
+                    Some(candidate) => format!("did you mean `{candidate}`?"),
+                    None => {
+                        "cast to String, Nvarchar, Text, Ntext, varchar, Int, Integer, Double, Decimal, Bool or Boolean"
+                            .to_owned()
+                    }
+                };
                 Diagnostic::error(Code::InvalidCastType, target.span, format!("`{}` is not a cast type", target.text))
                     .with_label("unknown type")
-                    .with_help(help),
-            );
+                    .with_help(help)
+            });
             return Types::ANY;
         };
         if since.has_2016_features() {
@@ -614,12 +641,12 @@ impl<'a> Checker<'a> {
                 }
                 _ => "numbers, Booleans and strings that read as numbers cast to a number",
             };
-            let message = format!("`{}` is always Undefined", self.snippet(span));
-            self.diagnostics.push(
+            self.report(Code::AlwaysUndefined, |this| {
+                let message = format!("`{}` is always Undefined", this.snippet(span));
                 Diagnostic::warning(Code::AlwaysUndefined, value.span, message)
                     .with_label(format!("this is {}", from.with_article()))
-                    .with_help(converts),
-            );
+                    .with_help(converts)
+            });
         }
         result
     }
@@ -635,10 +662,10 @@ impl<'a> Checker<'a> {
             Some(subject) => {
                 self.expr(subject);
             }
-            None => self.diagnostics.push(
+            None => self.report(Code::SearchedCase, |_| {
                 Diagnostic::error(Code::SearchedCase, Span::new(span.start, span.start + 4), "CASE needs a value to compare")
-                    .with_help("IoT SQL has only the simple form `CASE value WHEN match THEN result ... END`; put the value after CASE"),
-            ),
+                    .with_help("IoT SQL has only the simple form `CASE value WHEN match THEN result ... END`; put the value after CASE")
+            }),
         }
         let mut result = Types::NONE;
         for (when, then) in branches {
@@ -665,29 +692,145 @@ impl<'a> Checker<'a> {
         if self.version.has_2016_features() {
             return;
         }
-        self.diagnostics.push(
-            Diagnostic::error(
-                Code::RequiresSqlVersion,
-                span,
-                format!("SQL version 2015-10-08 does not have {feature}"),
-            )
-            .with_label("not in 2015-10-08")
-            .with_help("set awsIotSqlVersion to 2016-03-23"),
-        );
+        self.report(Code::RequiresSqlVersion, |_| {
+            Diagnostic::error(Code::RequiresSqlVersion, span, format!("SQL version 2015-10-08 does not have {feature}"))
+                .with_label("not in 2015-10-08")
+                .with_help("set awsIotSqlVersion to 2016-03-23")
+        });
     }
 
-    /// The source text of `span`, shortened for a message.
+    /// The source text of `span` on one line, shortened for a message.
     fn snippet(&self, span: Span) -> String {
         let text = self.source.get(span.start..span.end).unwrap_or_default();
-        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-        if text.chars().count() > 40 { format!("{}…", text.chars().take(39).collect::<String>()) } else { text }
+        // A span can cover most of the statement, and spans nest; reading only its start keeps
+        // every message's cost bounded.
+        let read = text.get(..text.floor_char_boundary(SNIPPET_BYTES)).unwrap_or_default();
+        let words = read.split_whitespace().enumerate();
+        let chars = words.flat_map(|(index, word)| (index > 0).then_some(' ').into_iter().chain(word.chars()));
+        shorten(chars, read.len() < text.len())
     }
 }
 
-/// The source span of `range` inside a string literal's text, through its escapes.
-fn inner_span(source: &str, literal: &StringLit, range: Span) -> Span {
+/// Text quoted in a message is cut to this many characters.
+const SHOWN_TEXT: usize = 40;
+
+/// How much of a span's text [`Checker::snippet`] reads: enough for [`SHOWN_TEXT`] characters
+/// of all but whitespace-heavy text.
+const SNIPPET_BYTES: usize = 1024;
+
+/// At most [`SHOWN_TEXT`] characters of `chars`, the last one `…` when there are more (or
+/// when `more` says the text went on). Takes no more of `chars` than it shows.
+fn shorten(mut chars: impl Iterator<Item = char>, more: bool) -> String {
+    let mut shown: String = chars.by_ref().take(SHOWN_TEXT).collect();
+    if chars.next().is_some() || more {
+        shown.pop();
+        shown.push('…');
+    }
+    shown
+}
+
+/// The output key path of a SELECT item: a name, or an alias's dotted path.
+#[derive(Clone, Copy)]
+enum KeyPath<'e> {
+    Name(&'e str),
+    Alias(&'e [Name]),
+}
+
+impl<'e> KeyPath<'e> {
+    fn names(self) -> impl Iterator<Item = &'e str> {
+        let (name, path) = match self {
+            KeyPath::Name(name) => (Some(name), [].iter()),
+            KeyPath::Alias(path) => (None, path.iter()),
+        };
+        name.into_iter().chain(path.map(|name| name.text.as_str()))
+    }
+
+    fn len(self) -> usize {
+        match self {
+            KeyPath::Name(_) => 1,
+            KeyPath::Alias(path) => path.len(),
+        }
+    }
+
+    /// The path for a message, cut short: a key can be as long as the statement.
+    fn shown(self) -> String {
+        let names = self.names().enumerate();
+        shorten(names.flat_map(|(index, name)| (index > 0).then_some('.').into_iter().chain(name.chars())), false)
+    }
+}
+
+/// The output keys of one SELECT list, as a trie of key paths. Two keys clash when one is a
+/// prefix of the other (equal included); adding a key walks only its own path, so a list of
+/// n items is checked in time linear in its text rather than n².
+struct OutputKeys<'e> {
+    /// The keys kept (those that clashed with none before them), in SELECT order.
+    keys: Vec<(KeyPath<'e>, Span)>,
+    /// The trie's nodes; node 0, the root, is the empty path.
+    nodes: Vec<KeyNode>,
+    /// The child of a node reached by one more name.
+    edges: HashMap<(usize, &'e str), usize, foldhash::fast::RandomState>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct KeyNode {
+    /// The kept key whose path ends here.
+    ends: Option<usize>,
+    /// The first kept key whose path goes on below here.
+    first_below: Option<usize>,
+}
+
+impl<'e> OutputKeys<'e> {
+    /// Room for `items` keys of one name each, the usual case.
+    fn with_capacity(items: usize) -> Self {
+        let mut nodes = Vec::with_capacity(items + 1);
+        nodes.push(KeyNode::default());
+        OutputKeys {
+            keys: Vec::with_capacity(items),
+            nodes,
+            edges: HashMap::with_capacity_and_hasher(items, foldhash::fast::RandomState::default()),
+        }
+    }
+
+    /// Keeps `key` unless it clashes with a kept key; then it returns the earliest such key
+    /// and where it was written. Kept keys never clash with each other, so at most one of them
+    /// is a prefix of `key`, and then none extends it.
+    fn add(&mut self, key: KeyPath<'e>, span: Span) -> Option<(KeyPath<'e>, Span)> {
+        let index = self.keys.len();
+        let mut node = 0;
+        for name in key.names() {
+            let current = self.nodes.get_mut(node)?;
+            if let Some(prefix) = current.ends {
+                return self.keys.get(prefix).copied();
+            }
+            // When the key clashes further down, every node on its way already lies above a
+            // kept key and has its `first_below`, so this changes nothing then.
+            current.first_below.get_or_insert(index);
+            let nodes = &mut self.nodes;
+            node = *self.edges.entry((node, name)).or_insert_with(|| {
+                nodes.push(KeyNode::default());
+                nodes.len() - 1
+            });
+        }
+        let end = self.nodes.get_mut(node)?;
+        if let Some(earlier) = end.ends.or(end.first_below) {
+            return self.keys.get(earlier).copied();
+        }
+        end.ends = Some(index);
+        self.keys.push((key, span));
+        None
+    }
+}
+
+/// For every byte offset of a string literal's text (and its end), the offset in the quoted
+/// literal where that byte's source starts.
+fn literal_offsets(source: &str, literal: &StringLit) -> Vec<usize> {
     let quoted = source.get(literal.span.start..literal.span.end).unwrap_or_default();
-    let offsets = crate::syntax::lexer::unescape_with_offsets(quoted).1;
+    crate::syntax::lexer::unescape_with_offsets(quoted).1
+}
+
+/// The source span of `range` inside a string literal's text, through its escapes
+/// (`offsets` from [`literal_offsets`]).
+fn inner_span(literal: &StringLit, offsets: &[usize], range: Span) -> Span {
     match (offsets.get(range.start), offsets.get(range.end)) {
         (Some(start), Some(end)) => Span::new(literal.span.start + start, literal.span.start + end),
         _ => literal.span,

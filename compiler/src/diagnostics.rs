@@ -121,6 +121,8 @@ codes! {
     FunctionCalledTwice = "iotsql::function_called_twice",
     /// A file that is not valid UTF-8.
     InvalidUtf8 = "input::invalid_utf8",
+    /// More diagnostics of one code than are worth reporting one by one; the rest are counted.
+    TooManyDiagnostics = "input::too_many_diagnostics",
     /// A rule file that is not valid JSON.
     RuleInvalidJson = "rule::invalid_json",
     /// A rule file field that is missing, of the wrong type, or not a rule field.
@@ -234,7 +236,7 @@ impl Diagnostic {
         Self::new(code, Severity::Advice, span, message)
     }
 
-    fn new(code: Code, severity: Severity, span: Span, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, severity: Severity, span: Span, message: impl Into<String>) -> Self {
         Self { code, severity, message: message.into(), help: None, labels: vec![Label { span, text: None }] }
     }
 
@@ -311,6 +313,108 @@ impl miette::Diagnostic for Diagnostic {
             }
         })))
     }
+}
+
+/// At most this many diagnostics of one code are reported for one input (a statement, a
+/// substitution template, a rule file, a policy document).
+pub const MAX_PER_CODE: usize = 50;
+
+/// Keeps the first [`MAX_PER_CODE`] diagnostics of each code, in the order given (by
+/// position), and stands for the rest of each code with one `input::too_many_diagnostics`
+/// diagnostic at the first one left out. The result is sorted by position. Linear in the
+/// number of diagnostics.
+pub fn limit_per_code(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut limited = Limited::default();
+    for diagnostic in diagnostics {
+        limited.add(diagnostic);
+    }
+    limited.finish()
+}
+
+/// The diagnostics of one input, collected so that at most [`MAX_PER_CODE`] of a code are kept,
+/// and the rest only counted: a caller asks [`Limited::count`] before it builds a diagnostic
+/// (building can cost a "did you mean" search, and a hostile input holds millions).
+#[derive(Debug)]
+pub struct Limited {
+    /// How many diagnostics of each code were found, kept or not, by `Code as usize`.
+    found: [usize; Code::ALL.len()],
+    kept: Vec<Diagnostic>,
+    /// Per code past the limit, the first one left out: where it is, and how severe.
+    first_left_out: Vec<(Code, Severity, Span)>,
+}
+
+impl Default for Limited {
+    fn default() -> Self {
+        Limited { found: [0; Code::ALL.len()], kept: Vec::new(), first_left_out: Vec::new() }
+    }
+}
+
+impl Limited {
+    /// Counts one more diagnostic of `code`, and says whether to build it and [`Limited::push`]
+    /// it: the first [`MAX_PER_CODE`] are kept, and the one after them marks where the rest
+    /// start.
+    pub fn count(&mut self, code: Code) -> bool {
+        match self.found.get_mut(code as usize) {
+            Some(found) => {
+                *found += 1;
+                *found <= MAX_PER_CODE + 1
+            }
+            None => true,
+        }
+    }
+
+    /// Takes a diagnostic [`Limited::count`] asked for.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        if self.found(diagnostic.code) <= MAX_PER_CODE {
+            self.kept.push(diagnostic);
+        } else {
+            self.first_left_out.push((diagnostic.code, diagnostic.severity, diagnostic.span()));
+        }
+    }
+
+    /// Counts and takes a diagnostic built already. Summaries of inner inputs (a rule file's
+    /// statement) pass through uncounted.
+    pub fn add(&mut self, diagnostic: Diagnostic) {
+        if diagnostic.code == Code::TooManyDiagnostics {
+            self.kept.push(diagnostic);
+        } else if self.count(diagnostic.code) {
+            self.push(diagnostic);
+        }
+    }
+
+    /// How many diagnostics of `code` were counted.
+    pub fn found(&self, code: Code) -> usize {
+        self.found.get(code as usize).copied().unwrap_or(0)
+    }
+
+    /// The diagnostics kept, and for each code past the limit one that counts the rest, at the
+    /// first left out and as severe as it; sorted by position.
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        if self.first_left_out.is_empty() {
+            return self.kept;
+        }
+        let mut first_left_out = std::mem::take(&mut self.first_left_out);
+        // A stable order for codes first left out at the same place.
+        first_left_out.sort_by_key(|(code, _, span)| (span.start, code.as_str()));
+        for (code, severity, span) in first_left_out {
+            let count = self.found(code).saturating_sub(MAX_PER_CODE);
+            self.kept.push(too_many(code, count, severity, span));
+        }
+        self.kept.sort_by_key(|diagnostic| diagnostic.span().start);
+        self.kept
+    }
+}
+
+/// The diagnostic that stands for `count` diagnostics of `code` left out, the first at `span`.
+pub fn too_many(code: Code, count: usize, severity: Severity, span: Span) -> Diagnostic {
+    let noun = if count == 1 { "diagnostic" } else { "diagnostics" };
+    Diagnostic::new(
+        Code::TooManyDiagnostics,
+        severity,
+        span,
+        format!("{count} more `{code}` {noun} not shown, the first here"),
+    )
+    .with_help(format!("at most {MAX_PER_CODE} diagnostics of one code are listed per input; fix the ones shown first"))
 }
 
 /// Closest candidate to `word` by edit distance, for "did you mean" help lines.

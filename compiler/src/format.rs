@@ -9,7 +9,7 @@
 //! tree as the input (spans aside), and formatting it again changes nothing. A statement with
 //! syntax errors is not formatted at all, since its tree does not stand for all of its text.
 
-use crate::syntax::ast::{Alias, BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
 use crate::syntax::parse;
 
 /// A SELECT list longer than this goes one item per line.
@@ -31,6 +31,9 @@ pub fn format_sql(source: &str) -> Option<String> {
     printer.ok.then_some(text)
 }
 
+/// Prints a tree into strings. Every expression is written straight into the text of the
+/// SELECT item, assignment or clause around it, never into a string of its own that its
+/// parent copies: an expression can nest 500 deep around a string as long as the statement.
 struct Printer<'a> {
     source: &'a str,
     /// Cleared when the tree holds a node that stands for unread input.
@@ -51,172 +54,252 @@ enum Level {
     Primary,
 }
 
-impl Printer<'_> {
+impl<'a> Printer<'a> {
     fn statement(&mut self, statement: &Statement) -> String {
-        let mut lines = Vec::new();
+        let mut text = String::new();
         if !statement.set.is_empty() {
             let assignments: Vec<String> = statement
                 .set
                 .iter()
                 .map(|assignment| {
-                    format!("@{} = {}", assignment.variable.text, self.expr(&assignment.value, Level::Or))
+                    let mut out = format!("@{} = ", assignment.variable.text);
+                    self.expr(&mut out, &assignment.value, Level::Or);
+                    out
                 })
                 .collect();
-            lines.push(list("SET", &assignments));
+            list(&mut text, "SET", &assignments);
+            text.push('\n');
         }
-        lines.push(self.select(&statement.select, true));
+        self.select(&mut text, &statement.select, true);
         if let Some(from) = &statement.from {
-            lines.push(format!("FROM {}", self.expr(from, Level::Or)));
+            text.push_str("\nFROM ");
+            self.expr(&mut text, from, Level::Or);
         }
         if let Some(where_clause) = &statement.where_clause {
-            lines.push(format!("WHERE {}", self.expr(where_clause, Level::Or)));
+            text.push_str("\nWHERE ");
+            self.expr(&mut text, where_clause, Level::Or);
         }
-        let mut text = lines.join("\n");
         text.push('\n');
         text
     }
 
     /// `SELECT ...`; the top-level list may spread over lines, a nested one stays on one.
-    fn select(&mut self, select: &Select, top_level: bool) -> String {
+    fn select(&mut self, out: &mut String, select: &Select, top_level: bool) {
         match select {
-            Select::Value(expr) => format!("SELECT VALUE {}", self.expr(expr, Level::Or)),
+            Select::Value(expr) => {
+                out.push_str("SELECT VALUE ");
+                self.expr(out, expr, Level::Or);
+            }
+            Select::Items(items) if top_level => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|item| {
+                        let mut text = String::new();
+                        self.select_item(&mut text, item);
+                        text
+                    })
+                    .collect();
+                list(out, "SELECT", &items);
+            }
             Select::Items(items) => {
-                let items: Vec<String> = items.iter().map(|item| self.select_item(item)).collect();
-                if top_level { list("SELECT", &items) } else { format!("SELECT {}", items.join(", ")) }
+                out.push_str("SELECT ");
+                for (index, item) in items.iter().enumerate() {
+                    if index > 0 {
+                        out.push_str(", ");
+                    }
+                    self.select_item(out, item);
+                }
             }
         }
     }
 
-    fn select_item(&mut self, item: &SelectItem) -> String {
+    fn select_item(&mut self, out: &mut String, item: &SelectItem) {
         match item {
             SelectItem::Expr { expr, alias } => {
-                let expr = self.expr(expr, Level::Or);
-                match alias {
-                    Some(alias) => format!("{expr} AS {}", alias_text(alias)),
-                    None => expr,
+                self.expr(out, expr, Level::Or);
+                if let Some(alias) = alias {
+                    out.push_str(" AS ");
+                    for (index, name) in alias.path.iter().enumerate() {
+                        if index > 0 {
+                            out.push('.');
+                        }
+                        out.push_str(&name.text);
+                    }
                 }
             }
-            SelectItem::Error(_) => {
-                self.ok = false;
-                String::new()
-            }
+            SelectItem::Error(_) => self.ok = false,
         }
     }
 
     /// Prints `expr`, in parentheses when it binds more loosely than its place (`min`) allows.
-    fn expr(&mut self, expr: &Expr, min: Level) -> String {
-        let (text, level) = self.bare(expr);
-        if level < min { format!("({text})") } else { text }
+    fn expr(&mut self, out: &mut String, expr: &Expr, min: Level) {
+        if self.level(expr) < min {
+            out.push('(');
+            self.bare(out, expr);
+            out.push(')');
+        } else {
+            self.bare(out, expr);
+        }
     }
 
-    fn bare(&mut self, expr: &Expr) -> (String, Level) {
+    /// How tightly `expr` binds as printed. Text printed at [`Level::Unary`] is exactly the
+    /// text that starts with `-`.
+    fn level(&self, expr: &Expr) -> Level {
         match &expr.kind {
-            ExprKind::Integer(value) => {
-                let level = if *value < 0 { Level::Unary } else { Level::Primary };
-                (value.to_string(), level)
+            ExprKind::Integer(value) if *value < 0 => Level::Unary,
+            ExprKind::Decimal(_) if self.decimal(expr).1 => Level::Unary,
+            ExprKind::Unary { op: UnaryOp::Neg, .. } => Level::Unary,
+            ExprKind::Unary { op: UnaryOp::Not, .. } => Level::Not,
+            ExprKind::Binary { op, .. } => operands(*op).0,
+            ExprKind::Field { .. } | ExprKind::Index { .. } => Level::Postfix,
+            _ => Level::Primary,
+        }
+    }
+
+    fn bare(&mut self, out: &mut String, expr: &Expr) {
+        match &expr.kind {
+            ExprKind::Integer(value) => out.push_str(&value.to_string()),
+            ExprKind::Decimal(_) => {
+                let (digits, negative) = self.decimal(expr);
+                if negative {
+                    out.push('-');
+                }
+                out.push_str(digits);
             }
-            ExprKind::Decimal(_) => self.decimal(expr),
-            ExprKind::String(literal) => (self.slice(literal.span.start, literal.span.end), Level::Primary),
-            ExprKind::Boolean(true) => ("true".to_owned(), Level::Primary),
-            ExprKind::Boolean(false) => ("false".to_owned(), Level::Primary),
-            ExprKind::Null => ("null".to_owned(), Level::Primary),
-            ExprKind::Payload => ("*".to_owned(), Level::Primary),
-            ExprKind::Attribute(name) => (name.clone(), Level::Primary),
-            ExprKind::Variable(name) => (format!("@{name}"), Level::Primary),
+            ExprKind::String(literal) => self.slice(out, literal.span.start, literal.span.end),
+            ExprKind::Boolean(true) => out.push_str("true"),
+            ExprKind::Boolean(false) => out.push_str("false"),
+            ExprKind::Null => out.push_str("null"),
+            ExprKind::Payload => out.push('*'),
+            ExprKind::Attribute(name) => out.push_str(name),
+            ExprKind::Variable(name) => {
+                out.push('@');
+                out.push_str(name);
+            }
             ExprKind::Field { base, name } => {
-                (format!("{}.{}", self.expr(base, Level::Postfix), name.text), Level::Postfix)
+                self.expr(out, base, Level::Postfix);
+                out.push('.');
+                out.push_str(&name.text);
             }
             ExprKind::Index { base, index } => {
-                (format!("{}[{}]", self.expr(base, Level::Postfix), self.expr(index, Level::Or)), Level::Postfix)
+                self.expr(out, base, Level::Postfix);
+                out.push('[');
+                self.expr(out, index, Level::Or);
+                out.push(']');
             }
             ExprKind::Unary { op: UnaryOp::Not, operand } => {
-                (format!("NOT {}", self.expr(operand, Level::Not)), Level::Not)
+                out.push_str("NOT ");
+                self.expr(out, operand, Level::Not);
             }
             ExprKind::Unary { op: UnaryOp::Neg, operand } => {
-                let operand = self.expr(operand, Level::Unary);
                 // `--` starts a comment, so a negated negative keeps its parentheses.
-                let operand = if operand.starts_with('-') { format!("({operand})") } else { operand };
-                (format!("-{operand}"), Level::Unary)
+                let negative = self.level(operand) == Level::Unary;
+                out.push_str(if negative { "-(" } else { "-" });
+                self.expr(out, operand, Level::Unary);
+                if negative {
+                    out.push(')');
+                }
             }
             ExprKind::Binary { op, lhs, rhs } => {
-                let (level, left, right) = operands(*op);
-                let text = format!("{} {} {}", self.expr(lhs, left), op.symbol(), self.expr(rhs, right));
-                (text, level)
+                let (_, left, right) = operands(*op);
+                self.expr(out, lhs, left);
+                out.push(' ');
+                out.push_str(op.symbol());
+                out.push(' ');
+                self.expr(out, rhs, right);
             }
             ExprKind::Call { function, args } => {
-                let args: Vec<String> = args.iter().map(|arg| self.expr(arg, Level::Or)).collect();
-                (format!("{}({})", function.text, args.join(", ")), Level::Primary)
+                out.push_str(&function.text);
+                out.push('(');
+                self.comma_separated(out, args);
+                out.push(')');
             }
             ExprKind::Cast { function, value, target } => {
-                (format!("{}({} AS {})", function.text, self.expr(value, Level::Or), target.text), Level::Primary)
+                out.push_str(&function.text);
+                out.push('(');
+                self.expr(out, value, Level::Or);
+                out.push_str(" AS ");
+                out.push_str(&target.text);
+                out.push(')');
             }
             ExprKind::Case { subject, branches, otherwise } => {
-                let mut text = "CASE".to_owned();
+                out.push_str("CASE");
                 if let Some(subject) = subject {
-                    text.push(' ');
-                    text.push_str(&self.expr(subject, Level::Or));
+                    out.push(' ');
+                    self.expr(out, subject, Level::Or);
                 }
                 for (when, then) in branches {
-                    let when = self.expr(when, Level::Or);
-                    let then = self.expr(then, Level::Or);
-                    text.push_str(&format!(" WHEN {when} THEN {then}"));
+                    out.push_str(" WHEN ");
+                    self.expr(out, when, Level::Or);
+                    out.push_str(" THEN ");
+                    self.expr(out, then, Level::Or);
                 }
                 if let Some(otherwise) = otherwise {
-                    text.push_str(&format!(" ELSE {}", self.expr(otherwise, Level::Or)));
+                    out.push_str(" ELSE ");
+                    self.expr(out, otherwise, Level::Or);
                 }
-                text.push_str(" END");
-                (text, Level::Primary)
+                out.push_str(" END");
             }
             ExprKind::Object(entries) => {
-                let entries: Vec<String> = entries
-                    .iter()
-                    .map(|(key, value)| {
-                        format!("{}: {}", self.slice(key.span.start, key.span.end), self.expr(value, Level::Or))
-                    })
-                    .collect();
-                (format!("{{{}}}", entries.join(", ")), Level::Primary)
+                out.push('{');
+                for (index, (key, value)) in entries.iter().enumerate() {
+                    if index > 0 {
+                        out.push_str(", ");
+                    }
+                    self.slice(out, key.span.start, key.span.end);
+                    out.push_str(": ");
+                    self.expr(out, value, Level::Or);
+                }
+                out.push('}');
             }
             ExprKind::Array(items) => {
-                let items: Vec<String> = items.iter().map(|item| self.expr(item, Level::Or)).collect();
-                (format!("[{}]", items.join(", ")), Level::Primary)
+                out.push('[');
+                self.comma_separated(out, items);
+                out.push(']');
             }
-            ExprKind::Query(query) => (format!("({})", self.query(query)), Level::Primary),
-            ExprKind::Error => {
-                self.ok = false;
-                (String::new(), Level::Primary)
+            ExprKind::Query(query) => {
+                out.push('(');
+                self.query(out, query);
+                out.push(')');
             }
+            ExprKind::Error => self.ok = false,
         }
     }
 
-    fn query(&mut self, query: &Query) -> String {
-        let mut text = format!("{} FROM {}", self.select(&query.select, false), self.expr(&query.from, Level::Or));
+    fn comma_separated(&mut self, out: &mut String, exprs: &[Expr]) {
+        for (index, expr) in exprs.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            self.expr(out, expr, Level::Or);
+        }
+    }
+
+    fn query(&mut self, out: &mut String, query: &Query) {
+        self.select(out, &query.select, false);
+        out.push_str(" FROM ");
+        self.expr(out, &query.from, Level::Or);
         if let Some(where_clause) = &query.where_clause {
-            text.push_str(&format!(" WHERE {}", self.expr(where_clause, Level::Or)));
+            out.push_str(" WHERE ");
+            self.expr(out, where_clause, Level::Or);
         }
-        text
     }
 
-    /// A Decimal as written, with the signs the parser folded into it reduced to at most one:
-    /// `- -1.5` and `-(-1.5)` are `1.5`. Its span covers every sign and parenthesis between
-    /// them.
-    fn decimal(&mut self, expr: &Expr) -> (String, Level) {
-        let written: String = self
-            .slice(expr.span.start, expr.span.end)
-            .chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '(' | ')'))
-            .collect();
-        let digits = written.trim_start_matches('-');
-        let signs = written.len() - digits.len();
-        if signs % 2 == 1 { (format!("-{digits}"), Level::Unary) } else { (digits.to_owned(), Level::Primary) }
+    /// A Decimal's digits as written, and whether the signs the parser folded into it make it
+    /// negative: `- -1.5` and `-(-1.5)` are `1.5`. Its span covers every sign and parenthesis
+    /// between them.
+    fn decimal(&self, expr: &Expr) -> (&'a str, bool) {
+        let written = self.source.get(expr.span.start..expr.span.end).unwrap_or_default();
+        let is_sign = |c: char| c.is_whitespace() || matches!(c, '(' | ')' | '-');
+        let digits = written.trim_start_matches(is_sign);
+        let signs = written.get(..written.len() - digits.len()).unwrap_or_default().matches('-').count();
+        (digits.trim_end_matches(|c: char| c.is_whitespace() || c == ')'), signs % 2 == 1)
     }
 
-    fn slice(&mut self, start: usize, end: usize) -> String {
+    fn slice(&mut self, out: &mut String, start: usize, end: usize) {
         match self.source.get(start..end) {
-            Some(text) => text.to_owned(),
-            None => {
-                self.ok = false;
-                String::new()
-            }
+            Some(text) => out.push_str(text),
+            None => self.ok = false,
         }
     }
 }
@@ -235,18 +318,25 @@ fn operands(op: BinaryOp) -> (Level, Level, Level) {
     }
 }
 
-fn alias_text(alias: &Alias) -> String {
-    alias.path.iter().map(|name| name.text.as_str()).collect::<Vec<_>>().join(".")
-}
-
 /// `KEYWORD a, b` on one line when it fits, otherwise one entry per indented line.
-fn list(keyword: &str, entries: &[String]) -> String {
-    let one_line = format!("{keyword} {}", entries.join(", "));
-    if one_line.len() <= MAX_LINE || entries.len() < 2 {
-        return one_line;
+fn list(out: &mut String, keyword: &str, entries: &[String]) {
+    let one_line = keyword.len() + 1 + entries.iter().map(|entry| entry.len() + 2).sum::<usize>().saturating_sub(2);
+    out.push_str(keyword);
+    if one_line <= MAX_LINE || entries.len() < 2 {
+        out.push(' ');
+        for (index, entry) in entries.iter().enumerate() {
+            if index > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(entry);
+        }
+        return;
     }
-    let lines: Vec<String> = entries.iter().map(|entry| format!("{INDENT}{entry}")).collect();
-    format!("{keyword}\n{}", lines.join(",\n"))
+    for (index, entry) in entries.iter().enumerate() {
+        out.push_str(if index > 0 { ",\n" } else { "\n" });
+        out.push_str(INDENT);
+        out.push_str(entry);
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use jsonc_parser::ast::{Object, ObjectProp, Value};
 use jsonc_parser::{CollectOptions, ParseOptions};
 
 use crate::check::check_sql;
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, Limited, did_you_mean};
 use crate::span::Span;
 use crate::syntax::ast::Statement;
 use crate::version::SqlVersion;
@@ -88,9 +88,9 @@ impl RuleFileReport {
 
 /// Reads and checks a TopicRulePayload document.
 pub fn check_rule_file(text: &str) -> RuleFileReport {
-    let mut reader = Reader { diagnostics: Vec::new() };
+    let mut reader = Reader { diagnostics: Limited::default(), errors: 0 };
     let rule = reader.file(text);
-    let mut diagnostics = reader.diagnostics;
+    let mut diagnostics = reader.diagnostics.finish();
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
     RuleFileReport { rule, diagnostics }
 }
@@ -175,7 +175,10 @@ pub(crate) fn parse_strict_json(text: &str) -> Result<Option<Value<'_>>, (Span, 
 }
 
 struct Reader {
-    diagnostics: Vec<Diagnostic>,
+    /// At most `MAX_PER_CODE` of a code for the whole file.
+    diagnostics: Limited,
+    /// Errors found, kept or not.
+    errors: usize,
 }
 
 impl Reader {
@@ -183,19 +186,19 @@ impl Reader {
         let value = match parse_json(text) {
             Ok(Some(value)) => value,
             Ok(None) => {
-                self.diagnostics.push(
+                self.push(
                     Diagnostic::error(Code::RuleInvalidJson, Span::new(0, text.len()), "file holds no JSON value")
                         .with_help("write a TopicRulePayload object such as {\"sql\": \"SELECT * FROM 'a/b'\", \"actions\": []}"),
                 );
                 return None;
             }
             Err(diagnostic) => {
-                self.diagnostics.push(diagnostic);
+                self.push(diagnostic);
                 return None;
             }
         };
         let Value::Object(root) = &value else {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(Code::RuleInvalidField, range_of(&value), "a rule file holds a JSON object")
                     .with_help(
                         "write a TopicRulePayload object such as {\"sql\": \"SELECT * FROM 'a/b'\", \"actions\": []}",
@@ -206,7 +209,7 @@ impl Reader {
         if root.get("rule").is_some() || root.get("ruleArn").is_some() {
             self.unknown_fields(root, &["rule", "ruleArn"]);
             let Some(prop) = root.get("rule") else {
-                self.diagnostics.push(
+                self.push(
                     Diagnostic::error(
                         Code::RuleInvalidField,
                         Span::new(root.range.start, root.range.start + 1),
@@ -258,7 +261,7 @@ impl Reader {
         };
 
         let Some(prop) = payload.get("sql") else {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(
                     Code::RuleInvalidField,
                     Span::new(payload.range.start, payload.range.start + 1),
@@ -274,7 +277,7 @@ impl Reader {
         };
         let sql_text = sql.value.to_string();
         if sql_text.trim().is_empty() {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(Code::RuleInvalidField, Span::new(sql.range.start, sql.range.end), "`sql` is empty")
                     .with_label("no statement")
                     .with_help("write the rule's statement, such as \"SELECT * FROM 'topic/#'\""),
@@ -307,7 +310,7 @@ impl Reader {
                 },
                 None => literal,
             });
-            self.diagnostics.push(mapped);
+            self.push(mapped);
         }
     }
 
@@ -320,7 +323,7 @@ impl Reader {
         let valid =
             (1..=128).contains(&name.value.len()) && name.value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if name.value.is_empty() {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(
                     Code::RuleInvalidName,
                     Span::new(name.range.start, name.range.end),
@@ -330,7 +333,7 @@ impl Reader {
                 .with_help("a rule name is 1 to 128 letters, digits and underscores"),
             );
         } else if !valid {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(
                     Code::RuleInvalidName,
                     Span::new(name.range.start, name.range.end),
@@ -352,7 +355,7 @@ impl Reader {
             })
         };
         let Some(prop) = payload.get("awsIotSqlVersion").or_else(misspelt) else {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::warning(
                     Code::RuleMissingSqlVersion,
                     prop_name_span(payload).unwrap_or_default(),
@@ -368,7 +371,7 @@ impl Reader {
             return DEFAULT_FILE_SQL_VERSION;
         };
         version.value.parse().unwrap_or_else(|_| {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(
                     Code::RuleInvalidSqlVersion,
                     Span::new(version.range.start, version.range.end),
@@ -383,7 +386,7 @@ impl Reader {
     fn actions(&mut self, text: &str, version: SqlVersion, payload: &Object<'_>) -> Vec<ActionSpec> {
         let mut specs = Vec::new();
         let Some(prop) = payload.get("actions") else {
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(
                     Code::RuleInvalidField,
                     Span::new(payload.range.start, payload.range.start + 1),
@@ -399,7 +402,7 @@ impl Reader {
         };
         if let (Some(extra), Some(last)) = (actions.elements.get(MAX_ACTIONS), actions.elements.last()) {
             let span = Span::new(range_of(extra).start, range_of(last).end);
-            self.diagnostics.push(
+            self.push(
                 Diagnostic::error(
                     Code::RuleTooManyActions,
                     span,
@@ -412,7 +415,7 @@ impl Reader {
         for element in &actions.elements {
             match element {
                 Value::Object(action) => specs.extend(self.action(text, version, action)),
-                other => self.diagnostics.push(
+                other => self.push(
                     Diagnostic::error(
                         Code::RuleUnknownAction,
                         range_of(other),
@@ -429,32 +432,32 @@ impl Reader {
     fn action(&mut self, text: &str, version: SqlVersion, action: &Object<'_>) -> Option<ActionSpec> {
         let span = Span::new(action.range.start, action.range.end);
         match action.properties.as_slice() {
-            [] => self.diagnostics.push(
+            [] => self.push(
                 Diagnostic::error(Code::RuleUnknownAction, span, "action names no action type")
                     .with_help(format!("use one of: {}", ACTION_TYPES.join(", "))),
             ),
             [single] => {
                 let kind = single.name.as_str();
                 if !ACTION_TYPES.contains(&kind) {
-                    let help = match did_you_mean(kind, ACTION_TYPES.iter().copied()) {
-                        Some(candidate) => format!("did you mean `{candidate}`?"),
-                        None => format!("use one of: {}", ACTION_TYPES.join(", ")),
-                    };
-                    self.diagnostics.push(
+                    self.error_with(Code::RuleUnknownAction, || {
+                        let help = match did_you_mean(kind, ACTION_TYPES.iter().copied()) {
+                            Some(candidate) => format!("did you mean `{candidate}`?"),
+                            None => format!("use one of: {}", ACTION_TYPES.join(", ")),
+                        };
                         Diagnostic::error(
                             Code::RuleUnknownAction,
                             name_span(single),
                             format!("unknown action type `{kind}`"),
                         )
-                        .with_help(help),
-                    );
+                        .with_help(help)
+                    });
                 } else if !matches!(single.value, Value::Object(_)) {
                     self.wrong_type(single, "an object with the action's parameters");
                 } else {
                     return Some(self.action_spec(text, version, action, single));
                 }
             }
-            [_, second, ..] => self.diagnostics.push(
+            [_, second, ..] => self.push(
                 Diagnostic::error(
                     Code::RuleUnknownAction,
                     name_span(second),
@@ -477,12 +480,13 @@ impl Reader {
             if known.contains(&name) {
                 continue;
             }
-            let help = match did_you_mean(name, known.iter().copied()) {
-                Some(candidate) => format!("did you mean `{candidate}`?"),
-                None => format!("the known {noun}s are {}", known.join(", ")),
-            };
-            self.diagnostics
-                .push(Diagnostic::error(code, name_span(prop), format!("unknown {noun} `{name}`")).with_help(help));
+            self.error_with(code, || {
+                let help = match did_you_mean(name, known.iter().copied()) {
+                    Some(candidate) => format!("did you mean `{candidate}`?"),
+                    None => format!("the known {noun}s are {}", known.join(", ")),
+                };
+                Diagnostic::error(code, name_span(prop), format!("unknown {noun} `{name}`")).with_help(help)
+            });
         }
     }
 
@@ -491,7 +495,7 @@ impl Reader {
     }
 
     fn wrong_type_as(&mut self, code: Code, prop: &ObjectProp<'_>, expected: &str) {
-        self.diagnostics.push(
+        self.push(
             Diagnostic::error(code, range_of(&prop.value), format!("`{}` must be {expected}", prop.name.as_str()))
                 .with_label("wrong type")
                 .with_help(format!("write `{}` as {expected}", prop.name.as_str())),

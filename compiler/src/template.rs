@@ -7,10 +7,11 @@
 //! reserved `$aws/...` topic; a `$` followed by anything else is literal text.
 
 use crate::check::check_expr;
-use crate::diagnostics::{Code, Diagnostic};
+use crate::diagnostics::{Code, Diagnostic, Limited};
 use crate::eval::{Environment, EvalError, Message, Value, evaluate_expr, read_payload};
 use crate::span::Span;
 use crate::syntax::ast::Expr;
+use crate::syntax::lexer::STOP_AFTER;
 use crate::syntax::parse_expr;
 use crate::version::SqlVersion;
 
@@ -38,9 +39,12 @@ pub struct ParsedTemplate {
 
 impl Template {
     /// Parses `text`, checking each expression as a statement of `version` would be checked.
+    /// The template is one input: at most `MAX_PER_CODE` diagnostics of a code across all its
+    /// expressions, and after `STOP_AFTER` syntax errors the rest is not read.
     pub fn parse(text: &str, version: SqlVersion) -> ParsedTemplate {
         let mut pieces = Vec::new();
-        let mut diagnostics = Vec::new();
+        let mut diagnostics = Limited::default();
+        let mut syntax_errors = 0;
         let mut literal = String::new();
         let mut rest = text;
         let mut offset = 0;
@@ -55,7 +59,7 @@ impl Template {
                 let body_start = start + 2;
                 let body = text.get(body_start..).unwrap_or_default();
                 let Some(close) = closing_brace(body) else {
-                    diagnostics.push(
+                    diagnostics.add(
                         Diagnostic::error(Code::TemplateUnclosed, Span::new(start, start + 2), "`${` is never closed")
                             .with_label("substitution starts here")
                             .with_help("end the expression with `}`; to write a literal `$` write `$$`"),
@@ -63,32 +67,45 @@ impl Template {
                     rest = "";
                     break;
                 };
+                if syntax_errors >= STOP_AFTER {
+                    diagnostics.add(
+                        Diagnostic::error(
+                            Code::TooManyErrors,
+                            Span::new(start, start + 2),
+                            format!("more than {STOP_AFTER} syntax errors; the template is not read further"),
+                        )
+                        .with_help("fix the errors above first; the rest often follow from them"),
+                    );
+                    rest = "";
+                    break;
+                }
                 let source = body.get(..close).unwrap_or_default();
                 if !literal.is_empty() {
                     pieces.push(Piece::Text(std::mem::take(&mut literal)));
                 }
                 if source.trim().is_empty() {
-                    diagnostics.push(
-                        Diagnostic::error(
-                            Code::TemplateEmpty,
-                            Span::new(start, body_start + close + 1),
-                            "substitution holds no expression",
-                        )
-                        .with_label("empty")
-                        .with_help("write an expression such as `${topic(2)}`, or `$$` for a literal `$`"),
-                    );
+                    if diagnostics.count(Code::TemplateEmpty) {
+                        diagnostics.push(
+                            Diagnostic::error(
+                                Code::TemplateEmpty,
+                                Span::new(start, body_start + close + 1),
+                                "substitution holds no expression",
+                            )
+                            .with_label("empty")
+                            .with_help("write an expression such as `${topic(2)}`, or `$$` for a literal `$`"),
+                        );
+                    }
                 } else {
                     let parsed = parse_expr(source);
-                    let mut found = parsed.diagnostics;
-                    if let Some(expr) = &parsed.expr
-                        && !found.iter().any(Diagnostic::is_error)
-                    {
-                        found.extend(check_expr(source, expr, version));
+                    let errors = parsed.diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count();
+                    syntax_errors += errors;
+                    for diagnostic in parsed.diagnostics {
+                        diagnostics.add(diagnostic.map_spans(|span| span.shift(body_start)));
                     }
-                    diagnostics.extend(found.into_iter().map(|diagnostic| {
-                        diagnostic.map_spans(|span| Span::new(body_start + span.start, body_start + span.end))
-                    }));
                     if let Some(expr) = parsed.expr {
+                        if errors == 0 {
+                            check_expr(source, body_start, &expr, version, &mut diagnostics);
+                        }
                         pieces.push(Piece::Expr(expr));
                     }
                 }
@@ -103,6 +120,7 @@ impl Template {
         if !literal.is_empty() {
             pieces.push(Piece::Text(literal));
         }
+        let mut diagnostics = diagnostics.finish();
         diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
         let template = (!diagnostics.iter().any(Diagnostic::is_error)).then_some(Template { pieces, version });
         ParsedTemplate { template, diagnostics }

@@ -4,7 +4,6 @@
 use iotrules_compiler::policy::{check_policy, is_policy_document};
 use iotrules_compiler::rule_file::{EmbeddedSql, check_rule_file, embedded_sql};
 use iotrules_compiler::{Diagnostic, Severity, Span, SqlVersion, check_sql};
-use line_index::{LineCol, LineIndex, TextSize, WideEncoding};
 use tower_lsp_server::ls_types::{
     self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Position, Range,
     TextDocumentContentChangeEvent, Uri,
@@ -31,7 +30,8 @@ pub struct Document {
     /// Whether the document is JSON (a rule file or a policy, told apart by content).
     json: bool,
     kind: Kind,
-    index: LineIndex,
+    /// Lines and UTF-16 columns of offsets.
+    index: PositionIndex,
     diagnostics: Vec<Diagnostic>,
     /// The statement of a rule file.
     embedded: Option<EmbeddedSql>,
@@ -68,6 +68,47 @@ impl SqlView<'_> {
     }
 }
 
+/// Where lines start, and for every character that takes fewer UTF-16 units than bytes, where
+/// it ends and how many bytes more than units the text holds up to there: the line and UTF-16
+/// column of any offset by binary searches. (The `line-index` crate walks the wide characters of
+/// a line for each conversion, which made n positions on one long line quadratic.)
+#[derive(Debug, Default)]
+struct PositionIndex {
+    line_starts: Vec<usize>,
+    saved: Vec<(usize, usize)>,
+}
+
+impl PositionIndex {
+    fn new(text: &str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(at, _)| at + 1));
+        let mut saved = Vec::new();
+        let mut total = 0;
+        for (at, character) in text.char_indices().filter(|(_, character)| !character.is_ascii()) {
+            total += character.len_utf8() - character.len_utf16();
+            saved.push((at + character.len_utf8(), total));
+        }
+        PositionIndex { line_starts, saved }
+    }
+
+    /// The 0-based line holding `offset`, and where it starts.
+    fn line(&self, offset: usize) -> (usize, usize) {
+        let line = self.line_starts.partition_point(|start| *start <= offset).saturating_sub(1);
+        (line, self.line_starts.get(line).copied().unwrap_or(0))
+    }
+
+    fn line_start(&self, line: usize) -> Option<usize> {
+        self.line_starts.get(line).copied()
+    }
+
+    /// The UTF-16 units of the text before `offset`, a character boundary.
+    fn units_before(&self, offset: usize) -> usize {
+        let ended = self.saved.partition_point(|(end, _)| *end <= offset);
+        let saved = ended.checked_sub(1).and_then(|last| self.saved.get(last)).map_or(0, |(_, saved)| *saved);
+        offset - saved
+    }
+}
+
 /// The SQL version `.sql` documents are checked under, as `iotrules check` does by default.
 pub const DEFAULT_SQL_VERSION: SqlVersion = SqlVersion::V2016_03_23;
 
@@ -75,7 +116,7 @@ impl Document {
     /// A document; `json` says whether it is JSON (from its name or language).
     pub fn new(text: String, json: bool) -> Self {
         let mut document = Document {
-            index: LineIndex::new(&text),
+            index: PositionIndex::new(&text),
             text,
             json,
             kind: Kind::Sql,
@@ -131,7 +172,7 @@ impl Document {
                 None => self.text = change.text,
             }
             // Later changes are positioned in the text as the earlier ones left it.
-            self.index = LineIndex::new(&self.text);
+            self.index = PositionIndex::new(&self.text);
         }
         self.analyse();
     }
@@ -157,25 +198,19 @@ impl Document {
     /// The position of a byte offset; offsets past the end or inside a character move back to
     /// the nearest character boundary.
     pub fn position(&self, offset: usize) -> Position {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        let line_col = self.index.line_col(TextSize::new(u32::try_from(offset).unwrap_or(u32::MAX)));
-        match self.index.to_wide(WideEncoding::Utf16, line_col) {
-            Some(wide) => Position::new(wide.line, wide.col),
-            None => Position::new(line_col.line, line_col.col),
-        }
+        let offset = self.text.floor_char_boundary(offset);
+        let (line, line_start) = self.index.line(offset);
+        let column = self.index.units_before(offset).saturating_sub(self.index.units_before(line_start));
+        Position::new(u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
     }
 
     /// The byte offset of a position; a column past the end of its line means the line's end,
     /// a line past the end of the text means the end of the text, and a column inside a
     /// surrogate pair means the start of that character.
     pub fn offset(&self, position: Position) -> usize {
-        let Some(line_start) = self.index.offset(LineCol { line: position.line, col: 0 }) else {
+        let Some(line_start) = self.index.line_start(usize::try_from(position.line).unwrap_or(usize::MAX)) else {
             return self.text.len();
         };
-        let line_start = usize::from(line_start).min(self.text.len());
         let line = self.text.get(line_start..).unwrap_or_default();
         let mut units = 0;
         for (at, character) in line.char_indices() {
@@ -251,6 +286,19 @@ mod tests {
         assert_eq!(document.offset(Position::new(0, 9)), 8, "inside the surrogate pair");
         assert_eq!(document.offset(Position::new(0, 99)), document.text().find('\n').unwrap_or_default());
         assert_eq!(document.offset(Position::new(9, 0)), document.text().len());
+    }
+
+    #[test]
+    fn positions_agree_with_counting_utf16_units() {
+        let text: String = (0..2000).map(|i| ["a", "é", "😀", "漢", "\n", "bc"][i * 7 % 6]).collect();
+        let document = Document::new(text.clone(), false);
+        for offset in (0..=text.len()).filter(|offset| text.is_char_boundary(*offset)) {
+            let before = &text[..offset];
+            let line = before.matches('\n').count();
+            let column: usize = before.rsplit('\n').next().unwrap_or_default().chars().map(char::len_utf16).sum();
+            let expected = Position::new(u32::try_from(line).unwrap(), u32::try_from(column).unwrap());
+            assert_eq!(document.position(offset), expected, "offset {offset}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@ use iotrules_compiler::syntax::lexer::{Lexer, Token};
 /// Every token of `sql` with its span. The lexer reports problems as `Token::Error` and keeps
 /// going, so any text gives a token list.
 pub(crate) fn tokens(sql: &str) -> Vec<(Span, Token<'_>)> {
-    Lexer::new(sql).filter_map(Result::ok).map(|(start, token, end)| (Span::new(start, end), token)).collect()
+    Lexer::tokens_only(sql).filter_map(Result::ok).map(|(start, token, end)| (Span::new(start, end), token)).collect()
 }
 
 /// The index of the word-like token (identifier or keyword) under or just before `offset`.

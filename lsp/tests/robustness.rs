@@ -137,3 +137,65 @@ fn recheck_time_of_a_500_line_document() {
         timings[timings.len() - 1]
     );
 }
+
+/// A document of `items` SELECT items on one line, each with a character UTF-16 counts
+/// differently from UTF-8, then a misspelt function and a known one.
+fn long_line(items: usize) -> String {
+    let items: Vec<String> = (0..items).map(|i| format!("'é' AS a{i}")).collect();
+    format!("SELECT {}, lenght(x) AS typo, upper(x) AS last FROM 't'", items.join(", "))
+}
+
+/// Every feature on a document too large to run at every position: a line of 50,000 items.
+/// Positions on it were converted by walking the line's wide characters, so the outline's
+/// 100,000 positions took time quadratic in the line.
+#[test]
+fn features_answer_on_a_long_line_of_wide_characters() {
+    let text = long_line(50_000);
+    let uri: Uri = "file:///long.sql".parse().unwrap();
+    let document = Document::new(text.clone(), false);
+    let diagnostics = document.lsp_diagnostics(&uri);
+    assert!(diagnostics.iter().any(|d| d.message.starts_with("unknown function `lenght`")));
+    let outline = symbols::symbols(&document);
+    let select = outline.iter().find(|symbol| symbol.name == "SELECT").unwrap();
+    let items = select.children.as_ref().unwrap();
+    assert_eq!(items.len(), 50_002);
+    // `é` is two bytes and one UTF-16 unit: the last item starts one unit per `é` before its byte.
+    let last = text.find("upper").unwrap();
+    assert_eq!(items[50_001].range.start, Position::new(0, u32::try_from(last - 50_000).unwrap()));
+    let hover = hover::hover(&document, last + 1).unwrap();
+    assert_eq!(hover.range.unwrap().start, items[50_001].range.start);
+    assert!(!completion::completions(&document, last).is_empty());
+}
+
+/// How long a hover waits behind typing in a document of 20,000 SELECT items: the server
+/// re-checks the document and converts its diagnostics on every change, in order, before it
+/// answers the hover. Printed (`--nocapture`) rather than asserted: timings depend on the
+/// machine.
+#[test]
+fn hover_time_after_typing_in_20000_items() {
+    let items: Vec<String> = (0..20_000).map(|i| format!("a{}", i % 10_000)).collect();
+    let text = format!("SELECT {} FROM 't' WHERE nofn()", items.join(", "));
+    let uri: Uri = "file:///items.sql".parse().unwrap();
+    let started = Instant::now();
+    let mut document = Document::new(text, false);
+    document.lsp_diagnostics(&uri);
+    let opened = started.elapsed();
+    // Typing `, b` after the first item, one character per change.
+    for (column, character) in (9u32..).zip([",", " ", "b"].iter().cycle().take(45)) {
+        let at = Position::new(0, column);
+        document.apply(vec![TextDocumentContentChangeEvent {
+            range: Some(Range::new(at, at)),
+            range_length: None,
+            text: (*character).to_owned(),
+        }]);
+        document.lsp_diagnostics(&uri);
+    }
+    let nofn = document.text().find("nofn").unwrap();
+    let hover = hover::hover(&document, nofn - 3);
+    let elapsed = started.elapsed();
+    assert!(hover.is_some());
+    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    println!(
+        "20,000 items: open and check {opened:?}; 45 keystrokes, each re-checked, then a hover: {elapsed:?} ({profile} build)"
+    );
+}

@@ -17,13 +17,15 @@ pub(crate) struct LoadedPolicy {
     pub(crate) policy: Option<Policy>,
 }
 
-/// Checks policy `text` read from `path`.
-pub(crate) fn from_text(path: &Path, text: String) -> LoadedPolicy {
+/// Checks policy `text` read from `path`; `bom` says whether the file starts with a byte
+/// order mark before the text.
+pub(crate) fn from_text(path: &Path, text: String, bom: bool) -> LoadedPolicy {
     let checked = check_policy(&text);
     let statements = checked.policy.as_ref().map_or(0, |policy| policy.statements.len());
     let report = InputReport {
         name: path.display().to_string(),
         source: text,
+        offset: inputs::bom_len(bom),
         diagnostics: checked.diagnostics,
         description: format!("policy, {statements} statement{}", if statements == 1 { "" } else { "s" }),
     };
@@ -33,7 +35,7 @@ pub(crate) fn from_text(path: &Path, text: String) -> LoadedPolicy {
 /// Reads and checks a policy file; `Err` says why it cannot be read.
 pub(crate) fn load(path: &Path) -> Result<LoadedPolicy, String> {
     match inputs::read(path) {
-        Ok(Contents::Text(text)) => Ok(from_text(path, text)),
+        Ok(Contents::Text { text, bom }) => Ok(from_text(path, text, bom)),
         Ok(Contents::NotUtf8 { .. }) => Err(format!("`{}` is not UTF-8", path.display())),
         Err(error) => Err(format!("cannot read `{}`: {error}", path.display())),
     }

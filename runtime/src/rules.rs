@@ -62,6 +62,7 @@ pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> Loade
         report: InputReport {
             name: name.to_owned(),
             source,
+            offset: 0,
             diagnostics: checked.diagnostics,
             description: format!("SQL {version}"),
         },
@@ -78,9 +79,10 @@ pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> Loade
 /// A `.sql` file (checked under `version`) or a TopicRulePayload file (under its own version).
 pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) -> LoadedRule {
     let name = path.display().to_string();
+    let offset = contents.offset();
     let source = match contents {
-        Contents::Text(text) => text,
-        Contents::NotUtf8 { valid_up_to, text } => {
+        Contents::Text { text, .. } => text,
+        Contents::NotUtf8 { valid_up_to, text, .. } => {
             let diagnostic = Diagnostic::error(
                 Code::InvalidUtf8,
                 Span::new(valid_up_to, valid_up_to + 1),
@@ -88,25 +90,32 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
             )
             .with_label("first invalid byte")
             .with_help("save the file as UTF-8");
-            let report =
-                InputReport { name, source: text, diagnostics: vec![diagnostic], description: "unreadable".to_owned() };
+            let report = InputReport {
+                name,
+                source: text,
+                offset,
+                diagnostics: vec![diagnostic],
+                description: "unreadable".to_owned(),
+            };
             return LoadedRule::unreadable(report, version);
         }
     };
     if !is_json(path, &source) {
-        return from_sql(&name, source, version);
+        let mut loaded = from_sql(&name, source, version);
+        loaded.report.offset = offset;
+        return loaded;
     }
     let checked = check_rule_file(&source);
     let Some(rule) = checked.rule else {
         let report =
-            InputReport { name, source, diagnostics: checked.diagnostics, description: "rule file".to_owned() };
+            InputReport { name, source, offset, diagnostics: checked.diagnostics, description: "rule file".to_owned() };
         return LoadedRule::unreadable(report, version);
     };
     let label = rule.name.as_deref().map(|name| format!("rule {name}, ")).unwrap_or_default();
     let disabled = if rule.disabled { ", disabled" } else { "" };
     let description = format!("{label}SQL {}{disabled}", rule.sql_version);
     LoadedRule {
-        report: InputReport { name, source, diagnostics: checked.diagnostics, description },
+        report: InputReport { name, source, offset, diagnostics: checked.diagnostics, description },
         statement: rule.statement,
         version: rule.sql_version,
         name: rule.name,

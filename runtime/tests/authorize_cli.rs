@@ -161,3 +161,38 @@ fn check_reads_policy_files_beside_rule_files() {
     let first = &report["diagnostics"][0];
     assert_eq!((first["line"].as_u64(), first["column"].as_u64()), (Some(1), Some(52)));
 }
+
+#[test]
+fn an_invalid_policy_on_one_long_line_is_shown() {
+    // miette's graphical renderer panicked on a column past 65,535 (exit 101).
+    let dir = scratch_dir("authorize-long-line");
+    let resources: Vec<String> =
+        (0..4_000).map(|i| format!("\"arn:aws:iot:us-east-1:123456789012:topic/t{i}\"")).collect();
+    let text = format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "iot:Publish", "Resource": [{}], "Nope": 1}}]}}"#,
+        resources.join(",")
+    );
+    let column = text.find("\"Nope\"").unwrap() + 1;
+    assert!(column > 65_535);
+    let policy = write(&dir, "long.json", &text);
+    let output = iotrules(&["authorize", "--policy", &policy, "--action", "iot:Connect", "--resource", "*"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert!(stderr.contains(&format!("long.json:1:{column}]")), "{stderr}");
+    assert!(stderr.contains("unknown statement element `Nope`"), "{stderr}");
+    assert!(stderr.contains("policy::too_long"), "{stderr}");
+}
+
+#[test]
+fn a_policy_file_may_start_with_a_byte_order_mark() {
+    let dir = scratch_dir("authorize-bom");
+    let policy = write(
+        &dir,
+        "bom.json",
+        "\u{feff}{\"Version\": \"2012-10-17\", \"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"iot:Connect\", \"Resource\": \"*\"}]}",
+    );
+    let output = iotrules(&["authorize", "--policy", &policy, "--action", "iot:Connect", "--resource", "*"]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["authDecision"], "ALLOWED");
+}

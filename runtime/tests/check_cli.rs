@@ -137,3 +137,125 @@ fn the_examples_are_valid_and_the_broken_ones_are_not() {
         assert!(codes.contains(&expected), "{expected} missing from {codes:?}");
     }
 }
+
+/// A statement whose `nofn()` lies past column 65,535 of its one line (miette's graphical
+/// renderer panicked on such a column).
+fn long_line_statement() -> String {
+    let items: Vec<String> = (0..15_000).map(|i| format!("a{i}")).collect();
+    format!("SELECT {} FROM 't' WHERE nofn()", items.join(","))
+}
+
+fn column_of(text: &str, needle: &str) -> usize {
+    text.find(needle).unwrap() + 1
+}
+
+#[test]
+fn diagnostics_past_column_65535_are_rendered() {
+    let sql = long_line_statement();
+    let column = column_of(&sql, "nofn");
+    assert!(column > 65_535);
+    let output = iotrules(&["check", "--sql", &sql]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert!(stderr.contains("unknown function `nofn`"), "{stderr}");
+    assert!(stderr.contains(&format!("[--sql:1:{column}]")), "{stderr}");
+    // The snippet shows the line around the label, not all 90,000 characters of it.
+    assert!(stderr.lines().all(|line| line.chars().count() < 1_000), "a line of the whole statement");
+
+    // The same statement in a one-line rule file, through `check` and at `run`'s start-up.
+    let dir = scratch_dir("long_line");
+    let rule = serde_json::json!({"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": []}).to_string();
+    let file = dir.join("rule.json");
+    std::fs::write(&file, &rule).unwrap();
+    let in_file = column_of(&rule, "nofn");
+    for args in [vec!["check", file.to_str().unwrap()], vec!["run", file.to_str().unwrap(), "--port", "1"]] {
+        let output = iotrules(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(&format!("rule.json:1:{in_file}]")), "{args:?}: {stderr}");
+        assert!(stderr.contains("unknown function `nofn`"), "{args:?}: {stderr}");
+    }
+}
+
+/// What Windows editors and the AWS console write at the start of a UTF-8 file.
+const BOM: &str = "\u{feff}";
+
+#[test]
+fn files_starting_with_a_byte_order_mark_are_read_without_it() {
+    let dir = scratch_dir("bom");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{BOM}{text}")).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let sql = write("valid.sql", "SELECT a FROM 't'");
+    let rule = write("valid.json", r#"{"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": []}"#);
+    let policy = write(
+        "policy.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}"#,
+    );
+    let output = iotrules(&["check", &sql, &rule, &policy]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 0, "{stderr}");
+    assert!(stderr.contains("(policy, 1 statement)"), "told apart by content after the mark: {stderr}");
+
+    // Byte ranges are offsets into the file on disk, mark included; lines and columns are as
+    // an editor shows the text, without it.
+    let sql = write("invalid.sql", "SELECT a\nFROM 't' WHERE nofn()");
+    let rule = write(
+        "invalid.json",
+        r#"{"sql": "SELECT a FROM 't' WHERE nofn()", "awsIotSqlVersion": "2016-03-23", "actions": []}"#,
+    );
+    for (file, line, column) in [(&sql, 2, 16), (&rule, 1, 34)] {
+        let output = iotrules(&["check", "--format", "json", file]);
+        assert_eq!(code(&output), 1);
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let diagnostic = &report["diagnostics"][0];
+        assert_eq!(diagnostic["code"], "iotsql::unknown_function", "{report}");
+        assert_eq!((diagnostic["line"].as_u64(), diagnostic["column"].as_u64()), (Some(line), Some(column)));
+        let range = diagnostic["byte_range"].as_array().unwrap();
+        let (start, end) = (range[0].as_u64().unwrap() as usize, range[1].as_u64().unwrap() as usize);
+        assert_eq!(&std::fs::read(file).unwrap()[start..end], b"nofn");
+        let human = iotrules(&["check", file]);
+        let stderr = String::from_utf8_lossy(&human.stderr);
+        assert!(stderr.contains(&format!(":{line}:{column}]")), "{stderr}");
+        assert!(!stderr.contains(BOM), "the mark is not shown: {stderr}");
+    }
+}
+
+#[test]
+fn symbolic_links_are_followed_once() {
+    // A loop made `check` walk 40 levels of `self/self/...` and check the file at each one.
+    let dir = scratch_dir("symlinks");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("a.sql"), "SELECT a FROM 't'").unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink("a.sql", dir.join("same.sql")).unwrap();
+    std::os::unix::fs::symlink("gone.sql", dir.join("dangling.sql")).unwrap();
+    let output = iotrules(&["check", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 0, "{stderr}");
+    assert!(stderr.contains("checked 1 input:"), "{stderr}");
+    assert_eq!(stderr.matches("warning: skipped").count(), 3, "two loops and a dangling link: {stderr}");
+    assert!(stderr.contains("symbolic link loop") && stderr.contains("symbolic link to nothing"), "{stderr}");
+
+    // `run` reads the set through the same walk: one rule, not two rules of the same name.
+    std::fs::write(dir.join("a.sql"), "SELECT nofn() AS a FROM 't'").unwrap();
+    let output = iotrules(&["run", dir.to_str().unwrap(), "--port", "1"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert_eq!(stderr.matches("unknown function `nofn`").count(), 1, "{stderr}");
+    assert!(!stderr.contains("two rules are named"), "{stderr}");
+}
+
+#[test]
+fn an_unclosed_string_is_an_error() {
+    // Its diagnostic was dropped unless an earlier string looked like it swallowed keywords.
+    for sql in ["SELECT a FROM 't' WHERE b = \"open", "SELECT 'a b' AS c FROM 't' WHERE b = 'open"] {
+        let output = iotrules(&["check", "--sql", sql]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(code(&output), 1, "{sql}: {stderr}");
+        assert!(stderr.contains("string is never closed"), "{stderr}");
+    }
+}

@@ -311,3 +311,55 @@ fn a_rule_the_jit_does_not_compile_runs_interpreted_with_an_advice() {
     let interp = iotrules(&["eval", "--engine", "interp", "--sql", &sql, "--topic", "t", "--payload", r#"{"f1": 1}"#]);
     assert!(interp.stderr.is_empty(), "the interpreter has nothing to say");
 }
+
+#[test]
+fn eval_shows_a_diagnostic_past_column_65535() {
+    // miette's graphical renderer panicked on a column this far along a line (exit 101).
+    let items: Vec<String> = (0..15_000).map(|i| format!("a{i}")).collect();
+    let sql = format!("SELECT {} FROM 't' WHERE nofn()", items.join(","));
+    let dir = scratch_dir("eval_long_line");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, &sql).unwrap();
+    let output = iotrules(&["eval", "--rule", file.to_str().unwrap(), "--topic", "t", "--payload", "{}"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    let column = sql.find("nofn").unwrap() + 1;
+    assert!(stderr.contains(&format!("rule.sql:1:{column}]")), "{stderr}");
+    assert!(stderr.contains("unknown function `nofn`"), "{stderr}");
+}
+
+#[test]
+fn eval_reads_rule_files_that_start_with_a_byte_order_mark() {
+    let dir = scratch_dir("eval_bom");
+    let sql = dir.join("rule.sql");
+    std::fs::write(&sql, format!("\u{feff}{RULE}")).unwrap();
+    let rule = dir.join("rule.json");
+    let payload = serde_json::json!({"sql": RULE, "awsIotSqlVersion": "2016-03-23", "actions": []});
+    std::fs::write(&rule, format!("\u{feff}{payload}")).unwrap();
+    for file in [&sql, &rule] {
+        let output = iotrules(&[
+            "eval",
+            "--rule",
+            file.to_str().unwrap(),
+            "--topic",
+            "sensors/d1/telemetry",
+            "--payload",
+            r#"{"temperature": 60}"#,
+        ]);
+        assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(stdout(&output), "{\"temperature\":60,\"device\":\"d1\"}\n");
+    }
+}
+
+#[test]
+fn test_walks_a_symbolic_link_loop_once() {
+    let dir = scratch_dir("test_symlinks");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tests/overheat_fires.json");
+    std::fs::copy(examples, dir.join("overheat_fires.json")).unwrap();
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    let output = iotrules(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stdout(&output));
+    assert_eq!(stdout(&output).lines().last(), Some("1 passed, 0 failed"));
+}

@@ -51,3 +51,27 @@ fn syntax_errors_and_json_files_are_left_alone() {
     assert_eq!(std::fs::read_to_string(&broken).unwrap(), "SELECT a, FROM 't'");
     assert_eq!(std::fs::read_to_string(&rule).unwrap(), r#"{"sql": "select a from 't'"}"#);
 }
+
+#[test]
+fn a_byte_order_mark_is_kept_when_rewriting() {
+    let dir = scratch_dir("fmt_bom");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, format!("\u{feff}{MESSY}")).unwrap();
+    let output = iotrules(&["fmt", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), format!("\u{feff}{TIDY}"));
+    let output = iotrules(&["fmt", "--check", file.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "formatted text after the mark is left as it is");
+}
+
+#[test]
+fn a_symbolic_link_loop_is_walked_once() {
+    let dir = scratch_dir("fmt_symlinks");
+    std::fs::write(dir.join("messy.sql"), MESSY).unwrap();
+    std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
+    let output = iotrules(&["fmt", "--check", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
+    assert_eq!(code(&output), 1, "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("symbolic link loop"));
+}

@@ -8,7 +8,7 @@ use super::{
     ACTIONS, Condition, Effect, IOT_KEYS, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets,
     Test,
 };
-use crate::diagnostics::{Code, Diagnostic, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, Limited, did_you_mean};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
 use crate::span::Span;
 
@@ -20,29 +20,48 @@ const STATEMENT_ELEMENTS: &[&str] = &["Sid", "Effect", "Action", "NotAction", "R
 
 /// Reads and checks one policy document.
 pub fn check_policy(text: &str) -> PolicyReport {
-    let mut reader = Reader { diagnostics: Vec::new() };
+    let mut reader = Reader { diagnostics: Limited::default(), errors: false };
     let policy = reader.document(text);
-    let has_errors = reader.diagnostics.iter().any(Diagnostic::is_error);
+    let has_errors = reader.errors;
     if let (Some(policy), false) = (&policy, has_errors) {
-        reader.diagnostics.extend(super::lint::lint(policy, text));
+        for warning in super::lint::lint(policy, text) {
+            reader.diagnostics.add(warning);
+        }
     }
-    PolicyReport { policy: policy.filter(|_| !has_errors), diagnostics: reader.diagnostics }
+    PolicyReport { policy: policy.filter(|_| !has_errors), diagnostics: reader.diagnostics.finish() }
 }
 
 struct Reader {
-    diagnostics: Vec<Diagnostic>,
+    /// At most `MAX_PER_CODE` of a code: a 10 MB document can name a million unknown actions.
+    diagnostics: Limited,
+    /// Whether any error was found, kept or not.
+    errors: bool,
 }
 
 impl Reader {
     fn error(&mut self, code: Code, span: Span, message: impl Into<String>, help: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
+        self.errors = true;
+        if self.diagnostics.count(code) {
+            self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
+        }
+    }
+
+    /// [`Reader::error`] with the message and help built only when they are shown: they hold
+    /// a "did you mean" search.
+    fn error_with(&mut self, code: Code, span: Span, build: impl FnOnce() -> (String, String)) {
+        self.errors = true;
+        if self.diagnostics.count(code) {
+            let (message, help) = build();
+            self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
+        }
     }
 
     fn document(&mut self, text: &str) -> Option<Policy> {
         let mut counted = text.char_indices().filter(|(_, c)| !c.is_whitespace());
         if let Some((offset, first_over)) = counted.nth(MAX_POLICY_CHARS) {
             let total = MAX_POLICY_CHARS + 1 + counted.count();
-            self.diagnostics.push(
+            self.errors = true;
+            self.diagnostics.add(
                 Diagnostic::error(
                     Code::PolicyTooLong,
                     Span::new(offset, offset + first_over.len_utf8()),
@@ -150,18 +169,22 @@ impl Reader {
             if known.contains(&name) {
                 continue;
             }
-            let (message, help) = match (name, did_you_mean(name, known.iter().copied())) {
-                ("Principal" | "NotPrincipal", _) => (
-                    format!("`{name}` is not allowed in an AWS IoT policy"),
-                    "an IoT policy applies to the certificate or identity it is attached to; remove the element"
-                        .to_owned(),
-                ),
-                (_, Some(suggestion)) => {
-                    (format!("unknown {what} element `{name}`"), format!("did you mean `{suggestion}`?"))
+            self.error_with(Code::PolicyInvalidElement, name_span(prop), || {
+                match (name, did_you_mean(name, known.iter().copied())) {
+                    ("Principal" | "NotPrincipal", _) => (
+                        format!("`{name}` is not allowed in an AWS IoT policy"),
+                        "an IoT policy applies to the certificate or identity it is attached to; remove the element"
+                            .to_owned(),
+                    ),
+                    (_, Some(suggestion)) => {
+                        (format!("unknown {what} element `{name}`"), format!("did you mean `{suggestion}`?"))
+                    }
+                    _ => (
+                        format!("unknown {what} element `{name}`"),
+                        format!("{what} elements are {}", known.join(", ")),
+                    ),
                 }
-                _ => (format!("unknown {what} element `{name}`"), format!("{what} elements are {}", known.join(", "))),
-            };
-            self.error(Code::PolicyInvalidElement, name_span(prop), message, help);
+            });
         }
     }
 
@@ -276,6 +299,11 @@ impl Reader {
         if known {
             return;
         }
+        self.errors = true;
+        // Counted first: the suggestion compares the action with every known one.
+        if !self.diagnostics.count(Code::PolicyUnknownAction) {
+            return;
+        }
         let help = if text.contains("${") {
             "policy variables are not substituted in `Action`; name the action itself".to_owned()
         } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
@@ -285,7 +313,10 @@ impl Reader {
              the shadow and retained-message actions) and `iotjobsdata:` actions"
                 .to_owned()
         };
-        self.error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"), help);
+        self.diagnostics.push(
+            Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+                .with_help(help),
+        );
     }
 
     fn resource(&mut self, resource: &Spanned) {
@@ -326,20 +357,17 @@ impl Reader {
         for operator_prop in &operators.properties {
             let name = operator_prop.name.as_str();
             let Some(operator) = Operator::parse(name) else {
-                let names = Test::ALL.iter().map(|(_, name)| *name);
-                let base = name.trim_start_matches("ForAnyValue:").trim_start_matches("ForAllValues:");
-                let help = match did_you_mean(base.trim_end_matches("IfExists"), names) {
-                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                    None => "use an IAM condition operator: String*, Numeric*, Date*, Bool, IpAddress, Arn*, Null, \
-                             with an optional `ForAnyValue:`/`ForAllValues:` prefix or `IfExists` suffix"
-                        .to_owned(),
-                };
-                self.error(
-                    Code::PolicyUnknownConditionOperator,
-                    name_span(operator_prop),
-                    format!("unknown condition operator `{name}`"),
-                    help,
-                );
+                self.error_with(Code::PolicyUnknownConditionOperator, name_span(operator_prop), || {
+                    let names = Test::ALL.iter().map(|(_, name)| *name);
+                    let base = name.trim_start_matches("ForAnyValue:").trim_start_matches("ForAllValues:");
+                    let help = match did_you_mean(base.trim_end_matches("IfExists"), names) {
+                        Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                        None => "use an IAM condition operator: String*, Numeric*, Date*, Bool, IpAddress, Arn*, \
+                                 Null, with an optional `ForAnyValue:`/`ForAllValues:` prefix or `IfExists` suffix"
+                            .to_owned(),
+                    };
+                    (format!("unknown condition operator `{name}`"), help)
+                });
                 valid = false;
                 continue;
             };
@@ -379,18 +407,15 @@ impl Reader {
             || lower.starts_with("iot:certificate.issuer.")
             || (lower.starts_with("iot:connection.thing.attributes[") && lower.ends_with(']'));
         if !known {
-            let help = match did_you_mean(&key.text, IOT_KEYS.iter().copied()) {
-                Some(suggestion) => format!("did you mean `{suggestion}`?"),
-                None => "AWS IoT policies take the `iot:` keys AWS documents (client id, thing, certificate, connect \
-                         attributes, last will topic) and the `aws:` global keys"
-                    .to_owned(),
-            };
-            self.error(
-                Code::PolicyUnknownConditionKey,
-                key.span,
-                format!("unsupported condition key `{}`", key.text),
-                help,
-            );
+            self.error_with(Code::PolicyUnknownConditionKey, key.span, || {
+                let help = match did_you_mean(&key.text, IOT_KEYS.iter().copied()) {
+                    Some(suggestion) => format!("did you mean `{suggestion}`?"),
+                    None => "AWS IoT policies take the `iot:` keys AWS documents (client id, thing, certificate, \
+                             connect attributes, last will topic) and the `aws:` global keys"
+                        .to_owned(),
+                };
+                (format!("unsupported condition key `{}`", key.text), help)
+            });
         }
         known
     }

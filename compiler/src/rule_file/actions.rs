@@ -445,12 +445,26 @@ impl Reader {
         self.wrong_type_as(Code::RuleInvalidActionParameter, prop, expected);
     }
 
-    fn push(&mut self, diagnostic: Diagnostic) {
-        self.diagnostics.push(diagnostic);
+    pub(super) fn push(&mut self, diagnostic: Diagnostic) {
+        if diagnostic.is_error() {
+            self.errors += 1;
+        }
+        self.diagnostics.add(diagnostic);
     }
 
+    /// An error whose diagnostic is built only when it is shown: it holds a "did you mean"
+    /// search.
+    pub(super) fn error_with(&mut self, code: Code, build: impl FnOnce() -> Diagnostic) {
+        self.errors += 1;
+        if self.diagnostics.count(code) {
+            self.diagnostics.push(build());
+        }
+    }
+
+    /// Errors found so far, kept or not; counted as they come, since an action asks before and
+    /// after reading its parameters, and a file can hold any number of actions.
     fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|diagnostic| diagnostic.is_error()).count()
+        self.errors
     }
 }
 

@@ -3,6 +3,9 @@
 //! lalrpop stops at the first lexer `Err`, so the adapter never yields one: it records a
 //! diagnostic and yields [`Token::Error`] instead, and the grammar's error recovery carries on.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use logos::Logos;
 
 use crate::diagnostics::{Code, Diagnostic};
@@ -107,6 +110,11 @@ pub enum Token<'src> {
     #[regex(r"--[^\n]*", allow_greedy = true)]
     #[regex(r"/\*([^*]|\*+[^*/])*\*+/")]
     Comment,
+    /// `/*` never closed: the rest of the input. Without it logos would look for a `*/` to the
+    /// end of the input at every `/*` and then back off, which makes many unclosed ones
+    /// quadratic.
+    #[regex(r"/\*([^*]|\*+[^*/])*\**", allow_greedy = true)]
+    UnclosedComment,
     /// `;`: a rule holds one statement.
     #[token(";")]
     Semicolon,
@@ -203,6 +211,7 @@ impl Token<'_> {
             | Token::UnterminatedString(_)
             | Token::InvalidVariable
             | Token::Comment
+            | Token::UnclosedComment
             | Token::Error => "",
         }
     }
@@ -211,12 +220,26 @@ impl Token<'_> {
 /// The item lalrpop pulls from an external lexer.
 pub type Spanned<'src> = Result<(usize, Token<'src>, usize), LexError>;
 
+/// After this many problems in one statement (lexical problems, and syntax errors the parser
+/// recovered from), the parser's lexer stops reading: only the first few are shown, and each
+/// recovery costs the parser a list of the tokens it expected.
+pub const STOP_AFTER: usize = 1_000;
+
 /// Feeds logos tokens to the parser, turning lexical problems into diagnostics.
 pub struct Lexer<'src> {
     inner: logos::SpannedIter<'src, Token<'src>>,
     pub diagnostics: Vec<Diagnostic>,
     /// The last string that swallowed SQL keywords, likely because its closing quote is missing.
     swallowing_string: Option<Span>,
+    /// Whether problems become diagnostics; tooling that wants only the tokens skips them.
+    report: bool,
+    /// Problems so far, shared with the parser, which counts its recoveries; reading stops at
+    /// [`STOP_AFTER`]. `None`: read everything.
+    problems: Option<Rc<Cell<usize>>>,
+    /// The end of the last token read.
+    read: usize,
+    /// Where reading stopped because of too many problems.
+    pub stopped_at: Option<usize>,
 }
 
 impl std::fmt::Debug for Lexer<'_> {
@@ -226,8 +249,44 @@ impl std::fmt::Debug for Lexer<'_> {
 }
 
 impl<'src> Lexer<'src> {
+    /// Every token of `source`, every problem a diagnostic.
     pub fn new(source: &'src str) -> Self {
-        Self { inner: Token::lexer(source).spanned(), diagnostics: Vec::new(), swallowing_string: None }
+        Self {
+            inner: Token::lexer(source).spanned(),
+            diagnostics: Vec::new(),
+            swallowing_string: None,
+            report: true,
+            problems: None,
+            read: 0,
+            stopped_at: None,
+        }
+    }
+
+    /// Every token of `source`, without diagnostics: a problem costs nothing but its
+    /// `Token::Error`.
+    pub fn tokens_only(source: &'src str) -> Self {
+        Self { report: false, ..Self::new(source) }
+    }
+
+    /// The parser's lexer: it counts its problems into `problems`, which the parser shares,
+    /// and ends the input at [`STOP_AFTER`].
+    pub(crate) fn for_parser(source: &'src str, problems: Rc<Cell<usize>>) -> Self {
+        Self { problems: Some(problems), ..Self::new(source) }
+    }
+
+    /// Reports a problem, building its diagnostic only when diagnostics are wanted.
+    fn problem(&mut self, build: impl FnOnce(&Self) -> Diagnostic) {
+        if let Some(problems) = &self.problems {
+            problems.set(problems.get().saturating_add(1));
+        }
+        if self.report {
+            let diagnostic = build(self);
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    fn too_many_problems(&self) -> bool {
+        self.problems.as_ref().is_some_and(|problems| problems.get() >= STOP_AFTER)
     }
 }
 
@@ -235,81 +294,98 @@ impl<'src> Iterator for Lexer<'src> {
     type Item = Spanned<'src>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.stopped_at.is_some() {
+            return None;
+        }
+        if self.too_many_problems() {
+            self.stopped_at = Some(self.read);
+            return None;
+        }
         let (mut token, mut range) = self.inner.next()?;
-        while token == Ok(Token::Comment) {
-            self.diagnostics.push(
-                Diagnostic::error(
+        while let Ok(Token::Comment | Token::UnclosedComment) = token {
+            if self.too_many_problems() {
+                self.stopped_at = Some(range.start);
+                return None;
+            }
+            let closed = token == Ok(Token::Comment);
+            self.problem(|_| {
+                let diagnostic = Diagnostic::error(
                     Code::InvalidToken,
                     Span::new(range.start, range.start + 2),
                     "IoT SQL has no comments",
                 )
-                .with_label("comment")
-                .with_help("remove the comment; keep notes in the rule's `description` instead"),
-            );
+                .with_label("comment");
+                if closed {
+                    diagnostic.with_help("remove the comment; keep notes in the rule's `description` instead")
+                } else {
+                    diagnostic
+                        .with_help("this comment is never closed, so it takes the rest of the statement; remove it")
+                }
+            });
             (token, range) = self.inner.next()?;
         }
+        self.read = range.end;
         let span = Span::new(range.start, range.end);
         let token = match token {
             Ok(Token::BangEq) => {
-                self.diagnostics.push(foreign_operator(span, "!=", "<>"));
+                self.problem(|_| foreign_operator(span, "!=", "<>"));
                 Token::Ne
             }
             Ok(Token::EqEq) => {
-                self.diagnostics.push(foreign_operator(span, "==", "="));
+                self.problem(|_| foreign_operator(span, "==", "="));
                 Token::Eq
             }
             Ok(Token::PipePipe) => {
-                self.diagnostics.push(
+                self.problem(|_| {
                     Diagnostic::error(Code::ForeignOperator, span, "IoT SQL has no `||` operator")
                         .with_label("read as `+`")
-                        .with_help("join strings with `+` or `concat(a, b)`"),
-                );
+                        .with_help("join strings with `+` or `concat(a, b)`")
+                });
                 Token::Plus
             }
             Ok(Token::Bang) => {
-                self.diagnostics.push(foreign_operator(span, "!", "NOT"));
+                self.problem(|_| foreign_operator(span, "!", "NOT"));
                 Token::Not
             }
             Ok(Token::Semicolon) => {
-                self.diagnostics.push(
+                self.problem(|_| {
                     Diagnostic::error(Code::InvalidToken, span, "unexpected `;`")
                         .with_label("not part of IoT SQL")
-                        .with_help("a rule is one statement without a terminator; remove the `;`"),
-                );
+                        .with_help("a rule is one statement without a terminator; remove the `;`")
+                });
                 Token::Error
             }
             Ok(Token::InvalidVariable) => {
-                let text = self.inner.slice();
-                self.diagnostics.push(
+                self.problem(|lexer| {
+                    let text = lexer.inner.slice();
                     Diagnostic::error(Code::InvalidToken, span, format!("`{text}` is not a valid variable name"))
                         .with_label("invalid name")
-                        .with_help("a variable is `@` followed by a letter or `_`, then letters, digits or `_`"),
-                );
+                        .with_help("a variable is `@` followed by a letter or `_`, then letters, digits or `_`")
+                });
                 Token::Error
             }
             Ok(Token::UnterminatedString(text)) => {
-                let quote = text.chars().next().unwrap_or('\'');
-                self.diagnostics.push(
-                    Diagnostic::error(
+                let earlier = self.swallowing_string;
+                self.problem(|_| {
+                    let quote = text.chars().next().unwrap_or('\'');
+                    let diagnostic = Diagnostic::error(
                         Code::UnterminatedString,
                         Span::new(span.start, span.start + 1),
                         "string is never closed",
                     )
-                    .with_label("this quote has no partner")
-                    .with_help(format!("end the string with a matching {quote}")),
-                );
-                if let (Some(earlier), Some(diagnostic)) = (self.swallowing_string, self.diagnostics.pop()) {
-                    self.diagnostics.push(
-                        diagnostic
+                    .with_label("this quote has no partner");
+                    match earlier {
+                        Some(earlier) => diagnostic
                             .with_related(earlier, "this string may be missing its closing quote")
                             .with_help("the quotes are unbalanced; close the earlier string where its text ends"),
-                    );
-                }
+                        None => diagnostic.with_help(format!("end the string with a matching {quote}")),
+                    }
+                });
                 Token::Error
             }
             Ok(Token::String(text)) => {
                 // Only strings with spaces can have swallowed keywords; most have none.
-                if text.contains(' ') {
+                if self.report && text.contains(' ') {
                     let upper = text.to_ascii_uppercase();
                     if [" FROM ", " WHERE ", " AS ", " SELECT "].iter().any(|keyword| upper.contains(keyword)) {
                         self.swallowing_string = Some(span);
@@ -319,32 +395,28 @@ impl<'src> Iterator for Lexer<'src> {
             }
             // logos folds case with Unicode rules, so `ſELECT` would read as SELECT.
             Ok(token) if !token.text().is_empty() && !self.inner.slice().is_ascii() => {
-                let text = self.inner.slice();
-                self.diagnostics.push(
-                    Diagnostic::error(
-                        Code::InvalidToken,
-                        span,
-                        format!("`{text}` is not the keyword {}", token.text()),
-                    )
-                    .with_label("not ASCII")
-                    .with_help("write keywords with ASCII letters"),
-                );
+                self.problem(|lexer| {
+                    let text = lexer.inner.slice();
+                    Diagnostic::error(Code::InvalidToken, span, format!("`{text}` is not the keyword {}", token.text()))
+                        .with_label("not ASCII")
+                        .with_help("write keywords with ASCII letters")
+                });
                 Token::Error
             }
             Ok(token) => token,
             Err(LexError) => {
-                let text = self.inner.slice();
-                let shown = text.chars().next().map(|c| c.escape_debug().to_string()).unwrap_or_default();
-                let help = if text.starts_with('#') {
-                    "IoT SQL has no comments; a topic filter such as `a/#` goes in single quotes after FROM"
-                } else {
-                    "remove it, or put it inside a quoted string"
-                };
-                self.diagnostics.push(
+                self.problem(|lexer| {
+                    let text = lexer.inner.slice();
+                    let shown = text.chars().next().map(|c| c.escape_debug().to_string()).unwrap_or_default();
+                    let help = if text.starts_with('#') {
+                        "IoT SQL has no comments; a topic filter such as `a/#` goes in single quotes after FROM"
+                    } else {
+                        "remove it, or put it inside a quoted string"
+                    };
                     Diagnostic::error(Code::InvalidToken, span, format!("unexpected character `{shown}`"))
                         .with_label("not part of IoT SQL")
-                        .with_help(help),
-                );
+                        .with_help(help)
+                });
                 Token::Error
             }
         };

@@ -1,12 +1,15 @@
 //! Runs the generated parser and turns its errors into diagnostics.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use lalrpop_util::{ErrorRecovery, ParseError};
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp};
 use crate::syntax::grammar::{ExprParser, StatementParser};
-use crate::syntax::lexer::{self, LexError, Lexer, Token};
+use crate::syntax::lexer::{self, LexError, Lexer, STOP_AFTER, Token};
 
 /// At most this many syntax errors are reported for one statement.
 const MAX_SYNTAX_ERRORS: usize = 50;
@@ -21,14 +24,22 @@ pub struct Parsed {
 /// Parses one IoT SQL statement. Never panics, recurses or loops unboundedly, whatever `source`
 /// holds; error nodes in the tree stand for the parts that were reported.
 pub fn parse(source: &str) -> Parsed {
-    let (statement, mut diagnostics) =
+    let (statement, mut diagnostics, stopped_at) =
         run(source, "statement", |state, lexer| StatementParser::new().parse(state, lexer));
-    if diagnostics.len() > MAX_SYNTAX_ERRORS {
-        let rest = diagnostics.len() - MAX_SYNTAX_ERRORS;
+    if diagnostics.len() > MAX_SYNTAX_ERRORS || stopped_at.is_some() {
+        let rest = diagnostics.len().saturating_sub(MAX_SYNTAX_ERRORS);
         diagnostics.truncate(MAX_SYNTAX_ERRORS);
-        let end = source.len();
+        let (at, message) = match stopped_at {
+            Some(at) => (
+                at,
+                format!(
+                    "{rest} more syntax errors not shown; after {STOP_AFTER} problems the statement is not read further"
+                ),
+            ),
+            None => (source.len(), format!("{rest} more syntax errors not shown")),
+        };
         diagnostics.push(
-            Diagnostic::error(Code::TooManyErrors, Span::new(end, end), format!("{rest} more syntax errors not shown"))
+            Diagnostic::error(Code::TooManyErrors, Span::new(at, at), message)
                 .with_help("fix the errors above first; the rest often follow from them"),
         );
     }
@@ -37,14 +48,16 @@ pub fn parse(source: &str) -> Parsed {
 
 type GrammarResult<'src, T> = Result<T, ParseError<usize, Token<'src>, LexError>>;
 
-/// Runs one of the generated parsers; `subject` names what it parses in messages.
+/// Runs one of the generated parsers; `subject` names what it parses in messages. Also
+/// returns where reading stopped, when there were too many problems to read on.
 fn run<'src, T>(
     source: &'src str,
     subject: &str,
     parser: impl FnOnce(&mut ParseState<'src>, &mut Lexer<'src>) -> GrammarResult<'src, T>,
-) -> (Option<T>, Vec<Diagnostic>) {
-    let mut lexer = Lexer::new(source);
-    let mut state = ParseState { source, errors: Vec::new(), diagnostics: Vec::new(), too_deep: false };
+) -> (Option<T>, Vec<Diagnostic>, Option<usize>) {
+    let problems = Rc::new(Cell::new(0));
+    let mut lexer = Lexer::for_parser(source, problems.clone());
+    let mut state = ParseState { source, errors: Vec::new(), problems, diagnostics: Vec::new(), too_deep: false };
     let result = parser(&mut state, &mut lexer);
 
     let mut diagnostics = lexer.diagnostics;
@@ -56,7 +69,7 @@ fn run<'src, T>(
     };
     diagnostics.extend(recovered.chain(fatal).filter_map(|error| syntax_error(source, subject, error)));
     diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
-    (tree, diagnostics)
+    (tree, diagnostics, lexer.stopped_at)
 }
 
 /// The outcome of parsing a lone expression, as a substitution template holds one.
@@ -68,7 +81,7 @@ pub struct ParsedExpr {
 
 /// Parses one IoT SQL expression, with the same guarantees as [`parse`].
 pub fn parse_expr(source: &str) -> ParsedExpr {
-    let (expr, mut diagnostics) = run(source, "expression", |state, lexer| ExprParser::new().parse(state, lexer));
+    let (expr, mut diagnostics, _) = run(source, "expression", |state, lexer| ExprParser::new().parse(state, lexer));
     diagnostics.truncate(MAX_SYNTAX_ERRORS);
     ParsedExpr { expr, diagnostics }
 }
@@ -77,9 +90,19 @@ pub fn parse_expr(source: &str) -> ParsedExpr {
 #[derive(Debug)]
 pub struct ParseState<'src> {
     source: &'src str,
-    pub(crate) errors: Vec<ErrorRecovery<usize, Token<'src>, LexError>>,
+    errors: Vec<ErrorRecovery<usize, Token<'src>, LexError>>,
+    /// Problems so far, shared with the lexer, which stops reading at `lexer::STOP_AFTER`.
+    problems: Rc<Cell<usize>>,
     diagnostics: Vec<Diagnostic>,
     too_deep: bool,
+}
+
+impl<'src> ParseState<'src> {
+    /// Keeps an error the grammar recovered from, for its diagnostic.
+    pub(crate) fn recover(&mut self, error: ErrorRecovery<usize, Token<'src>, LexError>) {
+        self.problems.set(self.problems.get().saturating_add(1));
+        self.errors.push(error);
+    }
 }
 
 impl ParseState<'_> {
@@ -116,12 +139,14 @@ impl ParseState<'_> {
             ExprKind::Integer(value) if value != i64::MIN => Expr::leaf(ExprKind::Integer(-value), span),
             ExprKind::Decimal(value) => {
                 let digits = self.source.get(operand.span.start..operand.span.end).unwrap_or_default();
+                // The literal was reduced just before its sign, so its warning, if any, is the
+                // last one; looking further back would cost a scan per negative number.
                 let warned = self
                     .diagnostics
-                    .iter()
-                    .rposition(|d| d.code == Code::IntegerOutOfRange && d.span() == operand.span);
-                if let Some(index) = warned {
-                    self.diagnostics.remove(index);
+                    .last()
+                    .is_some_and(|d| d.code == Code::IntegerOutOfRange && d.span() == operand.span);
+                if warned {
+                    self.diagnostics.pop();
                     let text = format!("-{digits}");
                     if let Ok(value) = text.parse::<i64>() {
                         return Expr::leaf(ExprKind::Integer(value), span);

@@ -147,7 +147,7 @@ pub(crate) fn decode(key: u64, bytes: &[u8], lanes: &Lanes) -> Result<Restored, 
     let decoded = |text: &str| BASE64.decode(text).map_err(|error| format!("unreadable record: {error}"));
     let loaded = crate::rules::from_file(
         std::path::Path::new("handed-off.json"),
-        Contents::Text(record.rule),
+        Contents::Text { text: record.rule, bom: false },
         SqlVersion::V2016_03_23,
     );
     if loaded.has_errors() {

@@ -87,8 +87,11 @@ async fn server(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
 }
 
 fn rule(text: &str) -> RuleActions {
-    let loaded =
-        from_file(std::path::Path::new("fanout.json"), Contents::Text(text.to_owned()), SqlVersion::V2016_03_23);
+    let loaded = from_file(
+        std::path::Path::new("fanout.json"),
+        Contents::Text { text: text.to_owned(), bom: false },
+        SqlVersion::V2016_03_23,
+    );
     assert!(!loaded.has_errors(), "{:?}", loaded.report.diagnostics);
     RuleActions::from_rule_file(&loaded, false, &Lanes::default()).unwrap().0
 }
@@ -321,7 +324,11 @@ async fn sql_rules_log_and_unsupported_actions_are_named() {
         r#"{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:f"}}, {"republish": {"topic": "ok", "roleArn": "r"}}"#,
         "",
     );
-    let loaded = from_file(std::path::Path::new("fanout.json"), Contents::Text(text.clone()), SqlVersion::V2016_03_23);
+    let loaded = from_file(
+        std::path::Path::new("fanout.json"),
+        Contents::Text { text: text.clone(), bom: false },
+        SqlVersion::V2016_03_23,
+    );
     let errors = RuleActions::from_rule_file(&loaded, false, &Lanes::default()).unwrap_err();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, Code::RuleUnsupportedAction);
@@ -465,7 +472,8 @@ async fn a_full_queue_fails_into_the_error_action() {
     let (base, _) = server(vec![0]).await;
     let lanes = Lanes::new(lanes::LaneLimits { concurrency: 1, capacity: 1 });
     let text = file(&format!(r#"{{"http": {{"url": "{base}/hang"}}}}"#), ERROR_TO_TOPIC);
-    let loaded = from_file(std::path::Path::new("fanout.json"), Contents::Text(text), SqlVersion::V2016_03_23);
+    let loaded =
+        from_file(std::path::Path::new("fanout.json"), Contents::Text { text, bom: false }, SqlVersion::V2016_03_23);
     let actions = Arc::new(RuleActions::from_rule_file(&loaded, false, &lanes).unwrap().0);
     let publisher = Recorder::default();
     let runner = Arc::new(runner(&publisher, Duration::from_secs(5)));

@@ -24,8 +24,8 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     }
     for path in &files {
         match inputs::read(path) {
-            Ok(Contents::Text(text)) if is_policy_document(&text) => {
-                reports.push(policies::from_text(path, text).report)
+            Ok(Contents::Text { text, bom }) if is_policy_document(&text) => {
+                reports.push(policies::from_text(path, text, bom).report)
             }
             Ok(contents) => reports.push(rules::from_file(path, contents, args.sql_version).report),
             Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),

@@ -120,6 +120,7 @@ fn note_interpreted(loaded: &rules::LoadedRule, unsupported: &Unsupported) {
         let report = report::InputReport {
             name: loaded.report.name.clone(),
             source: loaded.report.source.clone(),
+            offset: loaded.report.offset,
             diagnostics: vec![diagnostic],
             description: String::new(),
         };

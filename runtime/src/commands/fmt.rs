@@ -11,7 +11,7 @@ use iotrules_compiler::format_sql;
 
 use crate::cli::FmtArgs;
 use crate::commands::check::usage_error;
-use crate::inputs::{self, Contents};
+use crate::inputs::{self, BOM, Contents};
 
 pub(crate) fn run(args: &FmtArgs) -> ExitCode {
     let files = match inputs::expand(&args.paths, &["sql", "iotsql"]) {
@@ -25,8 +25,8 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
             eprintln!("skipped `{name}`: rule and policy files are left as written");
             continue;
         }
-        let text = match inputs::read(path) {
-            Ok(Contents::Text(text)) => text,
+        let (text, bom) = match inputs::read(path) {
+            Ok(Contents::Text { text, bom }) => (text, bom),
             Ok(Contents::NotUtf8 { .. }) => return usage_error(&format!("`{name}` is not UTF-8")),
             Err(error) => return usage_error(&format!("cannot read `{name}`: {error}")),
         };
@@ -41,7 +41,7 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
         if args.check {
             println!("would reformat `{name}`");
             failed = true;
-        } else if let Err(error) = std::fs::write(path, formatted) {
+        } else if let Err(error) = std::fs::write(path, if bom { format!("{BOM}{formatted}") } else { formatted }) {
             return usage_error(&format!("cannot write `{name}`: {error}"));
         } else {
             println!("formatted `{name}`");

@@ -141,3 +141,35 @@ fn render_more(report: &report::InputReport, diagnostics: Vec<iotrules_compiler:
     let more = report::InputReport { diagnostics, ..report.clone() };
     rendered.push_str(&report::render(&more));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::load;
+
+    /// A fresh folder beside the test binary, inside the build's target folder.
+    fn scratch(name: &str) -> PathBuf {
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().join(format!("scratch-loading-{name}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// What `iotrules run` shows at start-up and on a reload, which then keeps the running
+    /// set: a diagnostic past column 65,535 made the renderer panic and took the process down.
+    #[test]
+    fn a_rule_set_with_a_diagnostic_far_along_a_line_is_refused_with_it() {
+        let dir = scratch("long-line");
+        let items: Vec<String> = (0..15_000).map(|i| format!("a{i}")).collect();
+        let sql = format!("SELECT {} FROM 't' WHERE nofn()", items.join(","));
+        std::fs::write(dir.join("rule.sql"), &sql).unwrap();
+        let refused = load(std::slice::from_ref(&dir), false, false, &crate::actions::lanes::Lanes::default());
+        let Err(rendered) = refused else { panic!("the rule set has an error") };
+        let column = sql.find("nofn").unwrap() + 1;
+        assert!(rendered.contains(&format!("rule.sql:1:{column}]")), "{rendered}");
+        assert!(rendered.contains("unknown function `nofn`"), "{rendered}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
