@@ -27,17 +27,6 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::from(1);
     }
-    let outbox_path = match state_dir(args) {
-        Ok(dir) => dir.join("outbox").join(format!("{}.redb", file_name(&args.client_id))),
-        Err(message) => return usage_error(&message),
-    };
-    let outbox = match Outbox::open(&outbox_path) {
-        Ok(outbox) => outbox,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
-    };
     let limits = LaneLimits {
         concurrency: usize::try_from(args.action_concurrency).unwrap_or(usize::MAX),
         capacity: usize::try_from(args.action_queue).unwrap_or(usize::MAX),
@@ -54,6 +43,18 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     for name in &loaded.disabled {
         tracing::info!(rule = name, "disabled in its file: not running");
     }
+    // Only once the rules load: a set with errors leaves the state folder untouched.
+    let outbox_path = match state_dir(args) {
+        Ok(dir) => dir.join("outbox").join(format!("{}.redb", file_name(&args.client_id))),
+        Err(message) => return usage_error(&message),
+    };
+    let outbox = match Outbox::open(&outbox_path) {
+        Ok(outbox) => outbox,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
     let endpoint = match &args.broker {
         Some(url) => match Endpoint::parse(url) {
             Ok(endpoint) => endpoint,
