@@ -313,8 +313,9 @@ impl<'a> Checker<'a> {
     fn expr(&mut self, expr: &Expr) -> Types {
         match &expr.kind {
             ExprKind::Integer(_) => Types::INT,
-            ExprKind::Decimal(value) if value.fract() == 0.0 && value.is_finite() => Types::NUMBER,
-            ExprKind::Decimal(_) => Types::DECIMAL,
+            ExprKind::Decimal(Some(value)) if value.is_integer() => Types::NUMBER,
+            ExprKind::Decimal(Some(_)) => Types::DECIMAL,
+            ExprKind::Decimal(None) => Types::UNDEFINED,
             ExprKind::String(literal) => Types::of_string(&literal.value),
             ExprKind::Boolean(_) => Types::BOOLEAN,
             ExprKind::Null => Types::NULL,

@@ -33,8 +33,14 @@ const MIN_ADJUSTED: i64 = -999;
 const MAX_EXPONENT_DIGITS: usize = 6;
 
 /// A Decimal value; see the module documentation.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Decimal(BigDecimal);
+
+impl std::fmt::Debug for Decimal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Decimal({})", self.to_text(true))
+    }
+}
 
 impl Decimal {
     /// Zero.
@@ -45,9 +51,9 @@ impl Decimal {
     /// Reads a number written in JSON's or IoT SQL's syntax (`-12.5e3`), rounded to 34
     /// digits; `None` when the text is not such a number or the value is out of range.
     pub fn parse(text: &str) -> Option<Decimal> {
-        let exponent_digits = text
-            .find(['e', 'E'])
-            .map_or(0, |at| text.get(at + 1..).unwrap_or_default().trim_start_matches(['+', '-']).trim_start_matches('0').len());
+        let exponent_digits = text.find(['e', 'E']).map_or(0, |at| {
+            text.get(at + 1..).unwrap_or_default().trim_start_matches(['+', '-']).trim_start_matches('0').len()
+        });
         if exponent_digits > MAX_EXPONENT_DIGITS || !is_number_syntax(text) {
             return None;
         }
@@ -79,6 +85,16 @@ impl Decimal {
     /// The value as an i64 when it is a whole number in range.
     pub fn to_i64(&self) -> Option<i64> {
         if self.is_integer() { self.0.to_i64() } else { None }
+    }
+
+    /// Digits of the coefficient (1 for zero).
+    pub fn significant_digits(&self) -> u64 {
+        self.0.digits()
+    }
+
+    /// The power of ten the leading digit stands at (0 for zero).
+    pub fn adjusted_exponent(&self) -> i64 {
+        if self.is_zero() { 0 } else { adjusted_exponent(&self.0) }
     }
 
     pub fn is_zero(&self) -> bool {

@@ -71,8 +71,10 @@ codes! {
     NestingTooDeep = "iotsql::nesting_too_deep",
     /// More syntax errors than are worth reporting one by one.
     TooManyErrors = "iotsql::too_many_errors",
-    /// An integer literal outside the 64-bit range, read as a Decimal.
+    /// An integer literal of more than 34 digits, which an Int cannot hold: read as a rounded Decimal.
     IntegerOutOfRange = "iotsql::integer_out_of_range",
+    /// A number literal with more than 34 significant digits, or outside the Decimal range.
+    NumberOutOfRange = "iotsql::number_out_of_range",
     /// A call to a function IoT SQL does not have.
     UnknownFunction = "iotsql::unknown_function",
     /// A function called with a number of arguments it does not take; the call is always Undefined.

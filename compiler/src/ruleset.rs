@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 
 use crate::check::topic_filter;
-use crate::eval::access_plan::{AccessPlan, ReadError};
+use crate::eval::access_plan::AccessPlan;
 use crate::eval::{self, Environment, EvalError, Message, Outcome, Rule, Value};
 use crate::jit::slots::SlotBuffer;
 use crate::jit::{CompiledRules, Emitter, Unsupported};
@@ -266,7 +266,7 @@ impl RuleSet {
                 &merged
             }
         };
-        plan.read(payload).map_err(|ReadError::TooDeep| EvalError::PayloadTooDeep { limit: eval::json::MAX_DEPTH })
+        Ok(plan.read(payload))
     }
 
     fn interpret(

@@ -134,7 +134,9 @@ fn hostile_payloads_are_handled_cleanly() {
     let big = dir.join("big.json");
     std::fs::write(&big, format!("{{\"pad\":\"{}\"}}", "x".repeat(10 * 1024 * 1024))).unwrap();
     let deep = dir.join("deep.json");
-    std::fs::write(&deep, format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))).unwrap();
+    let deep_text = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    std::fs::write(&deep, &deep_text).unwrap();
+    let deep_output = format!("{deep_text}\n");
     let cases: Vec<(&str, Vec<String>, i32, &str)> = vec![
         (
             "malformed JSON",
@@ -155,10 +157,11 @@ fn hostile_payloads_are_handled_cleanly() {
             "",
         ),
         (
+            // Deeper than Jackson reads: not JSON, so `*` is the bytes as they came.
             "10,000-deep array",
             vec!["--sql".into(), "SELECT * FROM 't'".into(), "--payload-file".into(), deep.display().to_string()],
-            1,
-            "",
+            0,
+            &deep_output,
         ),
         (
             "number past 64 bits",
@@ -169,7 +172,7 @@ fn hostile_payloads_are_handled_cleanly() {
                 "{\"n\": 123456789012345678901234567890}".into(),
             ],
             0,
-            "{\"n\":1.2345678901234568e29,\"m\":1.2345678901234568e29}\n",
+            "{\"n\":123456789012345678901234567890,\"m\":123456789012345678901234567891}\n",
         ),
         (
             "slow regular expression",

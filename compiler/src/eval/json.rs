@@ -1,86 +1,141 @@
 //! Reading JSON payloads into [`Value`]s.
 //!
-//! Integers that fit 64 bits are Ints; every other number is a Decimal (a double), so numbers
-//! past the 64-bit range keep their magnitude with double precision. serde_json refuses input
-//! nested more than 128 levels deep, which bounds every later recursion over a payload.
+//! Numbers are read exactly: an integer that fits 64 bits is an Int, any other number a
+//! 34-digit Decimal (`crate::decimal`), so big integers and long fractions keep their digits.
+//! A number outside AWS's Decimal range (`1e1000`) is Undefined where it stands; the payload
+//! is still JSON. A payload nested [`MAX_DEPTH`] levels deep or more is not read as JSON (its
+//! rules see it as a binary payload), as Jackson, the JSON reader of AWS's Java services,
+//! refuses such input by default; the bound also keeps every later recursion over a payload
+//! within the stack.
 
-use std::fmt;
+use std::borrow::Cow;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-
+use crate::decimal::Decimal;
+use crate::eval::scanner::Scanner;
 use crate::eval::value::{Object, Value};
 
-/// A payload may nest fewer levels than this: serde_json's recursion limit.
-pub const MAX_DEPTH: usize = 128;
+/// A payload may nest fewer levels than this: Jackson's default maximum nesting depth.
+pub const MAX_DEPTH: usize = 1000;
 
-/// Parses a whole JSON document.
-pub fn parse(bytes: &[u8]) -> Result<Value, serde_json::Error> {
-    serde_json::from_slice(bytes)
+/// Parses a whole JSON document; `None` when the bytes are not JSON (or nest too deep), so
+/// the payload is binary.
+pub fn parse(bytes: &[u8]) -> Option<Value> {
+    let mut scanner = Scanner::new(bytes);
+    scanner.skip_whitespace();
+    let value = scanner.build()?;
+    scanner.skip_whitespace();
+    (scanner.at == bytes.len()).then_some(value)
 }
 
-/// Whether `error` is the parser refusing to nest deeper than [`MAX_DEPTH`]; serde_json
-/// reports it only through its message.
-pub fn is_too_deep(error: &serde_json::Error) -> bool {
-    error.to_string().starts_with("recursion limit exceeded")
+/// The value of a JSON number as [`Scanner::number`] accepted it.
+pub(crate) fn number(text: &[u8]) -> Value {
+    let integer = !text.iter().any(|byte| matches!(byte, b'.' | b'e' | b'E'));
+    let Ok(text) = std::str::from_utf8(text) else { return Value::Undefined };
+    if integer && let Ok(int) = text.parse::<i64>() {
+        return Value::Int(int);
+    }
+    Value::from_decimal(Decimal::parse(text))
 }
 
-impl<'de> Deserialize<'de> for Value {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = Value;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::Int(value))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(i64::try_from(value).map_or(Value::Decimal(value as f64), Value::Int))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(Value::Decimal(value))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_owned()))
-    }
-
-    fn visit_string<E>(self, value: String) -> Result<Value, E> {
-        Ok(Value::String(value))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
+impl<'a> Scanner<'a> {
+    /// Reads and validates the value at the cursor; `None` when it is not valid JSON or nests
+    /// too deep.
+    pub(crate) fn build(&mut self) -> Option<Value> {
+        match self.peek()? {
+            b'{' => {
+                self.enter()?;
+                let mut object = Object::default();
+                if !self.close(b'}')? {
+                    loop {
+                        let key = self.key()?;
+                        self.skip_whitespace();
+                        self.eat(b':').ok()?;
+                        self.skip_whitespace();
+                        let value = self.build()?;
+                        // A repeated key keeps its first place and takes the last value.
+                        object.insert(key.into_owned(), value);
+                        if self.next_member(b'}')? {
+                            break;
+                        }
+                    }
+                }
+                Some(Value::Object(object))
+            }
+            b'[' => {
+                self.enter()?;
+                let mut items = Vec::new();
+                if !self.close(b']')? {
+                    loop {
+                        items.push(self.build()?);
+                        if self.next_member(b']')? {
+                            break;
+                        }
+                    }
+                }
+                Some(Value::Array(items))
+            }
+            b'"' => self.key().map(|text| Value::String(text.into_owned())),
+            b't' => self.literal(b"true").ok().map(|()| Value::Bool(true)),
+            b'f' => self.literal(b"false").ok().map(|()| Value::Bool(false)),
+            b'n' => self.literal(b"null").ok().map(|()| Value::Null),
+            _ => {
+                let start = self.at;
+                self.number().ok()?;
+                Some(number(self.bytes.get(start..self.at)?))
+            }
         }
-        Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut object = Object::with_capacity_and_hasher(map.size_hint().unwrap_or(0).min(4096), Default::default());
-        while let Some((key, value)) = map.next_entry::<String, Value>()? {
-            object.insert(key, value);
+    /// A string at the cursor, unescaped.
+    pub(crate) fn key(&mut self) -> Option<Cow<'a, str>> {
+        let (start, end, escaped) = self.string().ok()?;
+        if escaped {
+            let bytes: &'a [u8] = self.bytes;
+            let quoted = bytes.get(start - 1..end + 1)?;
+            serde_json::from_slice::<String>(quoted).ok().map(Cow::Owned)
+        } else {
+            let bytes: &'a [u8] = self.bytes;
+            std::str::from_utf8(bytes.get(start..end)?).ok().map(Cow::Borrowed)
         }
-        Ok(Value::Object(object))
+    }
+
+    /// Steps into a container, refusing one nesting too deep.
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        if self.too_deep() {
+            return None;
+        }
+        self.at += 1;
+        self.skip_whitespace();
+        Some(())
+    }
+
+    /// Closes an empty container; `Some(false)` when it has members.
+    fn close(&mut self, close: u8) -> Option<bool> {
+        if self.peek() == Some(close) {
+            self.at += 1;
+            self.depth -= 1;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// After a member: `Some(true)` at the container's end, `Some(false)` after a comma.
+    fn next_member(&mut self, close: u8) -> Option<bool> {
+        self.skip_whitespace();
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                self.skip_whitespace();
+                Some(false)
+            }
+            byte if byte == close => {
+                self.at += 1;
+                self.depth -= 1;
+                Some(true)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -88,25 +143,67 @@ impl<'de> Visitor<'de> for ValueVisitor {
 mod tests {
     use super::*;
 
-    #[test]
-    fn numbers_keep_their_kind() {
-        assert_eq!(parse(b"5").ok(), Some(Value::Int(5)));
-        assert_eq!(parse(b"5.0").ok(), Some(Value::Decimal(5.0)));
-        assert_eq!(parse(b"18446744073709551615").ok(), Some(Value::Decimal(18446744073709551615.0)));
-        assert!(parse(b"1e400").is_err());
+    fn decimal(text: &str) -> Value {
+        Value::Decimal(Decimal::parse(text).unwrap())
     }
 
     #[test]
-    fn deep_nesting_is_refused() {
+    fn numbers_are_exact() {
+        assert_eq!(parse(b"5"), Some(Value::Int(5)));
+        assert_eq!(parse(b"-0"), Some(Value::Int(0)));
+        assert_eq!(parse(b"5.0"), Some(decimal("5")));
+        assert_eq!(parse(b"18446744073709551615"), Some(decimal("18446744073709551615")));
+        assert_eq!(parse(b"0.1"), Some(decimal("0.1")));
+        assert_eq!(parse(b"1e400"), Some(decimal("1e400")));
+        assert_eq!(parse(br#"{"a": 1e1000, "b": 2}"#).map(|value| value.field("a")), Some(Value::Undefined));
+        assert_eq!(parse(br#"{"a": 1e1000, "b": 2}"#).map(|value| value.field("b")), Some(Value::Int(2)));
+    }
+
+    #[test]
+    fn what_is_not_json_is_refused() {
+        for text in [
+            &b""[..],
+            b"01",
+            b"1.",
+            b".5",
+            b"+1",
+            b"[1,]",
+            b"{\"a\":1,}",
+            b"{'a':1}",
+            b"\"a\x01\"",
+            b"\"\\ud800\"",
+            b"nul",
+            b"1 2",
+            b"\xff",
+            b"\"\xc3\"",
+        ] {
+            assert_eq!(parse(text), None, "{}", text.escape_ascii());
+        }
+        assert_eq!(parse(b" [1, \"\\u00e9\", true, null, {}] "), {
+            let items = vec![
+                Value::Int(1),
+                Value::String("é".into()),
+                Value::Bool(true),
+                Value::Null,
+                Value::Object(Object::default()),
+            ];
+            Some(Value::Array(items))
+        });
+    }
+
+    #[test]
+    fn deep_nesting_is_not_json() {
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(parse(deep.as_bytes()).is_err_and(|error| is_too_deep(&error)));
+        assert_eq!(parse(deep.as_bytes()), None);
+        let limit = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(parse(limit.as_bytes()), None);
         let fine = format!("{}{}", "[".repeat(MAX_DEPTH - 1), "]".repeat(MAX_DEPTH - 1));
-        assert!(parse(fine.as_bytes()).is_ok());
+        assert!(parse(fine.as_bytes()).is_some());
     }
 
     #[test]
     fn keys_keep_their_order_and_the_last_duplicate_wins() {
-        let Ok(Value::Object(object)) = parse(br#"{"b":1,"a":2,"b":3}"#) else { return };
+        let Some(Value::Object(object)) = parse(br#"{"b":1,"a":2,"b":3}"#) else { panic!("an object") };
         let keys: Vec<&String> = object.keys().collect();
         assert_eq!(keys, ["b", "a"]);
         assert_eq!(object.get("b"), Some(&Value::Int(3)));

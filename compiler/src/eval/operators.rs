@@ -1,7 +1,10 @@
 //! Operators and `cast`, following the type tables of `iotsql-semantics` §6 and §7.
 
+use bigdecimal::RoundingMode;
+
 use crate::check::functions::CastTarget;
-use crate::eval::value::{Number, Value, f64_to_i64};
+use crate::decimal::Decimal;
+use crate::eval::value::{Number, Value};
 use crate::syntax::ast::BinaryOp;
 use crate::version::SqlVersion;
 
@@ -31,7 +34,7 @@ pub(crate) fn equals(lhs: &Value, rhs: &Value) -> bool {
     match (lhs, rhs) {
         (Value::Int(l), Value::Int(r)) => l == r,
         (Value::Int(_) | Value::Decimal(_), Value::Int(_) | Value::Decimal(_)) => {
-            lhs.to_f64().zip(rhs.to_f64()).is_some_and(|(l, r)| l == r)
+            lhs.to_number().zip(rhs.to_number()).is_some_and(|(l, r)| l.to_decimal() == r.to_decimal())
         }
         (Value::String(l), Value::String(r)) => l == r,
         (Value::Bool(l), Value::Bool(r)) => l == r,
@@ -47,11 +50,10 @@ pub(crate) fn equals(lhs: &Value, rhs: &Value) -> bool {
 
 fn compare(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
     let (Some(l), Some(r)) = (lhs.to_number(), rhs.to_number()) else { return Value::Undefined };
-    let ordering = match (l, r) {
-        (Number::Int(l), Number::Int(r)) => Some(l.cmp(&r)),
-        _ => l.as_f64().partial_cmp(&r.as_f64()),
+    let ordering = match (&l, &r) {
+        (Number::Int(l), Number::Int(r)) => l.cmp(r),
+        _ => l.to_decimal().cmp(&r.to_decimal()),
     };
-    let Some(ordering) = ordering else { return Value::Undefined };
     Value::Bool(match op {
         BinaryOp::Lt => ordering.is_lt(),
         BinaryOp::Le => ordering.is_le(),
@@ -71,13 +73,15 @@ fn add(lhs: &Value, rhs: &Value, version: SqlVersion) -> Value {
 }
 
 /// `+ - * / %` on numbers. Strings that convert take part as Decimals; Int with Int stays
-/// Int unless it overflows 64 bits, when it continues as Decimal. Integer division truncates
-/// toward zero and `%` takes the sign of the dividend, as in Java; dividing by zero, and any
-/// result that is not a finite number, is Undefined.
+/// Int unless it leaves 64 bits, when it continues exactly as a (whole) Decimal. Integer
+/// division truncates toward zero and `%` takes the sign of the dividend, as in Java; Decimal
+/// results are rounded to 34 digits. Dividing by zero, and a result out of the Decimal range,
+/// is Undefined.
 fn arithmetic(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
     let involves_string = matches!(lhs, Value::String(_)) || matches!(rhs, Value::String(_));
     let (Some(l), Some(r)) = (lhs.to_number(), rhs.to_number()) else { return Value::Undefined };
-    if let (Number::Int(l), Number::Int(r), false) = (l, r, involves_string) {
+    if let (Number::Int(l), Number::Int(r), false) = (&l, &r, involves_string) {
+        let (l, r) = (*l, *r);
         let exact = match op {
             BinaryOp::Add => l.checked_add(r),
             BinaryOp::Sub => l.checked_sub(r),
@@ -91,23 +95,24 @@ fn arithmetic(op: BinaryOp, lhs: &Value, rhs: &Value) -> Value {
         if let Some(exact) = exact {
             return Value::Int(exact);
         }
+        // Past 64 bits: the exact result, as a whole Decimal (Ints hold 34 digits).
+        let (wide_l, wide_r) = (i128::from(l), i128::from(r));
+        let wide = match op {
+            BinaryOp::Add => wide_l + wide_r,
+            BinaryOp::Sub => wide_l - wide_r,
+            BinaryOp::Mul => wide_l * wide_r,
+            _ => wide_l / wide_r,
+        };
+        return Value::from_decimal(Decimal::from_i128(wide));
     }
-    let (l, r) = (l.as_f64(), r.as_f64());
-    let result = match op {
-        BinaryOp::Add => l + r,
-        BinaryOp::Sub => l - r,
-        BinaryOp::Mul => l * r,
-        BinaryOp::Div if r == 0.0 => return Value::Undefined,
-        BinaryOp::Div => l / r,
-        BinaryOp::Rem if r == 0.0 => return Value::Undefined,
-        _ => l % r,
-    };
-    decimal(result)
-}
-
-/// A Decimal result, or Undefined when it is not a finite number.
-pub(crate) fn decimal(value: f64) -> Value {
-    if value.is_finite() { Value::Decimal(value) } else { Value::Undefined }
+    let (l, r) = (l.to_decimal(), r.to_decimal());
+    Value::from_decimal(match op {
+        BinaryOp::Add => l.add(&r),
+        BinaryOp::Sub => l.sub(&r),
+        BinaryOp::Mul => l.mul(&r),
+        BinaryOp::Div => l.div(&r),
+        _ => l.rem(&r),
+    })
 }
 
 pub(crate) fn not(operand: &Value) -> Value {
@@ -116,35 +121,49 @@ pub(crate) fn not(operand: &Value) -> Value {
 
 pub(crate) fn negate(operand: &Value) -> Value {
     match operand {
-        Value::Int(int) => int.checked_neg().map_or(Value::Decimal(-(*int as f64)), Value::Int),
-        Value::Decimal(decimal) => Value::Decimal(-decimal),
-        Value::String(_) => operand.to_f64().map_or(Value::Undefined, |decimal| Value::Decimal(-decimal)),
+        Value::Int(int) => int.checked_neg().map_or_else(|| Value::Decimal(Decimal::from_i64(*int).neg()), Value::Int),
+        Value::Decimal(decimal) => Value::Decimal(decimal.neg()),
+        Value::String(_) => match operand.to_number() {
+            Some(number) => Value::Decimal(number.to_decimal().neg()),
+            None => Value::Undefined,
+        },
         _ => Value::Undefined,
     }
 }
 
 /// `cast(value AS target)` (§7). Unlike the implicit conversions, Booleans become 1 and 0,
-/// numbers become Booleans, and Null casts to Undefined.
+/// numbers become Booleans, and Null casts to Undefined. To Int, a Decimal and a numeric
+/// string are both truncated toward zero (Java's `RoundingMode.DOWN`, the conversion table's
+/// "truncated"), so `cast(-5.7 AS Int)` and `cast('-5.7' AS Int)` are both -5; past the 64-bit
+/// range the whole Decimal stays (an Int holds 34 digits). `Double` rounds to a double, as AWS
+/// documents; `Decimal` keeps 34 digits.
 pub(crate) fn cast(value: &Value, target: CastTarget, version: SqlVersion) -> Value {
     match target {
         CastTarget::String => value.to_text_in(version).map_or(Value::Undefined, Value::String),
         CastTarget::Int => match value {
             Value::Bool(flag) => Value::Int(i64::from(*flag)),
             Value::Int(int) => Value::Int(*int),
-            Value::Decimal(decimal) => f64_to_i64(decimal.floor()).map_or(Value::Undefined, Value::Int),
-            Value::String(_) => {
-                value.to_f64().and_then(|decimal| f64_to_i64(decimal.trunc())).map_or(Value::Undefined, Value::Int)
-            }
+            Value::Decimal(_) | Value::String(_) => match value.to_number() {
+                Some(number) => {
+                    let whole = number.to_decimal().to_integral(RoundingMode::Down);
+                    whole.to_i64().map_or(Value::Decimal(whole), Value::Int)
+                }
+                None => Value::Undefined,
+            },
             _ => Value::Undefined,
         },
-        CastTarget::Double | CastTarget::Decimal => match value {
-            Value::Bool(flag) => Value::Decimal(if *flag { 1.0 } else { 0.0 }),
-            _ => value.to_f64().map_or(Value::Undefined, decimal),
+        CastTarget::Double => match value {
+            Value::Bool(flag) => Value::from_f64(if *flag { 1.0 } else { 0.0 }),
+            _ => value.to_f64().map_or(Value::Undefined, Value::from_f64),
+        },
+        CastTarget::Decimal => match value {
+            Value::Bool(flag) => Value::Decimal(Decimal::from_i64(i64::from(*flag))),
+            _ => value.to_number().map_or(Value::Undefined, |number| Value::Decimal(number.to_decimal())),
         },
         CastTarget::Boolean => match value {
             Value::Bool(flag) => Value::Bool(*flag),
             Value::Int(int) => Value::Bool(*int != 0),
-            Value::Decimal(decimal) => Value::Bool(*decimal != 0.0),
+            Value::Decimal(decimal) => Value::Bool(!decimal.is_zero()),
             Value::String(_) => value.to_bool().map_or(Value::Undefined, Value::Bool),
             _ => Value::Undefined,
         },
@@ -163,27 +182,34 @@ mod tests {
         Value::String(text.to_owned())
     }
 
+    fn d(text: &str) -> Value {
+        Value::Decimal(Decimal::parse(text).unwrap())
+    }
+
     #[test]
     fn plus_concatenates_when_a_string_is_involved() {
         assert_eq!(bin(BinaryOp::Add, &s("5"), &Value::Int(1)), s("51"));
         assert_eq!(bin(BinaryOp::Add, &Value::Int(1), &s("a")), s("1a"));
         assert_eq!(bin(BinaryOp::Add, &Value::Bool(true), &s("x")), s("truex"));
         assert_eq!(bin(BinaryOp::Add, &Value::Null, &s("x")), Value::Undefined);
-        assert_eq!(bin(BinaryOp::Add, &Value::Int(2), &Value::Decimal(0.5)), Value::Decimal(2.5));
+        assert_eq!(bin(BinaryOp::Add, &Value::Int(2), &d("0.5")), d("2.5"));
+        assert_eq!(bin(BinaryOp::Add, &d("0.1"), &d("0.2")), d("0.3"));
         assert_eq!(bin(BinaryOp::Add, &Value::Bool(true), &Value::Int(1)), Value::Undefined);
     }
 
     #[test]
     fn arithmetic_table() {
-        assert_eq!(bin(BinaryOp::Sub, &s("5"), &Value::Int(3)), Value::Decimal(2.0));
+        assert_eq!(bin(BinaryOp::Sub, &s("5"), &Value::Int(3)), d("2"));
         assert_eq!(bin(BinaryOp::Sub, &s("a"), &Value::Int(1)), Value::Undefined);
         assert_eq!(bin(BinaryOp::Div, &Value::Int(7), &Value::Int(2)), Value::Int(3));
         assert_eq!(bin(BinaryOp::Div, &Value::Int(-7), &Value::Int(2)), Value::Int(-3));
         assert_eq!(bin(BinaryOp::Rem, &Value::Int(-7), &Value::Int(3)), Value::Int(-1));
         assert_eq!(bin(BinaryOp::Div, &Value::Int(1), &Value::Int(0)), Value::Undefined);
-        assert_eq!(bin(BinaryOp::Rem, &Value::Decimal(7.5), &Value::Int(2)), Value::Decimal(1.5));
-        assert_eq!(bin(BinaryOp::Mul, &Value::Int(i64::MAX), &Value::Int(2)), Value::Decimal(i64::MAX as f64 * 2.0));
-        assert_eq!(bin(BinaryOp::Div, &Value::Int(i64::MIN), &Value::Int(-1)), Value::Decimal(9.223372036854776e18));
+        assert_eq!(bin(BinaryOp::Rem, &d("7.5"), &Value::Int(2)), d("1.5"));
+        assert_eq!(bin(BinaryOp::Mul, &Value::Int(i64::MAX), &Value::Int(2)), d("18446744073709551614"));
+        assert_eq!(bin(BinaryOp::Add, &Value::Int(i64::MAX), &Value::Int(1)), d("9223372036854775808"));
+        assert_eq!(bin(BinaryOp::Div, &Value::Int(i64::MIN), &Value::Int(-1)), d("9223372036854775808"));
+        assert_eq!(bin(BinaryOp::Div, &d("2.5"), &Value::Int(3)), d("0.8333333333333333333333333333333333"));
     }
 
     #[test]
@@ -191,7 +217,8 @@ mod tests {
         assert_eq!(bin(BinaryOp::Gt, &s("10"), &s("9")), Value::Bool(true));
         assert_eq!(bin(BinaryOp::Gt, &s("abc"), &Value::Int(1)), Value::Undefined);
         assert_eq!(bin(BinaryOp::Eq, &Value::Int(1), &s("1")), Value::Bool(false));
-        assert_eq!(bin(BinaryOp::Eq, &Value::Int(1), &Value::Decimal(1.0)), Value::Bool(true));
+        assert_eq!(bin(BinaryOp::Eq, &Value::Int(1), &d("1.0")), Value::Bool(true));
+        assert_eq!(bin(BinaryOp::Gt, &d("9223372036854775808"), &Value::Int(i64::MAX)), Value::Bool(true));
         assert_eq!(bin(BinaryOp::Ne, &Value::Null, &Value::Null), Value::Bool(false));
         assert_eq!(bin(BinaryOp::Eq, &Value::Undefined, &Value::Int(1)), Value::Undefined);
         assert_eq!(bin(BinaryOp::Or, &s("True"), &Value::Bool(false)), Value::Bool(true));
@@ -202,12 +229,14 @@ mod tests {
     fn cast_table() {
         let v = SqlVersion::V2016_03_23;
         assert_eq!(cast(&s("5.7"), CastTarget::Int, v), Value::Int(5));
-        assert_eq!(cast(&Value::Decimal(-1.5), CastTarget::Int, v), Value::Int(-2));
-        assert_eq!(cast(&Value::Bool(true), CastTarget::Decimal, v), Value::Decimal(1.0));
+        assert_eq!(cast(&d("-1.5"), CastTarget::Int, v), Value::Int(-1));
+        assert_eq!(cast(&s("-1.5"), CastTarget::Int, v), Value::Int(-1));
+        assert_eq!(cast(&Value::Bool(true), CastTarget::Decimal, v), d("1"));
         assert_eq!(cast(&Value::Int(0), CastTarget::Boolean, v), Value::Bool(false));
         assert_eq!(cast(&Value::Null, CastTarget::String, v), Value::Undefined);
-        assert_eq!(cast(&Value::Decimal(1.5), CastTarget::String, v), s("1.5"));
-        assert_eq!(cast(&Value::Decimal(5.0), CastTarget::String, v), s("5"));
-        assert_eq!(cast(&Value::Decimal(5.0), CastTarget::String, SqlVersion::V2015_10_08), s("5.0"));
+        assert_eq!(cast(&d("1.5"), CastTarget::String, v), s("1.5"));
+        assert_eq!(cast(&d("5.0"), CastTarget::String, v), s("5"));
+        assert_eq!(cast(&d("5.0"), CastTarget::String, SqlVersion::V2015_10_08), s("5.0"));
+        assert_eq!(cast(&d("0.1"), CastTarget::Double, v), d("0.1"));
     }
 }

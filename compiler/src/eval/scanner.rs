@@ -1,11 +1,12 @@
-//! A validating JSON scanner that mirrors serde_json's acceptance rules, shared by the readers
-//! that pick planned parts out of a payload without parsing the rest.
+//! A validating JSON scanner, shared by every reader of payloads: the full parse
+//! (`json.rs`), and the readers that pick planned parts out of a payload without parsing the
+//! rest.
 
 use crate::eval::json::MAX_DEPTH;
 
-/// A validating JSON scanner that mirrors serde_json's acceptance rules: the same grammar,
-/// strings without control characters or lone surrogates, numbers that fit a double, and
-/// fewer than [`MAX_DEPTH`] nested containers.
+/// A validating JSON scanner: RFC 8259's grammar, strings without control characters or lone
+/// surrogates (as serde_json reads them), numbers of any magnitude, and fewer than
+/// [`MAX_DEPTH`] nested containers.
 pub(crate) struct Scanner<'a> {
     pub(crate) bytes: &'a [u8],
     pub(crate) at: usize,
@@ -107,7 +108,6 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     pub(crate) fn number(&mut self) -> Result<(), Stop> {
-        let start = self.at;
         let digits = |scanner: &mut Self| {
             let rest = scanner.bytes.get(scanner.at..).unwrap_or_default();
             let count = rest.iter().position(|byte| !byte.is_ascii_digit()).unwrap_or(rest.len());
@@ -130,8 +130,7 @@ impl<'a> Scanner<'a> {
                 return Err(Stop);
             }
         }
-        let exponent = matches!(self.peek(), Some(b'e' | b'E'));
-        if exponent {
+        if matches!(self.peek(), Some(b'e' | b'E')) {
             self.at += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.at += 1;
@@ -140,14 +139,7 @@ impl<'a> Scanner<'a> {
                 return Err(Stop);
             }
         }
-        // serde_json refuses numbers that overflow a double. Without an exponent that takes
-        // over 300 digits, so only such numbers are parsed to find out, by serde_json itself:
-        // near `f64::MAX` its rounding refuses some numbers a correctly rounded parse accepts.
-        if !exponent && self.at - start < 300 {
-            return Ok(());
-        }
-        let text = self.bytes.get(start..self.at).ok_or(Stop)?;
-        serde_json::from_slice::<f64>(text).map(|_| ()).map_err(|_| Stop)
+        Ok(())
     }
 
     /// Scans a string; returns its raw body (between the quotes) and whether it has escapes.

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use indexmap::IndexMap;
 
 use crate::check::types::is_numeric_string;
+use crate::decimal::Decimal;
 use crate::version::SqlVersion;
 
 /// An object: keys keep the order they were written in. foldhash is fast on short keys and
@@ -19,10 +20,11 @@ pub enum Value {
     Undefined,
     Null,
     Bool(bool),
-    /// A 64-bit integer; arithmetic that overflows it continues in Decimal.
+    /// An Int that fits 64 bits. Larger Ints (AWS's hold 34 digits) are whole Decimals, which
+    /// print as Ints under 2016-03-23.
     Int(i64),
-    /// A double; AWS's Decimals behave as doubles in practice (§19).
-    Decimal(f64),
+    /// A 34-digit decimal (`crate::decimal`).
+    Decimal(Decimal),
     String(String),
     Array(Vec<Value>),
     Object(Object),
@@ -31,17 +33,26 @@ pub enum Value {
 }
 
 /// A number after the standard conversion, or why there is none.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Number {
     Int(i64),
-    Decimal(f64),
+    Decimal(Decimal),
 }
 
 impl Number {
-    pub fn as_f64(self) -> f64 {
+    /// The nearest double, for the functions AWS documents as double precision.
+    pub fn as_f64(&self) -> f64 {
         match self {
-            Number::Int(int) => int as f64,
-            Number::Decimal(decimal) => decimal,
+            Number::Int(int) => *int as f64,
+            Number::Decimal(decimal) => decimal.to_f64(),
+        }
+    }
+
+    /// The exact value as a Decimal.
+    pub fn to_decimal(&self) -> Decimal {
+        match self {
+            Number::Int(int) => Decimal::from_i64(*int),
+            Number::Decimal(decimal) => decimal.clone(),
         }
     }
 
@@ -78,24 +89,37 @@ impl Value {
     pub fn to_number(&self) -> Option<Number> {
         match self {
             Value::Int(int) => Some(Number::Int(*int)),
-            Value::Decimal(decimal) => Some(Number::Decimal(*decimal)),
+            Value::Decimal(decimal) => Some(Number::Decimal(decimal.clone())),
             Value::String(text) => parse_numeric_string(text).map(Number::Decimal),
             _ => None,
         }
     }
 
-    /// The standard conversion to a Decimal.
+    /// The standard conversion to a Decimal, rounded to the nearest double: what the
+    /// functions AWS documents as double precision compute on.
     pub fn to_f64(&self) -> Option<f64> {
-        self.to_number().map(Number::as_f64)
+        self.to_number().map(|number| number.as_f64())
     }
 
     /// The conversion functions with Int parameters use: numbers and numeric strings rounded
-    /// down (toward negative infinity), as the function reference says of each of them.
+    /// down (toward negative infinity), as the function reference says of each of them; none
+    /// past the 64-bit range.
     pub fn to_int_floor(&self) -> Option<i64> {
         match self.to_number()? {
             Number::Int(int) => Some(int),
-            Number::Decimal(decimal) => f64_to_i64(decimal.floor()),
+            Number::Decimal(decimal) => decimal.to_integral(bigdecimal::RoundingMode::Floor).to_i64(),
         }
+    }
+
+    /// A double-precision result as a value: its shortest decimal form, or Undefined for an
+    /// infinity or NaN (`ln(0)`, `sqrt(-1)`).
+    pub fn from_f64(value: f64) -> Value {
+        Decimal::from_f64(value).map_or(Value::Undefined, Value::Decimal)
+    }
+
+    /// A Decimal result, or Undefined when there is none (out of range, division by zero).
+    pub fn from_decimal(value: Option<Decimal>) -> Value {
+        value.map_or(Value::Undefined, Value::Decimal)
     }
 
     /// The standard conversion to a Boolean: Booleans, and the strings `true`/`false` in any case.
@@ -114,7 +138,7 @@ impl Value {
         match self {
             Value::String(text) => Some(text.clone()),
             Value::Int(int) => Some(int.to_string()),
-            Value::Decimal(decimal) => format_decimal(*decimal, false),
+            Value::Decimal(decimal) => Some(decimal.to_text(false)),
             Value::Bool(flag) => Some(flag.to_string()),
             Value::Array(_) | Value::Object(_) => {
                 let mut out = String::new();
@@ -129,7 +153,7 @@ impl Value {
     pub fn to_text_in(&self, version: SqlVersion) -> Option<String> {
         let whole_as_int = version.has_2016_features();
         match self {
-            Value::Decimal(decimal) => format_decimal(*decimal, whole_as_int),
+            Value::Decimal(decimal) => Some(decimal.to_text(whole_as_int)),
             Value::Array(_) | Value::Object(_) => {
                 let mut out = String::new();
                 write_json(&mut out, self, whole_as_int).then_some(out)
@@ -147,9 +171,10 @@ impl Value {
     }
 }
 
-/// Parses a string under the numeric-string rule `^-?\d+(\.\d+)?((?i)E-?\d+)?$`.
-pub fn parse_numeric_string(text: &str) -> Option<f64> {
-    if is_numeric_string(text) { text.parse().ok() } else { None }
+/// Parses a string under the numeric-string rule `^-?\d+(\.\d+)?((?i)E-?\d+)?$`, as a
+/// Decimal; none out of AWS's range.
+pub fn parse_numeric_string(text: &str) -> Option<Decimal> {
+    if is_numeric_string(text) { Decimal::parse(text) } else { None }
 }
 
 /// `value` as an i64 when it is a whole number in range.
@@ -159,34 +184,8 @@ pub fn f64_to_i64(value: f64) -> Option<i64> {
         .then_some(value as i64)
 }
 
-/// Writes a Decimal the shortest way that reads back to the same double; `whole_as_int`
-/// prints whole numbers without a fraction (SQL version 2016-03-23). Non-finite values have
-/// no JSON form.
-pub fn format_decimal(value: f64, whole_as_int: bool) -> Option<String> {
-    let mut out = Vec::new();
-    write_decimal(&mut out, value, whole_as_int).then(|| String::from_utf8_lossy(&out).into_owned())
-}
-
-/// [`format_decimal`] appended to `out`, without allocating; false for a non-finite value.
-pub fn write_decimal(out: &mut Vec<u8>, value: f64, whole_as_int: bool) -> bool {
-    if !value.is_finite() {
-        return false;
-    }
-    if whole_as_int && let Some(int) = f64_to_i64(value) {
-        out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
-        return true;
-    }
-    if value == 0.0 && value.is_sign_negative() {
-        out.extend_from_slice(b"-0.0");
-    } else {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(value).as_bytes());
-    }
-    true
-}
-
 /// Writes `value` as compact JSON. Undefined object members and array items are left out;
-/// returns false when nothing can be written (the value itself is Undefined, binary or a
-/// non-finite number).
+/// returns false when nothing can be written (the value itself is Undefined or binary).
 pub fn write_json(out: &mut String, value: &Value, whole_as_int: bool) -> bool {
     match value {
         Value::Undefined | Value::Binary(_) => false,
@@ -202,13 +201,10 @@ pub fn write_json(out: &mut String, value: &Value, whole_as_int: bool) -> bool {
             let _ = write!(out, "{int}");
             true
         }
-        Value::Decimal(decimal) => match format_decimal(*decimal, whole_as_int) {
-            Some(text) => {
-                out.push_str(&text);
-                true
-            }
-            None => false,
-        },
+        Value::Decimal(decimal) => {
+            decimal.write(out, whole_as_int);
+            true
+        }
         Value::String(text) => {
             write_json_string(out, text);
             true
@@ -285,26 +281,16 @@ mod tests {
     #[test]
     fn standard_conversions() {
         assert_eq!(Value::String("-1.2".into()).to_f64(), Some(-1.2));
+        assert_eq!(Value::String("0.1".into()).to_number(), Some(Number::Decimal(Decimal::parse("0.1").unwrap())));
         assert_eq!(Value::String("+5".into()).to_f64(), None);
         assert_eq!(Value::String("5.7".into()).to_int_floor(), Some(5));
-        assert_eq!(Value::Decimal(-1.2).to_int_floor(), Some(-2));
+        assert_eq!(Value::Decimal(Decimal::parse("-1.2").unwrap()).to_int_floor(), Some(-2));
         assert_eq!(Value::String("TRUE".into()).to_bool(), Some(true));
         assert_eq!(Value::Int(1).to_bool(), None);
         assert_eq!(Value::Bool(false).to_text().as_deref(), Some("false"));
         assert_eq!(Value::Null.to_text(), None);
         let array = Value::Array(vec![Value::String("a".into()), Value::Int(1), Value::Null]);
         assert_eq!(array.to_text().as_deref(), Some(r#"["a",1,null]"#));
-    }
-
-    #[test]
-    #[expect(clippy::excessive_precision, reason = "the numbers as a device sent them, from §19")]
-    fn numbers_print_shortest_and_whole_decimals_as_ints() {
-        assert_eq!(format_decimal(36.903999599999999, true).as_deref(), Some("36.9039996"));
-        assert_eq!(format_decimal(-25.2632837000000772, true).as_deref(), Some("-25.263283700000077"));
-        assert_eq!(format_decimal(5.0, true).as_deref(), Some("5"));
-        assert_eq!(format_decimal(5.0, false).as_deref(), Some("5.0"));
-        assert_eq!(format_decimal(f64::NAN, true), None);
-        assert_eq!(format_decimal(1e300, true).as_deref(), Some("1e300"));
     }
 
     #[test]

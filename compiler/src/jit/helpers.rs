@@ -14,6 +14,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use super::slots::{BOOL, CONTAINER, DECIMAL, INT, MISSING, NULL, NUMERIC_STRING, STRING, Slot};
 use super::{FALSE, TRUE, UNDEFINED};
 use crate::check::functions::{CastTarget, Function};
+use crate::decimal::Decimal;
 use crate::eval::value::{self, Value};
 use crate::eval::{Environment, Message, Rule, Scope, functions, insert_at, json, operators};
 use crate::syntax::ast::{BinaryOp, Query};
@@ -222,7 +223,15 @@ fn write_slot(emitter: &mut Emitter<'_>, slot: &Slot) -> bool {
                     emitter.out.extend_from_slice(fraction);
                     true
                 }
-                None => value::write_decimal(emitter.out, slot.float, emitter.whole_as_int),
+                None => match text.and_then(|text| std::str::from_utf8(text).ok()).and_then(Decimal::parse) {
+                    Some(decimal) => {
+                        let mut out = String::new();
+                        decimal.write(&mut out, emitter.whole_as_int);
+                        emitter.out.extend_from_slice(out.as_bytes());
+                        true
+                    }
+                    None => false,
+                },
             }
         }
         STRING | NUMERIC_STRING => match slot_text(emitter, slot) {
@@ -256,7 +265,7 @@ fn write_slot(emitter: &mut Emitter<'_>, slot: &Slot) -> bool {
 
 /// Parses JSON text the scan already validated and writes it back the interpreter's way.
 fn write_parsed(emitter: &mut Emitter<'_>, text: &[u8]) -> bool {
-    let value = json::parse(text).unwrap_or_else(|_| {
+    let value = json::parse(text).unwrap_or_else(|| {
         emitter.failed = true;
         Value::Undefined
     });
@@ -336,7 +345,16 @@ pub(crate) extern "C" fn v_slot(ctx: *mut c_void, slot_pointer: *const Slot) {
         let slot = slot(slot_pointer);
         let value = match slot.kind {
             INT => Value::Int(slot.int),
-            DECIMAL => Value::Decimal(slot.float),
+            DECIMAL => {
+                let text = slot.start.checked_add(slot.len).and_then(|end| emitter.payload.get(slot.start..end));
+                match text.and_then(|text| std::str::from_utf8(text).ok()).and_then(Decimal::parse) {
+                    Some(decimal) => Value::Decimal(decimal),
+                    None => {
+                        emitter.failed = true;
+                        Value::Undefined
+                    }
+                }
+            }
             STRING | NUMERIC_STRING => match slot_text(emitter, slot) {
                 Some(text) => Value::String(text.into_owned()),
                 None => {
@@ -348,8 +366,8 @@ pub(crate) extern "C" fn v_slot(ctx: *mut c_void, slot_pointer: *const Slot) {
             BOOL => Value::Bool(slot.int != 0),
             CONTAINER => {
                 let text = slot.start.checked_add(slot.len).and_then(|end| emitter.payload.get(slot.start..end));
-                match text.map(json::parse) {
-                    Some(Ok(value)) => value,
+                match text.and_then(json::parse) {
+                    Some(value) => value,
                     _ => {
                         emitter.failed = true;
                         Value::Undefined
@@ -557,7 +575,7 @@ pub(crate) extern "C" fn v_payload(ctx: *mut c_void, raw: i64) {
         let value = if raw != 0 {
             Value::Binary(emitter.payload.to_vec())
         } else {
-            json::parse(emitter.payload).unwrap_or_else(|_| {
+            json::parse(emitter.payload).unwrap_or_else(|| {
                 emitter.failed = true;
                 Value::Undefined
             })
@@ -608,7 +626,7 @@ pub(crate) extern "C" fn emit_built(ctx: *mut c_void, data_pointer: *const Data)
         for item in items {
             match item {
                 None => match json::parse(emitter.payload) {
-                    Ok(Value::Object(object)) => output.extend(object),
+                    Some(Value::Object(object)) => output.extend(object),
                     _ => emitter.failed = true,
                 },
                 Some(path) => {
@@ -633,7 +651,7 @@ pub(crate) extern "C" fn v_query(ctx: *mut c_void, data_pointer: *const Data) {
             emitter.failed = true;
             return;
         };
-        let Ok(payload) = json::parse(emitter.payload) else {
+        let Some(payload) = json::parse(emitter.payload) else {
             emitter.failed = true;
             return;
         };
@@ -652,7 +670,7 @@ pub(crate) extern "C" fn v_query(ctx: *mut c_void, data_pointer: *const Data) {
 #[cfg(test)]
 mod tests {
     use super::canonical_decimal;
-    use crate::eval::value::write_decimal;
+    use crate::decimal::Decimal;
 
     #[test]
     fn payload_decimals_are_copied_only_when_they_print_the_same() {
@@ -694,11 +712,9 @@ mod tests {
         for text in &texts {
             let Some((sign, whole, fraction)) = canonical_decimal(text.as_bytes()) else { continue };
             let copied = [sign, whole, b".", fraction].concat();
-            let value: f64 = text.parse().unwrap_or(f64::NAN);
+            let value = Decimal::parse(text).unwrap();
             for whole_as_int in [true, false] {
-                let mut printed = Vec::new();
-                assert!(write_decimal(&mut printed, value, whole_as_int));
-                assert_eq!(String::from_utf8_lossy(&copied), String::from_utf8_lossy(&printed), "{text}");
+                assert_eq!(String::from_utf8_lossy(&copied), value.to_text(whole_as_int), "{text}");
             }
         }
         assert!(canonical_decimal(b"55.20").is_some() && canonical_decimal(b"0.00001").is_none());

@@ -6,7 +6,7 @@ use crate::check::functions::{self as catalogue, CastTarget};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::eval::access_plan::static_path;
 use crate::eval::value::{self, Value};
-use crate::eval::{flat_keys, operators, output_key};
+use crate::eval::{flat_keys, output_key};
 use crate::span::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
 use crate::version::SqlVersion;
@@ -422,7 +422,7 @@ fn constant(expr: &Expr, version: SqlVersion) -> Option<Value> {
             Value::String(version.as_str().to_owned())
         }
         ExprKind::Integer(int) => Value::Int(*int),
-        ExprKind::Decimal(decimal) => operators::decimal(*decimal),
+        ExprKind::Decimal(decimal) => Value::from_decimal(decimal.clone()),
         ExprKind::String(text) => Value::String(text.value.clone()),
         ExprKind::Boolean(flag) => Value::Bool(*flag),
         ExprKind::Null => Value::Null,
@@ -430,15 +430,23 @@ fn constant(expr: &Expr, version: SqlVersion) -> Option<Value> {
     })
 }
 
+/// A Decimal literal compiled code compares as a double: one of at most 15 significant digits
+/// well inside the double range, whose double orders exactly as the decimal does against the
+/// payload numbers slots hold. Others are compared by the interpreter's 34-digit rules.
+fn comparable_literal(decimal: &crate::decimal::Decimal) -> Option<f64> {
+    (decimal.significant_digits() <= 15 && (-300..=300).contains(&decimal.adjusted_exponent()))
+        .then(|| decimal.to_f64())
+}
+
 fn literal(expr: &Expr) -> Option<Literal> {
     match &expr.kind {
         ExprKind::Integer(int) => Some(Literal::Int(*int)),
-        ExprKind::Decimal(decimal) if decimal.is_finite() => Some(Literal::Decimal(*decimal)),
+        ExprKind::Decimal(Some(decimal)) => comparable_literal(decimal).map(Literal::Decimal),
         ExprKind::String(text) => Some(Literal::Text(text.value.clone())),
         ExprKind::Boolean(flag) => Some(Literal::Bool(*flag)),
         ExprKind::Unary { op: UnaryOp::Neg, operand } => match operand.kind {
             ExprKind::Integer(int) => int.checked_neg().map(Literal::Int),
-            ExprKind::Decimal(decimal) if decimal.is_finite() => Some(Literal::Decimal(-decimal)),
+            ExprKind::Decimal(Some(ref decimal)) => comparable_literal(&decimal.neg()).map(Literal::Decimal),
             _ => None,
         },
         _ => None,

@@ -9,9 +9,8 @@
 
 use std::collections::HashMap;
 
-use crate::eval::json;
 use crate::eval::scanner::{Scanner, Stop};
-use crate::eval::value::{Value, parse_numeric_string};
+use crate::eval::value::parse_numeric_string;
 
 pub(crate) const MISSING: u8 = 0;
 pub(crate) const INT: u8 = 1;
@@ -220,7 +219,10 @@ impl Fill<'_, '_> {
                     parse_numeric_string(std::str::from_utf8(raw).map_err(|_| Stop)?)
                 };
                 slot.kind = if numeric.is_some() { NUMERIC_STRING } else { STRING };
-                slot.float = numeric.unwrap_or_default();
+                slot.float = match &numeric {
+                    Some(decimal) => comparable(decimal).ok_or(Stop)?,
+                    None => 0.0,
+                };
                 slot.escaped = u8::from(escaped);
                 slot.start = body;
                 slot.len = end - body;
@@ -240,9 +242,8 @@ impl Fill<'_, '_> {
                 self.scanner.number()?;
                 let text = self.scanner.bytes.get(start..self.scanner.at).ok_or(Stop)?;
                 match number(text).ok_or(Stop)? {
-                    Value::Int(int) => (slot.kind, slot.int) = (INT, int),
-                    Value::Decimal(decimal) => (slot.kind, slot.float) = (DECIMAL, decimal),
-                    _ => return Err(Stop),
+                    SlotNumber::Int(int) => (slot.kind, slot.int) = (INT, int),
+                    SlotNumber::Decimal(decimal) => (slot.kind, slot.float) = (DECIMAL, decimal),
                 }
             }
         }
@@ -261,44 +262,70 @@ impl SlotBuffer {
     }
 }
 
-/// The value of a JSON number (as the scanner accepted it) exactly as the full parse reads
-/// it. Integers of up to 18 digits and decimals of up to 15 digits without an exponent are
-/// converted here: a decimal's digits and its power of ten are then exact doubles, so one
-/// division rounds correctly, as the full parse does. Everything else (`-0`, exponents, long
-/// numbers) goes through the full parser.
-fn number(text: &[u8]) -> Option<Value> {
+/// A number as a slot holds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum SlotNumber {
+    Int(i64),
+    /// A Decimal whose double is exact enough to compare: see [`number`].
+    Decimal(f64),
+}
+
+/// The largest magnitude of an Int slot: every Int up to it is exactly a double, so compiled
+/// comparisons with Decimal literals (done as doubles) are exact.
+const MAX_EXACT_INT: i64 = 1 << 53;
+
+/// A JSON number (as the scanner accepted it) as compiled code can compare it exactly, or
+/// `None` when it needs the interpreter's 34-digit arithmetic. Ints of up to 2^53 and
+/// decimals of up to 15 significant digits without an exponent qualify: the double of such a
+/// decimal is the correctly rounded one (its digits and its power of ten are exact doubles,
+/// and one division rounds once), and two distinct decimals of at most 15 digits never round
+/// to the same double, so comparing doubles compares the decimals.
+pub(crate) fn number(text: &[u8]) -> Option<SlotNumber> {
     let (negative, unsigned) = match text.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, text),
     };
     let mut digits: i64 = 0;
-    let mut count = 0;
+    let mut significant = 0;
     let mut fraction_digits = None;
     for &byte in unsigned {
         match byte {
-            b'0'..=b'9' if count < 18 => {
+            b'0'..=b'9' => {
+                if significant > 0 || byte != b'0' {
+                    significant += 1;
+                }
+                // Past 18 digits an i64 could overflow; such numbers are refused anyway.
+                if significant > 18 {
+                    return None;
+                }
                 digits = digits * 10 + i64::from(byte - b'0');
-                count += 1;
                 if let Some(fraction) = &mut fraction_digits {
                     *fraction += 1;
                 }
             }
             b'.' if fraction_digits.is_none() => fraction_digits = Some(0),
-            _ => return json::parse(text).ok(),
+            _ => return None,
         }
     }
     match fraction_digits {
-        None if !(negative && digits == 0) => Some(Value::Int(if negative { -digits } else { digits })),
-        Some(fraction) if count <= 15 => {
-            // Negated after dividing, so `-0.0` keeps its sign.
+        None if digits <= MAX_EXACT_INT => Some(SlotNumber::Int(if negative { -digits } else { digits })),
+        None => None,
+        Some(_) if significant > 15 => None,
+        Some(fraction) => {
             let magnitude = digits as f64 / POWERS_OF_TEN.get(fraction)?;
-            Some(Value::Decimal(if negative { -magnitude } else { magnitude }))
+            Some(SlotNumber::Decimal(if negative { -magnitude } else { magnitude }))
         }
-        _ => json::parse(text).ok(),
     }
 }
 
-/// 10^0 through 10^15, each exact as a double.
+/// A numeric string's value as a double compiled code can compare exactly (as for
+/// [`number`]: at most 15 significant digits, an exponent far from the double's limits), or
+/// `None` when the interpreter must compare it.
+fn comparable(decimal: &crate::decimal::Decimal) -> Option<f64> {
+    (decimal.significant_digits() <= 15 && (-300..=300).contains(&decimal.adjusted_exponent()))
+        .then(|| decimal.to_f64())
+}
+
 const POWERS_OF_TEN: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
 
 #[cfg(test)]
@@ -314,38 +341,51 @@ mod tests {
         (tree, ids)
     }
 
+    /// A number a slot takes has the value the full parse gives it; the others (exponents,
+    /// long numbers, Ints past 2^53) are left to the interpreter.
     #[test]
-    fn numbers_read_as_the_full_parse_reads_them() {
-        for text in [
+    fn slot_numbers_are_exact_or_refused() {
+        use crate::decimal::Decimal;
+        use crate::eval::{json, value::Value};
+        let taken = [
             "0",
             "-0",
             "17",
             "-42",
             "55.20",
             "-0.0",
+            "0.1",
+            "-0.000",
+            "99999999999999.9",
+            "123456789.012345",
+            "0.000000000000001",
+            "9007199254740992",
+        ];
+        for text in taken {
+            let slotted = number(text.as_bytes()).unwrap_or_else(|| panic!("{text} is taken"));
+            match (slotted, json::parse(text.as_bytes())) {
+                (SlotNumber::Int(int), Some(Value::Int(full))) => assert_eq!(int, full, "{text}"),
+                (SlotNumber::Decimal(float), Some(Value::Decimal(full))) => {
+                    assert_eq!(Decimal::from_f64(float), Some(full.clone()), "{text}");
+                }
+                (SlotNumber::Decimal(float), Some(Value::Int(full))) => assert_eq!(float, full as f64, "{text}"),
+                (slotted, full) => panic!("{text}: {slotted:?} against {full:?}"),
+            }
+        }
+        let refused = [
             "1e2",
             "1E-2",
-            "0.1",
-            "123456789012345678",
-            "1234567890123456789",
-            "9223372036854775807",
+            "9007199254740993",
             "9223372036854775808",
-            "-9223372036854775809",
             "18446744073709551616",
             "0.30000000000000004",
-            "-0.000",
             "3.141592653589793238",
             "1234567.891011121314",
-            "-55.20",
-            "0.1",
-            "-0.5",
-            "999999999999999.9",
-            "123456789.012345",
             "4503599627370497.5",
-            "0.000000000000001",
-        ] {
-            let full = json::parse(text.as_bytes()).ok();
-            assert_eq!(format!("{:?}", number(text.as_bytes())), format!("{full:?}"), "{text}");
+            "999999999999999.9",
+        ];
+        for text in refused {
+            assert_eq!(number(text.as_bytes()), None, "{text}");
         }
     }
 

@@ -76,7 +76,9 @@ pub struct Expr {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     Integer(i64),
-    Decimal(f64),
+    /// A number with a fraction or an exponent, or an integer past 64 bits; `None` when it is
+    /// outside the Decimal range (reported, and Undefined when evaluated).
+    Decimal(Option<crate::decimal::Decimal>),
     String(StringLit),
     Boolean(bool),
     Null,

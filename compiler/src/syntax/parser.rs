@@ -5,6 +5,7 @@ use std::rc::Rc;
 
 use lalrpop_util::{ErrorRecovery, ParseError};
 
+use crate::decimal::Decimal;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp};
@@ -114,21 +115,28 @@ impl ParseState<'_> {
         StringLit { value: lexer::unescape(quoted), span: Span::new(l, r) }
     }
 
+    /// An integer literal: an Int when it fits 64 bits, else a whole Decimal (AWS's Ints hold
+    /// 34 digits, which a whole Decimal of at most 34 digits keeps exactly).
     pub(crate) fn integer(&mut self, l: usize, r: usize, text: &str) -> Expr {
         let span = Span::new(l, r);
         match text.parse::<i64>() {
             Ok(value) => Expr::leaf(ExprKind::Integer(value), span),
-            Err(_) => {
-                self.diagnostics.push(out_of_range(span, text));
-                Expr::leaf(ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)), span)
-            }
+            Err(_) => self.big_number(span, text),
         }
     }
 
     pub(crate) fn decimal(&mut self, l: usize, r: usize, text: &str) -> Expr {
-        // The lexer only produces digit strings with an optional fraction and exponent, which
-        // always parse; an exponent past the f64 range reads as infinity.
-        Expr::leaf(ExprKind::Decimal(text.parse().unwrap_or(f64::INFINITY)), Span::new(l, r))
+        self.big_number(Span::new(l, r), text)
+    }
+
+    /// A literal read as a Decimal, with a warning when it has more digits than a Decimal
+    /// keeps or lies outside its range.
+    fn big_number(&mut self, span: Span, text: &str) -> Expr {
+        let value = Decimal::parse(text);
+        if let Some(diagnostic) = number_warning(span, text, value.as_ref()) {
+            self.diagnostics.push(diagnostic);
+        }
+        Expr::leaf(ExprKind::Decimal(value), span)
     }
 
     /// Folds the sign into a number literal, so `-9223372036854775808` is the smallest Int and
@@ -139,21 +147,23 @@ impl ParseState<'_> {
             ExprKind::Integer(value) if value != i64::MIN => Expr::leaf(ExprKind::Integer(-value), span),
             ExprKind::Decimal(value) => {
                 let digits = self.source.get(operand.span.start..operand.span.end).unwrap_or_default();
+                let text = format!("-{digits}");
+                if let Ok(value) = text.parse::<i64>() {
+                    return Expr::leaf(ExprKind::Integer(value), span);
+                }
                 // The literal was reduced just before its sign, so its warning, if any, is the
                 // last one; looking further back would cost a scan per negative number.
-                let warned = self
-                    .diagnostics
-                    .last()
-                    .is_some_and(|d| d.code == Code::IntegerOutOfRange && d.span() == operand.span);
+                let warned = self.diagnostics.last().is_some_and(|d| {
+                    matches!(d.code, Code::IntegerOutOfRange | Code::NumberOutOfRange) && d.span() == operand.span
+                });
+                let value = value.map(|value| value.neg());
                 if warned {
                     self.diagnostics.pop();
-                    let text = format!("-{digits}");
-                    if let Ok(value) = text.parse::<i64>() {
-                        return Expr::leaf(ExprKind::Integer(value), span);
+                    if let Some(diagnostic) = number_warning(span, &text, value.as_ref()) {
+                        self.diagnostics.push(diagnostic);
                     }
-                    self.diagnostics.push(out_of_range(span, &text));
                 }
-                Expr::leaf(ExprKind::Decimal(-value), span)
+                Expr::leaf(ExprKind::Decimal(value), span)
             }
             _ => self.unary(l, r, UnaryOp::Neg, operand),
         }
@@ -246,10 +256,31 @@ impl ParseState<'_> {
     }
 }
 
-fn out_of_range(span: Span, text: &str) -> Diagnostic {
-    Diagnostic::warning(Code::IntegerOutOfRange, span, format!("`{text}` does not fit in a 64-bit integer"))
-        .with_label("read as a Decimal")
-        .with_help("integers hold 64 bits here; larger numbers are Decimals, with about 16 significant digits")
+/// Why a number literal does not keep its exact value, if it does not: more significant
+/// digits than a Decimal keeps (34), or a magnitude outside AWS's Decimal range.
+fn number_warning(span: Span, text: &str, value: Option<&Decimal>) -> Option<Diagnostic> {
+    let quoted =
+        if text.len() > 40 { format!("{}...", &text[..text.floor_char_boundary(40)]) } else { text.to_owned() };
+    let Some(value) = value else {
+        return Some(
+            Diagnostic::warning(Code::NumberOutOfRange, span, format!("`{quoted}` is outside the Decimal range"))
+                .with_label("evaluates to Undefined")
+                .with_help("AWS IoT SQL Decimals lie between 1E-999 and 9.999...E999 in magnitude (or are 0)"),
+        );
+    };
+    let significant =
+        text.split(['e', 'E']).next().unwrap_or_default().chars().filter(char::is_ascii_digit).collect::<String>();
+    let significant = significant.trim_start_matches('0').trim_end_matches('0').len();
+    (significant > crate::decimal::PRECISION as usize).then(|| {
+        let code = if value.is_integer() && !text.contains(['.', 'e', 'E']) {
+            Code::IntegerOutOfRange
+        } else {
+            Code::NumberOutOfRange
+        };
+        Diagnostic::warning(code, span, format!("`{quoted}` has more than 34 significant digits"))
+            .with_label(format!("read as {}", value.to_text(true)))
+            .with_help("AWS IoT SQL keeps 34 significant digits of a number, rounding half to even")
+    })
 }
 
 fn max_depth(exprs: &[Expr]) -> u32 {

@@ -153,8 +153,7 @@ pub(crate) fn parse_stubs(pairs: &[String]) -> Result<HashMap<String, Value>, St
         let function = functions::lookup(&name)
             .filter(|function| function.determinism == Determinism::External || function.name == "decode")
             .ok_or_else(|| format!("--stub `{name}`: not a function that calls another AWS service (aws_lambda, get_dynamodb, get_thing_shadow, get_secret, get_registry_data, machinelearning_predict, or decode for protobuf)"))?;
-        let value =
-            eval::json::parse(json.as_bytes()).map_err(|error| format!("--stub {name}: invalid JSON: {error}"))?;
+        let value = eval::json::parse(json.as_bytes()).ok_or_else(|| format!("--stub {name}: not JSON"))?;
         stubs.insert(function.name.to_owned(), value);
     }
     Ok(stubs)

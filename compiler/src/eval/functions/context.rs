@@ -24,7 +24,7 @@ pub(crate) fn call(function: &Function, args: &[Value], scope: &Scope<'_>) -> Re
             None => Value::String(uuid::Uuid::new_v4().to_string()),
         },
         ("newuuid", []) => Value::String(uuid::Uuid::new_v4().to_string()),
-        ("rand", []) => Value::Decimal(fastrand::f64()),
+        ("rand", []) => Value::from_f64(fastrand::f64()),
         ("topic", []) => Value::String(scope.topic.to_owned()),
         ("topic", [level]) => topic_level(scope.topic, level),
         ("get", [collection, key]) => get(collection, key),
@@ -35,8 +35,8 @@ pub(crate) fn call(function: &Function, args: &[Value], scope: &Scope<'_>) -> Re
         ("isNull", [value]) => Value::Bool(matches!(value, Value::Null)),
         ("isUndefined", [value]) => Value::Bool(value.is_undefined()),
         ("nanvl", [value, fallback]) => match value {
+            // A result that is not a number (`sqrt(-1)`) is Undefined here, so that covers NaN.
             Value::Undefined | Value::Null => fallback.clone(),
-            Value::Decimal(decimal) if decimal.is_nan() => fallback.clone(),
             value => value.clone(),
         },
         ("transform", [mode, object, array]) => transform(mode, object, array),

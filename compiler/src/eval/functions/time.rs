@@ -1222,11 +1222,11 @@ mod tests {
         let pattern = s("yyyy-MM-dd HH:mm:ss.SSS");
         let run = |millis: Value| call("parse_time", &[pattern.clone(), millis]).unwrap();
         assert_eq!(run(s("100000000")), s("1970-01-02 03:46:40.000"));
-        assert_eq!(run(Value::Decimal(1.9)), s("1970-01-01 00:00:00.001"));
-        assert_eq!(run(Value::Decimal(-0.5)), s("1969-12-31 23:59:59.999"));
+        assert_eq!(run(Value::from_f64(1.9)), s("1970-01-01 00:00:00.001"));
+        assert_eq!(run(Value::from_f64(-0.5)), s("1969-12-31 23:59:59.999"));
         assert_eq!(run(Value::Int(-62_135_596_800_001)), s("0000-12-31 23:59:59.999"));
         assert_eq!(format_utc("yyyy G YYYY", -62_135_596_800_001), s("0000 BC 0001"));
-        for bad in [Value::Null, Value::Undefined, Value::Bool(true), s("abc"), Value::Decimal(1e300)] {
+        for bad in [Value::Null, Value::Undefined, Value::Bool(true), s("abc"), Value::from_f64(1e300)] {
             assert_eq!(run(bad), Value::Undefined);
         }
         for bad in [Value::Null, Value::Undefined, Value::Int(5)] {
@@ -1456,10 +1456,10 @@ mod tests {
             Value::Int(i64::MIN),
             Value::Int(1_000_000_000_000_000_000),
             Value::Int(-1_000_000_000_000_000_000),
-            Value::Decimal(1e18),
-            Value::Decimal(-1e18),
-            Value::Decimal(f64::NAN),
-            Value::Decimal(f64::INFINITY),
+            Value::from_f64(1e18),
+            Value::from_f64(-1e18),
+            Value::from_f64(f64::NAN),
+            Value::from_f64(f64::INFINITY),
             s("9223372036854775807"),
         ];
         let zones = ["UTC", "America/Belize", "+14:00", "-23:59", "Pacific/Kiritimati", "Etc/GMT-14"];
