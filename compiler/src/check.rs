@@ -27,6 +27,9 @@ use types::Types;
 /// The longest `@variable` name AWS accepts.
 pub const MAX_VARIABLE_NAME: usize = 64;
 
+/// AWS's limit on the variables one SET clause assigns.
+pub const MAX_VARIABLES: usize = 10;
+
 /// A statement with everything found while parsing and checking it.
 #[derive(Clone, Debug)]
 pub struct Checked {
@@ -128,6 +131,18 @@ impl<'a> Checker<'a> {
         for assignment in &statement.set {
             self.assigned_later.entry(assignment.variable.text.clone()).or_insert(assignment.variable.span);
         }
+        if let Some(extra) = statement.set.get(MAX_VARIABLES) {
+            let count = statement.set.len();
+            self.report(Code::TooManyVariables, |_| {
+                Diagnostic::error(
+                    Code::TooManyVariables,
+                    extra.variable.span,
+                    format!("SET assigns {count} variables, more than {MAX_VARIABLES}"),
+                )
+                .with_label(format!("variable {} of {count}", MAX_VARIABLES + 1))
+                .with_help(format!("AWS allows {MAX_VARIABLES} variables per statement; compute the rest in place"))
+            });
+        }
         for assignment in &statement.set {
             let name = &assignment.variable;
             let length = name.text.chars().count();
@@ -198,6 +213,13 @@ impl<'a> Checker<'a> {
                 for item in items {
                     let SelectItem::Expr { expr, alias } = item else { continue };
                     self.expr(expr);
+                    // An unaliased object literal writes its own keys into the output.
+                    if let (ExprKind::Object(entries), None) = (&expr.kind, alias) {
+                        for (key, _) in entries {
+                            self.duplicate_key(&mut keys, KeyPath::Name(&key.value), key.span);
+                        }
+                        continue;
+                    }
                     if let Some(key) = self.output_key(expr, alias.as_ref()) {
                         self.duplicate_key(&mut keys, key, alias.as_ref().map_or(expr.span, |alias| alias.span));
                     }
@@ -439,6 +461,7 @@ impl<'a> Checker<'a> {
                     "`<`, `<=`, `>` and `>=` compare numbers and numeric strings only"
                 }
                 BinaryOp::Add => "`+` adds numbers, or joins strings when either side is a string",
+                BinaryOp::In => "`x IN arr` looks for `x` among the elements of an array",
                 BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
                     "arithmetic takes numbers, or strings that read as numbers such as '12.5'"
                 }
@@ -578,8 +601,8 @@ impl<'a> Checker<'a> {
         if problem.unsupported {
             self.report(Code::UnsupportedRegex, |_| {
                 Diagnostic::error(Code::UnsupportedRegex, span, format!("regular expression cannot run here: {}", problem.message))
-                    .with_label("Java-only construct")
-                    .with_help("iotrules runs regular expressions in linear time; rewrite the pattern without backreferences, lookaround, possessive quantifiers or atomic groups")
+                    .with_label("not available in iotrules' engine")
+                    .with_help("rewrite the pattern without this construct; lookaround, backreferences, atomic groups and possessive quantifiers all run")
             });
         } else {
             self.report(Code::InvalidRegex, |_| {
@@ -681,12 +704,24 @@ impl<'a> Checker<'a> {
 
     fn query(&mut self, query: &Query, span: Span) -> Types {
         self.require_2016(span, "nested queries");
-        self.expr(&query.from);
-        self.select(&query.select, false);
+        let source = if query.from.kind == ExprKind::Payload { Types::ARRAY } else { self.expr(&query.from) };
+        let selected = self.select(&query.select, false);
         if let Some(condition) = &query.where_clause {
             self.where_clause(condition, false);
         }
-        Types::ARRAY
+        // An array source gives an array of results; an object gives its one result (or
+        // Undefined when WHERE drops it); anything else gives Undefined.
+        let mut result = Types::NONE;
+        if source.contains(Types::ARRAY) {
+            result = result | Types::ARRAY;
+        }
+        if source.contains(Types::OBJECT) {
+            result = result | selected | Types::UNDEFINED;
+        }
+        if !source.is_subset_of(Types::ARRAY.union(Types::OBJECT)) {
+            result = result | Types::UNDEFINED;
+        }
+        result
     }
 
     fn require_2016(&mut self, span: Span, feature: &str) {

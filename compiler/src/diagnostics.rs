@@ -119,6 +119,8 @@ codes! {
     DuplicateVariable = "iotsql::duplicate_variable",
     /// A `@variable` name longer than 64 characters.
     VariableNameTooLong = "iotsql::variable_name_too_long",
+    /// A SET clause assigning more variables than AWS allows in one statement.
+    TooManyVariables = "iotsql::too_many_variables",
     /// A function AWS allows at most once per statement, called twice.
     FunctionCalledTwice = "iotsql::function_called_twice",
     /// A file that is not valid UTF-8.

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use crate::check::functions::{self as catalogue, cast_target};
 use crate::check::topic_filter;
-use crate::syntax::ast::{Alias, Expr, ExprKind, Query, Select, SelectItem, Statement};
+use crate::syntax::ast::{Alias, BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement};
 use crate::version::SqlVersion;
 pub use value::{Number, Object, Value};
 
@@ -174,7 +174,7 @@ pub fn evaluate_expr(
     };
     let rule = Rule { statement: &statement, version, name: None };
     let topic = basic_ingest(message.topic).map_or(message.topic, |(_, rest)| rest);
-    Scope::for_call(&rule, env, message, topic, payload, HashMap::new()).expr(expr, payload)
+    Scope::for_call(&rule, env, message, topic, payload, HashMap::new()).expr(expr, &Row::top(payload))
 }
 
 fn run_scope(
@@ -236,18 +236,18 @@ impl Scope<'_> {
     fn run(mut self) -> Result<Outcome, EvalError> {
         let statement = self.rule.statement;
         for assignment in &statement.set {
-            let value = self.expr(&assignment.value, self.payload)?;
+            let value = self.expr(&assignment.value, &Row::top(self.payload))?;
             self.variables.insert(assignment.variable.text.clone(), value);
         }
         if let Some(condition) = &statement.where_clause
             && !self.where_passed
-            && self.expr(condition, self.payload)? != Value::Bool(true)
+            && self.expr(condition, &Row::top(self.payload))? != Value::Bool(true)
         {
             return Ok(Outcome::Filtered);
         }
         let whole_as_int = self.rule.version.has_2016_features();
         let output = match &statement.select {
-            Select::Value(expr) => self.expr(expr, self.payload)?,
+            Select::Value(expr) => self.expr(expr, &Row::top(self.payload))?,
             Select::Items(items) => {
                 if let ([SelectItem::Expr { expr, alias: None }], Value::Binary(bytes)) =
                     (items.as_slice(), self.payload)
@@ -263,7 +263,7 @@ impl Scope<'_> {
                 } else if let Some(keys) = flat_keys(items) {
                     return Ok(Outcome::Fired(self.write_items(items, &keys, whole_as_int)?));
                 } else {
-                    self.items(items, self.payload)?
+                    self.items(items, &Row::top(self.payload))?
                 }
             }
         };
@@ -284,7 +284,7 @@ impl Scope<'_> {
         let mut out = String::from("{");
         for (item, key) in items.iter().zip(keys) {
             let SelectItem::Expr { expr, .. } = item else { continue };
-            let value = self.expr(expr, self.payload)?;
+            let value = self.expr(expr, &Row::top(self.payload))?;
             let mark = out.len();
             if out.len() > 1 {
                 out.push(',');
@@ -301,12 +301,12 @@ impl Scope<'_> {
 
     /// Builds the object a SELECT list produces over `row` (the payload, or an element in a
     /// nested query).
-    fn items(&self, items: &[SelectItem], row: &Value) -> Result<Value, EvalError> {
+    fn items(&self, items: &[SelectItem], row: &Row<'_>) -> Result<Value, EvalError> {
         let mut output = Object::default();
         for item in items {
             let SelectItem::Expr { expr, alias } = item else { continue };
             if expr.kind == ExprKind::Payload && alias.is_none() {
-                if let Value::Object(object) = row {
+                if let Value::Object(object) = row.value {
                     output.extend(object.iter().map(|(key, value)| (key.clone(), value.clone())));
                 }
                 continue;
@@ -315,21 +315,27 @@ impl Scope<'_> {
             if value.is_undefined() {
                 continue;
             }
+            // An unaliased object literal (`SELECT {'key-with-hyphen': x}`) gives its members
+            // to the output, the way `*` gives the payload's.
+            if let (ExprKind::Object(_), None, Value::Object(members)) = (&expr.kind, alias, &value) {
+                output.extend(members.iter().map(|(key, value)| (key.clone(), value.clone())));
+                continue;
+            }
             let key = output_key(expr, alias.as_ref());
             insert_at(&mut output, &key, value);
         }
         Ok(Value::Object(output))
     }
 
-    pub(crate) fn expr(&self, expr: &Expr, row: &Value) -> Result<Value, EvalError> {
+    pub(crate) fn expr(&self, expr: &Expr, row: &Row<'_>) -> Result<Value, EvalError> {
         Ok(match &expr.kind {
             ExprKind::Integer(int) => Value::Int(*int),
             ExprKind::Decimal(decimal) => Value::from_decimal(decimal.clone()),
             ExprKind::String(literal) => Value::String(literal.value.clone()),
             ExprKind::Boolean(flag) => Value::Bool(*flag),
             ExprKind::Null => Value::Null,
-            ExprKind::Payload => row.clone(),
-            ExprKind::Attribute(name) => row.field(name),
+            ExprKind::Payload => row.value.clone(),
+            ExprKind::Attribute(name) => row.attribute(name),
             ExprKind::Variable(name) => self.variables.get(name).cloned().unwrap_or(Value::Undefined),
             ExprKind::Field { base, name } => self.expr(base, row)?.field(&name.text),
             ExprKind::Unary { op, operand } => {
@@ -338,6 +344,20 @@ impl Scope<'_> {
                     crate::syntax::ast::UnaryOp::Neg => operators::negate(&operand),
                     crate::syntax::ast::UnaryOp::Not => operators::not(&operand),
                 }
+            }
+            ExprKind::Binary { op: op @ (BinaryOp::And | BinaryOp::Or), lhs, rhs } => {
+                let lhs = self.expr(lhs, row)?;
+                let mut failure = None;
+                let value = operators::logical(*op, &lhs, || {
+                    self.expr(rhs, row).unwrap_or_else(|error| {
+                        failure = Some(error);
+                        Value::Undefined
+                    })
+                });
+                if let Some(error) = failure {
+                    return Err(error);
+                }
+                value
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 let (lhs, rhs) = (self.expr(lhs, row)?, self.expr(rhs, row)?);
@@ -348,7 +368,7 @@ impl Scope<'_> {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
                     // `encode(*, ...)` encodes the payload's bytes as they arrived.
-                    if arg.kind == ExprKind::Payload && function.name == "encode" && std::ptr::eq(row, self.payload) {
+                    if arg.kind == ExprKind::Payload && function.name == "encode" && row.outer.is_none() {
                         values.push(Value::Binary(self.message.payload.to_vec()));
                     } else {
                         values.push(self.expr(arg, row)?);
@@ -403,37 +423,83 @@ impl Scope<'_> {
     }
 
     /// A nested query runs once per element of its source array; elements whose WHERE is not
-    /// true are dropped, and Undefined results are left out. Over an object it runs once and
-    /// gives that one result, as the `transform` examples in the AWS reference show.
-    pub(crate) fn query(&self, query: &Query, row: &Value) -> Result<Value, EvalError> {
+    /// true are dropped, and Undefined results are left out. `FROM *` reads the row it stands
+    /// in as an array of that one row (`get((SELECT *, topic() AS t FROM *), 0)` is the payload
+    /// with `t` added). Over an object named by any other source it runs once and gives that
+    /// one result, as the `transform` examples in the AWS reference show; over anything else
+    /// it is Undefined. Inside, a name is the source's alias, else a field of the element, else
+    /// a name of the rows around it.
+    pub(crate) fn query(&self, query: &Query, row: &Row<'_>) -> Result<Value, EvalError> {
+        if query.from.kind == ExprKind::Payload {
+            return Ok(Value::Array(self.query_rows(query, std::slice::from_ref(row.value), row)?));
+        }
         let elements = match self.expr(&query.from, row)? {
             Value::Array(elements) => elements,
             object @ Value::Object(_) => {
-                let results = self.query_rows(query, std::slice::from_ref(&object))?;
+                let results = self.query_rows(query, std::slice::from_ref(&object), row)?;
                 return Ok(results.into_iter().next().unwrap_or(Value::Undefined));
             }
             _ => return Ok(Value::Undefined),
         };
-        Ok(Value::Array(self.query_rows(query, &elements)?))
+        Ok(Value::Array(self.query_rows(query, &elements, row)?))
     }
 
-    fn query_rows(&self, query: &Query, elements: &[Value]) -> Result<Vec<Value>, EvalError> {
+    fn query_rows(&self, query: &Query, elements: &[Value], outer: &Row<'_>) -> Result<Vec<Value>, EvalError> {
         let mut results = Vec::new();
+        let alias = query.alias.as_ref().map(|alias| alias.text.as_str());
         for element in elements {
+            let row = Row { value: element, alias, outer: Some(outer) };
             if let Some(condition) = &query.where_clause
-                && self.expr(condition, element)? != Value::Bool(true)
+                && self.expr(condition, &row)? != Value::Bool(true)
             {
                 continue;
             }
             let value = match &query.select {
-                Select::Value(expr) => self.expr(expr, element)?,
-                Select::Items(items) => self.items(items, element)?,
+                Select::Value(expr) => self.expr(expr, &row)?,
+                Select::Items(items) => self.items(items, &row)?,
             };
             if !value.is_undefined() {
                 results.push(value);
             }
         }
         Ok(results)
+    }
+}
+
+/// What the names of an expression read: the payload at the top of a statement; inside a
+/// nested query, the element being read (named by the source's alias), then the rows around
+/// it, innermost first.
+#[derive(Clone, Copy)]
+pub(crate) struct Row<'r> {
+    /// The payload, or the element of a nested query's source.
+    pub(crate) value: &'r Value,
+    /// The name `FROM source AS alias` gives the element.
+    alias: Option<&'r str>,
+    outer: Option<&'r Row<'r>>,
+}
+
+impl<'r> Row<'r> {
+    /// The row of a whole statement: the payload.
+    pub(crate) fn top(payload: &'r Value) -> Self {
+        Row { value: payload, alias: None, outer: None }
+    }
+
+    /// A name: the alias of a row, else a member of that row's object, from the innermost
+    /// row out; Undefined when no row has it.
+    fn attribute(&self, name: &str) -> Value {
+        let mut row = Some(self);
+        while let Some(current) = row {
+            if current.alias == Some(name) {
+                return current.value.clone();
+            }
+            if let Value::Object(object) = current.value
+                && let Some(value) = object.get(name)
+            {
+                return value.clone();
+            }
+            row = current.outer;
+        }
+        Value::Undefined
     }
 }
 
@@ -458,7 +524,8 @@ fn unaliased_key(expr: &Expr) -> &str {
 
 /// The output keys of a SELECT list when each item writes one undotted key and no key
 /// repeats, so the output can be written item by item; `None` otherwise (a `*` to merge, a
-/// dotted alias, a repeated key), when the output object is built first.
+/// dotted alias, an object literal's members, a repeated key), when the output object is built
+/// first.
 pub(crate) fn flat_keys(items: &[SelectItem]) -> Option<Vec<&str>> {
     let mut keys: Vec<&str> = Vec::with_capacity(items.len());
     for item in items {
@@ -468,7 +535,7 @@ pub(crate) fn flat_keys(items: &[SelectItem]) -> Option<Vec<&str>> {
                 [name] => name.text.as_str(),
                 _ => return None,
             },
-            None if expr.kind == ExprKind::Payload => return None,
+            None if matches!(expr.kind, ExprKind::Payload | ExprKind::Object(_)) => return None,
             None => unaliased_key(expr),
         };
         if keys.contains(&key) {

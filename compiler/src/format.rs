@@ -279,6 +279,10 @@ impl<'a> Printer<'a> {
         self.select(out, &query.select, false);
         out.push_str(" FROM ");
         self.expr(out, &query.from, Level::Or);
+        if let Some(alias) = &query.alias {
+            out.push_str(" AS ");
+            out.push_str(&alias.text);
+        }
         if let Some(where_clause) = &query.where_clause {
             out.push_str(" WHERE ");
             self.expr(out, where_clause, Level::Or);
@@ -310,7 +314,7 @@ fn operands(op: BinaryOp) -> (Level, Level, Level) {
     match op {
         BinaryOp::Or => (Level::Or, Level::Or, Level::And),
         BinaryOp::And => (Level::And, Level::And, Level::Not),
-        BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+        BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::In => {
             (Level::Compare, Level::Add, Level::Add)
         }
         BinaryOp::Add | BinaryOp::Sub => (Level::Add, Level::Add, Level::Mul),

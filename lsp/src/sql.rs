@@ -28,6 +28,7 @@ pub(crate) fn is_word(token: &Token<'_>) -> bool {
             | Token::And
             | Token::Or
             | Token::Not
+            | Token::In
             | Token::Case
             | Token::When
             | Token::Then

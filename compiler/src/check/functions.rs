@@ -180,6 +180,7 @@ pub static FUNCTIONS: &[Function] = &[
     f("decode", Arity::OneOf(&[2, 6]), &[Any, Text], Types::ANY, V2016),
     f("encode", exact(2), &[Any, Text], STRING, V2016),
     f("endswith", exact(2), &[Text, Text], BOOLEAN, V2015),
+    f("exists", exact(1), &[Any], Types::BOOLEAN, V2016),
     f("exp", exact(1), &[Number], DOUBLE, V2015),
     f("floor", exact(1), &[Number], INT, V2015),
     f("get", exact(2), &[Any, Any], Types::ANY, V2015),

@@ -184,11 +184,22 @@ pub fn binary(op: BinaryOp, lhs: Types, rhs: Types) -> Types {
 fn binary_kind(op: BinaryOp, l: Types, r: Types) -> Types {
     let undefined = l == Types::UNDEFINED || r == Types::UNDEFINED;
     match op {
+        // Left to right (`operators::logical`): a Boolean left operand may decide alone, so
+        // only a left operand that cannot be a Boolean makes the result always Undefined.
         BinaryOp::And | BinaryOp::Or => {
-            if LOGICAL.contains(l) && LOGICAL.contains(r) {
+            if !LOGICAL.contains(l) {
+                Types::UNDEFINED
+            } else if LOGICAL.contains(r) {
                 Types::BOOLEAN
             } else {
+                Types::BOOLEAN | Types::UNDEFINED
+            }
+        }
+        BinaryOp::In => {
+            if l == Types::UNDEFINED || r != Types::ARRAY {
                 Types::UNDEFINED
+            } else {
+                Types::BOOLEAN
             }
         }
         BinaryOp::Eq | BinaryOp::Ne => {
@@ -283,6 +294,9 @@ mod tests {
         assert!(binary(BinaryOp::And, s("yes"), Types::BOOLEAN).is_undefined());
         assert!(binary(BinaryOp::Div, Types::OBJECT, Types::INT).is_undefined());
         assert_eq!(binary(BinaryOp::Or, Types::ANY, Types::BOOLEAN), Types::BOOLEAN | Types::UNDEFINED);
+        // `true OR missing` may be decided by its left side; `missing OR true` never is.
+        assert_eq!(binary(BinaryOp::Or, Types::BOOLEAN, Types::UNDEFINED), Types::BOOLEAN | Types::UNDEFINED);
+        assert!(binary(BinaryOp::And, Types::UNDEFINED, Types::BOOLEAN).is_undefined());
         assert!(not(Types::INT).is_undefined());
         assert!(negate(s("x")).is_undefined());
         assert_eq!(negate(Types::INT), Types::INT);

@@ -89,6 +89,12 @@ pub static FUNCTION_DOCS: &[FunctionDoc] = &[
         "encode(*, 'base64')",
     ),
     doc("endswith", &["text", "suffix"], "Whether a string ends with another.", "endswith(topic(), \"/status\")"),
+    doc(
+        "exists",
+        &["query"],
+        "Whether a nested query found anything: true for a non-empty array or any other defined value.",
+        "EXISTS (SELECT * FROM e WHERE n = 'light')",
+    ),
     doc("exp", &["x"], "e raised to a power.", "exp(1) = 2.718281828459045"),
     doc("floor", &["x"], "Rounds a number down to the nearest Int.", "floor(-1.2) = -2"),
     doc(

@@ -84,59 +84,67 @@ impl AccessPlan {
         }
     }
 
-    /// Records what `expr`, evaluated with the payload as its row, reads.
+    /// Records what `expr` reads of the payload. At the top of a statement its row is the
+    /// payload; inside nested queries (`aliases` is then the alias of each, outermost first)
+    /// `*` and an alias name an element the source already planned, and any other name may
+    /// fall back to the payload's member of that name.
     fn expr(&mut self, expr: &Expr) {
+        self.expr_in(expr, &mut Vec::new());
+    }
+
+    fn expr_in<'e>(&mut self, expr: &'e Expr, aliases: &mut Vec<Option<&'e str>>) {
         if let Some(path) = static_path(expr) {
-            if path.is_empty() {
-                self.whole = true;
-            } else {
-                self.root.add(&path);
+            let nested = !aliases.is_empty();
+            match path.first() {
+                None if !nested => self.whole = true,
+                None => {}
+                Some(first) if nested && aliases.contains(&Some(*first)) => {}
+                Some(_) => self.root.add(&path),
             }
             return;
         }
+        let mut expr_in = |this: &mut Self, expr: &'e Expr| this.expr_in(expr, aliases);
         match &expr.kind {
-            ExprKind::Field { base, .. } => self.expr(base),
+            ExprKind::Field { base, .. } => expr_in(self, base),
             ExprKind::Index { base, index } => {
-                self.expr(base);
-                self.expr(index);
+                expr_in(self, base);
+                expr_in(self, index);
             }
-            ExprKind::Unary { operand, .. } => self.expr(operand),
+            ExprKind::Unary { operand, .. } => expr_in(self, operand),
             ExprKind::Binary { lhs, rhs, .. } => {
-                self.expr(lhs);
-                self.expr(rhs);
+                expr_in(self, lhs);
+                expr_in(self, rhs);
             }
             ExprKind::Call { function, args } => {
                 for arg in args {
                     // `encode(*, ...)` reads the raw bytes, not the parsed payload.
                     let raw_bytes = arg.kind == ExprKind::Payload && function.text.eq_ignore_ascii_case("encode");
                     if !raw_bytes {
-                        self.expr(arg);
+                        expr_in(self, arg);
                     }
                 }
             }
-            ExprKind::Cast { value, .. } => self.expr(value),
+            ExprKind::Cast { value, .. } => expr_in(self, value),
             ExprKind::Case { subject, branches, otherwise } => {
                 for expr in subject.iter().chain(otherwise.iter()).map(Box::as_ref) {
-                    self.expr(expr);
+                    expr_in(self, expr);
                 }
                 for (when, then) in branches {
-                    self.expr(when);
-                    self.expr(then);
+                    expr_in(self, when);
+                    expr_in(self, then);
                 }
             }
             ExprKind::Object(entries) => {
                 for (_, value) in entries {
-                    self.expr(value);
+                    expr_in(self, value);
                 }
             }
             ExprKind::Array(items) => {
                 for item in items {
-                    self.expr(item);
+                    expr_in(self, item);
                 }
             }
-            // Only a nested query's source reads the payload; its SELECT and WHERE read
-            // the source's elements.
-            ExprKind::Query(query) => self.query(query),
+            ExprKind::Query(query) => self.query(query, aliases),
             ExprKind::Integer(_)
             | ExprKind::Decimal(_)
             | ExprKind::String(_)
@@ -149,8 +157,28 @@ impl AccessPlan {
         }
     }
 
-    fn query(&mut self, query: &Query) {
-        self.expr(&query.from);
+    /// A nested query reads its source, and its SELECT and WHERE read the source's elements
+    /// and, for names an element lacks, the rows around it. `FROM *` reads the whole row.
+    fn query<'e>(&mut self, query: &'e Query, aliases: &mut Vec<Option<&'e str>>) {
+        if query.from.kind == ExprKind::Payload && aliases.is_empty() {
+            self.whole = true;
+        }
+        self.expr_in(&query.from, aliases);
+        aliases.push(query.alias.as_ref().map(|alias| alias.text.as_str()));
+        match &query.select {
+            Select::Value(expr) => self.expr_in(expr, aliases),
+            Select::Items(items) => {
+                for item in items {
+                    if let SelectItem::Expr { expr, .. } = item {
+                        self.expr_in(expr, aliases);
+                    }
+                }
+            }
+        }
+        if let Some(condition) = &query.where_clause {
+            self.expr_in(condition, aliases);
+        }
+        aliases.pop();
     }
 }
 

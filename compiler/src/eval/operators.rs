@@ -8,13 +8,10 @@ use crate::eval::value::{Number, Value};
 use crate::syntax::ast::BinaryOp;
 use crate::version::SqlVersion;
 
-/// `lhs op rhs`. Both sides are always evaluated: AWS documents no short-circuiting.
+/// `lhs op rhs` on two evaluated operands. AND and OR go through [`logical`].
 pub(crate) fn binary(op: BinaryOp, lhs: &Value, rhs: &Value, version: SqlVersion) -> Value {
     match op {
-        BinaryOp::And | BinaryOp::Or => match (lhs.to_bool(), rhs.to_bool()) {
-            (Some(l), Some(r)) => Value::Bool(if op == BinaryOp::And { l && r } else { l || r }),
-            _ => Value::Undefined,
-        },
+        BinaryOp::And | BinaryOp::Or => logical(op, lhs, || rhs.clone()),
         BinaryOp::Eq | BinaryOp::Ne => {
             if lhs.is_undefined() || rhs.is_undefined() {
                 return Value::Undefined;
@@ -23,8 +20,35 @@ pub(crate) fn binary(op: BinaryOp, lhs: &Value, rhs: &Value, version: SqlVersion
             Value::Bool(if op == BinaryOp::Eq { equal } else { !equal })
         }
         BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => compare(op, lhs, rhs),
+        BinaryOp::In => contains(rhs, lhs),
         BinaryOp::Add => add(lhs, rhs, version),
         BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => arithmetic(op, lhs, rhs),
+    }
+}
+
+/// AND and OR, read left to right: `false AND x` is false and `true OR x` is true whatever
+/// `x` is, without evaluating it; when the left operand is the Boolean that leaves the answer
+/// open, the answer is the right operand as a Boolean; any other left operand (Undefined, a
+/// number, a string that is not "true" or "false") makes the result Undefined. AWS's tables
+/// cover only two Boolean operands; docs/iotsql-dialect.md gives the evidence for the rest.
+pub(crate) fn logical(op: BinaryOp, lhs: &Value, rhs: impl FnOnce() -> Value) -> Value {
+    let open = op == BinaryOp::And;
+    match lhs.to_bool() {
+        Some(left) if left == open => rhs().to_bool().map_or(Value::Undefined, Value::Bool),
+        Some(left) => Value::Bool(left),
+        None => Value::Undefined,
+    }
+}
+
+/// `x IN array`: true when an element equals `x` as `=` compares (numbers by value, no
+/// conversion between types, objects and arrays member by member), false when none does;
+/// Undefined when `x` is Undefined or the right side is not an array.
+fn contains(array: &Value, needle: &Value) -> Value {
+    match array {
+        Value::Array(elements) if !needle.is_undefined() => {
+            Value::Bool(elements.iter().any(|element| equals(element, needle)))
+        }
+        _ => Value::Undefined,
     }
 }
 

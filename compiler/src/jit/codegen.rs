@@ -372,19 +372,21 @@ impl Emit<'_, '_> {
                 self.b.ins().select(undefined, undefined_value, flipped)
             }
             Predicate::And(lhs, rhs) | Predicate::Or(lhs, rhs) => {
-                // Both sides are evaluated, as AWS documents no short-circuiting; neither
-                // has side effects here, so this is only about Undefined.
-                let (l, r) = (self.predicate(slots, ctx, lhs), self.predicate(slots, ctx, rhs));
-                let l_undefined = self.b.ins().icmp_imm_u(IntCC::Equal, l, UNDEFINED);
-                let r_undefined = self.b.ins().icmp_imm_u(IntCC::Equal, r, UNDEFINED);
-                let undefined = self.b.ins().bor(l_undefined, r_undefined);
-                let combined = if matches!(predicate, Predicate::And(..)) {
-                    self.b.ins().band(l, r)
-                } else {
-                    self.b.ins().bor(l, r)
-                };
-                let undefined_value = self.b.ins().iconst(types::I8, UNDEFINED);
-                self.b.ins().select(undefined, undefined_value, combined)
+                // Left to right, as `operators::logical` does: the right side runs only when
+                // the left is the Boolean that leaves the answer open (true for AND, false
+                // for OR); otherwise the left is the answer (false, true or Undefined).
+                let l = self.predicate(slots, ctx, lhs);
+                let open = if matches!(predicate, Predicate::And(..)) { TRUE } else { FALSE };
+                let right = self.b.create_block();
+                let done = self.b.create_block();
+                self.b.append_block_param(done, types::I8);
+                let goes_on = self.b.ins().icmp_imm_u(IntCC::Equal, l, open);
+                self.b.ins().brif(goes_on, right, &[], done, &[l.into()]);
+                self.b.switch_to_block(right);
+                let r = self.predicate(slots, ctx, rhs);
+                self.b.ins().jump(done, &[r.into()]);
+                self.b.switch_to_block(done);
+                self.b.block_params(done)[0]
             }
             Predicate::Value { value, exact } => {
                 self.value(slots, ctx, value);

@@ -16,7 +16,7 @@ use super::{FALSE, TRUE, UNDEFINED};
 use crate::check::functions::{CastTarget, Function};
 use crate::decimal::Decimal;
 use crate::eval::value::{self, Value};
-use crate::eval::{Environment, Message, Rule, Scope, functions, insert_at, json, operators};
+use crate::eval::{Environment, Message, Row, Rule, Scope, functions, insert_at, json, operators};
 use crate::syntax::ast::{BinaryOp, Query};
 
 /// What compiled code writes into and reads the message from, for one rule on one message.
@@ -308,7 +308,7 @@ pub(crate) enum Data {
 }
 
 /// The operators value helpers apply, by the index compiled code passes.
-pub(crate) const BINARY_OPS: [BinaryOp; 12] = [
+pub(crate) const BINARY_OPS: [BinaryOp; 13] = [
     BinaryOp::And,
     BinaryOp::Or,
     BinaryOp::Eq,
@@ -321,9 +321,10 @@ pub(crate) const BINARY_OPS: [BinaryOp; 12] = [
     BinaryOp::Sub,
     BinaryOp::Mul,
     BinaryOp::Div,
+    BinaryOp::In,
 ];
 /// `%`, the one operator past the table's end.
-pub(crate) const REM: i64 = 12;
+pub(crate) const REM: i64 = 13;
 
 fn data<'a>(pointer: *const Data) -> &'a Data {
     // SAFETY: compiled code passes the address of a `Box<Data>` its set owns.
@@ -657,7 +658,7 @@ pub(crate) extern "C" fn v_query(ctx: *mut c_void, data_pointer: *const Data) {
         };
         let variables = names.iter().cloned().zip(emitter.variables.iter().cloned()).collect();
         let scope = Scope::for_call(emitter.rule, emitter.env, emitter.message, emitter.topic, &payload, variables);
-        match scope.query(query, &payload) {
+        match scope.query(query, &Row::top(&payload)) {
             Ok(value) => emitter.stack.push(value),
             Err(_) => {
                 emitter.failed = true;

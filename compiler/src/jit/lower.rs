@@ -240,6 +240,11 @@ impl Lowered {
             let SelectItem::Expr { expr, alias } = item else { continue };
             if expr.kind == ExprKind::Payload && alias.is_none() {
                 built.push(BuiltItem::MergePayload);
+            } else if let (ExprKind::Object(entries), None) = (&expr.kind, alias) {
+                // An unaliased object literal writes each member as its own output key, in order.
+                for (key, value) in entries {
+                    built.push(BuiltItem::Value(vec![key.value.clone()], self.value(value)?));
+                }
             } else {
                 built.push(BuiltItem::Value(output_key(expr, alias.as_ref()), self.value(expr)?));
             }

@@ -125,7 +125,8 @@ pub enum ExprKind {
     },
     Object(Vec<(StringLit, Expr)>),
     Array(Vec<Expr>),
-    /// `(SELECT ... FROM array [WHERE ...])`.
+    /// `(SELECT ... FROM source [AS alias] [WHERE ...])`, or the same without parentheses as
+    /// a function's argument.
     Query(Box<Query>),
     /// Input the parser could not read; already reported.
     Error,
@@ -136,6 +137,8 @@ pub enum ExprKind {
 pub struct Query {
     pub select: Select,
     pub from: Expr,
+    /// `FROM source AS alias`: the name of the element being read.
+    pub alias: Option<Name>,
     pub where_clause: Option<Expr>,
 }
 
@@ -155,6 +158,8 @@ pub enum BinaryOp {
     Le,
     Gt,
     Ge,
+    /// `x IN array`: whether an element of the array equals `x`.
+    In,
     Add,
     Sub,
     Mul,
@@ -173,6 +178,7 @@ impl BinaryOp {
             BinaryOp::Le => "<=",
             BinaryOp::Gt => ">",
             BinaryOp::Ge => ">=",
+            BinaryOp::In => "IN",
             BinaryOp::Add => "+",
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",

@@ -37,6 +37,8 @@ pub enum Token<'src> {
     Or,
     #[token("not", ignore(case))]
     Not,
+    #[token("in", ignore(case))]
+    In,
     #[token("case", ignore(case))]
     Case,
     #[token("when", ignore(case))]
@@ -170,6 +172,7 @@ impl Token<'_> {
             Token::And => "AND",
             Token::Or => "OR",
             Token::Not => "NOT",
+            Token::In => "IN",
             Token::Case => "CASE",
             Token::When => "WHEN",
             Token::Then => "THEN",

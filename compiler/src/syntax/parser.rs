@@ -436,10 +436,12 @@ fn expected_list(expected: &[String]) -> String {
         "*",
         "NOT",
     ];
-    const OPERATORS: &[&str] = &["AND", "OR", "=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ".", "[", "("];
+    const OPERATORS: &[&str] =
+        &["AND", "OR", "IN", "=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", ".", "[", "("];
     /// Keywords that only stand in for a name (`AS value`), never worth listing.
-    const NAME_KEYWORDS: &[&str] =
-        &["VALUE", "SET", "AS", "AND", "OR", "NOT", "CASE", "WHEN", "THEN", "ELSE", "END", "TRUE", "FALSE", "NULL"];
+    const NAME_KEYWORDS: &[&str] = &[
+        "VALUE", "SET", "AS", "AND", "OR", "IN", "NOT", "CASE", "WHEN", "THEN", "ELSE", "END", "TRUE", "FALSE", "NULL",
+    ];
     let names: Vec<&str> = expected.iter().map(|name| name.trim_matches('"')).collect();
     let is_expression = names.contains(&"identifier") && names.contains(&"integer");
     let is_name = names.contains(&"identifier") && !is_expression;

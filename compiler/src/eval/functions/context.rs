@@ -28,6 +28,12 @@ pub(crate) fn call(function: &Function, args: &[Value], scope: &Scope<'_>) -> Re
         ("topic", []) => Value::String(scope.topic.to_owned()),
         ("topic", [level]) => topic_level(scope.topic, level),
         ("get", [collection, key]) => get(collection, key),
+        // `EXISTS (subquery)`: whether the nested query found anything. An empty array or
+        // Undefined (no source, or an object source WHERE dropped) is nothing.
+        ("exists", [value]) => Value::Bool(match value {
+            Value::Array(items) => !items.is_empty(),
+            value => !value.is_undefined(),
+        }),
         ("get_or_default", [value, default]) => match value {
             Value::Undefined | Value::Null => default.clone(),
             value => value.clone(),
@@ -63,7 +69,11 @@ fn get(collection: &Value, key: &Value) -> Value {
         Value::String(text) => {
             index().and_then(|index| text.chars().nth(index)).map_or(Value::Undefined, |c| Value::String(c.to_string()))
         }
-        Value::Object(object) => key.to_text().and_then(|key| object.get(&key).cloned()).unwrap_or(Value::Undefined),
+        // An object's key is a String as it is: `get({"1": "a"}, 1)` is Undefined.
+        Value::Object(object) => match key {
+            Value::String(key) => object.get(key).cloned().unwrap_or(Value::Undefined),
+            _ => Value::Undefined,
+        },
         _ => Value::Undefined,
     }
 }
@@ -93,16 +103,19 @@ fn transform(mode: &Value, object: &Value, array: &Value) -> Value {
 }
 
 /// `get_mqtt_property(name)`: an MQTT 5 PUBLISH property, by the names AWS uses.
+/// A message without the Payload Format Indicator (an MQTT 3 message included) carries
+/// unspecified bytes, as MQTT 5 defines and AWS's table of the function shows.
 fn mqtt_property(scope: &Scope<'_>, name: &Value) -> Value {
-    let (Some(properties), Some(name)) = (scope.message.properties, name.to_text()) else { return Value::Undefined };
+    let Some(name) = name.to_text() else { return Value::Undefined };
+    if name == "format_indicator" {
+        let indicator = scope.message.properties.and_then(|properties| properties.payload_format_indicator);
+        let text = if matches!(indicator, None | Some(0)) { "UNSPECIFIED_BYTES" } else { "UTF8_DATA" };
+        return Value::String(text.to_owned());
+    }
+    let Some(properties) = scope.message.properties else { return Value::Undefined };
     let text = |value: &Option<String>| value.clone().map_or(Value::Undefined, Value::String);
     match name.as_str() {
         "content_type" => text(&properties.content_type),
-        "format_indicator" => match properties.payload_format_indicator {
-            Some(0) => Value::String("UNSPECIFIED_BYTES".to_owned()),
-            Some(_) => Value::String("UTF8_DATA".to_owned()),
-            None => Value::Undefined,
-        },
         "response_topic" => text(&properties.response_topic),
         "correlation_data" => properties.correlation_data.as_ref().map_or(Value::Undefined, |data| {
             Value::String(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, data))

@@ -1,1 +1,0 @@
-SELECT regexp_matches(s, 'x(?>ab|a)c') AS m FROM 't'

@@ -1,1 +1,0 @@
-SELECT regexp_substr(s, 'price(?=USD)') AS m FROM 't'

@@ -1,1 +1,0 @@
-SELECT regexp_replace(s, 'a*+b', 'x') AS m FROM 't'

@@ -1,1 +1,0 @@
-SELECT regexp_matches(s, '\w+(?=\d)') AS m FROM 't'
