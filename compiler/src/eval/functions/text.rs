@@ -5,7 +5,10 @@
 //! `concat(2.0, '')` is `"2"` there and `"2.0"` under 2015-10-08. Lengths and indices count
 //! Unicode characters, never bytes, so no result ever splits a character.
 //!
-//! AWS runs `java.util.regex`; iotrules runs the `regex` crate (linear time). Where the two
+//! AWS runs `java.util.regex`; iotrules runs `fancy-regex`, which has Java's lookahead,
+//! lookbehind, backreferences, atomic groups and possessive quantifiers, and hands every part
+//! of a pattern without them to the `regex` crate's linear-time engine. Only those constructs
+//! backtrack, under a step limit: a match that exceeds it is Undefined, never a hang. Where the
 //! dialects agree on syntax but not on meaning, the Java meaning is kept: `\d \w \s` and their
 //! negations are ASCII classes, empty matches right after a match are found, and replacements
 //! use Java's `$n`, `${name}` and `\` escapes.
@@ -13,7 +16,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use regex::{Regex, RegexBuilder};
+use fancy_regex::{Regex, RegexBuilder};
 
 use crate::eval::value::{Number, Value};
 use crate::version::SqlVersion;
@@ -29,7 +32,7 @@ pub(crate) fn call(name: &str, args: &[Value], version: SqlVersion) -> Option<Va
         "lpad" => |args| pad(args, true),
         "ltrim" => |args| Some(Value::String(args.text(0)?.trim_start_matches(is_blank).to_owned())),
         "numbytes" => |args| count(args.text(0)?.len()),
-        "regexp_matches" => |args| Some(Value::Bool(compile(&args.text(1)?)?.is_match(&args.text(0)?))),
+        "regexp_matches" => |args| Some(Value::Bool(compile(&args.text(1)?)?.is_match(&args.text(0)?).ok()?)),
         "regexp_replace" => regexp_replace,
         "regexp_substr" => regexp_substr,
         "replace" => |args| Some(Value::String(args.text(0)?.replace(&args.text(1)?, &args.text(2)?))),
@@ -160,7 +163,7 @@ fn substring(args: &Args<'_>) -> Option<Value> {
 /// `regexp_substr("xyz", "a*")`, which is `""`.
 fn regexp_substr(args: &Args<'_>) -> Option<Value> {
     let text = args.text(0)?;
-    let found = compile(&args.text(1)?)?.find(&text)?;
+    let found = compile(&args.text(1)?)?.find(&text).ok()??;
     Some(Value::String(found.as_str().to_owned()))
 }
 
@@ -175,7 +178,8 @@ fn regexp_replace(args: &Args<'_>) -> Option<Value> {
     let mut out = String::with_capacity(text.len());
     let (mut copied, mut from) = (0, 0);
     while from <= text.len() {
-        let Some(captures) = regex.captures_at(&text, from) else { break };
+        // A match past the backtracking limit makes the whole call Undefined.
+        let Some(captures) = regex.captures_from_pos(&text, from).ok()? else { break };
         let whole = captures.get(0)?;
         out.push_str(text.get(copied..whole.start())?);
         for piece in &pieces {
@@ -186,7 +190,7 @@ fn regexp_replace(args: &Args<'_>) -> Option<Value> {
         }
         copied = whole.end();
         from = match text.get(whole.end()..) {
-            Some(rest) if whole.is_empty() => whole.end() + rest.chars().next().map_or(1, char::len_utf8),
+            Some(rest) if whole.start() == whole.end() => whole.end() + rest.chars().next().map_or(1, char::len_utf8),
             _ => whole.end(),
         };
     }
@@ -289,28 +293,76 @@ pub(crate) fn compile(pattern: &str) -> Option<Regex> {
     regex
 }
 
-/// Size limits make a pattern built to be huge fail cleanly instead of eating memory; the
-/// engine itself runs in linear time, so no pattern can be made slow.
+/// Size limits make a pattern built to be huge fail cleanly instead of eating memory. Parts
+/// without Java-only constructs run in linear time; the backtracking parts stop after
+/// [`BACKTRACK_LIMIT`] steps, so no pattern can be made to hang a rule.
 fn build(pattern: &str) -> Option<Regex> {
-    RegexBuilder::new(&java_classes(pattern)).size_limit(1 << 20).dfa_size_limit(1 << 20).build().ok()
+    if inverted_repetition(pattern).is_some() {
+        return None;
+    }
+    builder(pattern).build().ok()
 }
 
-/// Rewrites `\d \D \w \W \s \S` as the ASCII classes they are in Java; in the `regex` crate
-/// they are Unicode classes (`\d` would match `٣`). A bracketed class is valid both alone and
-/// nested inside another class (`[^\d]` becomes `[^[0-9]]`), so escapes are the only context
-/// to track.
+/// The byte range of a repetition `{n,m}` with `n > m`, which Java rejects and the engine
+/// would silently read as `{m,n}`; found outside character classes and escapes.
+pub(crate) fn inverted_repetition(pattern: &str) -> Option<(usize, usize)> {
+    let bytes = pattern.as_bytes();
+    let mut in_class = false;
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        match byte {
+            b'\\' => index += 1,
+            b'[' => in_class = true,
+            b']' => in_class = false,
+            b'{' if !in_class => {
+                let inside = pattern.get(index + 1..)?;
+                let end = inside.find('}')?;
+                if let Some((low, high)) = inside.get(..end).and_then(|range| range.split_once(','))
+                    && let (Ok(low), Ok(high)) = (low.parse::<u64>(), high.parse::<u64>())
+                    && low > high
+                {
+                    return Some((index, index + end + 2));
+                }
+            }
+            _ => {}
+        }
+        index += 1;
+    }
+    None
+}
+
+/// Why `pattern` does not build, for a diagnostic; `None` when it builds.
+pub(crate) fn build_error(pattern: &str) -> Option<fancy_regex::Error> {
+    builder(pattern).build().err()
+}
+
+fn builder(pattern: &str) -> RegexBuilder {
+    let mut builder = RegexBuilder::new(&java_classes(pattern));
+    builder.delegate_size_limit(1 << 20).delegate_dfa_size_limit(1 << 20).backtrack_limit(BACKTRACK_LIMIT);
+    builder
+}
+
+/// The backtracking steps one match may take: well past what a real pattern needs on an
+/// MQTT payload, and a few milliseconds of work at most.
+pub(crate) const BACKTRACK_LIMIT: usize = 100_000;
+
+/// Rewrites the Java constructs whose syntax the engine shares but whose meaning differs, or
+/// that it lacks: `\d \D \w \W \s \S` and the POSIX classes (`\p{Lower}`) are ASCII in
+/// Java (Unicode classes in the engine, where `\d` would match `٣`); `\p{javaLowerCase}` and
+/// its kin name Unicode properties; `\Q...\E` quotes text. A bracketed class is valid both
+/// alone and nested inside another class (`[^\d]` becomes `[^[0-9]]`), so escapes are the only
+/// context to track.
 fn java_classes(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-            continue;
-        }
-        let Some(escaped) = chars.next() else {
-            out.push(c);
-            break;
+    let mut rest = pattern;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let escape = &rest[at + 1..];
+        let Some(escaped) = escape.chars().next() else {
+            out.push('\\');
+            return out;
         };
+        rest = &escape[escaped.len_utf8()..];
         match escaped {
             'd' => out.push_str("[0-9]"),
             'D' => out.push_str("[^0-9]"),
@@ -318,13 +370,60 @@ fn java_classes(pattern: &str) -> String {
             'W' => out.push_str("[^0-9A-Za-z_]"),
             's' => out.push_str(r"[\t\n\x0B\x0C\r\x20]"),
             'S' => out.push_str(r"[^\t\n\x0B\x0C\r\x20]"),
+            'Q' => {
+                let (quoted, after) = rest.split_once("\\E").unwrap_or((rest, ""));
+                out.push_str(&regex_syntax::escape(quoted));
+                rest = after;
+            }
+            'p' | 'P' => match rest.strip_prefix('{').and_then(|name| name.split_once('}')) {
+                Some((name, after)) if java_property(name).is_some() => {
+                    let class = java_property(name).unwrap_or_default();
+                    out.push_str(if escaped == 'p' { "[" } else { "[^" });
+                    out.push_str(class);
+                    out.push(']');
+                    rest = after;
+                }
+                _ => {
+                    out.push('\\');
+                    out.push(escaped);
+                }
+            },
             other => {
-                out.push(c);
+                out.push('\\');
                 out.push(other);
             }
         }
     }
+    out.push_str(rest);
     out
+}
+
+/// The members, as the inside of a bracketed class, of a `\p{...}` name Java defines and the
+/// engine reads otherwise or not at all: the POSIX classes (ASCII only in Java) and the
+/// `java...` classes of `java.lang.Character`.
+fn java_property(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Lower" => "a-z",
+        "Upper" => "A-Z",
+        "ASCII" => r"\x00-\x7F",
+        "Alpha" => "a-zA-Z",
+        "Digit" => "0-9",
+        "Alnum" => "a-zA-Z0-9",
+        "Punct" => r"!-/:-@\[-`{-~",
+        "Graph" => "!-~",
+        "Print" => r"\x20-\x7E",
+        "Blank" => r" \t",
+        "Cntrl" => r"\x00-\x1F\x7F",
+        "XDigit" => "0-9a-fA-F",
+        "Space" => r" \t\n\x0B\x0C\r",
+        "javaLowerCase" => r"\p{Lowercase}",
+        "javaUpperCase" => r"\p{Uppercase}",
+        "javaAlphabetic" => r"\p{Alphabetic}",
+        "javaDigit" => r"\p{Nd}",
+        "javaLetter" => r"\p{L}",
+        "javaLetterOrDigit" => r"\p{L}\p{Nd}",
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -599,8 +698,34 @@ mod tests {
         assert_eq!(run("regexp_matches", &[Value::Int(2024), Value::Int(2)]), Value::Bool(true));
         assert_eq!(run("regexp_matches", &[s("€"), s("^.$")]), Value::Bool(true));
         assert_eq!(run("regexp_matches", &[s("a"), s("(")]), Value::Undefined);
-        assert_eq!(run("regexp_matches", &[s("aa"), s(r"(a)\1")]), Value::Undefined);
-        assert_eq!(run("regexp_matches", &[s("ab"), s("a(?=b)")]), Value::Undefined);
+        assert_eq!(run("regexp_matches", &[s("aaa"), s("a{3,1}")]), Value::Undefined);
+    }
+
+    #[test]
+    fn java_only_constructs_run() {
+        assert_eq!(run("regexp_matches", &[s("aa"), s(r"(a)\1")]), Value::Bool(true));
+        assert_eq!(run("regexp_matches", &[s("ab"), s(r"(a)\1")]), Value::Bool(false));
+        assert_eq!(run("regexp_substr", &[s("ab"), s("a(?=b)")]), s("a"));
+        assert_eq!(run("regexp_substr", &[s("xy zy"), s("(?<!x)y")]), s("y"));
+        assert_eq!(run("regexp_substr", &[s("price: 42"), s(r"(?<=: )\d+")]), s("42"));
+        assert_eq!(run("regexp_matches", &[s("aaa"), s("^a*+a$")]), Value::Bool(false));
+        assert_eq!(run("regexp_matches", &[s("abc"), s("^(?>a|ab)c$")]), Value::Bool(false));
+        assert_eq!(
+            run("regexp_replace", &[s("2024-01-31"), s(r"(?<y>\d+)-(\d+)-(\d+)"), s("$3.$2.${y}")]),
+            s("31.01.2024")
+        );
+        assert_eq!(run("regexp_substr", &[s("a.b+c"), s(r"\Q.b+\E")]), s(".b+"));
+        assert_eq!(run("regexp_substr", &[s("Éx9"), s(r"\p{Alpha}")]), s("x"));
+        assert_eq!(run("regexp_substr", &[s("Éx9"), s(r"\p{javaLetter}")]), s("É"));
+    }
+
+    #[test]
+    fn runaway_backtracking_is_undefined() {
+        // Nested quantifiers before a backreference backtrack exponentially; the step limit
+        // stops them.
+        let text = s(&"x".repeat(40));
+        assert_eq!(run("regexp_matches", &[text.clone(), s(r"^(x+x+)+y\1")]), Value::Undefined);
+        assert_eq!(run("regexp_replace", &[text, s(r"^(x+x+)+y\1"), s("-")]), Value::Undefined);
     }
 
     #[test]

@@ -1,0 +1,1 @@
+SELECT regexp_matches(name, '(?-u)[a-z]+') AS lower_ascii FROM 'devices/+'
