@@ -19,14 +19,24 @@ pub static KEYWORDS: &[(&str, &str)] = &[
     ("SELECT", "Starts a statement or a nested query: the values the rule publishes, `*` for the whole payload."),
     (
         "FROM",
-        "The MQTT topic filter, in quotes, whose messages the rule receives; in a nested query, the array it iterates.",
+        "The MQTT topic filter, in quotes, whose messages the rule receives; in a nested query, the array it iterates (`FROM *`: the row it stands in; `AS name` names the element).",
     ),
     ("WHERE", "The condition a message must meet for the rule to fire; anything but Boolean `true` skips the message."),
     ("SET", "Assigns `@variables` before the SELECT list (SQL 2016-03-23 and later)."),
     ("AS", "Names a SELECT item's output key (`a.b` nests it); inside `cast`, names the target type."),
     ("VALUE", "`SELECT VALUE expr` publishes the value itself rather than an object of named items."),
-    ("AND", "Boolean AND; Undefined when either side is not Boolean."),
-    ("OR", "Boolean OR; Undefined when either side is not Boolean."),
+    (
+        "AND",
+        "Boolean AND, read left to right: `false AND x` is false without `x`; Undefined when the left side is not Boolean.",
+    ),
+    (
+        "OR",
+        "Boolean OR, read left to right: `true OR x` is true without `x`; Undefined when the left side is not Boolean.",
+    ),
+    (
+        "IN",
+        "`x IN array`: whether some element of the array equals `x`; Undefined when the right side is not an array.",
+    ),
     ("NOT", "Boolean negation; Undefined for anything but a Boolean."),
     (
         "CASE",
