@@ -40,7 +40,8 @@ pub enum Select {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
     /// `expr [AS a.b.c]`; a bare `*` is `ExprKind::Payload`.
-    Expr { expr: Expr, alias: Option<Alias> },
+    /// Boxed, so that the list of a statement with millions of items stays small while it grows.
+    Expr { expr: Box<Expr>, alias: Option<Alias> },
     /// An item the parser could not read; already reported.
     Error(Span),
 }
@@ -225,7 +226,7 @@ impl Query {
             Select::Items(items) => items
                 .iter()
                 .filter_map(|item| match item {
-                    SelectItem::Expr { expr, .. } => Some(expr),
+                    SelectItem::Expr { expr, .. } => Some(&**expr),
                     SelectItem::Error(_) => None,
                 })
                 .collect(),
