@@ -199,6 +199,22 @@ codes! {
     PolicyClientIdInTopicFilter = "policy::client_id_in_topic_filter",
     /// `+` or `#` in a topic or topic filter ARN, where they are literal characters.
     PolicyLiteralMqttWildcard = "policy::literal_mqtt_wildcard",
+    /// A registry file that is not valid JSON, or not in the shape the AWS CLI prints.
+    RegistryInvalidFile = "registry::invalid_file",
+    /// A certificate whose PEM does not parse, or whose stated id is not its SHA-256.
+    RegistryInvalidCertificate = "registry::invalid_certificate",
+    /// Two registry entries with the same name or certificate id.
+    RegistryDuplicate = "registry::duplicate",
+    /// An attachment naming a thing, certificate, policy or thing group the registry lacks.
+    RegistryDanglingReference = "registry::dangling_reference",
+    /// A certificate attached exclusively to one thing and attached to another as well.
+    RegistryExclusiveConflict = "registry::exclusive_conflict",
+    /// More than 10 policies attached to one certificate or thing group.
+    RegistryTooManyPolicies = "registry::too_many_policies",
+    /// An ACTIVE certificate with no policy, directly or through a thing group: it can do nothing.
+    RegistryCertificateWithoutPolicies = "registry::certificate_without_policies",
+    /// A policy without an Allow statement: attached anywhere, it grants nothing.
+    RegistryPolicyAllowsNothing = "registry::policy_allows_nothing",
 }
 
 impl fmt::Display for Code {

@@ -151,7 +151,7 @@ pub fn parse_json(text: &str) -> Result<Option<Value<'_>>, Diagnostic> {
 
 /// Parses strict JSON (no comments, trailing commas or other JSON5 leniency), as AWS's APIs
 /// take it; an error is where and what went wrong.
-pub(crate) fn parse_strict_json(text: &str) -> Result<Option<Value<'_>>, (Span, String)> {
+pub fn parse_strict_json(text: &str) -> Result<Option<Value<'_>>, (Span, String)> {
     let options = ParseOptions {
         allow_comments: false,
         allow_loose_object_property_names: false,
@@ -503,7 +503,8 @@ impl Reader {
     }
 }
 
-pub(crate) fn range_of(value: &Value<'_>) -> Span {
+/// The byte range of a JSON value.
+pub fn range_of(value: &Value<'_>) -> Span {
     let range = match value {
         Value::StringLit(node) => node.range,
         Value::NumberLit(node) => node.range,
@@ -515,7 +516,8 @@ pub(crate) fn range_of(value: &Value<'_>) -> Span {
     Span::new(range.start, range.end)
 }
 
-pub(crate) fn name_span(prop: &ObjectProp<'_>) -> Span {
+/// The byte range of a JSON member's name.
+pub fn name_span(prop: &ObjectProp<'_>) -> Span {
     let range = match &prop.name {
         jsonc_parser::ast::ObjectPropName::String(name) => name.range,
         jsonc_parser::ast::ObjectPropName::Word(name) => name.range,

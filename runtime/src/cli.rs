@@ -35,6 +35,27 @@ pub(crate) enum Command {
     Publish(PublishArgs),
     /// Format IoT SQL files in place, or with `--check` list the files that would change.
     Fmt(FmtArgs),
+    /// Create a local test fleet: a CA, a server certificate, device certificates and keys, and
+    /// the registry (things, certificates, a device policy, attachments) that identifies them.
+    Fleet(FleetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FleetArgs {
+    /// A new or empty directory to create the fleet in.
+    pub(crate) dir: PathBuf,
+
+    /// A thing to create with its certificate; repeat for several.
+    #[arg(long = "thing", value_name = "NAME", default_values_t = ["thing-1".to_owned(), "thing-2".to_owned()])]
+    pub(crate) things: Vec<String>,
+
+    /// The region written into ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    pub(crate) region: String,
+
+    /// The account id written into ARNs.
+    #[arg(long, default_value = "123456789012")]
+    pub(crate) account: String,
 }
 
 /// How to reach a broker.
@@ -250,6 +271,26 @@ pub(crate) struct AuthorizeArgs {
     /// printed per line, in order.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["action", "resource"])]
     pub(crate) requests: Option<PathBuf>,
+
+    /// Resolve the connection in a registry instead, as the endpoint does at CONNECT: its
+    /// policies and context come from `--certificate` and `--client-id`.
+    #[arg(long, value_name = "DIR", requires_all = ["certificate", "client_id"], conflicts_with_all = ["policies", "context"])]
+    pub(crate) registry: Option<PathBuf>,
+
+    /// With `--registry`: the device's certificate, a PEM file or a certificate id.
+    #[arg(long, value_name = "FILE|ID", requires = "registry")]
+    pub(crate) certificate: Option<String>,
+
+    /// With `--registry`: the MQTT client id of the connection.
+    #[arg(long, requires = "registry")]
+    pub(crate) client_id: Option<String>,
+
+    /// With `--registry`: the region and account of the connection's ARNs.
+    #[arg(long, default_value = "us-east-1", requires = "registry")]
+    pub(crate) region: String,
+
+    #[arg(long, default_value = "123456789012", requires = "registry")]
+    pub(crate) account: String,
 }
 
 #[derive(Debug, Args)]
@@ -397,8 +438,13 @@ pub(crate) struct TestArgs {
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// `.sql` files (one statement each), TopicRulePayload `.json` files, or directories of them.
-    #[arg(required_unless_present = "sql", conflicts_with = "sql")]
+    #[arg(required_unless_present_any = ["sql", "registry"], conflicts_with = "sql")]
     pub(crate) paths: Vec<PathBuf>,
+
+    /// Check a registry directory too: things, certificates, policies and attachments, as
+    /// `iotrules fleet` writes them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) registry: Option<PathBuf>,
 
     /// Check this statement instead of files.
     #[arg(long)]

@@ -6,10 +6,12 @@
 mod actions;
 mod cli;
 mod commands;
+mod fleet;
 mod inputs;
 mod logging;
 mod mqtt;
 mod policies;
+mod registry;
 mod report;
 mod rules;
 mod samples;
@@ -36,5 +38,6 @@ fn main() -> ExitCode {
         cli::Command::Broker(args) => commands::broker::run(&args),
         cli::Command::Publish(args) => commands::publish::run(&args),
         cli::Command::Fmt(args) => commands::fmt::run(&args),
+        cli::Command::Fleet(args) => commands::fleet::run(&args),
     }
 }

@@ -15,6 +15,7 @@ use serde_json::Value as Json;
 
 use crate::cli::AuthorizeArgs;
 use crate::commands::check::usage_error;
+use crate::registry::{self, identity::Connection};
 use crate::{policies, report};
 
 #[derive(Serialize)]
@@ -61,6 +62,9 @@ struct StatementEntry<'a> {
 }
 
 pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
+    if let Some(dir) = &args.registry {
+        return from_registry(args, dir);
+    }
     let mut loaded = Vec::new();
     for path in &args.policies {
         match policies::load(path) {
@@ -88,6 +92,56 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
     };
     let names: Vec<&str> = loaded.iter().map(|policy| policy.name.as_str()).collect();
     let documents: Vec<Policy> = loaded.iter().filter_map(|policy| policy.policy.clone()).collect();
+    decide(args, &names, &documents, &context)
+}
+
+/// Decides with the policies and context a registry gives the connection.
+fn from_registry(args: &AuthorizeArgs, dir: &std::path::Path) -> ExitCode {
+    let loaded = match registry::load(dir) {
+        Ok(loaded) => loaded,
+        Err(message) => return usage_error(&message),
+    };
+    if loaded.has_errors() {
+        for report in loaded.reports.iter().filter(|report| report.diagnostics.iter().any(|d| d.is_error())) {
+            eprint!("{}", report::render(report));
+        }
+        return ExitCode::from(1);
+    }
+    let (Some(certificate), Some(client_id)) = (&args.certificate, &args.client_id) else {
+        return usage_error("--registry needs --certificate and --client-id");
+    };
+    let id = if std::path::Path::new(certificate).is_file() {
+        let der = std::fs::read_to_string(certificate)
+            .map_err(|error| format!("cannot read `{certificate}`: {error}"))
+            .and_then(|text| {
+                registry::certificate::pem_to_der(&text).map_err(|error| format!("`{certificate}`: {error}"))
+            });
+        match der {
+            Ok(der) => registry::certificate::certificate_id(&der),
+            Err(message) => return usage_error(&message),
+        }
+    } else {
+        certificate.clone()
+    };
+    let identity = match loaded.registry.identify(&id, client_id) {
+        Ok(identity) => identity,
+        Err(refusal) => {
+            eprintln!("error: the connection is refused: {refusal} (certificate id {id})");
+            return ExitCode::from(1);
+        }
+    };
+    let connection = Connection {
+        region: args.region.clone(),
+        account: args.account.clone(),
+        client_id: client_id.clone(),
+        ..Connection::default()
+    };
+    let context = identity.context(&connection);
+    let names: Vec<&str> = identity.policies.iter().map(|named| named.name.as_str()).collect();
+    decide(args, &names, &identity.documents(), &context)
+}
+
+fn decide(args: &AuthorizeArgs, names: &[&str], documents: &[Policy], context: &Context) -> ExitCode {
     let requests = match (&args.requests, &args.action, &args.resource) {
         (Some(path), _, _) => match read_requests(path) {
             Ok(requests) => requests,
@@ -98,8 +152,8 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
     };
     let mut stdout = std::io::stdout().lock();
     for request in &requests {
-        let authorization = authorize(&documents, &context, request);
-        let result = auth_result(request, &authorization, &names, &documents);
+        let authorization = authorize(documents, context, request);
+        let result = auth_result(request, &authorization, names, documents);
         let written = if args.requests.is_some() {
             serde_json::to_writer(&mut stdout, &result)
         } else {

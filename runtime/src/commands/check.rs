@@ -8,12 +8,18 @@ use iotrules_compiler::{Diagnostic, Severity};
 
 use crate::cli::{CheckArgs, Format};
 use crate::inputs::Contents;
-use crate::{inputs, policies, report, rules};
+use crate::{inputs, policies, registry, report, rules};
 
 pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     let mut reports = Vec::new();
     if let Some(sql) = &args.sql {
         reports.push(rules::from_sql("--sql", sql.clone(), args.sql_version).report);
+    }
+    if let Some(dir) = &args.registry {
+        match registry::load(dir) {
+            Ok(loaded) => reports.extend(loaded.reports),
+            Err(message) => return usage_error(&message),
+        }
     }
     let files = match inputs::expand(&args.paths, &["sql", "json"]) {
         Ok(files) => files,
