@@ -6,6 +6,7 @@
 mod actions;
 mod cli;
 mod commands;
+mod endpoint;
 mod fleet;
 mod inputs;
 mod logging;
@@ -16,6 +17,7 @@ mod report;
 mod rules;
 mod samples;
 mod serve;
+mod shadow;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,200 @@
+//! The TLS front of the device endpoint: devices connect here with a client certificate, as
+//! to AWS IoT Core's port 8883, and each connection is forwarded to the broker's loopback
+//! listener.
+//!
+//! iotrules terminates TLS itself (rustls), so it holds the whole client certificate: its DER
+//! bytes, hence the certificate id, and every field the certificate policy variables read. A
+//! certificate is trusted because the registry holds it ACTIVE, whoever signed it, as AWS
+//! trusts a registered certificate; the handshake still proves the device holds its key. The
+//! broker learns who a forwarded connection is from [`Peers`], keyed by the address the
+//! forwarding socket has on the loopback side, which only this process can hold while the
+//! connection is open: a local process that connects to the broker directly has no entry and
+//! is refused.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use super::SharedRegistry;
+use crate::registry::Status;
+use crate::registry::certificate::certificate_id;
+
+/// How long a device has to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A forwarded connection: the device's address and its certificate.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    pub(crate) device: SocketAddr,
+    pub(crate) certificate_id: String,
+}
+
+/// The forwarded connections, by the loopback address of the forwarding socket (what the
+/// broker sees as the client's address).
+#[derive(Debug, Default)]
+pub(crate) struct Peers {
+    by_address: Mutex<std::collections::HashMap<SocketAddr, Peer>>,
+}
+
+impl Peers {
+    pub(crate) fn get(&self, forwarded_from: &SocketAddr) -> Option<Peer> {
+        self.by_address.lock().unwrap_or_else(PoisonError::into_inner).get(forwarded_from).cloned()
+    }
+
+    fn insert(&self, forwarded_from: SocketAddr, peer: Peer) {
+        self.by_address.lock().unwrap_or_else(PoisonError::into_inner).insert(forwarded_from, peer);
+    }
+
+    fn remove(&self, forwarded_from: &SocketAddr) {
+        self.by_address.lock().unwrap_or_else(PoisonError::into_inner).remove(forwarded_from);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn insert_for_test(&self, forwarded_from: SocketAddr, device: SocketAddr, certificate_id: &str) {
+        self.insert(forwarded_from, Peer { device, certificate_id: certificate_id.to_owned() });
+    }
+}
+
+/// Accepts client certificates the registry holds ACTIVE.
+#[derive(Debug)]
+struct RegisteredCertificates {
+    registry: SharedRegistry,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for RegisteredCertificates {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let id = certificate_id(end_entity);
+        let status = self.registry.current().certificates.get(&id).map(|certificate| certificate.status);
+        match status {
+            Some(Status::Active) => Ok(ClientCertVerified::assertion()),
+            Some(Status::Revoked) => Err(rustls::Error::InvalidCertificate(CertificateError::Revoked)),
+            Some(_) => Err(rustls::Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)),
+            None => Err(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, certificate, signature, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &CertificateDer<'_>,
+        signature: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, certificate, signature, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The TLS configuration of the front: the endpoint's certificate chain and key, and client
+/// certificates checked against the registry.
+pub(crate) fn server_config(
+    certificate: &Path,
+    key: &Path,
+    registry: SharedRegistry,
+) -> Result<rustls::ServerConfig, String> {
+    let chain = CertificateDer::pem_file_iter(certificate)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|error| format!("cannot read certificates from `{}`: {error}", certificate.display()))?;
+    if chain.is_empty() {
+        return Err(format!("`{}` holds no PEM certificate", certificate.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|error| format!("cannot read a private key from `{}`: {error}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = RegisteredCertificates { registry, algorithms: provider.signature_verification_algorithms };
+    rustls::ServerConfig::builder_with_provider(Arc::<CryptoProvider>::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .map_err(|error| format!("TLS: {error}"))?
+        .with_client_cert_verifier(Arc::new(verifier))
+        .with_single_cert(chain, key)
+        .map_err(|error| format!("TLS: the endpoint certificate and key do not go together: {error}"))
+}
+
+/// Accepts devices on `listener` and forwards each to the broker at `broker`, for ever.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    broker: SocketAddr,
+    peers: Arc<Peers>,
+) {
+    let acceptor = TlsAcceptor::from(config);
+    loop {
+        let (socket, device) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Out of file descriptors and the like: wait rather than spin.
+                tracing::warn!(%error, "cannot accept a device connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let acceptor = acceptor.clone();
+        let peers = Arc::clone(&peers);
+        tokio::spawn(async move {
+            if let Err(reason) = forward(socket, device, acceptor, broker, &peers).await {
+                tracing::debug!(%device, %reason, "device connection closed");
+            }
+        });
+    }
+}
+
+async fn forward(
+    socket: TcpStream,
+    device: SocketAddr,
+    acceptor: TlsAcceptor,
+    broker: SocketAddr,
+    peers: &Peers,
+) -> Result<(), String> {
+    let _ = socket.set_nodelay(true);
+    let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
+        .await
+        .map_err(|_| "the TLS handshake timed out".to_owned())?
+        .map_err(|error| {
+            // A refused certificate is the normal way an unregistered device is turned away.
+            tracing::info!(%device, %error, "TLS handshake refused");
+            format!("TLS handshake: {error}")
+        })?;
+    let Some(certificate) = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()) else {
+        return Err("no client certificate".to_owned());
+    };
+    let certificate_id = certificate_id(certificate);
+    let mut upstream =
+        TcpStream::connect(broker).await.map_err(|error| format!("cannot reach the broker at {broker}: {error}"))?;
+    let _ = upstream.set_nodelay(true);
+    let forwarded_from = upstream.local_addr().map_err(|error| error.to_string())?;
+    peers.insert(forwarded_from, Peer { device, certificate_id });
+    let copied = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+    peers.remove(&forwarded_from);
+    copied.map(|_| ()).map_err(|error| error.to_string())
+}

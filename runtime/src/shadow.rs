@@ -1,0 +1,14 @@
+//! The Device Shadow service, as AWS IoT Core runs it over MQTT: classic and named shadows on
+//! the reserved `$aws/things/<thing>/shadow/...` topics.
+//!
+//! - `topics.rs`: which topics are requests, and where answers go.
+//! - `document.rs`: the document and its operations (merge, metadata, delta), pure.
+//! - `service.rs`: a request and the stored shadow → what to store and what to publish, pure.
+//! - `store.rs`: the durable store (redb).
+
+#![cfg_attr(not(test), allow(dead_code, reason = "not yet started by a command"))]
+
+pub(crate) mod document;
+pub(crate) mod service;
+pub(crate) mod store;
+pub(crate) mod topics;
