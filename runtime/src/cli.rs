@@ -38,6 +38,71 @@ pub(crate) enum Command {
     /// Create a local test fleet: a CA, a server certificate, device certificates and keys, and
     /// the registry (things, certificates, a device policy, attachments) that identifies them.
     Fleet(FleetArgs),
+    /// Read and write device shadows over MQTT, as a device does, or list a shadow store.
+    Shadow(ShadowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShadowArgs {
+    #[command(subcommand)]
+    pub(crate) action: ShadowAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ShadowAction {
+    /// Print a shadow (`$aws/things/<thing>/shadow[/name/<name>]/get`).
+    Get(ShadowRequestArgs),
+    /// Update a shadow with a request document such as `{"state": {"desired": {"on": true}}}`.
+    Update(ShadowUpdateArgs),
+    /// Delete a shadow.
+    Delete(ShadowRequestArgs),
+    /// List the shadows in a store (of a stopped `iotrules serve`).
+    List(ShadowListArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShadowRequestArgs {
+    /// The thing.
+    pub(crate) thing: String,
+
+    /// A named shadow; the classic shadow without it.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+
+    /// The endpoint, such as `mqtts://localhost:8883` for `iotrules serve`.
+    #[arg(long, value_name = "URL", default_value = "mqtts://localhost:8883")]
+    pub(crate) broker: String,
+
+    /// The MQTT client id; the thing's name when not given, as thing policies expect.
+    #[arg(long)]
+    pub(crate) client_id: Option<String>,
+
+    /// How long to wait for the answer, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) timeout: u64,
+
+    #[command(flatten)]
+    pub(crate) connection: BrokerConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShadowUpdateArgs {
+    #[command(flatten)]
+    pub(crate) request: ShadowRequestArgs,
+
+    /// The request document, as JSON text, or `@FILE`.
+    #[arg(long)]
+    pub(crate) document: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShadowListArgs {
+    /// Only this thing's shadows.
+    pub(crate) thing: Option<String>,
+
+    /// The shadow store file.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) store: PathBuf,
 }
 
 #[derive(Debug, Args)]

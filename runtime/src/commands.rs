@@ -9,4 +9,5 @@ pub(crate) mod fleet;
 pub(crate) mod fmt;
 pub(crate) mod publish;
 pub(crate) mod run;
+pub(crate) mod shadow;
 pub(crate) mod test;

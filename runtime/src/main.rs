@@ -41,5 +41,6 @@ fn main() -> ExitCode {
         cli::Command::Publish(args) => commands::publish::run(&args),
         cli::Command::Fmt(args) => commands::fmt::run(&args),
         cli::Command::Fleet(args) => commands::fleet::run(&args),
+        cli::Command::Shadow(args) => commands::shadow::run(&args),
     }
 }

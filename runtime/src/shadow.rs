@@ -8,6 +8,7 @@
 
 #![cfg_attr(not(test), allow(dead_code, reason = "not yet started by a command"))]
 
+pub(crate) mod client;
 pub(crate) mod document;
 pub(crate) mod service;
 pub(crate) mod store;

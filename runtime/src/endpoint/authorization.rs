@@ -70,6 +70,7 @@ pub(crate) struct ConnectFacts {
 #[derive(Debug)]
 pub(crate) struct Session {
     pub(crate) client_id: String,
+    facts: ConnectFacts,
     pub(crate) certificate_id: String,
     pub(crate) thing: Option<String>,
     pub(crate) source_ip: String,
@@ -117,6 +118,7 @@ impl Session {
             .map_err(|error| format!("cannot compile the policies: {error}"))?;
         Ok(Session {
             client_id: facts.client_id.clone(),
+            facts: facts.clone(),
             certificate_id: certificate_id.to_owned(),
             thing: identity.thing.map(|thing| thing.name.clone()),
             source_ip: device.ip().to_string(),
@@ -242,14 +244,14 @@ impl Authorizer {
     /// Recompiles every live session against the registry as it is now. A connection whose
     /// certificate is no longer ACTIVE, or that cannot be resolved any more, loses its session
     /// and so is refused every later packet; its address is returned so the caller can close it.
-    pub(crate) fn reload(&self, facts: impl Fn(&SocketAddr) -> Option<ConnectFacts>) -> Vec<SocketAddr> {
+    pub(crate) fn reload(&self) -> Vec<SocketAddr> {
         let registry = self.registry.current();
         let live: Vec<(SocketAddr, Arc<Session>)> =
             self.sessions().iter().map(|(address, session)| (*address, Arc::clone(session))).collect();
         let mut closed = Vec::new();
         for (address, session) in live {
-            let reopened = facts(&address).zip(self.peers.get(&address)).and_then(|(facts, peer)| {
-                Session::open(&registry, &self.account, &session.certificate_id, peer.device, &facts).ok()
+            let reopened = self.peers.get(&address).and_then(|peer| {
+                Session::open(&registry, &self.account, &session.certificate_id, peer.device, &session.facts).ok()
             });
             match reopened {
                 Some(reopened) => {

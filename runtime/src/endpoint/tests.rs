@@ -90,7 +90,7 @@ fn packets_are_decided_by_the_connections_own_policies() {
     }
     shared.replace(revoked);
     assert!(authorizer.session(&forwarded_from).is_some());
-    let closed = authorizer.reload(|_| Some(facts("thing-1")));
+    let closed = authorizer.reload();
     assert_eq!(closed, [forwarded_from]);
     assert!(!authorizer.check(&forwarded_from, Action::Publish, "devices/thing-1/telemetry"));
     std::fs::remove_dir_all(&fleet.dir).unwrap();

@@ -35,6 +35,11 @@ impl ShadowId {
         }
     }
 
+    /// The topic a request is published on: `<prefix>/<operation>`.
+    pub(crate) fn request(&self, operation: Operation) -> String {
+        format!("{}/{}", self.prefix(), operation.as_str())
+    }
+
     /// The topic a response is published on: `<prefix>/<operation>/<suffix>`.
     pub(crate) fn topic(&self, operation: Operation, suffix: &str) -> String {
         format!("{}/{}/{suffix}", self.prefix(), operation.as_str())
@@ -100,6 +105,7 @@ mod tests {
             named.0.topic(Operation::Update, "documents"),
             "$aws/things/boiler-1/shadow/name/config/update/documents"
         );
+        assert_eq!(parse(&named.0.request(Operation::Delete)), Some((named.0.clone(), Operation::Delete)));
         for not_a_request in [
             "$aws/things/boiler-1/shadow/update/accepted",
             "$aws/things/boiler-1/shadow/name/config",
