@@ -89,7 +89,14 @@ fn conformance_cases_agree_with_and_without_padding() {
             // Raw bytes (numbers written exactly, binary payloads): run as they are.
             let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).unwrap();
             if let Some(runs) = run_in(version, sql, case["rule_name"].as_str(), topic, &bytes) {
-                assert!(runs.agree(), "{}: `{sql}`: reference {}, interp {}, jit {}", case["id"], runs.reference, runs.interp, runs.jit);
+                assert!(
+                    runs.agree(),
+                    "{}: `{sql}`: reference {}, interp {}, jit {}",
+                    case["id"],
+                    runs.reference,
+                    runs.interp,
+                    runs.jit
+                );
                 compared += 1;
                 compiled += usize::from(runs.compiled);
             }
