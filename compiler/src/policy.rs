@@ -3,10 +3,13 @@
 //! message broker does (`eval`, the reference).
 
 pub mod compiled;
+mod conditions;
+pub mod context;
 mod document;
 pub mod eval;
 pub mod glob;
 mod lint;
+mod variables;
 
 pub use document::{MAX_POLICY_CHARS, check_policy};
 pub use lint::VARIABLES;
@@ -14,7 +17,7 @@ pub use lint::VARIABLES;
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
 
-/// The one `Version` AWS IoT policies take.
+/// The `Version` AWS IoT policies are written in.
 pub const POLICY_VERSION: &str = "2012-10-17";
 
 /// A policy document that checked without errors.
@@ -34,6 +37,9 @@ pub struct Statement {
     pub resources: Targets,
     /// Every condition must hold (operators and keys are ANDed).
     pub conditions: Vec<Condition>,
+    /// Whether `${...}` policy variables are substituted: false under `Version` 2008-10-17,
+    /// where they are literal text. Kept per statement so each evaluates on its own.
+    pub variables: bool,
     /// The statement object in the document.
     pub span: Span,
 }
@@ -114,11 +120,12 @@ pub enum Test {
     ArnNotEquals,
     ArnLike,
     ArnNotLike,
+    BinaryEquals,
     Null,
 }
 
 impl Test {
-    pub const ALL: [(Test, &'static str); 26] = [
+    pub const ALL: [(Test, &'static str); 27] = [
         (Test::StringEquals, "StringEquals"),
         (Test::StringNotEquals, "StringNotEquals"),
         (Test::StringEqualsIgnoreCase, "StringEqualsIgnoreCase"),
@@ -144,6 +151,7 @@ impl Test {
         (Test::ArnNotEquals, "ArnNotEquals"),
         (Test::ArnLike, "ArnLike"),
         (Test::ArnNotLike, "ArnNotLike"),
+        (Test::BinaryEquals, "BinaryEquals"),
         (Test::Null, "Null"),
     ];
 
@@ -210,6 +218,8 @@ pub(crate) const IOT_KEYS: &[&str] = &[
     "iot:Connection.Thing.ThingTypeName",
     "iot:Connection.Thing.IsAttached",
     "iot:CertificateId",
+    "iot:Certificate.SerialNumber",
+    "iot:Certificate.AvailableKeys",
     "iot:ConnectAttributes",
     "iot:LastWillTopic",
     "iot:Topic",

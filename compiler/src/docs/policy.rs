@@ -56,11 +56,17 @@ pub static VARIABLE_DOCS: &[(&str, &str)] = &[
     ("iot:Connection.Thing.IsAttached", "`true` when the thing named by the client ID is attached to the certificate."),
     ("iot:CertificateId", "The ID of the certificate the device connected with."),
     ("iot:Certificate.SerialNumber", "The serial number of the device certificate."),
-    ("iot:Certificate.AvailableKeys", "The names of the certificate fields that have values."),
+    (
+        "iot:Certificate.AvailableKeys",
+        "The names of the certificate variables that have values (`iot:Certificate.Subject.CommonName`, ...). \
+         Multi-valued: test it with `ForAnyValue:`/`ForAllValues:`; as `${...}` it is never substituted.",
+    ),
     ("aws:SourceIp", "The IP address of the client."),
     ("aws:SourceVpc", "The VPC the request came through, for VPC endpoints."),
     ("aws:SourceVpce", "The VPC endpoint the request came through."),
     ("aws:VpcSourceIp", "The client's IP address inside the VPC."),
+    ("aws:CurrentTime", "The time of the request, ISO 8601 (`currentTime` in an `iotrules authorize` context)."),
+    ("aws:EpochTime", "The time of the request in seconds since 1970-01-01T00:00:00Z."),
     ("cognito-identity.amazonaws.com:sub", "The Amazon Cognito identity ID of the caller."),
     ("*", "`${*}`: a literal `*` character, not a wildcard."),
     ("?", "`${?}`: a literal `?` character, not a wildcard."),
@@ -81,7 +87,11 @@ pub static OPERATOR_DOCS: &[(&str, &str)] = &[
     ("NumericLessThanEquals", "The key is less than or equal to the value."),
     ("NumericGreaterThan", "The key is greater than the value."),
     ("NumericGreaterThanEquals", "The key is greater than or equal to the value."),
-    ("DateEquals", "Dates (ISO 8601 or epoch seconds) are equal."),
+    (
+        "DateEquals",
+        "Dates are equal: any W3C ISO 8601 form (`2024`, `2024-06`, `2024-06-15`, `2024-06-15T12:00Z`, with \
+         seconds and fractions) or epoch seconds.",
+    ),
     ("DateNotEquals", "Dates are not equal."),
     ("DateLessThan", "The key's date is before the value."),
     ("DateLessThanEquals", "The key's date is at or before the value."),
@@ -94,6 +104,10 @@ pub static OPERATOR_DOCS: &[(&str, &str)] = &[
     ("ArnNotEquals", "Negated ARN match."),
     ("ArnLike", "ARN match, case-sensitive, with `*` and `?` wildcards."),
     ("ArnNotLike", "Negated ARN match."),
+    (
+        "BinaryEquals",
+        "The key's value, as UTF-8 bytes, equals the base64-decoded value byte for byte. Takes no policy variables.",
+    ),
     ("Null", "`true`: the key is missing; `false`: the key is present. Has no `IfExists` form."),
 ];
 

@@ -248,6 +248,7 @@ impl Reader {
             actions: actions?,
             resources: resources?,
             conditions: conditions?,
+            variables: true,
             span,
         })
     }

@@ -20,6 +20,8 @@ pub const VARIABLES: &[&str] = &[
     "aws:SourceVpc",
     "aws:SourceVpce",
     "aws:VpcSourceIp",
+    "aws:CurrentTime",
+    "aws:EpochTime",
     "cognito-identity.amazonaws.com:sub",
     "*",
     "?",

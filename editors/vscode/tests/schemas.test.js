@@ -77,6 +77,7 @@ test('policies AWS accepts are valid', () => {
   expectValid(policy, { Version: '2012-10-17', Statement: { Effect: 'Deny', NotAction: ['iot:publish', 'iot:Get*', '*', 'iot*:Describe?obExecution'], NotResource: 'arn:aws:iot:*:*:topic/a' } }, 'single statement, Not forms, lowercase action, glob');
   expectValid(policy, allow({ Action: 'iotjobsdata:DescribeJobExecution' }), 'iotjobsdata action');
   expectValid(policy, allow({ Condition: { 'ForAnyValue:StringLikeIfExists': { 'iot:Connection.Thing.Attributes[site]': ['a*'] }, Bool: { 'iot:Connection.Thing.IsAttached': true }, NumericLessThan: { 'aws:CurrentTime': 5 }, Null: { 'iot:clientid': 'false' } } }), 'conditions');
+  expectValid(policy, allow({ Condition: { BinaryEqualsIfExists: { 'iot:ClientId': 'YQ==' }, 'ForAnyValue:StringLike': { 'IOT:certificate.availablekeys': '*Subject.CommonName' }, StringEquals: { 'iot:Certificate.SerialNumber': '0a' }, DateLessThan: { 'aws:CurrentTime': '2030' } } }), 'certificate keys, BinaryEquals and dates');
 });
 
 test('broken policies are invalid', () => {
