@@ -162,7 +162,7 @@ codes! {
     PolicyInvalidJson = "policy::invalid_json",
     /// A policy document over 2,048 characters, whitespace not counted.
     PolicyTooLong = "policy::too_long",
-    /// A `Version` other than `2012-10-17`, or none.
+    /// A `Version` other than `2012-10-17` or `2008-10-17`, or none.
     PolicyInvalidVersion = "policy::invalid_version",
     /// A policy element of the wrong type, misspelled, or not allowed in an IoT policy.
     PolicyInvalidElement = "policy::invalid_element",
@@ -197,6 +197,8 @@ codes! {
     PolicyClientIdInTopicFilter = "policy::client_id_in_topic_filter",
     /// `+` or `#` in a topic or topic filter ARN, where they are literal characters.
     PolicyLiteralMqttWildcard = "policy::literal_mqtt_wildcard",
+    /// `Version` 2008-10-17, IAM's first policy language, under which `${...}` is literal text.
+    PolicyLegacyVersion = "policy::legacy_version",
 }
 
 impl fmt::Display for Code {

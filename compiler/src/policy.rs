@@ -20,6 +20,10 @@ use crate::span::Span;
 /// The `Version` AWS IoT policies are written in.
 pub const POLICY_VERSION: &str = "2012-10-17";
 
+/// IAM's first policy language, which IAM's grammar still accepts: `${...}` is literal text
+/// under it. Accepted with a warning.
+pub const LEGACY_POLICY_VERSION: &str = "2008-10-17";
+
 /// A policy document that checked without errors.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {

@@ -5,8 +5,8 @@
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 
 use super::{
-    ACTIONS, Condition, Effect, IOT_KEYS, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets,
-    Test,
+    ACTIONS, Condition, Effect, IOT_KEYS, LEGACY_POLICY_VERSION, Operator, POLICY_VERSION, Policy, PolicyReport,
+    Spanned, Statement, Targets, Test,
 };
 use crate::diagnostics::{Code, Diagnostic, Limited, did_you_mean};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
@@ -44,6 +44,10 @@ impl Reader {
         if self.diagnostics.count(code) {
             self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
         }
+    }
+
+    fn warning(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.add(diagnostic);
     }
 
     /// [`Reader::error`] with the message and help built only when they are shown: they hold
@@ -97,7 +101,7 @@ impl Reader {
             return None;
         };
         self.unknown_elements(&root, TOP_ELEMENTS, "policy");
-        self.version(&root);
+        let variables = self.version(&root);
         let Some(statement) = root.get("Statement") else {
             self.error(
                 Code::PolicyInvalidElement,
@@ -134,12 +138,13 @@ impl Reader {
                 Vec::new()
             }
         };
-        let statements = objects.into_iter().filter_map(|object| self.statement(object)).collect();
+        let statements = objects.into_iter().filter_map(|object| self.statement(object, variables)).collect();
         Some(Policy { statements })
     }
 
-    fn version(&mut self, root: &Object<'_>) {
-        let help = format!("write \"Version\": \"{POLICY_VERSION}\", the only version AWS IoT policies take");
+    /// Checks `Version`; returns whether `${...}` policy variables are substituted under it.
+    fn version(&mut self, root: &Object<'_>) -> bool {
+        let help = format!("write \"Version\": \"{POLICY_VERSION}\", the version AWS IoT policies are written in");
         match root.get("Version").map(|prop| &prop.value) {
             None => self.error(
                 Code::PolicyInvalidVersion,
@@ -148,6 +153,23 @@ impl Reader {
                 help,
             ),
             Some(Value::StringLit(version)) if version.value == POLICY_VERSION => {}
+            Some(Value::StringLit(version)) if version.value == LEGACY_POLICY_VERSION => {
+                // IAM's grammar still takes the first policy language, whose only difference
+                // that matters here is that it predates policy variables.
+                self.warning(
+                    Diagnostic::warning(
+                        Code::PolicyLegacyVersion,
+                        Span::new(version.range.start, version.range.end),
+                        format!("`Version` {LEGACY_POLICY_VERSION} does not substitute policy variables"),
+                    )
+                    .with_label("IAM's first policy language")
+                    .with_help(format!(
+                        "under {LEGACY_POLICY_VERSION} every `${{...}}` is literal text; write \"Version\": \
+                         \"{POLICY_VERSION}\" to substitute them"
+                    )),
+                );
+                return false;
+            }
             Some(other) => {
                 let shown = match other {
                     Value::StringLit(version) => format!("`{}`", version.value),
@@ -161,6 +183,7 @@ impl Reader {
                 );
             }
         }
+        true
     }
 
     fn unknown_elements(&mut self, object: &Object<'_>, known: &[&str], what: &str) {
@@ -188,7 +211,7 @@ impl Reader {
         }
     }
 
-    fn statement(&mut self, object: &Object<'_>) -> Option<Statement> {
+    fn statement(&mut self, object: &Object<'_>, variables: bool) -> Option<Statement> {
         let span = Span::new(object.range.start, object.range.end);
         let at_start = Span::new(object.range.start, object.range.start + 1);
         self.unknown_elements(object, STATEMENT_ELEMENTS, "statement");
@@ -248,7 +271,7 @@ impl Reader {
             actions: actions?,
             resources: resources?,
             conditions: conditions?,
-            variables: true,
+            variables,
             span,
         })
     }

@@ -57,13 +57,19 @@ pub(crate) fn lint(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     let mut warnings = Vec::new();
     for statement in &policy.statements {
         for resource in &statement.resources.patterns {
-            resource_variables(resource, source, &mut warnings);
+            // Under `Version` 2008-10-17 `${...}` is plain text, which `policy::legacy_version`
+            // already says once for the document.
+            if statement.variables {
+                resource_variables(resource, source, &mut warnings);
+                client_id_in_topic_filter(resource, source, &mut warnings);
+            }
             type_mismatch(statement, resource, &mut warnings);
             literal_mqtt_wildcard(resource, source, &mut warnings);
-            client_id_in_topic_filter(resource, source, &mut warnings);
         }
-        for condition in &statement.conditions {
-            condition_variables(condition, source, &mut warnings);
+        if statement.variables {
+            for condition in &statement.conditions {
+                condition_variables(condition, source, &mut warnings);
+            }
         }
         grants_everything(statement, &mut warnings);
         connect_without_attachment(statement, &mut warnings);
@@ -594,6 +600,16 @@ mod tests {
             report.diagnostics.iter().map(|diagnostic| (diagnostic.code, diagnostic.help.clone())).collect();
         let help = "policy variables are not substituted in `Action`; name the action itself".to_owned();
         assert_eq!(found, [(Code::PolicyUnknownAction, Some(help))]);
+    }
+
+    #[test]
+    fn variables_are_not_checked_under_version_2008_10_17() {
+        let text = format!(
+            r#"{{"Version": "2008-10-17", "Statement": [{}]}}"#,
+            allow("iot:Publish", &format!("{ARN}:topic/${{iot:Thing.ThingName}}"))
+        );
+        let codes: Vec<_> = check_policy(&text).diagnostics.into_iter().map(|diagnostic| diagnostic.code).collect();
+        assert_eq!(codes, [Code::PolicyLegacyVersion]);
     }
 
     #[test]

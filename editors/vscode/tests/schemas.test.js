@@ -80,9 +80,14 @@ test('policies AWS accepts are valid', () => {
   expectValid(policy, allow({ Condition: { BinaryEqualsIfExists: { 'iot:ClientId': 'YQ==' }, 'ForAnyValue:StringLike': { 'IOT:certificate.availablekeys': '*Subject.CommonName' }, StringEquals: { 'iot:Certificate.SerialNumber': '0a' }, DateLessThan: { 'aws:CurrentTime': '2030' } } }), 'certificate keys, BinaryEquals and dates');
 });
 
+test('policies AWS accepts but iotrules warns about are flagged', () => {
+  // VS Code shows a schema mismatch as a warning, as the language server shows these.
+  expectInvalid(policy, { ...allow({}), Version: '2008-10-17' }, 'Version 2008-10-17, which substitutes no variables');
+});
+
 test('broken policies are invalid', () => {
   expectInvalid(policy, { Statement: allow({}).Statement }, 'no Version');
-  expectInvalid(policy, { ...allow({}), Version: '2008-10-17' }, 'Version AWS IoT does not take');
+  expectInvalid(policy, { ...allow({}), Version: '2012-10-18' }, 'Version IAM does not define');
   expectInvalid(policy, { Version: '2012-10-17' }, 'no Statement');
   expectInvalid(policy, allow({ Effect: 'allow' }), 'lowercase Effect');
   expectInvalid(policy, allow({ Action: 'iot:Publsh' }), 'unknown action');
