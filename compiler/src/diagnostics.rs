@@ -174,9 +174,10 @@ codes! {
     PolicyMissingAction = "policy::missing_action",
     /// A statement with neither or both of `Resource` and `NotResource`.
     PolicyMissingResource = "policy::missing_resource",
-    /// An action no AWS IoT policy can grant.
+    /// An action AWS IoT policies do not carry: an error for a service they do not cover, a warning
+    /// for an unknown action of one they do (evaluated as written).
     PolicyUnknownAction = "policy::unknown_action",
-    /// A resource that is neither `*` nor an AWS IoT ARN.
+    /// A resource that is neither `*` nor an AWS IoT, Greengrass or IoT Wireless ARN.
     PolicyInvalidArn = "policy::invalid_arn",
     /// A condition operator IAM does not define.
     PolicyUnknownConditionOperator = "policy::unknown_condition_operator",

@@ -6,7 +6,7 @@ use jsonc_parser::ast::{Object, ObjectProp, Value};
 
 use super::{
     ACTIONS, Condition, Effect, IOT_KEYS, LEGACY_POLICY_VERSION, Operator, POLICY_VERSION, Policy, PolicyReport,
-    Spanned, Statement, Targets, Test,
+    SERVICES, Spanned, Statement, Targets, Test,
 };
 use crate::diagnostics::{Code, Diagnostic, Limited, did_you_mean};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
@@ -313,6 +313,9 @@ impl Reader {
         Some(Targets { negated, patterns })
     }
 
+    /// An action AWS IoT policies carry. An unknown action of a service they cover is a
+    /// warning and is evaluated as written (AWS adds actions; a policy naming one still works
+    /// for the ones it knows); an action of any other service is an error.
     fn action(&mut self, action: &Spanned) {
         let text = action.text.as_str();
         let known = if text.contains(['*', '?']) {
@@ -323,26 +326,58 @@ impl Reader {
         if known {
             return;
         }
-        self.errors = true;
-        // Counted first: the suggestion compares the action with every known one.
+        let service = text.split_once(':').map(|(service, _)| service);
+        let known_service = service
+            .filter(|service| !service.contains("${"))
+            .and_then(|service| SERVICES.iter().find(|known| super::glob::matches_ignore_case(service, known)));
+        let Some(known_service) = known_service else {
+            self.errors = true;
+            // Counted first: the suggestion compares the action with every known one.
+            if self.diagnostics.count(Code::PolicyUnknownAction) {
+                let help = if text.contains("${") {
+                    "policy variables are not substituted in `Action`; name the action itself".to_owned()
+                } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
+                    format!("did you mean `{suggestion}`?")
+                } else {
+                    "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, \
+                     `iot:Receive`, the shadow and retained-message actions), `iotjobsdata:` job actions, Greengrass \
+                     V2 `greengrass:` data-plane actions and `iotwireless:` actions"
+                        .to_owned()
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+                        .with_help(help),
+                );
+            }
+            return;
+        };
         if !self.diagnostics.count(Code::PolicyUnknownAction) {
             return;
         }
-        let help = if text.contains("${") {
-            "policy variables are not substituted in `Action`; name the action itself".to_owned()
-        } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
-            format!("did you mean `{suggestion}`?")
-        } else {
-            "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, `iot:Receive`, \
-             the shadow and retained-message actions) and `iotjobsdata:` actions"
-                .to_owned()
+        let same_service = ACTIONS.iter().copied().filter(|known| {
+            known
+                .get(..known_service.len() + 1)
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(&format!("{known_service}:")))
+        });
+        let help = match did_you_mean(text, same_service) {
+            _ if text.contains("${") => {
+                "policy variables are not substituted in `Action`; name the action itself".to_owned()
+            }
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => format!(
+                "AWS documents no such `{known_service}:` action; the statement is kept and matches a request for this \
+                 name as written"
+            ),
         };
         self.diagnostics.push(
-            Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+            Diagnostic::warning(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+                .with_label(format!("not a documented `{known_service}:` action"))
                 .with_help(help),
         );
     }
 
+    /// A resource AWS IoT policies take: `*`, or an ARN of one of the services whose actions
+    /// they carry (`iotjobsdata:` actions act on `iot` thing ARNs).
     fn resource(&mut self, resource: &Spanned) {
         let text = resource.text.as_str();
         if text == "*" {
@@ -351,7 +386,9 @@ impl Reader {
         let parts: Vec<&str> = text.splitn(6, ':').collect();
         let well_formed = match parts.as_slice() {
             ["arn", partition, service, _region, _account, rest] => {
-                !partition.is_empty() && matches!(*service, "iot" | "*") && !rest.is_empty()
+                !partition.is_empty()
+                    && matches!(*service, "iot" | "greengrass" | "iotwireless" | "*")
+                    && !rest.is_empty()
             }
             _ => false,
         };
@@ -361,7 +398,7 @@ impl Reader {
                 resource.span,
                 format!("`{text}` is not an AWS IoT resource ARN"),
                 "write `arn:aws:iot:<region>:<account>:<type>/<name>` (type client, topic, topicfilter, thing or \
-                 rolealias), or `*`",
+                 rolealias), an `arn:aws:greengrass:` or `arn:aws:iotwireless:` ARN, or `*`",
             );
         }
     }
