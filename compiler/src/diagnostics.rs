@@ -198,6 +198,9 @@ codes! {
     PolicyClientIdInTopicFilter = "policy::client_id_in_topic_filter",
     /// `+` or `#` in a topic or topic filter ARN, where they are literal characters.
     PolicyLiteralMqttWildcard = "policy::literal_mqtt_wildcard",
+    /// A key repeated in one object of a policy document: two `Effect`, one condition operator
+    /// twice in a `Condition`, one condition key twice under an operator.
+    PolicyDuplicateKey = "policy::duplicate_key",
     /// `Version` 2008-10-17, IAM's first policy language, under which `${...}` is literal text.
     PolicyLegacyVersion = "policy::legacy_version",
 }

@@ -2,6 +2,8 @@
 //! element checked as AWS IoT Core's CreatePolicy checks it. Each diagnostic points at the
 //! offending key or value.
 
+use std::collections::HashMap;
+
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 
 use super::{
@@ -101,6 +103,7 @@ impl Reader {
             return None;
         };
         self.unknown_elements(&root, TOP_ELEMENTS, "policy");
+        self.repeated_keys(&root, "the policy", str::to_owned);
         let variables = self.version(&root);
         let Some(statement) = root.get("Statement") else {
             self.error(
@@ -186,6 +189,44 @@ impl Reader {
         true
     }
 
+    /// Reports each key an object repeats: IAM's grammar allows no element twice in one
+    /// object, and a JSON reader would silently keep only one of them. `normalize` says which
+    /// spellings are the same key (condition keys compare case-insensitively).
+    fn repeated_keys(&mut self, object: &Object<'_>, place: &str, normalize: impl Fn(&str) -> String) {
+        let mut seen: HashMap<String, (Span, &str)> = HashMap::with_capacity(object.properties.len());
+        for prop in &object.properties {
+            let name = prop.name.as_str();
+            let span = name_span(prop);
+            let Some((first, first_name)) = seen.get(&normalize(name)).copied() else {
+                seen.insert(normalize(name), (span, name));
+                continue;
+            };
+            self.errors = true;
+            if !self.diagnostics.count(Code::PolicyDuplicateKey) {
+                continue;
+            }
+            let (message, help) = if first_name == name {
+                (
+                    format!("`{name}` appears twice in {place}"),
+                    "IAM's policy grammar allows a key once per object; merge the two into one entry".to_owned(),
+                )
+            } else {
+                (
+                    format!("`{name}` repeats `{first_name}` in {place}"),
+                    "condition key names are case-insensitive, so both spellings name one key, which IAM's policy \
+                     grammar allows once per operator; merge the two into one entry"
+                        .to_owned(),
+                )
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::PolicyDuplicateKey, span, message)
+                    .with_label("repeated here")
+                    .with_related(first, "first here")
+                    .with_help(help),
+            );
+        }
+    }
+
     fn unknown_elements(&mut self, object: &Object<'_>, known: &[&str], what: &str) {
         for prop in &object.properties {
             let name = prop.name.as_str();
@@ -215,6 +256,7 @@ impl Reader {
         let span = Span::new(object.range.start, object.range.end);
         let at_start = Span::new(object.range.start, object.range.start + 1);
         self.unknown_elements(object, STATEMENT_ELEMENTS, "statement");
+        self.repeated_keys(object, "a statement", str::to_owned);
         let sid = object.get("Sid").and_then(|prop| self.string(prop)).map(|sid| sid.text);
         let effect = match object.get("Effect") {
             None => {
@@ -413,6 +455,7 @@ impl Reader {
             );
             return None;
         };
+        self.repeated_keys(operators, "one `Condition`", str::to_owned);
         let mut conditions = Vec::new();
         let mut valid = true;
         for operator_prop in &operators.properties {
@@ -442,6 +485,8 @@ impl Reader {
                 valid = false;
                 continue;
             };
+            // Condition key names compare case-insensitively, so two spellings are one key.
+            self.repeated_keys(keys, &format!("one `{name}`"), str::to_ascii_lowercase);
             for key_prop in &keys.properties {
                 let key = Spanned { text: key_prop.name.as_str().to_owned(), span: name_span(key_prop) };
                 if !self.condition_key(&key) {
