@@ -203,6 +203,9 @@ codes! {
     PolicyDuplicateKey = "policy::duplicate_key",
     /// `Version` 2008-10-17, IAM's first policy language, under which `${...}` is literal text.
     PolicyLegacyVersion = "policy::legacy_version",
+    /// A `${...}` variable of a multi-valued key, which has no single value and is never
+    /// substituted.
+    PolicyMultivaluedVariable = "policy::multivalued_variable",
 }
 
 impl fmt::Display for Code {
