@@ -164,7 +164,7 @@ codes! {
     PolicyInvalidJson = "policy::invalid_json",
     /// A policy document over 2,048 characters, whitespace not counted.
     PolicyTooLong = "policy::too_long",
-    /// A `Version` other than `2012-10-17`, or none.
+    /// A `Version` other than `2012-10-17` or `2008-10-17`, or none.
     PolicyInvalidVersion = "policy::invalid_version",
     /// A policy element of the wrong type, misspelled, or not allowed in an IoT policy.
     PolicyInvalidElement = "policy::invalid_element",
@@ -176,9 +176,10 @@ codes! {
     PolicyMissingAction = "policy::missing_action",
     /// A statement with neither or both of `Resource` and `NotResource`.
     PolicyMissingResource = "policy::missing_resource",
-    /// An action no AWS IoT policy can grant.
+    /// An action AWS IoT policies do not carry: an error for a service they do not cover, a warning
+    /// for an unknown action of one they do (evaluated as written).
     PolicyUnknownAction = "policy::unknown_action",
-    /// A resource that is neither `*` nor an AWS IoT ARN.
+    /// A resource that is neither `*` nor an AWS IoT, Greengrass or IoT Wireless ARN.
     PolicyInvalidArn = "policy::invalid_arn",
     /// A condition operator IAM does not define.
     PolicyUnknownConditionOperator = "policy::unknown_condition_operator",
@@ -199,6 +200,14 @@ codes! {
     PolicyClientIdInTopicFilter = "policy::client_id_in_topic_filter",
     /// `+` or `#` in a topic or topic filter ARN, where they are literal characters.
     PolicyLiteralMqttWildcard = "policy::literal_mqtt_wildcard",
+    /// A key repeated in one object of a policy document: two `Effect`, one condition operator
+    /// twice in a `Condition`, one condition key twice under an operator.
+    PolicyDuplicateKey = "policy::duplicate_key",
+    /// `Version` 2008-10-17, IAM's first policy language, under which `${...}` is literal text.
+    PolicyLegacyVersion = "policy::legacy_version",
+    /// A `${...}` variable of a multi-valued key, which has no single value and is never
+    /// substituted.
+    PolicyMultivaluedVariable = "policy::multivalued_variable",
     /// A registry file that is not valid JSON, or not in the shape the AWS CLI prints.
     RegistryInvalidFile = "registry::invalid_file",
     /// A certificate whose PEM does not parse, or whose stated id is not its SHA-256.

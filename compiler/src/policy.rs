@@ -3,10 +3,13 @@
 //! message broker does (`eval`, the reference).
 
 pub mod compiled;
+mod conditions;
+pub mod context;
 mod document;
 pub mod eval;
 pub mod glob;
 mod lint;
+mod variables;
 
 pub use document::{MAX_POLICY_CHARS, check_policy};
 pub use lint::VARIABLES;
@@ -14,8 +17,12 @@ pub use lint::VARIABLES;
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;
 
-/// The one `Version` AWS IoT policies take.
+/// The `Version` AWS IoT policies are written in.
 pub const POLICY_VERSION: &str = "2012-10-17";
+
+/// IAM's first policy language, which IAM's grammar still accepts: `${...}` is literal text
+/// under it. Accepted with a warning.
+pub const LEGACY_POLICY_VERSION: &str = "2008-10-17";
 
 /// A policy document that checked without errors.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +41,9 @@ pub struct Statement {
     pub resources: Targets,
     /// Every condition must hold (operators and keys are ANDed).
     pub conditions: Vec<Condition>,
+    /// Whether `${...}` policy variables are substituted: false under `Version` 2008-10-17,
+    /// where they are literal text. Kept per statement so each evaluates on its own.
+    pub variables: bool,
     /// The statement object in the document.
     pub span: Span,
 }
@@ -114,11 +124,12 @@ pub enum Test {
     ArnNotEquals,
     ArnLike,
     ArnNotLike,
+    BinaryEquals,
     Null,
 }
 
 impl Test {
-    pub const ALL: [(Test, &'static str); 26] = [
+    pub const ALL: [(Test, &'static str); 27] = [
         (Test::StringEquals, "StringEquals"),
         (Test::StringNotEquals, "StringNotEquals"),
         (Test::StringEqualsIgnoreCase, "StringEqualsIgnoreCase"),
@@ -144,6 +155,7 @@ impl Test {
         (Test::ArnNotEquals, "ArnNotEquals"),
         (Test::ArnLike, "ArnLike"),
         (Test::ArnNotLike, "ArnNotLike"),
+        (Test::BinaryEquals, "BinaryEquals"),
         (Test::Null, "Null"),
     ];
 
@@ -210,13 +222,24 @@ pub(crate) const IOT_KEYS: &[&str] = &[
     "iot:Connection.Thing.ThingTypeName",
     "iot:Connection.Thing.IsAttached",
     "iot:CertificateId",
+    "iot:Certificate.SerialNumber",
+    "iot:Certificate.AvailableKeys",
     "iot:ConnectAttributes",
     "iot:LastWillTopic",
     "iot:Topic",
 ];
 
-/// The actions an AWS IoT policy grants, as AWS spells them. The job actions appear under
-/// both prefixes: current documentation uses `iotjobsdata:`, older policies `iot:`.
+/// The services whose actions AWS IoT policies carry, by action prefix. An action of one of
+/// them that [`ACTIONS`] does not list is reported with a warning and evaluated as written; an
+/// action of any other service is an error.
+pub const SERVICES: &[&str] = &["iot", "iotjobsdata", "greengrass", "iotwireless"];
+
+/// The actions an AWS IoT policy grants, as AWS spells them, by service: the IoT data plane,
+/// the jobs data plane (current documentation uses `iotjobsdata:`, older policies `iot:`), the
+/// Greengrass V2 data plane a core or client device calls with its certificate (the Greengrass
+/// developer guide's device authentication page), and the AWS IoT Wireless API (its operations
+/// as the AWS SDK's service model names them). The one table the reader, the evaluators, the
+/// documentation (`docs::ACTION_DOCS`, same order) and the editor schema follow.
 pub const ACTIONS: &[&str] = &[
     "iot:Connect",
     "iot:DeleteConnection",
@@ -234,12 +257,134 @@ pub const ACTIONS: &[&str] = &[
     "iot:GetPendingJobExecutions",
     "iot:StartNextPendingJobExecution",
     "iot:UpdateJobExecution",
+    "iot:AssumeRoleWithCertificate",
+    "iot:SendDirectMessage",
     "iotjobsdata:DescribeJobExecution",
     "iotjobsdata:GetPendingJobExecutions",
     "iotjobsdata:StartNextPendingJobExecution",
     "iotjobsdata:UpdateJobExecution",
-    "iot:AssumeRoleWithCertificate",
-    "iot:SendDirectMessage",
+    "greengrass:GetComponentVersionArtifact",
+    "greengrass:ResolveComponentCandidates",
+    "greengrass:GetDeploymentConfiguration",
+    "greengrass:ListThingGroupsForCoreDevice",
+    "greengrass:VerifyClientDeviceIdentity",
+    "greengrass:VerifyClientDeviceIoTCertificateAssociation",
+    "greengrass:PutCertificateAuthorities",
+    "greengrass:GetConnectivityInfo",
+    "greengrass:UpdateConnectivityInfo",
+    "greengrass:Discover",
+    "iotwireless:AssociateAwsAccountWithPartnerAccount",
+    "iotwireless:AssociateMulticastGroupWithFuotaTask",
+    "iotwireless:AssociateWirelessDeviceWithFuotaTask",
+    "iotwireless:AssociateWirelessDeviceWithMulticastGroup",
+    "iotwireless:AssociateWirelessDeviceWithThing",
+    "iotwireless:AssociateWirelessGatewayWithCertificate",
+    "iotwireless:AssociateWirelessGatewayWithThing",
+    "iotwireless:CancelMulticastGroupSession",
+    "iotwireless:CreateDestination",
+    "iotwireless:CreateDeviceProfile",
+    "iotwireless:CreateFuotaTask",
+    "iotwireless:CreateMulticastGroup",
+    "iotwireless:CreateNetworkAnalyzerConfiguration",
+    "iotwireless:CreateServiceProfile",
+    "iotwireless:CreateWirelessDevice",
+    "iotwireless:CreateWirelessGateway",
+    "iotwireless:CreateWirelessGatewayTask",
+    "iotwireless:CreateWirelessGatewayTaskDefinition",
+    "iotwireless:DeleteDestination",
+    "iotwireless:DeleteDeviceProfile",
+    "iotwireless:DeleteFuotaTask",
+    "iotwireless:DeleteMulticastGroup",
+    "iotwireless:DeleteNetworkAnalyzerConfiguration",
+    "iotwireless:DeleteQueuedMessages",
+    "iotwireless:DeleteServiceProfile",
+    "iotwireless:DeleteWirelessDevice",
+    "iotwireless:DeleteWirelessDeviceImportTask",
+    "iotwireless:DeleteWirelessGateway",
+    "iotwireless:DeleteWirelessGatewayTask",
+    "iotwireless:DeleteWirelessGatewayTaskDefinition",
+    "iotwireless:DeregisterWirelessDevice",
+    "iotwireless:DisassociateAwsAccountFromPartnerAccount",
+    "iotwireless:DisassociateMulticastGroupFromFuotaTask",
+    "iotwireless:DisassociateWirelessDeviceFromFuotaTask",
+    "iotwireless:DisassociateWirelessDeviceFromMulticastGroup",
+    "iotwireless:DisassociateWirelessDeviceFromThing",
+    "iotwireless:DisassociateWirelessGatewayFromCertificate",
+    "iotwireless:DisassociateWirelessGatewayFromThing",
+    "iotwireless:GetDestination",
+    "iotwireless:GetDeviceProfile",
+    "iotwireless:GetEventConfigurationByResourceTypes",
+    "iotwireless:GetFuotaTask",
+    "iotwireless:GetLogLevelsByResourceTypes",
+    "iotwireless:GetMetricConfiguration",
+    "iotwireless:GetMetrics",
+    "iotwireless:GetMulticastGroup",
+    "iotwireless:GetMulticastGroupSession",
+    "iotwireless:GetNetworkAnalyzerConfiguration",
+    "iotwireless:GetPartnerAccount",
+    "iotwireless:GetPosition",
+    "iotwireless:GetPositionConfiguration",
+    "iotwireless:GetPositionEstimate",
+    "iotwireless:GetResourceEventConfiguration",
+    "iotwireless:GetResourceLogLevel",
+    "iotwireless:GetResourcePosition",
+    "iotwireless:GetServiceEndpoint",
+    "iotwireless:GetServiceProfile",
+    "iotwireless:GetWirelessDevice",
+    "iotwireless:GetWirelessDeviceImportTask",
+    "iotwireless:GetWirelessDeviceStatistics",
+    "iotwireless:GetWirelessGateway",
+    "iotwireless:GetWirelessGatewayCertificate",
+    "iotwireless:GetWirelessGatewayFirmwareInformation",
+    "iotwireless:GetWirelessGatewayStatistics",
+    "iotwireless:GetWirelessGatewayTask",
+    "iotwireless:GetWirelessGatewayTaskDefinition",
+    "iotwireless:ListDestinations",
+    "iotwireless:ListDeviceProfiles",
+    "iotwireless:ListDevicesForWirelessDeviceImportTask",
+    "iotwireless:ListEventConfigurations",
+    "iotwireless:ListFuotaTasks",
+    "iotwireless:ListMulticastGroups",
+    "iotwireless:ListMulticastGroupsByFuotaTask",
+    "iotwireless:ListNetworkAnalyzerConfigurations",
+    "iotwireless:ListPartnerAccounts",
+    "iotwireless:ListPositionConfigurations",
+    "iotwireless:ListQueuedMessages",
+    "iotwireless:ListServiceProfiles",
+    "iotwireless:ListTagsForResource",
+    "iotwireless:ListWirelessDeviceImportTasks",
+    "iotwireless:ListWirelessDevices",
+    "iotwireless:ListWirelessGatewayTaskDefinitions",
+    "iotwireless:ListWirelessGateways",
+    "iotwireless:PutPositionConfiguration",
+    "iotwireless:PutResourceLogLevel",
+    "iotwireless:ResetAllResourceLogLevels",
+    "iotwireless:ResetResourceLogLevel",
+    "iotwireless:SendDataToMulticastGroup",
+    "iotwireless:SendDataToWirelessDevice",
+    "iotwireless:StartBulkAssociateWirelessDeviceWithMulticastGroup",
+    "iotwireless:StartBulkDisassociateWirelessDeviceFromMulticastGroup",
+    "iotwireless:StartFuotaTask",
+    "iotwireless:StartMulticastGroupSession",
+    "iotwireless:StartSingleWirelessDeviceImportTask",
+    "iotwireless:StartWirelessDeviceImportTask",
+    "iotwireless:TagResource",
+    "iotwireless:TestWirelessDevice",
+    "iotwireless:UntagResource",
+    "iotwireless:UpdateDestination",
+    "iotwireless:UpdateEventConfigurationByResourceTypes",
+    "iotwireless:UpdateFuotaTask",
+    "iotwireless:UpdateLogLevelsByResourceTypes",
+    "iotwireless:UpdateMetricConfiguration",
+    "iotwireless:UpdateMulticastGroup",
+    "iotwireless:UpdateNetworkAnalyzerConfiguration",
+    "iotwireless:UpdatePartnerAccount",
+    "iotwireless:UpdatePosition",
+    "iotwireless:UpdateResourceEventConfiguration",
+    "iotwireless:UpdateResourcePosition",
+    "iotwireless:UpdateWirelessDevice",
+    "iotwireless:UpdateWirelessDeviceImportTask",
+    "iotwireless:UpdateWirelessGateway",
 ];
 
 /// Whether JSON text is a policy document rather than a rule file: an object whose members

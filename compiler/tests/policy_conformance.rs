@@ -1,7 +1,10 @@
 //! Every case of the policy conformance corpus (`tests/data/conformance/policy.jsonl`, from
-//! `shared/conformance/policy`): invalid documents are rejected for the documented reason, and
-//! every request gets the documented decision from the reference evaluator and from the
-//! compiled decision functions alike.
+//! `shared/conformance/policy` and the project's own cases): invalid documents are rejected for
+//! the documented reason, documents AWS accepts but `iotrules check` warns about get that
+//! warning, and every request gets the documented decision from the reference evaluator and
+//! from the compiled decision functions alike. Cases marked `doc_suspect` reproduce a guide
+//! example that contradicts the guide's own text: both engines must still agree on them, but
+//! their documented decisions are listed, not enforced.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
 
@@ -26,7 +29,13 @@ fn documents(case: &Json) -> Vec<PolicyReport> {
 /// The code a documented rejection reason corresponds to.
 fn expected_code(reason: &str) -> Code {
     let reason = reason.to_ascii_lowercase();
-    if reason.contains("2048") {
+    if reason.contains("repeated") {
+        Code::PolicyDuplicateKey
+    } else if reason.contains("unknown action") {
+        Code::PolicyUnknownAction
+    } else if reason.contains("invalid arn") {
+        Code::PolicyInvalidArn
+    } else if reason.contains("2048") {
         Code::PolicyTooLong
     } else if reason.contains("malformed json") {
         Code::PolicyInvalidJson
@@ -43,10 +52,23 @@ fn expected_code(reason: &str) -> Code {
     }
 }
 
+/// The code of a documented warning.
+fn expected_warning(reason: &str) -> Code {
+    let reason = reason.to_ascii_lowercase();
+    if reason.contains("unknown action") {
+        Code::PolicyUnknownAction
+    } else if reason.contains("2008-10-17") {
+        Code::PolicyLegacyVersion
+    } else {
+        panic!("no code for the warning `{reason}`")
+    }
+}
+
 #[test]
 fn every_case_gets_its_documented_result() {
     let corpus = include_str!("data/conformance/policy.jsonl");
-    let (mut requests, mut rejections, mut skipped) = (0, 0, 0);
+    let (mut requests, mut rejections, mut warnings, mut skipped) = (0, 0, 0, 0);
+    let mut suspect = Vec::new();
     let mut failures = Vec::new();
     for line in corpus.lines().filter(|line| !line.trim().is_empty()) {
         let case: Json = serde_json::from_str(line).unwrap();
@@ -76,6 +98,14 @@ fn every_case_gets_its_documented_result() {
             failures.push(format!("{id}: valid policies rejected: {errors:?}"));
             continue;
         }
+        if let Some(reason) = case["expect_warning"].as_str() {
+            let code = expected_warning(reason);
+            let found = reports.iter().flat_map(|report| &report.diagnostics).any(|d| d.code == code && !d.is_error());
+            if !found {
+                failures.push(format!("{id}: expected a {code} warning for `{reason}`"));
+            }
+            warnings += 1;
+        }
         let policies: Vec<_> = reports.into_iter().filter_map(|report| report.policy).collect();
         let context = Context::from_json(&case["context"]).unwrap();
         let compiled = CompiledPolicies::compile(&policies, &context).unwrap();
@@ -91,7 +121,11 @@ fn every_case_gets_its_documented_result() {
             }
             let decision = reference.decision;
             let expected = request["expect"].as_str().unwrap();
-            if decision.as_str() != expected {
+            if case["doc_suspect"] == true {
+                if decision.as_str() != expected {
+                    suspect.push(format!("{id}: {} on {}: {}", asked.action, asked.resource, decision.as_str()));
+                }
+            } else if decision.as_str() != expected {
                 failures.push(format!(
                     "{id}: {} on {}: expected {expected}, got {}",
                     asked.action,
@@ -102,6 +136,10 @@ fn every_case_gets_its_documented_result() {
             requests += 1;
         }
     }
+    eprintln!("doc-suspect decisions not enforced: {suspect:?}");
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-    assert!(requests > 250 && rejections >= 9 && skipped == 3, "{requests} requests, {rejections} rejections");
+    assert!(
+        requests > 370 && rejections >= 15 && warnings >= 2 && skipped == 3,
+        "{requests} requests, {rejections} rejections, {warnings} warnings"
+    );
 }

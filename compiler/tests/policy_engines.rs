@@ -1,6 +1,8 @@
 //! The compiled decision functions against the reference evaluator: random policies, random
 //! connections and random requests must get identical results (decision, allowing and
-//! denying statements, missing context values).
+//! denying statements, missing context values). The pieces cover every service policies
+//! carry, certificate values that need escaping, defaults, multi-valued keys, both versions
+//! and every kind of condition value.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
@@ -26,6 +28,9 @@ fn action() -> impl Strategy<Value = String> {
         "iot:?onnect",
         "iotjobsdata:*",
         "iot:GetThingShadow",
+        "greengrass:*",
+        "greengrass:GetConnectivityInfo",
+        "iotwireless:Get*",
     ])
     .prop_map(str::to_owned)
 }
@@ -51,10 +56,35 @@ fn resource_pattern() -> impl Strategy<Value = String> {
         "${iot:Certificate.Subject.CommonName}",
         "${iot:Unknown}",
         "sensors/",
+        "${iot:ClientId, 'none'}",
+        "${iot:Connection.Thing.ThingName, ''}",
+        "${iot:Certificate.Subject.CommonName.List}",
+        "${iot:Certificate.Subject.Organization}",
+        "${IOT:certificate.serialnumber}",
+        ":",
     ]);
-    let kind = prop::sample::select(vec!["topic/", "topicfilter/", "client/", "thing/", "", "*"]);
-    (prop::bool::weighted(0.1), kind, prop::collection::vec(piece, 0..6))
-        .prop_map(|(star, kind, pieces)| if star { "*".to_owned() } else { format!("{ARN}{kind}{}", pieces.concat()) })
+    let kind = prop::sample::select(vec![
+        "topic/",
+        "topicfilter/",
+        "client/",
+        "thing/",
+        "",
+        "*",
+        "/greengrass/things/",
+        "WirelessDevice/",
+    ]);
+    (prop::bool::weighted(0.1), kind, prop::collection::vec(piece, 0..6)).prop_map(|(star, kind, pieces)| {
+        if star { "*".to_owned() } else { format!("{}{kind}{}", arn_for(kind), pieces.concat()) }
+    })
+}
+
+/// The ARN prefix of the service a resource type belongs to.
+fn arn_for(kind: &str) -> &'static str {
+    match kind {
+        "/greengrass/things/" => "arn:aws:greengrass:us-east-1:123456789012:",
+        "WirelessDevice/" => "arn:aws:iotwireless:us-east-1:123456789012:",
+        _ => ARN,
+    }
 }
 
 fn condition() -> impl Strategy<Value = Option<serde_json::Value>> {
@@ -69,6 +99,13 @@ fn condition() -> impl Strategy<Value = Option<serde_json::Value>> {
             json!({"StringLike": {"iot:ClientId": "a*"}}),
             json!({"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
             json!({"Null": {"iot:Connection.Thing.ThingName": "true"}}),
+            json!({"BinaryEquals": {"iot:ClientId": ["YQ==", "YWI="]}}),
+            json!({"DateLessThan": {"aws:CurrentTime": "2024-06-15"}}),
+            json!({"DateGreaterThanEquals": {"aws:CurrentTime": "1718409600"}}),
+            json!({"ForAnyValue:StringLike": {"iot:Certificate.AvailableKeys": "*Organization"}}),
+            json!({"StringEquals": {"iot:Certificate.SerialNumber": "0a"}}),
+            json!({"StringEquals": {"iot:ClientId": "${iot:Certificate.Subject.Organization, 'a'}"}}),
+            json!({"ArnLike": {"iot:LastWillTopic": "arn:aws:iot:*:*:topic/${iot:ClientId}"}}),
         ]),
     )
 }
@@ -95,11 +132,26 @@ fn statement() -> impl Strategy<Value = serde_json::Value> {
 
 fn context() -> impl Strategy<Value = serde_json::Value> {
     let name = prop::sample::select(vec!["a", "ab", "b", "+", "é", "a*b", "sensors"]);
-    (prop::option::of(name.clone()), prop::option::of(name), prop::bool::ANY, prop::bool::ANY).prop_map(
-        |(client, thing, attached, persistent)| {
+    let organization = prop::sample::select(vec!["a", "a,b", "a\\b", "x=y;z", "a*"]);
+    let time = prop::sample::select(vec!["2024-06-14T23:59:59Z", "2024-06-15T00:00:00+00:00", "1718409600.5"]);
+    (
+        prop::option::of(name.clone()),
+        prop::option::of(name),
+        prop::bool::ANY,
+        prop::bool::ANY,
+        prop::option::of(organization),
+        prop::option::of(time),
+    )
+        .prop_map(|(client, thing, attached, persistent, organization, time)| {
             let mut context = json!({"region": "us-east-1", "account": "123456789012", "isAttached": attached,
-                "thingAttributes": {"floor": "b"}, "sourceIp": "10.1.2.3",
-                "certificate": {"subject": {"CommonName": ["a", "b"]}}});
+                "thingAttributes": {"floor": "b"}, "sourceIp": "10.1.2.3", "lastWillTopic": "a",
+                "certificate": {"serialNumber": "0a", "subject": {"CommonName": ["a", "b"]}}});
+            if let Some(organization) = organization {
+                context["certificate"]["subject"]["Organization"] = json!(organization);
+            }
+            if let Some(time) = time {
+                context["currentTime"] = json!(time);
+            }
             if let Some(client) = client {
                 context["clientId"] = json!(client);
             }
@@ -110,8 +162,7 @@ fn context() -> impl Strategy<Value = serde_json::Value> {
                 context["connectAttributes"] = json!(["PersistentConnect"]);
             }
             context
-        },
-    )
+        })
 }
 
 fn request() -> impl Strategy<Value = Request> {
@@ -122,13 +173,25 @@ fn request() -> impl Strategy<Value = Request> {
         "iot:receive",
         "iot:GetThingShadow",
         "sts:AssumeRole",
+        "greengrass:GetConnectivityInfo",
+        "Greengrass:Discover",
+        "iotwireless:GetWirelessDevice",
     ]);
-    let tail =
-        prop::collection::vec(prop::sample::select(vec!["a", "b", "/", "+", "#", "é", "*", "?", "sensors/"]), 0..6);
-    let kind = prop::sample::select(vec!["topic/", "topicfilter/", "client/", "thing/"]);
+    let tail = prop::collection::vec(
+        prop::sample::select(vec!["a", "b", "/", "+", "#", "é", "*", "?", "sensors/", "\\,", "none", ":"]),
+        0..6,
+    );
+    let kind = prop::sample::select(vec![
+        "topic/",
+        "topicfilter/",
+        "client/",
+        "thing/",
+        "/greengrass/things/",
+        "WirelessDevice/",
+    ]);
     (action, kind, tail).prop_map(|(action, kind, tail)| Request {
         action: action.to_owned(),
-        resource: format!("{ARN}{kind}{}", tail.concat()),
+        resource: format!("{}{kind}{}", arn_for(kind), tail.concat()),
     })
 }
 
@@ -140,8 +203,10 @@ proptest! {
         statements in prop::collection::vec(statement(), 1..4),
         context in context(),
         requests in prop::collection::vec(request(), 1..6),
+        legacy in prop::bool::weighted(0.1),
     ) {
-        let document = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+        let version = if legacy { "2008-10-17" } else { "2012-10-17" };
+        let document = json!({"Version": version, "Statement": statements}).to_string();
         let report = check_policy(&document);
         prop_assume!(report.policy.is_some());
         let policies = vec![report.policy.unwrap()];

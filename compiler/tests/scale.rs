@@ -151,7 +151,7 @@ fn templates_rule_files_and_policies_are_limited_too() {
     assert_eq!(of_code(&report.diagnostics, Code::UnknownFunction).len(), MAX_PER_CODE);
     assert!(report.diagnostics.iter().any(|d| d.message.starts_with("950 more `iotsql::unknown_function`")));
 
-    let actions: Vec<String> = (0..100_000).map(|i| format!("\"iot:Nope{i}\"")).collect();
+    let actions: Vec<String> = (0..100_000).map(|i| format!("\"nope:Action{i}\"")).collect();
     let policy = format!(
         r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": [{}], "Resource": "*"}}]}}"#,
         actions.join(", ")

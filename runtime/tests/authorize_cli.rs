@@ -50,6 +50,9 @@ fn the_policy_corpus_passes_through_authorize() {
             rejected += 1;
             continue;
         };
+        // A `doc_suspect` case reproduces a guide example that contradicts the guide's own text:
+        // its decisions are the compiler's conformance runner's to list, not to enforce here.
+        let enforced = case["doc_suspect"] != true;
         let first = &requests[0];
         let mut single = args.clone();
         single.extend([
@@ -61,7 +64,9 @@ fn the_policy_corpus_passes_through_authorize() {
         let output = iotrules(&single.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(code(&output), 0, "{id}: {}", String::from_utf8_lossy(&output.stderr));
         let result: Value = serde_json::from_slice(&output.stdout).unwrap();
-        assert_eq!(result["authDecision"], first["expect"], "{id}: {result}");
+        if enforced {
+            assert_eq!(result["authDecision"], first["expect"], "{id}: {result}");
+        }
 
         let batch: String = requests.iter().map(|request| format!("{request}\n")).collect();
         args.extend(["--requests".into(), write(&dir, &format!("case{number}-requests.jsonl"), &batch)]);
@@ -71,11 +76,13 @@ fn the_policy_corpus_passes_through_authorize() {
             String::from_utf8_lossy(&output.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
         assert_eq!(lines.len(), requests.len(), "{id}");
         for (request, result) in requests.iter().zip(&lines) {
-            assert_eq!(result["authDecision"], request["expect"], "{id}: {request} gave {result}");
+            if enforced {
+                assert_eq!(result["authDecision"], request["expect"], "{id}: {request} gave {result}");
+            }
             decided += 1;
         }
     }
-    assert!(decided > 250 && rejected >= 9, "{decided} decided, {rejected} rejected");
+    assert!(decided > 370 && rejected >= 15, "{decided} decided, {rejected} rejected");
 }
 
 #[test]
@@ -195,4 +202,45 @@ fn a_policy_file_may_start_with_a_byte_order_mark() {
     assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["authDecision"], "ALLOWED");
+}
+
+#[test]
+fn the_context_gives_the_serial_number_and_the_request_time() {
+    let dir = scratch_dir("authorize-serial-time");
+    let policy = write(
+        &dir,
+        "serial.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Publish",
+            "Resource": "arn:aws:iot:us-east-1:123456789012:topic/s/${iot:Certificate.SerialNumber}",
+            "Condition": {"DateLessThan": {"aws:CurrentTime": "2025-01-01T00:00:00Z"}}}]}"#,
+    );
+    let ask = |context: &str| {
+        let context = write(&dir, "context.json", context);
+        let resource = "arn:aws:iot:us-east-1:123456789012:topic/s/0a:1b";
+        iotrules(&[
+            "authorize",
+            "--policy",
+            &policy,
+            "--context",
+            &context,
+            "--action",
+            "iot:Publish",
+            "--resource",
+            resource,
+        ])
+    };
+    let decision = |context: &str| {
+        let output = ask(context);
+        assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()["authDecision"].clone()
+    };
+    assert_eq!(
+        decision(r#"{"certificate": {"serialNumber": "0a:1b"}, "currentTime": "2024-06-15T12:00:00Z"}"#),
+        "ALLOWED"
+    );
+    assert_eq!(decision(r#"{"certificate": {"serialNumber": "0a:1b"}, "currentTime": "1735689600"}"#), "IMPLICIT_DENY");
+    assert_eq!(decision(r#"{"certificate": {"serialNumber": "0a:1b"}}"#), "IMPLICIT_DENY", "no time, no clock");
+    let output = ask(r#"{"currentTime": "tomorrow"}"#);
+    assert_eq!(code(&output), 2);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("currentTime"));
 }

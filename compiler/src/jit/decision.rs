@@ -1,4 +1,5 @@
-//! Native decision functions for IoT policies: one function per action, for one connection.
+//! Native decision functions for IoT policies, for one connection: one function per set of
+//! statements an action keeps (actions that keep the same statements share one).
 //! Everything that depends only on the connection (which statements name the action, which
 //! conditions hold, what each variable stands for) is settled before code generation; the
 //! function only matches the resource against the remaining patterns.
@@ -35,7 +36,7 @@ pub(crate) const ALLOWED: u8 = 0;
 pub(crate) const EXPLICIT_DENY: u8 = 1;
 pub(crate) const IMPLICIT_DENY: u8 = 2;
 
-/// The decision functions of one connection, one per action, owning their code.
+/// The decision functions of one connection, owning their code.
 pub(crate) struct DecisionSet {
     functions: Vec<DecisionFn>,
     /// Owns the code the functions point into.

@@ -1,11 +1,17 @@
-//! Compiled policy decisions: a principal's policies, for one connection, become one native
-//! decision function per action (`jit::decision`). Statements that do not name the action or
-//! whose conditions fail for this connection are dropped before code generation, and policy
-//! variables are substituted once; a request then costs only the resource match.
+//! Compiled policy decisions: a principal's policies, for one connection, become native
+//! decision functions (`jit::decision`). Statements that do not name the action or whose
+//! conditions fail for this connection are dropped before code generation, and policy
+//! variables are substituted once; a request then costs only the resource match. Actions
+//! that come down to the same statements share one function, so a large action table costs
+//! no code.
 //!
 //! INVARIANT: `CompiledPolicies::authorize` gives exactly `eval::authorize`'s result (decision,
 //! allowing and denying statements, missing context values), which the differential tests in
 //! `tests/policy_engines.rs` and the `authorize` fuzz target hold it to.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use smallvec::SmallVec;
 
@@ -16,8 +22,8 @@ use crate::jit::decision::{ALLOWED, Candidate, DecisionSet, EXPLICIT_DENY};
 /// The decision functions of one connection.
 #[derive(Debug)]
 pub struct CompiledPolicies {
-    /// By index in [`ACTIONS`]: the statements each function's candidates stand for, and the
-    /// context values statements for the action lack.
+    /// By index in [`ACTIONS`]: the function that decides the action, the statements its
+    /// candidates stand for, and the context values statements for the action lack.
     actions: Vec<ActionPlan>,
     decisions: DecisionSet,
     /// For actions outside [`ACTIONS`], which no function covers.
@@ -27,30 +33,39 @@ pub struct CompiledPolicies {
 
 #[derive(Debug)]
 struct ActionPlan {
+    function: usize,
     statements: Vec<(StatementRef, Effect)>,
     missing: Vec<String>,
 }
+
+/// [`ACTIONS`] by name as AWS spells it.
+static ACTION_INDEX: LazyLock<HashMap<&'static str, usize>> =
+    LazyLock::new(|| ACTIONS.iter().enumerate().map(|(index, action)| (*action, index)).collect());
 
 impl CompiledPolicies {
     /// Compiles `policies` for the connection `context`.
     pub fn compile(policies: &[Policy], context: &Context) -> Result<CompiledPolicies, String> {
         let mut plans = Vec::with_capacity(ACTIONS.len());
-        let mut candidate_lists = Vec::with_capacity(ACTIONS.len());
+        let mut candidate_lists = Vec::new();
+        // The statements that apply and whether the action sees the connection's thing decide
+        // the candidates, so actions agreeing on both share a function.
+        let mut functions: BTreeMap<(Vec<StatementRef>, bool), usize> = BTreeMap::new();
         for action in ACTIONS {
+            let view = context.for_action(action);
             let mut statements = Vec::new();
             let mut candidates = Vec::new();
             let mut missing = Vec::new();
             for (policy_index, policy) in policies.iter().enumerate() {
                 for (statement_index, statement) in policy.statements.iter().enumerate() {
-                    eval::missing_values(statement, context, action, &mut missing);
-                    if !action_matches(statement, action) || !conditions_hold(statement, context) {
+                    eval::missing_values(statement, &view, action, &mut missing);
+                    if !action_matches(statement, action) || !conditions_hold(statement, &view) {
                         continue;
                     }
                     let patterns = statement
                         .resources
                         .patterns
                         .iter()
-                        .filter_map(|pattern| eval::substitute(&pattern.text, context))
+                        .filter_map(|pattern| eval::resource_pattern(statement, &pattern.text, &view))
                         .collect();
                     statements
                         .push((StatementRef { policy: policy_index, statement: statement_index }, statement.effect));
@@ -63,8 +78,12 @@ impl CompiledPolicies {
             }
             missing.sort();
             missing.dedup();
-            plans.push(ActionPlan { statements, missing });
-            candidate_lists.push(candidates);
+            let key = (statements.iter().map(|(reference, _)| *reference).collect(), matches!(view, Cow::Owned(_)));
+            let function = *functions.entry(key).or_insert_with(|| {
+                candidate_lists.push(candidates);
+                candidate_lists.len() - 1
+            });
+            plans.push(ActionPlan { function, statements, missing });
         }
         let decisions = DecisionSet::compile(&candidate_lists)?;
         Ok(CompiledPolicies { actions: plans, decisions, policies: policies.to_vec(), context: context.clone() })
@@ -73,18 +92,16 @@ impl CompiledPolicies {
     /// Decides `request` as [`eval::authorize`] does.
     pub fn authorize(&self, request: &Request) -> Authorization {
         // Actions are nearly always spelled as AWS spells them: try that first.
-        let index = ACTIONS
-            .iter()
-            .position(|action| *action == request.action)
+        let index = ACTION_INDEX
+            .get(request.action.as_str())
+            .copied()
             .or_else(|| ACTIONS.iter().position(|action| action.eq_ignore_ascii_case(&request.action)));
-        let Some(index) = index else {
-            return eval::authorize(&self.policies, &self.context, request);
-        };
-        let Some(plan) = self.actions.get(index) else {
+        let Some(plan) = index.and_then(|index| self.actions.get(index)) else {
             return eval::authorize(&self.policies, &self.context, request);
         };
         let mut applies: SmallVec<[u8; 32]> = SmallVec::from_elem(0, plan.statements.len());
-        let Some(code) = self.decisions.decide(index, plan.statements.len(), request.resource.as_bytes(), &mut applies)
+        let Some(code) =
+            self.decisions.decide(plan.function, plan.statements.len(), request.resource.as_bytes(), &mut applies)
         else {
             return eval::authorize(&self.policies, &self.context, request);
         };

@@ -2,11 +2,13 @@
 //! element checked as AWS IoT Core's CreatePolicy checks it. Each diagnostic points at the
 //! offending key or value.
 
+use std::collections::HashMap;
+
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 
 use super::{
-    ACTIONS, Condition, Effect, IOT_KEYS, Operator, POLICY_VERSION, Policy, PolicyReport, Spanned, Statement, Targets,
-    Test,
+    ACTIONS, Condition, Effect, IOT_KEYS, LEGACY_POLICY_VERSION, Operator, POLICY_VERSION, Policy, PolicyReport,
+    SERVICES, Spanned, Statement, Targets, Test,
 };
 use crate::diagnostics::{Code, Diagnostic, Limited, did_you_mean};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
@@ -44,6 +46,10 @@ impl Reader {
         if self.diagnostics.count(code) {
             self.diagnostics.push(Diagnostic::error(code, span, message).with_help(help));
         }
+    }
+
+    fn warning(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.add(diagnostic);
     }
 
     /// [`Reader::error`] with the message and help built only when they are shown: they hold
@@ -97,7 +103,8 @@ impl Reader {
             return None;
         };
         self.unknown_elements(&root, TOP_ELEMENTS, "policy");
-        self.version(&root);
+        self.repeated_keys(&root, "the policy", str::to_owned);
+        let variables = self.version(&root);
         let Some(statement) = root.get("Statement") else {
             self.error(
                 Code::PolicyInvalidElement,
@@ -134,12 +141,13 @@ impl Reader {
                 Vec::new()
             }
         };
-        let statements = objects.into_iter().filter_map(|object| self.statement(object)).collect();
+        let statements = objects.into_iter().filter_map(|object| self.statement(object, variables)).collect();
         Some(Policy { statements })
     }
 
-    fn version(&mut self, root: &Object<'_>) {
-        let help = format!("write \"Version\": \"{POLICY_VERSION}\", the only version AWS IoT policies take");
+    /// Checks `Version`; returns whether `${...}` policy variables are substituted under it.
+    fn version(&mut self, root: &Object<'_>) -> bool {
+        let help = format!("write \"Version\": \"{POLICY_VERSION}\", the version AWS IoT policies are written in");
         match root.get("Version").map(|prop| &prop.value) {
             None => self.error(
                 Code::PolicyInvalidVersion,
@@ -148,6 +156,23 @@ impl Reader {
                 help,
             ),
             Some(Value::StringLit(version)) if version.value == POLICY_VERSION => {}
+            Some(Value::StringLit(version)) if version.value == LEGACY_POLICY_VERSION => {
+                // IAM's grammar still takes the first policy language, whose only difference
+                // that matters here is that it predates policy variables.
+                self.warning(
+                    Diagnostic::warning(
+                        Code::PolicyLegacyVersion,
+                        Span::new(version.range.start, version.range.end),
+                        format!("`Version` {LEGACY_POLICY_VERSION} does not substitute policy variables"),
+                    )
+                    .with_label("IAM's first policy language")
+                    .with_help(format!(
+                        "under {LEGACY_POLICY_VERSION} every `${{...}}` is literal text; write \"Version\": \
+                         \"{POLICY_VERSION}\" to substitute them"
+                    )),
+                );
+                return false;
+            }
             Some(other) => {
                 let shown = match other {
                     Value::StringLit(version) => format!("`{}`", version.value),
@@ -160,6 +185,45 @@ impl Reader {
                     help,
                 );
             }
+        }
+        true
+    }
+
+    /// Reports each key an object repeats: IAM's grammar allows no element twice in one
+    /// object, and a JSON reader would silently keep only one of them. `normalize` says which
+    /// spellings are the same key (condition keys compare case-insensitively).
+    fn repeated_keys(&mut self, object: &Object<'_>, place: &str, normalize: impl Fn(&str) -> String) {
+        let mut seen: HashMap<String, (Span, &str)> = HashMap::with_capacity(object.properties.len());
+        for prop in &object.properties {
+            let name = prop.name.as_str();
+            let span = name_span(prop);
+            let Some((first, first_name)) = seen.get(&normalize(name)).copied() else {
+                seen.insert(normalize(name), (span, name));
+                continue;
+            };
+            self.errors = true;
+            if !self.diagnostics.count(Code::PolicyDuplicateKey) {
+                continue;
+            }
+            let (message, help) = if first_name == name {
+                (
+                    format!("`{name}` appears twice in {place}"),
+                    "IAM's policy grammar allows a key once per object; merge the two into one entry".to_owned(),
+                )
+            } else {
+                (
+                    format!("`{name}` repeats `{first_name}` in {place}"),
+                    "condition key names are case-insensitive, so both spellings name one key, which IAM's policy \
+                     grammar allows once per operator; merge the two into one entry"
+                        .to_owned(),
+                )
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::PolicyDuplicateKey, span, message)
+                    .with_label("repeated here")
+                    .with_related(first, "first here")
+                    .with_help(help),
+            );
         }
     }
 
@@ -188,10 +252,11 @@ impl Reader {
         }
     }
 
-    fn statement(&mut self, object: &Object<'_>) -> Option<Statement> {
+    fn statement(&mut self, object: &Object<'_>, variables: bool) -> Option<Statement> {
         let span = Span::new(object.range.start, object.range.end);
         let at_start = Span::new(object.range.start, object.range.start + 1);
         self.unknown_elements(object, STATEMENT_ELEMENTS, "statement");
+        self.repeated_keys(object, "a statement", str::to_owned);
         let sid = object.get("Sid").and_then(|prop| self.string(prop)).map(|sid| sid.text);
         let effect = match object.get("Effect") {
             None => {
@@ -248,6 +313,7 @@ impl Reader {
             actions: actions?,
             resources: resources?,
             conditions: conditions?,
+            variables,
             span,
         })
     }
@@ -289,6 +355,9 @@ impl Reader {
         Some(Targets { negated, patterns })
     }
 
+    /// An action AWS IoT policies carry. An unknown action of a service they cover is a
+    /// warning and is evaluated as written (AWS adds actions; a policy naming one still works
+    /// for the ones it knows); an action of any other service is an error.
     fn action(&mut self, action: &Spanned) {
         let text = action.text.as_str();
         let known = if text.contains(['*', '?']) {
@@ -299,26 +368,58 @@ impl Reader {
         if known {
             return;
         }
-        self.errors = true;
-        // Counted first: the suggestion compares the action with every known one.
+        let service = text.split_once(':').map(|(service, _)| service);
+        let known_service = service
+            .filter(|service| !service.contains("${"))
+            .and_then(|service| SERVICES.iter().find(|known| super::glob::matches_ignore_case(service, known)));
+        let Some(known_service) = known_service else {
+            self.errors = true;
+            // Counted first: the suggestion compares the action with every known one.
+            if self.diagnostics.count(Code::PolicyUnknownAction) {
+                let help = if text.contains("${") {
+                    "policy variables are not substituted in `Action`; name the action itself".to_owned()
+                } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
+                    format!("did you mean `{suggestion}`?")
+                } else {
+                    "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, \
+                     `iot:Receive`, the shadow and retained-message actions), `iotjobsdata:` job actions, Greengrass \
+                     V2 `greengrass:` data-plane actions and `iotwireless:` actions"
+                        .to_owned()
+                };
+                self.diagnostics.push(
+                    Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+                        .with_help(help),
+                );
+            }
+            return;
+        };
         if !self.diagnostics.count(Code::PolicyUnknownAction) {
             return;
         }
-        let help = if text.contains("${") {
-            "policy variables are not substituted in `Action`; name the action itself".to_owned()
-        } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
-            format!("did you mean `{suggestion}`?")
-        } else {
-            "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, `iot:Receive`, \
-             the shadow and retained-message actions) and `iotjobsdata:` actions"
-                .to_owned()
+        let same_service = ACTIONS.iter().copied().filter(|known| {
+            known
+                .get(..known_service.len() + 1)
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(&format!("{known_service}:")))
+        });
+        let help = match did_you_mean(text, same_service) {
+            _ if text.contains("${") => {
+                "policy variables are not substituted in `Action`; name the action itself".to_owned()
+            }
+            Some(suggestion) => format!("did you mean `{suggestion}`?"),
+            None => format!(
+                "AWS documents no such `{known_service}:` action; the statement is kept and matches a request for this \
+                 name as written"
+            ),
         };
         self.diagnostics.push(
-            Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+            Diagnostic::warning(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
+                .with_label(format!("not a documented `{known_service}:` action"))
                 .with_help(help),
         );
     }
 
+    /// A resource AWS IoT policies take: `*`, or an ARN of one of the services whose actions
+    /// they carry (`iotjobsdata:` actions act on `iot` thing ARNs).
     fn resource(&mut self, resource: &Spanned) {
         let text = resource.text.as_str();
         if text == "*" {
@@ -327,7 +428,9 @@ impl Reader {
         let parts: Vec<&str> = text.splitn(6, ':').collect();
         let well_formed = match parts.as_slice() {
             ["arn", partition, service, _region, _account, rest] => {
-                !partition.is_empty() && matches!(*service, "iot" | "*") && !rest.is_empty()
+                !partition.is_empty()
+                    && matches!(*service, "iot" | "greengrass" | "iotwireless" | "*")
+                    && !rest.is_empty()
             }
             _ => false,
         };
@@ -337,7 +440,7 @@ impl Reader {
                 resource.span,
                 format!("`{text}` is not an AWS IoT resource ARN"),
                 "write `arn:aws:iot:<region>:<account>:<type>/<name>` (type client, topic, topicfilter, thing or \
-                 rolealias), or `*`",
+                 rolealias), an `arn:aws:greengrass:` or `arn:aws:iotwireless:` ARN, or `*`",
             );
         }
     }
@@ -352,6 +455,7 @@ impl Reader {
             );
             return None;
         };
+        self.repeated_keys(operators, "one `Condition`", str::to_owned);
         let mut conditions = Vec::new();
         let mut valid = true;
         for operator_prop in &operators.properties {
@@ -381,6 +485,8 @@ impl Reader {
                 valid = false;
                 continue;
             };
+            // Condition key names compare case-insensitively, so two spellings are one key.
+            self.repeated_keys(keys, &format!("one `{name}`"), str::to_ascii_lowercase);
             for key_prop in &keys.properties {
                 let key = Spanned { text: key_prop.name.as_str().to_owned(), span: name_span(key_prop) };
                 if !self.condition_key(&key) {

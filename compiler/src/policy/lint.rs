@@ -1,6 +1,8 @@
 //! The audit: warnings about policies AWS accepts but that cannot do what was meant, or grant
 //! far more than was meant. None of them makes a document invalid.
 
+use super::context::{ALTERNATIVE_NAME_TYPES, CERTIFICATE_ATTRIBUTES, Context, strip_prefix_ignore_case};
+use super::variables::{self, fifth_colon};
 use super::{Condition, Effect, Policy, Spanned, Statement, Test};
 use crate::diagnostics::{Code, Diagnostic, did_you_mean};
 use crate::span::Span;
@@ -20,6 +22,8 @@ pub const VARIABLES: &[&str] = &[
     "aws:SourceVpc",
     "aws:SourceVpce",
     "aws:VpcSourceIp",
+    "aws:CurrentTime",
+    "aws:EpochTime",
     "cognito-identity.amazonaws.com:sub",
     "*",
     "?",
@@ -29,39 +33,24 @@ pub const VARIABLES: &[&str] = &[
 /// Condition keys AWS documents only as keys, never as `${...}` variables.
 const KEYS_ONLY: &[&str] = &["iot:ConnectAttributes", "iot:LastWillTopic", "iot:Topic"];
 
-/// The subject and issuer attributes behind `iot:Certificate.Subject.<attribute>`.
-const CERTIFICATE_ATTRIBUTES: &[&str] = &[
-    "DistinguishedNameQualifier",
-    "Country",
-    "Organization",
-    "OrganizationalUnit",
-    "State",
-    "CommonName",
-    "SerialNumber",
-    "Title",
-    "Surname",
-    "GivenName",
-    "Initials",
-    "Pseudonym",
-    "GenerationQualifier",
-];
-
-/// The types behind `iot:Certificate.Subject.AlternativeName.<type>`.
-const ALTERNATIVE_NAME_TYPES: &[&str] =
-    &["RFC822Name", "DNSName", "DirectoryName", "UniformResourceIdentifier", "IPAddress"];
-
 /// The warnings for a checked policy; `source` is the document text its spans point into.
 pub(crate) fn lint(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     let mut warnings = Vec::new();
     for statement in &policy.statements {
         for resource in &statement.resources.patterns {
-            resource_variables(resource, source, &mut warnings);
+            // Under `Version` 2008-10-17 `${...}` is plain text, which `policy::legacy_version`
+            // already says once for the document.
+            if statement.variables {
+                resource_variables(resource, source, &mut warnings);
+                client_id_in_topic_filter(resource, source, &mut warnings);
+            }
             type_mismatch(statement, resource, &mut warnings);
             literal_mqtt_wildcard(resource, source, &mut warnings);
-            client_id_in_topic_filter(resource, source, &mut warnings);
         }
-        for condition in &statement.conditions {
-            condition_variables(condition, source, &mut warnings);
+        if statement.variables {
+            for condition in &statement.conditions {
+                condition_variables(condition, source, &mut warnings);
+            }
         }
         grants_everything(statement, &mut warnings);
         connect_without_attachment(statement, &mut warnings);
@@ -69,9 +58,12 @@ pub(crate) fn lint(policy: &Policy, source: &str) -> Vec<Diagnostic> {
     warnings
 }
 
-/// One `${name}` in a document string.
+/// One `${...}` in a document string.
 struct Variable {
+    /// The name, without a default value.
     name: String,
+    /// `${name, 'default'}` gives one.
+    has_default: bool,
     /// The byte offset of its `$` in the string's text.
     offset: usize,
     /// Where it is in the source: the `${...}` itself, or the whole string literal when
@@ -92,22 +84,21 @@ fn inner_span(spanned: &Spanned, source: &str, offset: usize, len: usize) -> Spa
     }
 }
 
-/// Every complete `${name}` in a string, in order.
+/// Every complete `${...}` in a string, in order, found as the evaluator finds them.
 fn variables(spanned: &Spanned, source: &str) -> Vec<Variable> {
-    let text = spanned.text.as_str();
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(start) = text.get(from..).and_then(|rest| rest.find("${")).map(|at| at + from) {
-        let Some(end) = text.get(start..).and_then(|rest| rest.find('}')).map(|at| at + start) else { break };
-        let name = text.get(start + 2..end).unwrap_or_default().to_owned();
-        found.push(Variable { name, offset: start, span: inner_span(spanned, source, start, end + 1 - start) });
-        from = end + 1;
-    }
-    found
+    variables::scan(&spanned.text)
+        .map(|variable| Variable {
+            name: variable.name.to_owned(),
+            has_default: variable.default.is_some(),
+            offset: variable.start,
+            span: inner_span(spanned, source, variable.start, variable.end - variable.start),
+        })
+        .collect()
 }
 
 /// Whether AWS documents `name` as a policy variable. Names compare case-insensitively, as the
-/// evaluator resolves them; certificate attribute names exactly, as certificates spell them.
+/// evaluator resolves them, certificate attribute names included (IAM: key names are not
+/// case-sensitive).
 fn known_variable(name: &str) -> bool {
     if VARIABLES.iter().any(|known| known.eq_ignore_ascii_case(name)) {
         return true;
@@ -130,12 +121,7 @@ fn known_variable(name: &str) -> bool {
     };
     let suffix_known =
         suffix.is_none_or(|suffix| suffix.eq_ignore_ascii_case("List") || suffix.parse::<usize>().is_ok());
-    known_names.contains(&attribute) && suffix_known
-}
-
-fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| text.get(prefix.len()..)).flatten()
+    known_names.iter().any(|known| known.eq_ignore_ascii_case(attribute)) && suffix_known
 }
 
 /// The documented variable an unknown name most likely meant.
@@ -172,8 +158,15 @@ fn unknown(variable: &Variable, consequence: &str) -> Diagnostic {
     let name = &variable.name;
     let help = if let Some(key) = KEYS_ONLY.iter().find(|key| key.eq_ignore_ascii_case(name)) {
         format!("`{key}` is a condition key, not a policy variable; test it in a `Condition` instead")
+    } else if let Some((before, _)) = name.split_once(',') {
+        format!(
+            "a default value is written `${{{}, 'text'}}`: a comma, spaces, then the text in single quotes",
+            before.trim()
+        )
     } else if let Some(suggestion) = suggestion(name) {
         format!("did you mean `${{{suggestion}}}`?")
+    } else if variable.has_default {
+        "AWS leaves an unknown variable unresolved, so the default is always used".to_owned()
     } else {
         format!("AWS leaves an unknown variable unresolved, so {consequence}")
     };
@@ -194,12 +187,24 @@ fn misplaced(variable: &Variable, place: &str, instead: &str) -> Diagnostic {
     ))
 }
 
-/// Unknown variables in a resource, and variables in an ARN's region or account.
+/// A warning for a multi-valued key written as a variable; `consequence` says what happens.
+fn multivalued(variable: &Variable, consequence: &str) -> Diagnostic {
+    let outcome = if variable.has_default { "the default is always used" } else { consequence };
+    Diagnostic::warning(
+        Code::PolicyMultivaluedVariable,
+        variable.span,
+        format!("`${{{}}}` has several values and is never substituted", variable.name),
+    )
+    .with_help(format!(
+        "{outcome}; test the key in a `ForAnyValue:` or `ForAllValues:` condition instead, or pick one value with an \
+         index (`.0`, `.1`, ...) where there is one"
+    ))
+}
+
+/// Unknown and multi-valued variables in a resource, and variables in an ARN's region or
+/// account.
 fn resource_variables(resource: &Spanned, source: &str, warnings: &mut Vec<Diagnostic>) {
-    let resource_part = match nth_colon(&resource.text, 5) {
-        Some(colon) if resource.text.starts_with("arn:") => colon + 1,
-        _ => 0,
-    };
+    let resource_part = variables::resource_part_start(&resource.text);
     for variable in variables(resource, source) {
         if variable.offset < resource_part {
             warnings.push(misplaced(
@@ -209,6 +214,8 @@ fn resource_variables(resource: &Spanned, source: &str, warnings: &mut Vec<Diagn
             ));
         } else if !known_variable(&variable.name) {
             warnings.push(unknown(&variable, "this entry matches nothing"));
+        } else if Context::is_multi_valued(&variable.name) {
+            warnings.push(multivalued(&variable, "this entry matches nothing"));
         }
     }
 }
@@ -239,31 +246,11 @@ fn condition_variables(condition: &Condition, source: &str, warnings: &mut Vec<D
                 warnings.push(misplaced(&variable, &place, "write the value itself"));
             } else if !known_variable(&variable.name) {
                 warnings.push(unknown(&variable, "this condition value matches nothing"));
+            } else if Context::is_multi_valued(&variable.name) {
+                warnings.push(multivalued(&variable, "this condition value matches nothing"));
             }
         }
     }
-}
-
-/// The byte offset of the `n`th colon of an ARN, not counting colons inside `${...}`.
-fn nth_colon(text: &str, n: usize) -> Option<usize> {
-    let mut depth = 0;
-    let mut seen = 0;
-    let mut previous = '\0';
-    for (at, c) in text.char_indices() {
-        match c {
-            '{' if previous == '$' => depth += 1,
-            '}' if depth > 0 => depth -= 1,
-            ':' if depth == 0 => {
-                seen += 1;
-                if seen == n {
-                    return Some(at);
-                }
-            }
-            _ => {}
-        }
-        previous = c;
-    }
-    None
 }
 
 /// The resource part of an ARN (after the fifth colon) and its offset in the text.
@@ -271,7 +258,7 @@ fn resource_part(text: &str) -> Option<(usize, &str)> {
     if !text.starts_with("arn:") {
         return None;
     }
-    let start = nth_colon(text, 5)? + 1;
+    let start = fifth_colon(text)? + 1;
     Some((start, text.get(start..)?))
 }
 
@@ -509,7 +496,8 @@ mod tests {
                      "Condition": {{"StringLike": {{"iot:ClientId": "sensor-*"}}}}}},
                    {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{ARN}:client/sensor-*"}},
                    {{"Effect": "Allow", "Action": "iot:Publish",
-                     "Resource": "{ARN}:topic/${{iot:Certificate.Subject.AlternativeName.DNSName.1}}/${{iot:Certificate.Issuer.CommonName.List}}"}},
+                     "Resource": "{ARN}:topic/${{iot:Certificate.Subject.AlternativeName.DNSName.1}}/${{iot:certificate.issuer.commonname.0}}"}},
+                   {{"Effect": "Allow", "Action": "iot:Publish", "Resource": "{ARN}:topic/${{iot:ClientId, 'none'}}"}},
                    {{"Effect": "Allow", "Action": "iot:Publish", "Resource": "{ARN}:topic/${{iot:clientid}}/${{iot:Connection.Thing.Attributes[room]}}"}},
                    {{"Effect": "Allow", "Action": "iot:Receive", "Resource": "*"}},
                    {{"Effect": "Allow", "Action": "iot:ListRetainedMessages", "Resource": "*"}}"#
@@ -592,6 +580,40 @@ mod tests {
             report.diagnostics.iter().map(|diagnostic| (diagnostic.code, diagnostic.help.clone())).collect();
         let help = "policy variables are not substituted in `Action`; name the action itself".to_owned();
         assert_eq!(found, [(Code::PolicyUnknownAction, Some(help))]);
+        assert!(!report.has_errors(), "an unknown `iot:` action is a warning");
+    }
+
+    #[test]
+    fn multi_valued_variables_are_never_substituted() {
+        let topic = |variable: &str| allow("iot:Publish", &format!("{ARN}:topic/${{{variable}}}"));
+        assert_eq!(codes(&topic("iot:Certificate.Issuer.CommonName.List")), [Code::PolicyMultivaluedVariable]);
+        assert_eq!(codes(&topic("IOT:certificate.availablekeys")), [Code::PolicyMultivaluedVariable]);
+        assert_eq!(codes(&topic("iot:Certificate.Subject.CommonName.List, 'x'")), [Code::PolicyMultivaluedVariable]);
+        assert_eq!(codes(&topic("iot:ConnectAttributes")), [Code::PolicyUnknownVariable], "a key, not a variable");
+        let condition = r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*",
+            "Condition": {"StringEquals": {"iot:ClientId": "${iot:Certificate.Subject.CommonName.List}"}}}"#;
+        assert_eq!(codes(condition), [Code::PolicyMultivaluedVariable]);
+    }
+
+    #[test]
+    fn defaults_are_read_and_a_malformed_one_is_explained() {
+        assert_eq!(codes(&allow("iot:Publish", &format!("{ARN}:topic/${{iot:Connection.Thing.ThingName, ''}}"))), []);
+        let report = check_policy(&document(&allow("iot:Publish", &format!("{ARN}:topic/${{iot:ClientId, none}}"))));
+        let found: Vec<_> =
+            report.diagnostics.iter().map(|diagnostic| (diagnostic.code, diagnostic.help.clone())).collect();
+        let help =
+            "a default value is written `${iot:ClientId, 'text'}`: a comma, spaces, then the text in single quotes";
+        assert_eq!(found, [(Code::PolicyUnknownVariable, Some(help.to_owned()))]);
+    }
+
+    #[test]
+    fn variables_are_not_checked_under_version_2008_10_17() {
+        let text = format!(
+            r#"{{"Version": "2008-10-17", "Statement": [{}]}}"#,
+            allow("iot:Publish", &format!("{ARN}:topic/${{iot:Thing.ThingName}}"))
+        );
+        let codes: Vec<_> = check_policy(&text).diagnostics.into_iter().map(|diagnostic| diagnostic.code).collect();
+        assert_eq!(codes, [Code::PolicyLegacyVersion]);
     }
 
     #[test]

@@ -77,19 +77,28 @@ test('policies AWS accepts are valid', () => {
   expectValid(policy, { Version: '2012-10-17', Statement: { Effect: 'Deny', NotAction: ['iot:publish', 'iot:Get*', '*', 'iot*:Describe?obExecution'], NotResource: 'arn:aws:iot:*:*:topic/a' } }, 'single statement, Not forms, lowercase action, glob');
   expectValid(policy, allow({ Action: 'iotjobsdata:DescribeJobExecution' }), 'iotjobsdata action');
   expectValid(policy, allow({ Condition: { 'ForAnyValue:StringLikeIfExists': { 'iot:Connection.Thing.Attributes[site]': ['a*'] }, Bool: { 'iot:Connection.Thing.IsAttached': true }, NumericLessThan: { 'aws:CurrentTime': 5 }, Null: { 'iot:clientid': 'false' } } }), 'conditions');
+  expectValid(policy, allow({ Action: ['greengrass:GetConnectivityInfo', 'Greengrass:discover', 'greengr*', 'iotwireless:Get*'], Resource: ['arn:aws:greengrass:us-east-1:1:/greengrass/things/core/connectivityInfo', 'arn:aws:iotwireless:us-east-1:1:WirelessDevice/d'] }), 'Greengrass and IoT Wireless actions and ARNs');
+  expectValid(policy, allow({ Condition: { BinaryEqualsIfExists: { 'iot:ClientId': 'YQ==' }, 'ForAnyValue:StringLike': { 'IOT:certificate.availablekeys': '*Subject.CommonName' }, StringEquals: { 'iot:Certificate.SerialNumber': '0a' }, DateLessThan: { 'aws:CurrentTime': '2030' } } }), 'certificate keys, BinaryEquals and dates');
+});
+
+test('policies AWS accepts but iotrules warns about are flagged', () => {
+  // VS Code shows a schema mismatch as a warning, as the language server shows these.
+  expectInvalid(policy, { ...allow({}), Version: '2008-10-17' }, 'Version 2008-10-17, which substitutes no variables');
+  expectInvalid(policy, allow({ Action: 'iot:Publsh' }), 'unknown action of a service IoT policies carry');
+  expectInvalid(policy, allow({ Action: 'greengrass:NoSuchAction' }), 'unknown Greengrass action');
 });
 
 test('broken policies are invalid', () => {
   expectInvalid(policy, { Statement: allow({}).Statement }, 'no Version');
-  expectInvalid(policy, { ...allow({}), Version: '2008-10-17' }, 'Version AWS IoT does not take');
+  expectInvalid(policy, { ...allow({}), Version: '2012-10-18' }, 'Version IAM does not define');
   expectInvalid(policy, { Version: '2012-10-17' }, 'no Statement');
   expectInvalid(policy, allow({ Effect: 'allow' }), 'lowercase Effect');
-  expectInvalid(policy, allow({ Action: 'iot:Publsh' }), 'unknown action');
   expectInvalid(policy, allow({ Action: 's3:GetObject' }), 'action of another service');
   expectInvalid(policy, allow({ Action: 's3:*' }), 'wildcard over another service');
   expectInvalid(policy, allow({ Action: [] }), 'empty Action list');
   expectInvalid(policy, allow({ NotAction: 'iot:Publish' }), 'both Action and NotAction');
   expectInvalid(policy, allow({ Resource: 'topic/a' }), 'resource that is not an ARN');
+  expectInvalid(policy, allow({ Resource: 'arn:aws:s3:::bucket/a' }), 'ARN of another service');
   expectInvalid(policy, allow({ Principal: '*' }), 'Principal');
   expectInvalid(policy, allow({ Condition: { StringEqualz: { 'iot:ClientId': 'a' } } }), 'unknown condition operator');
   expectInvalid(policy, allow({ Condition: { NullIfExists: { 'iot:ClientId': 'true' } } }), 'Null has no IfExists form');

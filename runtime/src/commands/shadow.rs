@@ -69,8 +69,7 @@ fn read_document(text: &str) -> Result<Value, String> {
         Some(path) => std::fs::read_to_string(path).map_err(|error| format!("cannot read `{path}`: {error}"))?,
         None => text.to_owned(),
     };
-    let document: Value =
-        serde_json::from_str(&text).map_err(|error| format!("the document is not JSON: {error}"))?;
+    let document: Value = serde_json::from_str(&text).map_err(|error| format!("the document is not JSON: {error}"))?;
     if !document.is_object() {
         return Err("the document must be a JSON object such as {\"state\": {\"desired\": {...}}}".to_owned());
     }

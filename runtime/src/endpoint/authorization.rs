@@ -110,6 +110,7 @@ impl Session {
             source_ip: Some(device.ip().to_string()),
             connect_attributes,
             last_will_topic: facts.will.as_ref().map(|(topic, _)| topic.clone()),
+            current_time: Some(now_epoch_seconds()),
             ..account.clone()
         };
         let context = identity.context(&connection);
@@ -269,6 +270,14 @@ impl Authorizer {
     pub(crate) fn session(&self, forwarded_from: &SocketAddr) -> Option<Arc<Session>> {
         self.sessions().get(forwarded_from).cloned()
     }
+}
+
+/// Now, in the epoch seconds `aws:CurrentTime` takes.
+fn now_epoch_seconds() -> String {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+        .to_string()
 }
 
 fn log_denial(action: Action, client_id: &str, certificate_id: &str, name: &str, because: &str) {

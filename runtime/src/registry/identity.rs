@@ -51,6 +51,9 @@ pub(crate) struct Connection {
     /// `PersistentConnect`, `LastWill`, as `iot:ConnectAttributes` lists them.
     pub(crate) connect_attributes: Vec<String>,
     pub(crate) last_will_topic: Option<String>,
+    /// `aws:CurrentTime`: the endpoint gives the time of the CONNECT, since a connection's
+    /// decisions are compiled then.
+    pub(crate) current_time: Option<String>,
 }
 
 impl Registry {
@@ -95,11 +98,13 @@ impl Identity<'_> {
             client_id: Some(connection.client_id.clone()),
             is_attached: Some(self.is_attached),
             certificate_id: Some(self.certificate.id.clone()),
+            serial_number: Some(self.certificate.fields.serial_number.clone()),
             subject: self.certificate.fields.subject.clone(),
             issuer: self.certificate.fields.issuer.clone(),
             source_ip: connection.source_ip.clone(),
             connect_attributes: connection.connect_attributes.clone(),
             last_will_topic: connection.last_will_topic.clone(),
+            current_time: connection.current_time.clone(),
             ..Context::default()
         };
         if let Some(thing) = self.thing {
