@@ -265,6 +265,11 @@ pub(crate) struct BrokerArgs {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub(crate) bind: std::net::IpAddr,
+
+    /// Also serve MQTT over WebSocket on this port (subprotocol `mqtt`, as AWS IoT Core's
+    /// `/mqtt` endpoint is used by browsers and SDKs).
+    #[arg(long, value_name = "PORT")]
+    pub(crate) ws_port: Option<u16>,
 }
 
 #[derive(Debug, Args)]

@@ -14,8 +14,10 @@ use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::Writer;
 
 /// iotrules' own progress; only problems from the libraries (Cranelift logs every function
-/// it compiles at `info`; the embedded broker logs every dropped connection as an error).
-const DEFAULT: &str = "warn,iotrules=info,rumqttd=off";
+/// it compiles at `info`). The embedded broker (rmqtt and its plugins, whose targets all start
+/// with `rmqtt`) reports a client that breaks off or sends a bad packet as a warning: that is
+/// the client's problem, not the user's, so only its errors show.
+const DEFAULT: &str = "warn,iotrules=info,rmqtt=error";
 
 pub(crate) fn init() {
     let filter = EnvFilter::try_from_env("IOTRULES_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT));

@@ -4,6 +4,7 @@
 //! 2 on a usage error (bad flags, unreadable files).
 
 mod actions;
+mod broker;
 mod cli;
 mod commands;
 mod endpoint;

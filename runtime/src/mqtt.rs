@@ -3,7 +3,6 @@
 
 pub(crate) mod backoff;
 pub(crate) mod consumer;
-pub(crate) mod embedded;
 pub(crate) mod endpoint;
 pub(crate) mod link;
 pub(crate) mod probe;

@@ -52,9 +52,10 @@ pub(crate) struct Settings {
     pub(crate) metrics: Option<SocketAddr>,
     pub(crate) stats_every: Option<Duration>,
     pub(crate) watch: bool,
-    /// Whether the broker lets clients subscribe to `$`-topics (`$aws/...`); rumqttd, the
-    /// embedded broker, drops a connection that tries.
-    pub(crate) dollar_topics: bool,
+    /// Whether to watch the broker's `$SYS` count of dropped messages: an external broker's
+    /// limits may drop messages for iotrules (Mosquitto's do by default); the embedded broker
+    /// publishes no such count.
+    pub(crate) watch_drops: bool,
     /// How long an http action waits for an answer, all retries included.
     pub(crate) http_timeout: Duration,
     /// Sample messages to publish once running (`--publish`); their rules' outputs are
@@ -116,7 +117,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     let receiver =
         tokio::spawn(consumer::receive(consumer.clone(), eventloop, subscriptions.clone(), inbound_tx, asked));
 
-    if settings.dollar_topics {
+    if settings.watch_drops {
         tokio::spawn(probe::watch(settings.connection.clone(), format!("{}-probe", settings.client_id)));
     }
     let mut options = settings.connection.options(&format!("{}-actions", settings.client_id), false);
@@ -216,12 +217,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
 }
 
 fn subscribed(loaded: &Loaded, settings: &Settings) -> Vec<String> {
-    loaded
-        .filters
-        .iter()
-        .filter(|filter| settings.dollar_topics || !filter.starts_with('$'))
-        .map(|filter| subscription(filter, settings.share_group.as_deref()))
-        .collect()
+    loaded.filters.iter().map(|filter| subscription(filter, settings.share_group.as_deref())).collect()
 }
 
 /// At most this many messages are taken from the connection in one pass of the main loop.

@@ -259,73 +259,74 @@ fn mqtt5_properties_reach_the_rules_and_republish_sends_headers() {
     use rumqttc::v5::mqttbytes::v5::PublishProperties;
     use rumqttc::v5::{AsyncClient, Event, Incoming, MqttOptions};
 
-    let _one = serialize();
-    let dir = scratch_dir("mqtt5");
-    // The embedded broker speaks MQTT 3.1.1 only.
-    let Some(broker) = Broker::start(Kind::Mosquitto, &dir) else { return };
-    let rule = dir.join("props.json");
-    let payload = serde_json::json!({
-        "ruleName": "props",
-        "sql": "SELECT n, get_user_properties('site') AS site, get_mqtt_property('content_type') AS type FROM 'in/+'",
-        "actions": [{"republish": {
-            "topic": "out/${topic(2)}",
-            "roleArn": "arn:aws:iam::123456789012:role/republish",
-            "qos": 1,
-            "headers": {
-                "contentType": "application/json",
-                "responseTopic": "replies/${topic(2)}",
-                "userProperties": [{"key": "origin", "value": "${topic()}"}]
-            }
-        }}]
-    });
-    support::write_atomically(&rule, &payload.to_string());
-    let _iotrules = Iotrules::run(
-        &dir,
-        "iotrules",
-        &[rule.to_str().expect("path"), "--broker", &broker.url(), "--mqtt-version", "5"],
-    );
-    runtime().block_on(async {
-        let (reader, mut reader_loop) =
-            AsyncClient::new(MqttOptions::new("props-reader", "127.0.0.1", broker.port), 16);
-        reader.subscribe("out/#", QoS::AtLeastOnce).await.expect("queued");
-        let (writer, mut writer_loop) =
-            AsyncClient::new(MqttOptions::new("props-writer", "127.0.0.1", broker.port), 16);
-        loop {
-            if let Event::Incoming(Incoming::SubAck(_)) = reader_loop.poll().await.expect("reader connected") {
-                break;
-            }
-        }
-        let properties = PublishProperties {
-            content_type: Some("text/plain".to_owned()),
-            user_properties: vec![("site".to_owned(), "north".to_owned()), ("site".to_owned(), "south".to_owned())],
-            ..PublishProperties::default()
-        };
-        writer
-            .publish_with_properties("in/a", QoS::AtLeastOnce, false, br#"{"n": 7}"#.to_vec(), properties)
-            .await
-            .expect("queued");
-        loop {
-            if let Event::Incoming(Incoming::PubAck(_)) = writer_loop.poll().await.expect("writer connected") {
-                break;
-            }
-        }
-        let republished = tokio::time::timeout(support::PATIENCE, async {
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("mqtt5-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let rule = dir.join("props.json");
+        let payload = serde_json::json!({
+            "ruleName": "props",
+            "sql": "SELECT n, get_user_properties('site') AS site, get_mqtt_property('content_type') AS type FROM 'in/+'",
+            "actions": [{"republish": {
+                "topic": "out/${topic(2)}",
+                "roleArn": "arn:aws:iam::123456789012:role/republish",
+                "qos": 1,
+                "headers": {
+                    "contentType": "application/json",
+                    "responseTopic": "replies/${topic(2)}",
+                    "userProperties": [{"key": "origin", "value": "${topic()}"}]
+                }
+            }}]
+        });
+        support::write_atomically(&rule, &payload.to_string());
+        let _iotrules = Iotrules::run(
+            &dir,
+            "iotrules",
+            &[rule.to_str().expect("path"), "--broker", &broker.url(), "--mqtt-version", "5"],
+        );
+        runtime().block_on(async {
+            let (reader, mut reader_loop) =
+                AsyncClient::new(MqttOptions::new("props-reader", "127.0.0.1", broker.port), 16);
+            reader.subscribe("out/#", QoS::AtLeastOnce).await.expect("queued");
+            let (writer, mut writer_loop) =
+                AsyncClient::new(MqttOptions::new("props-writer", "127.0.0.1", broker.port), 16);
             loop {
-                if let Event::Incoming(Incoming::Publish(publish)) = reader_loop.poll().await.expect("reader connected")
-                {
-                    return publish;
+                if let Event::Incoming(Incoming::SubAck(_)) = reader_loop.poll().await.expect("reader connected") {
+                    break;
                 }
             }
-        })
-        .await
-        .expect("the rule republished");
-        assert_eq!(republished.topic.as_ref(), b"out/a");
-        let output: serde_json::Value = serde_json::from_slice(&republished.payload).expect("JSON");
-        assert_eq!(output, serde_json::json!({"n": 7, "site": ["north", "south"], "type": "text/plain"}));
-        let properties = republished.properties.expect("MQTT 5 properties");
-        assert_eq!(properties.content_type.as_deref(), Some("application/json"));
-        assert_eq!(properties.response_topic.as_deref(), Some("replies/a"));
-        assert_eq!(properties.user_properties, vec![("origin".to_owned(), "in/a".to_owned())]);
+            let properties = PublishProperties {
+                content_type: Some("text/plain".to_owned()),
+                user_properties: vec![("site".to_owned(), "north".to_owned()), ("site".to_owned(), "south".to_owned())],
+                ..PublishProperties::default()
+            };
+            writer
+                .publish_with_properties("in/a", QoS::AtLeastOnce, false, br#"{"n": 7}"#.to_vec(), properties)
+                .await
+                .expect("queued");
+            loop {
+                if let Event::Incoming(Incoming::PubAck(_)) = writer_loop.poll().await.expect("writer connected") {
+                    break;
+                }
+            }
+            let republished = tokio::time::timeout(support::PATIENCE, async {
+                loop {
+                    if let Event::Incoming(Incoming::Publish(publish)) =
+                        reader_loop.poll().await.expect("reader connected")
+                    {
+                        return publish;
+                    }
+                }
+            })
+            .await
+            .expect("the rule republished");
+            assert_eq!(republished.topic.as_ref(), b"out/a");
+            let output: serde_json::Value = serde_json::from_slice(&republished.payload).expect("JSON");
+            assert_eq!(output, serde_json::json!({"n": 7, "site": ["north", "south"], "type": "text/plain"}));
+            let properties = republished.properties.expect("MQTT 5 properties");
+            assert_eq!(properties.content_type.as_deref(), Some("application/json"));
+            assert_eq!(properties.response_topic.as_deref(), Some("replies/a"));
+            assert_eq!(properties.user_properties, vec![("origin".to_owned(), "in/a".to_owned())], "{kind:?}");
+        });
     });
 }
 
@@ -491,4 +492,61 @@ fn runs_over_tls() {
     let log = untrusted.log_text();
     assert!(log.contains("UnknownIssuer") && log.contains("--ca-file"), "{log}");
     assert_eq!(log.matches("cannot connect to the broker").count(), 1, "{log}");
+}
+
+/// Rules on `$aws/...` topics run on the broker `iotrules run` embeds when given no `--broker`.
+#[test]
+fn rules_on_aws_reserved_topics_run_on_the_embedded_default() {
+    let _one = serialize();
+    let dir = scratch_dir("dollar-embedded");
+    let port = support::free_port().to_string();
+    let rule = dir.join("shadow.json");
+    republish_rule(&rule, "shadow_copy", "SELECT * FROM '$aws/things/+/shadow/update'", "copies/${topic(3)}");
+    let _iotrules = Iotrules::run(&dir, "iotrules", &[rule.to_str().expect("path"), "--port", &port]);
+    let url = format!("mqtt://127.0.0.1:{port}");
+    runtime().block_on(async {
+        let copies = collect(&url, "copies-reader", "copies/#").await;
+        let update = serde_json::json!({"state": {"reported": {"temperature": 21}}});
+        let messages = vec![("$aws/things/boiler-7/shadow/update".to_owned(), update.to_string().into_bytes())];
+        support::publish_messages(url.clone(), "shadow-writer", messages, None).await;
+        copies.wait_until("the rule's copy", |received| !received.all().is_empty()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(copies.all(), vec![("copies/boiler-7".to_owned(), update)]);
+    });
+}
+
+/// `iotrules broker` in one process and `iotrules run --broker` in another: messages on plain
+/// and `$aws` topics reach the rules, and the rules' connection stays up (the broker refuses
+/// none of the subscriptions `run` makes: `$aws/...` filters, Basic Ingest, `$SYS`).
+#[test]
+fn a_broker_process_serves_run_without_reconnections() {
+    let _one = serialize();
+    let dir = scratch_dir("broker-process");
+    let Some(broker) = Broker::start(Kind::Embedded, &dir) else { return };
+    let rules = dir.join("rules");
+    std::fs::create_dir_all(&rules).expect("rules folder");
+    republish_rule(&rules.join("plain.json"), "plain", "SELECT n FROM 'in/+'", "out/plain");
+    republish_rule(&rules.join("shadow.json"), "shadow", "SELECT n FROM '$aws/things/+/shadow/update'", "out/shadow");
+    let iotrules = Iotrules::run(
+        &dir,
+        "iotrules",
+        &[rules.to_str().expect("path"), "--broker", &broker.url(), "--basic-ingest", "--client-id", "steady"],
+    );
+    runtime().block_on(async {
+        let out = collect(&broker.url(), "out-reader", "out/+").await;
+        let messages = vec![
+            ("in/1".to_owned(), br#"{"n": 1}"#.to_vec()),
+            ("$aws/things/t1/shadow/update".to_owned(), br#"{"n": 2}"#.to_vec()),
+        ];
+        support::publish_messages(broker.url(), "writer", messages, None).await;
+        out.wait_until("both rules' outputs", |received| received.all().len() >= 2).await;
+        assert_eq!(out.numbers_on("out/plain").into_iter().collect::<Vec<_>>(), [1]);
+        assert_eq!(out.numbers_on("out/shadow").into_iter().collect::<Vec<_>>(), [2]);
+        // A connection the broker drops would be made again within a second or two.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    });
+    let log = iotrules.log_text();
+    assert_eq!(log.matches("connected to the broker").count(), 1, "{log}");
+    assert!(!log.contains("connection to the broker lost"), "{log}");
+    assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
 }

@@ -3,21 +3,34 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use crate::broker::{self, Open, Options};
 use crate::cli::BrokerArgs;
-use crate::mqtt::embedded;
 
 pub(crate) fn run(args: &BrokerArgs) -> ExitCode {
     crate::logging::init();
-    let address = SocketAddr::new(args.bind, args.port);
-    if let Err(message) = embedded::start(address) {
-        eprintln!("error: {message}");
-        return ExitCode::from(1);
+    let options = Options {
+        tcp: SocketAddr::new(args.bind, args.port),
+        ws: args.ws_port.map(|port| SocketAddr::new(args.bind, port)),
+        proxy_protocol: false,
+        gate: Arc::new(Open),
+    };
+    let broker = match broker::start(options) {
+        Ok(broker) => broker,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    eprintln!("embedded MQTT broker listening on mqtt://{}; stop it with Ctrl-C", broker.tcp_address());
+    if let Some(address) = broker.ws_address() {
+        eprintln!("  and on ws://{address} (MQTT over WebSocket)");
     }
-    eprintln!("embedded MQTT broker listening on mqtt://{address}; stop it with Ctrl-C");
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return ExitCode::from(1);
     };
     runtime.block_on(crate::serve::stop_requested());
+    drop(broker);
     ExitCode::SUCCESS
 }

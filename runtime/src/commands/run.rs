@@ -10,9 +10,9 @@ use std::sync::Arc;
 use crate::actions::http::DEFAULT_HTTP_TIMEOUT;
 use crate::actions::lanes::{LaneLimits, Lanes};
 use crate::actions::outbox::Outbox;
+use crate::broker::{self, Open, Options};
 use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
 use crate::commands::check::usage_error;
-use crate::mqtt::embedded;
 use crate::mqtt::endpoint::{Connection, Credentials, Endpoint};
 use crate::mqtt::link::Version;
 use crate::{samples, serve};
@@ -55,25 +55,31 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Kept until the rules stop: dropping it stops the embedded broker.
+    let mut _embedded = None;
     let endpoint = match &args.broker {
         Some(url) => match Endpoint::parse(url) {
             Ok(endpoint) => endpoint,
             Err(message) => return usage_error(&message),
         },
         None => {
-            let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-            if let Err(message) = embedded::start(address) {
-                eprintln!("error: {message}");
-                return ExitCode::from(1);
-            }
+            let options = Options {
+                tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+                ws: None,
+                proxy_protocol: false,
+                gate: Arc::new(Open),
+            };
+            let embedded = match broker::start(options) {
+                Ok(embedded) => embedded,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitCode::from(1);
+                }
+            };
+            let address = embedded.tcp_address();
             announce_embedded(address, args);
-            for filter in loaded.filters.iter().filter(|filter| filter.starts_with('$')) {
-                tracing::warn!(
-                    filter,
-                    "the embedded broker does not let clients subscribe to $-topics: rules on this filter get no messages; run a broker such as Mosquitto and pass --broker"
-                );
-            }
-            Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: args.port, tls: false }
+            _embedded = Some(embedded);
+            Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: address.port(), tls: false }
         }
     };
     let mut connection = match credentials(&args.connection)
@@ -108,7 +114,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
         metrics: args.metrics,
         stats_every: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
         watch: !args.no_watch,
-        dollar_topics: args.broker.is_some(),
+        watch_drops: args.broker.is_some(),
         http_timeout: args.http_timeout_ms.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_millis),
         demo,
         lanes,

@@ -1,0 +1,168 @@
+//! rmqtt's hooks, answered by the [`Gate`]: authentication for CONNECT, the subscribe and
+//! publish ACL checks, and the message expiry check of every delivery (the one hook that runs
+//! for each message to each session, live, retained or queued, and can drop it).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use async_trait::async_trait;
+use rmqtt::codec::v5::SubscribeAckReason;
+use rmqtt::context::ServerContext;
+use rmqtt::hook::{Handler, HookResult, Parameter, Priority, ReturnType, Type};
+use rmqtt::session::Session;
+use rmqtt::types::{AuthResult, ConnectInfo, Id, LastWill, PublishAclResult, SubscribeAclResult};
+
+use super::{Client, Gate, Protocol, Verdict, Will};
+
+/// Before every other handler: no plugin gets to decide first.
+const PRIORITY: Priority = Priority::MAX;
+
+/// The hooks the gate answers.
+const TYPES: [Type; 5] = [
+    Type::ClientAuthenticate,
+    Type::ClientSubscribeCheckAcl,
+    Type::MessagePublishCheckAcl,
+    Type::MessageExpiryCheck,
+    Type::ClientDisconnected,
+];
+
+pub(super) async fn register(scx: &ServerContext, gate: Arc<dyn Gate>) {
+    let hooks = Hooks { gate, clients: Arc::default() };
+    let register = scx.extends.hook_mgr().register();
+    for typ in TYPES {
+        register.add_priority(typ, PRIORITY, Box::new(hooks.clone())).await;
+    }
+    // Handlers do nothing until started.
+    register.start().await;
+}
+
+/// Every connection the gate let in, as it saw it at CONNECT, by rmqtt's session id (a
+/// reconnection is a new session id, so a connection's entry is never replaced by another's).
+type Clients = RwLock<HashMap<Id, Arc<Client>>>;
+
+#[derive(Clone)]
+struct Hooks {
+    gate: Arc<dyn Gate>,
+    clients: Arc<Clients>,
+}
+
+#[async_trait]
+impl Handler for Hooks {
+    async fn hook(&self, param: &Parameter, acc: Option<HookResult>) -> ReturnType {
+        match param {
+            Parameter::ClientAuthenticate(connect) => self.authenticate(connect),
+            Parameter::ClientSubscribeCheckAcl(session, subscribe) => {
+                let filter = match subscribe.opts.shared_group() {
+                    Some(group) => format!("$share/{group}/{}", subscribe.topic_filter),
+                    None => subscribe.topic_filter.to_string(),
+                };
+                match self.decide(session, |gate, client| gate.subscribe(client, &filter)) {
+                    Verdict::Allow => (true, acc),
+                    Verdict::Deny => (
+                        false,
+                        Some(HookResult::SubscribeAclResult(SubscribeAclResult::new_failure(
+                            SubscribeAckReason::NotAuthorized,
+                        ))),
+                    ),
+                }
+            }
+            Parameter::MessagePublishCheckAcl(session, publish) => {
+                let mut protocol = None;
+                let verdict = self.decide(session, |gate, client| {
+                    protocol = Some(client.protocol);
+                    gate.publish(client, &publish.topic, publish.retain)
+                });
+                match verdict {
+                    Verdict::Allow => (true, acc),
+                    // MQTT 3.1.1 has no negative PUBACK: AWS IoT Core closes the connection.
+                    Verdict::Deny => {
+                        let disconnect = protocol != Some(Protocol::V5);
+                        (false, Some(HookResult::PublishAclResult(PublishAclResult::rejected(disconnect, None))))
+                    }
+                }
+            }
+            Parameter::MessageExpiryCheck(session, _, publish) => {
+                match self.decide(session, |gate, client| gate.receive(client, &publish.topic)) {
+                    // rmqtt goes on to its own expiry check.
+                    Verdict::Allow => (true, acc),
+                    Verdict::Deny => (false, Some(HookResult::MessageExpiry)),
+                }
+            }
+            Parameter::ClientDisconnected(session, _) => {
+                let client = self.clients.write().unwrap_or_else(PoisonError::into_inner).remove(&session.id);
+                if let Some(client) = client {
+                    self.gate.disconnected(&client);
+                }
+                (true, acc)
+            }
+            _ => (true, acc),
+        }
+    }
+}
+
+impl Hooks {
+    fn authenticate(&self, connect: &ConnectInfo) -> ReturnType {
+        let client = client(connect);
+        tracing::debug!(
+            client_id = client.client_id,
+            username = client.username,
+            remote = %client.remote,
+            protocol = ?client.protocol,
+            clean_start = client.clean_start,
+            session_expiry = client.session_expiry,
+            will_topic = client.will.as_ref().map(|will| will.topic.as_str()),
+            will_retain = client.will.as_ref().map(|will| will.retain),
+            will_qos = client.will.as_ref().map(|will| will.qos),
+            "MQTT client connecting"
+        );
+        let result = match self.gate.connect(&client) {
+            Verdict::Allow => {
+                self.clients
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(connect.id().clone(), Arc::new(client));
+                // Not a superuser: rmqtt skips the ACL hooks for superusers.
+                AuthResult::Allow(false, None)
+            }
+            Verdict::Deny => AuthResult::NotAuthorized,
+        };
+        (false, Some(HookResult::AuthResult(result)))
+    }
+
+    /// The gate's verdict on the client of `session`; a session the gate never let in (which
+    /// rmqtt should not have) is denied everything.
+    fn decide(&self, session: &Session, ask: impl FnOnce(&dyn Gate, &Client) -> Verdict) -> Verdict {
+        let client = self.clients.read().unwrap_or_else(PoisonError::into_inner).get(&session.id).cloned();
+        match client {
+            Some(client) => ask(self.gate.as_ref(), &client),
+            None => {
+                tracing::debug!(client_id = %session.id.client_id, "a session the gate did not let in: denied");
+                Verdict::Deny
+            }
+        }
+    }
+}
+
+fn client(connect: &ConnectInfo) -> Client {
+    let id = connect.id();
+    let (protocol, session_expiry) = match connect {
+        ConnectInfo::V3(..) => (Protocol::V3_1_1, None),
+        ConnectInfo::V5(_, connect) => (Protocol::V5, Some(connect.session_expiry_interval_secs)),
+    };
+    let will = connect.last_will().map(|will| match will {
+        LastWill::V3(will) => Will { topic: will.topic.to_string(), retain: will.retain, qos: will.qos.value() },
+        LastWill::V5(will) => Will { topic: will.topic.to_string(), retain: will.retain, qos: will.qos.value() },
+    });
+    Client {
+        client_id: id.client_id.to_string(),
+        username: connect.username().map(ToString::to_string),
+        // rmqtt always knows the peer of a network connection; the unspecified address stands
+        // for one it does not.
+        remote: id.remote_addr.unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))),
+        protocol,
+        clean_start: connect.clean_start(),
+        session_expiry,
+        will,
+    }
+}
