@@ -29,6 +29,10 @@ pub(crate) enum Command {
     /// Run rules on a live MQTT stream and perform their actions: on the broker given with
     /// `--broker`, or on an embedded one.
     Run(Box<RunArgs>),
+    /// The device endpoint: devices connect with certificates as to AWS IoT Core, are resolved
+    /// in the registry, every packet is authorized by their policies, shadows are kept, and the
+    /// rules run on the same stream.
+    Serve(Box<ServeArgs>),
     /// Run the embedded MQTT broker alone.
     Broker(BrokerArgs),
     /// Publish messages to a broker: one with `--topic` and `--message`, or a sample file.
@@ -103,6 +107,49 @@ pub(crate) struct ShadowListArgs {
     /// The shadow store file.
     #[arg(long, value_name = "FILE")]
     pub(crate) store: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The registry: things, certificates, policies and attachments (see `iotrules fleet`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) registry: PathBuf,
+
+    /// The port devices connect to with MQTT over TLS.
+    #[arg(long, default_value_t = 8883)]
+    pub(crate) tls_port: u16,
+
+    /// A port for MQTT over WebSocket over TLS (browsers), with client certificates as well.
+    #[arg(long)]
+    pub(crate) wss_port: Option<u16>,
+
+    /// The address the device ports listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub(crate) bind: std::net::IpAddr,
+
+    /// The endpoint's certificate chain (PEM); `server/server.pem` beside the registry when not
+    /// given, as `iotrules fleet` writes it.
+    #[arg(long, value_name = "FILE", requires = "server_key")]
+    pub(crate) server_cert: Option<PathBuf>,
+
+    /// The endpoint's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "server_cert")]
+    pub(crate) server_key: Option<PathBuf>,
+
+    /// The region in the ARNs policies are evaluated against.
+    #[arg(long, default_value = "us-east-1")]
+    pub(crate) region: String,
+
+    /// The account id in the ARNs policies are evaluated against.
+    #[arg(long, default_value = "123456789012")]
+    pub(crate) account: String,
+
+    /// The shadow store; `shadows.redb` in the state folder when not given.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) shadow_store: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) run: RunArgs,
 }
 
 #[derive(Debug, Args)]

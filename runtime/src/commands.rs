@@ -9,5 +9,6 @@ pub(crate) mod fleet;
 pub(crate) mod fmt;
 pub(crate) mod publish;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod shadow;
 pub(crate) mod test;

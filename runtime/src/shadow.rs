@@ -6,8 +6,6 @@
 //! - `service.rs`: a request and the stored shadow → what to store and what to publish, pure.
 //! - `store.rs`: the durable store (redb).
 
-#![cfg_attr(not(test), allow(dead_code, reason = "not yet started by a command"))]
-
 pub(crate) mod client;
 pub(crate) mod document;
 pub(crate) mod service;

@@ -13,12 +13,21 @@ use crate::actions::outbox::Outbox;
 use crate::broker::{self, Open, Options};
 use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
 use crate::commands::check::usage_error;
+use crate::endpoint::DeviceEndpoint;
+use crate::endpoint::gate::EndpointGate;
 use crate::mqtt::endpoint::{Connection, Credentials, Endpoint};
 use crate::mqtt::link::Version;
 use crate::{samples, serve};
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
     crate::logging::init();
+    run_with(args, None)
+}
+
+/// Runs the rules; with `device`, on the device endpoint's broker (`iotrules serve`): the
+/// broker asks the endpoint's gate about every packet, and the rules connect as iotrules' own
+/// client.
+pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCode {
     // First: metrics registered before the exporter exists (the lanes', the outbox's) would
     // never be exported.
     if let Some(address) = args.metrics
@@ -57,17 +66,30 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
     };
     // Kept until the rules stop: dropping it stops the embedded broker.
     let mut _embedded = None;
+    let mut internal = None;
     let endpoint = match &args.broker {
         Some(url) => match Endpoint::parse(url) {
             Ok(endpoint) => endpoint,
             Err(message) => return usage_error(&message),
         },
         None => {
-            let options = Options {
-                tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
-                ws: None,
-                proxy_protocol: false,
-                gate: Arc::new(Open),
+            let options = match &device {
+                None => Options {
+                    tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
+                    ws: None,
+                    proxy_protocol: false,
+                    gate: Arc::new(Open),
+                },
+                // Devices reach the broker only through the TLS fronts, on loopback.
+                Some(device) => Options {
+                    tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                    ws: device.wss.as_ref().map(|_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
+                    proxy_protocol: false,
+                    gate: Arc::new(EndpointGate {
+                        authorizer: Arc::clone(&device.authorizer),
+                        internal: device.internal.clone(),
+                    }),
+                },
             };
             let embedded = match broker::start(options) {
                 Ok(embedded) => embedded,
@@ -77,17 +99,29 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
                 }
             };
             let address = embedded.tcp_address();
-            announce_embedded(address, args);
+            match device {
+                None => announce_embedded(address, args),
+                Some(device) => {
+                    internal = Some(device.internal_credentials());
+                    if let Err(message) = device.start(address, embedded.ws_address()) {
+                        eprintln!("error: {message}");
+                        return ExitCode::from(1);
+                    }
+                }
+            }
             _embedded = Some(embedded);
             Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: address.port(), tls: false }
         }
     };
-    let mut connection = match credentials(&args.connection)
-        .and_then(|credentials| Connection::new(endpoint, version(&args.connection), credentials))
-    {
-        Ok(connection) => connection,
-        Err(message) => return usage_error(&message),
+    let credentials = match internal {
+        Some(internal) => Ok(internal),
+        None => credentials(&args.connection),
     };
+    let mut connection =
+        match credentials.and_then(|credentials| Connection::new(endpoint, version(&args.connection), credentials)) {
+            Ok(connection) => connection,
+            Err(message) => return usage_error(&message),
+        };
     if let Some(seconds) = args.session_expiry {
         if connection.version != Version::V5 {
             return usage_error(
@@ -131,7 +165,7 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
 }
 
 /// `--state-dir`, else the XDG state folder.
-fn state_dir(args: &RunArgs) -> Result<PathBuf, String> {
+pub(crate) fn state_dir(args: &RunArgs) -> Result<PathBuf, String> {
     if let Some(dir) = &args.state_dir {
         return Ok(dir.clone());
     }

@@ -48,7 +48,10 @@ pub(crate) fn run(args: &ShadowArgs) -> ExitCode {
     };
     let client_id = request.client_id.clone().unwrap_or_else(|| request.thing.clone());
     let timeout = Duration::from_secs(request.timeout);
-    match runtime.block_on(tokio::time::timeout(timeout, ask(&connection, &client_id, &id, operation, document))) {
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(timeout, ask(&connection, &client_id, &id, operation, document)).await
+    });
+    match answer {
         Ok(Ok((accepted, answer))) => {
             println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
             if accepted { ExitCode::SUCCESS } else { ExitCode::from(1) }

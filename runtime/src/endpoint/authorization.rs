@@ -211,6 +211,13 @@ impl Authorizer {
             }
         }
         if decided.allowed {
+            tracing::info!(
+                client_id = session.client_id,
+                thing = session.thing.as_deref().unwrap_or("-"),
+                source_ip = session.source_ip,
+                policies = session.policy_names.join(","),
+                "device connected"
+            );
             self.sessions().insert(forwarded_from, Arc::new(session));
         } else {
             log_denial(Action::Connect, &facts.client_id, &peer.certificate_id, &facts.client_id, &decided.because);
@@ -267,6 +274,7 @@ impl Authorizer {
         closed
     }
 
+    #[cfg(test)]
     pub(crate) fn session(&self, forwarded_from: &SocketAddr) -> Option<Arc<Session>> {
         self.sessions().get(forwarded_from).cloned()
     }

@@ -1,0 +1,100 @@
+//! `iotrules serve`: the device endpoint (see `docs/device-endpoint.md`). It reads the
+//! registry, binds the device ports, and then runs the rules as `iotrules run` does, on the
+//! endpoint's broker.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::ServeArgs;
+use crate::commands::check::usage_error;
+use crate::commands::run::{run_with, state_dir};
+use crate::endpoint::authorization::Authorizer;
+use crate::endpoint::tls::{self, Peers};
+use crate::endpoint::{DeviceEndpoint, SharedRegistry};
+use crate::registry;
+use crate::shadow::store::Store;
+
+pub(crate) fn run(args: &ServeArgs) -> ExitCode {
+    crate::logging::init();
+    if args.run.broker.is_some() {
+        return usage_error("`serve` runs its own broker; --broker is for `iotrules run`");
+    }
+    let loaded = match registry::load(&args.registry) {
+        Ok(loaded) => loaded,
+        Err(message) => return usage_error(&message),
+    };
+    if loaded.has_errors() {
+        for report in loaded.reports.iter().filter(|report| report.diagnostics.iter().any(|d| d.is_error())) {
+            eprint!("{}", crate::report::render(report));
+        }
+        eprintln!("error: the registry has errors; nothing runs until they are fixed (`iotrules check --registry`)");
+        return ExitCode::from(1);
+    }
+    let things = loaded.registry.things.len();
+    let certificates = loaded.registry.certificates.len();
+    let shared = SharedRegistry::new(loaded.registry);
+    let beside = args.registry.parent().map(|parent| parent.join("server"));
+    let (certificate, key) = match (&args.server_cert, &args.server_key, beside) {
+        (Some(certificate), Some(key), _) => (certificate.clone(), key.clone()),
+        (_, _, Some(server)) if server.join("server.pem").is_file() => {
+            (server.join("server.pem"), server.join("server.key"))
+        }
+        _ => {
+            return usage_error(
+                "the endpoint needs a certificate: give --server-cert and --server-key (or keep server/server.pem beside the registry, as `iotrules fleet` does)",
+            );
+        }
+    };
+    let tls = match tls::server_config(&certificate, &key, shared.clone()) {
+        Ok(config) => Arc::new(config),
+        Err(message) => return usage_error(&message),
+    };
+    let bind = |port: u16| {
+        std::net::TcpListener::bind((args.bind, port)).map_err(|error| {
+            format!(
+                "cannot listen for devices on {}:{port}: {error} (choose another port with --tls-port or --wss-port)",
+                args.bind
+            )
+        })
+    };
+    let mqtts = match bind(args.tls_port) {
+        Ok(listener) => listener,
+        Err(message) => return usage_error(&message),
+    };
+    let wss = match args.wss_port.map(bind).transpose() {
+        Ok(listener) => listener,
+        Err(message) => return usage_error(&message),
+    };
+    let store_path = match (&args.shadow_store, state_dir(&args.run)) {
+        (Some(path), _) => path.clone(),
+        (None, Ok(dir)) => dir.join("shadows.redb"),
+        (None, Err(message)) => return usage_error(&message),
+    };
+    let shadow_store = match Store::open(&store_path) {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let peers = Arc::new(Peers::default());
+    let authorizer = Arc::new(Authorizer::new(shared.clone(), Arc::clone(&peers), &args.region, &args.account));
+    let tls_address = mqtts.local_addr().map_or_else(|_| format!("{}:{}", args.bind, args.tls_port), |a| a.to_string());
+    eprintln!("device endpoint: MQTT over TLS on {tls_address}, {things} things, {certificates} certificates");
+    if let Some(wss) = wss.as_ref().and_then(|listener| listener.local_addr().ok()) {
+        eprintln!("  MQTT over WebSocket over TLS on {wss} (client certificates, subprotocol `mqtt`)");
+    }
+    eprintln!("  shadows stored in {}", store_path.display());
+    let device = DeviceEndpoint {
+        registry_dir: args.registry.clone(),
+        registry: shared,
+        authorizer,
+        peers,
+        tls,
+        mqtts,
+        wss,
+        internal: format!("iotrules-{}", uuid::Uuid::new_v4().simple()),
+        shadow_store,
+    };
+    run_with(&args.run, Some(device))
+}

@@ -1,0 +1,270 @@
+//! `iotrules serve` end to end, with real clients: Mosquitto's `mosquitto_pub` and
+//! `mosquitto_sub` connect with certificates from `iotrules fleet`, over MQTT 3.1.1 and 5, and
+//! are allowed and refused exactly as their policies say; shadows answer; rules fire on the
+//! devices' messages and on shadow updates.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{free_port, scratch_dir, serialize};
+
+const ARN: &str = "arn:aws:iot:us-east-1:123456789012";
+
+/// A device policy that also refuses receiving `devices/<thing>/secret`.
+fn policy() -> String {
+    let thing = "${iot:Connection.Thing.ThingName}";
+    let document = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": format!("{ARN}:client/{thing}"),
+             "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
+            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
+             "Resource": [format!("{ARN}:topic/devices/{thing}/*"), format!("{ARN}:topic/$aws/things/{thing}/shadow/*")]},
+            {"Effect": "Allow", "Action": "iot:Subscribe",
+             "Resource": [format!("{ARN}:topicfilter/devices/{thing}/*"), format!("{ARN}:topicfilter/$aws/things/{thing}/shadow/*")]},
+            {"Sid": "NoSecrets", "Effect": "Deny", "Action": "iot:Receive", "Resource": format!("{ARN}:topic/devices/{thing}/secret")}
+        ]
+    });
+    serde_json::to_string_pretty(&document).unwrap()
+}
+
+struct Serve {
+    child: Child,
+    log: PathBuf,
+    port: u16,
+    fleet: PathBuf,
+}
+
+impl Serve {
+    fn start(dir: &Path) -> Option<Serve> {
+        if !tool("mosquitto_pub") || !tool("mosquitto_sub") {
+            assert!(std::env::var_os("CI").is_none(), "mosquitto_pub and mosquitto_sub are needed (mosquitto-clients)");
+            eprintln!("skipped: mosquitto_pub and mosquitto_sub are not installed");
+            return None;
+        }
+        let fleet = dir.join("fleet");
+        let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&fleet).output().unwrap();
+        assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+        fs::write(fleet.join("registry/policies/device.json"), policy()).unwrap();
+        let rules = dir.join("rules");
+        fs::create_dir_all(&rules).unwrap();
+        let republish = |name: &str, sql: &str, topic: &str| {
+            let rule = serde_json::json!({"sql": sql, "awsIotSqlVersion": "2016-03-23", "actions": [{"republish": {
+                "topic": topic, "qos": 1, "roleArn": "arn:aws:iam::123456789012:role/republish"}}]});
+            fs::write(rules.join(format!("{name}.json")), rule.to_string()).unwrap();
+        };
+        // thing-2's telemetry reaches thing-1, in the box it names.
+        republish("relay", "SELECT * FROM 'devices/thing-2/telemetry' WHERE box <> ''", "devices/thing-1/${box}");
+        // The seed's shadow rule: fires on a shadow's first update and on every change; thing-2
+        // watches.
+        republish(
+            "shadow_changes",
+            "SELECT current.state.reported.value AS value, topic(3) AS thing FROM '$aws/things/+/shadow/update/documents' WHERE isNull(previous) OR previous.state.reported.value <> current.state.reported.value",
+            "devices/thing-2/changes",
+        );
+        let port = free_port();
+        let log = dir.join("serve.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+            .arg("serve")
+            .arg(&rules)
+            .arg("--registry")
+            .arg(fleet.join("registry"))
+            .args(["--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--stats-interval", "0"])
+            .env("IOTRULES_STATE_DIR", dir.join("state"))
+            .env("IOTRULES_LOG", "warn,iotrules=info")
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let serve = Serve { child, log, port, fleet };
+        serve.wait_for_log("connected to the broker");
+        Some(serve)
+    }
+
+    fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn wait_for_log(&self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.log_text().contains(needle) {
+            assert!(Instant::now() < deadline, "no `{needle}` in the log:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The TLS arguments of `thing`'s certificate.
+    fn device(&self, thing: &str) -> Vec<String> {
+        let file = |path: String| self.fleet.join(path).to_string_lossy().into_owned();
+        vec![
+            "-h".into(),
+            "localhost".into(),
+            "-p".into(),
+            self.port.to_string(),
+            "--cafile".into(),
+            file("ca/ca.pem".into()),
+            "--cert".into(),
+            file(format!("devices/{thing}.pem")),
+            "--key".into(),
+            file(format!("devices/{thing}.key")),
+        ]
+    }
+
+    fn publish(&self, thing: &str, client_id: &str, version: &str, topic: &str, message: &str) -> Output {
+        Command::new("mosquitto_pub")
+            .args(self.device(thing))
+            .args(["-i", client_id, "-V", version, "-q", "1", "-t", topic, "-m", message])
+            .output()
+            .unwrap()
+    }
+
+    /// Subscribes as `thing` until `count` messages arrived or `seconds` passed.
+    fn subscribe(&self, thing: &str, version: &str, filter: &str, count: u32, seconds: u32) -> Child {
+        Command::new("mosquitto_sub")
+            .args(self.device(thing))
+            .args(["-i", thing, "-V", version, "-q", "1", "-t", filter, "-v"])
+            .args(["-C", &count.to_string(), "-W", &seconds.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tool(name: &str) -> bool {
+    Command::new(name).arg("--help").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+}
+
+fn finished(child: Child) -> (String, String) {
+    let output = child.wait_with_output().unwrap();
+    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+/// Gives a subscriber time to have its subscription in place.
+fn settle() {
+    std::thread::sleep(Duration::from_millis(700));
+}
+
+#[test]
+fn devices_are_allowed_and_refused_as_their_policies_say() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-policies");
+    let Some(serve) = Serve::start(&dir) else { return };
+    for version in ["mqttv311", "mqttv5"] {
+        // Connect: only as the thing the certificate is attached to.
+        let refused = serve.publish("thing-1", "thing-2", version, "devices/thing-1/telemetry", "{}");
+        assert!(!refused.status.success(), "{version}: thing-1's certificate connected as thing-2");
+        let allowed = serve.publish("thing-2", "thing-2", version, "devices/thing-2/telemetry", r#"{"n": 1}"#);
+        assert!(allowed.status.success(), "{version}: {}", String::from_utf8_lossy(&allowed.stderr));
+
+        // Subscribe: another thing's topics are refused.
+        let (_, errors) = finished(serve.subscribe("thing-1", version, "devices/thing-2/#", 1, 5));
+        assert!(errors.contains("denied"), "{version}: {errors}");
+
+        // Publish, receive and the rules: thing-2's telemetry reaches thing-1 through the relay
+        // rule, on `devices/thing-1/<box>`; thing-2 cannot publish on thing-1's topics, and
+        // thing-1 may subscribe to all its topics but never receives `secret`.
+        let own = serve.subscribe("thing-1", version, "devices/thing-1/#", 1, 15);
+        settle();
+        let _ = serve.publish("thing-2", "thing-2", version, "devices/thing-1/inbox", r#"{"n": 666}"#);
+        for message in [r#"{"box": "secret", "n": 7}"#, r#"{"box": "inbox", "n": 2}"#] {
+            let sent = serve.publish("thing-2", "thing-2", version, "devices/thing-2/telemetry", message);
+            assert!(sent.status.success(), "{version}: {}", String::from_utf8_lossy(&sent.stderr));
+        }
+        let (received, _) = finished(own);
+        assert!(
+            received.starts_with("devices/thing-1/inbox ") && received.contains(r#""n":2"#),
+            "{version}: {received}"
+        );
+        assert!(!received.contains("666"), "{version}: a refused publish was delivered: {received}");
+        assert!(!received.contains(r#""n":7"#), "{version}: a denied delivery arrived: {received}");
+    }
+    let log = serve.log_text();
+    assert!(log.contains(r#"because="denied by device statement 3 (NoSecrets)""#), "{log}");
+    assert!(log.contains(r#"action="iot:Subscribe""#), "{log}");
+}
+
+#[test]
+fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-shadows");
+    let Some(serve) = Serve::start(&dir) else { return };
+    let iotrules = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_iotrules"));
+        command.arg("shadow").args(args).args([
+            "--broker",
+            &format!("mqtts://localhost:{}", serve.port),
+            "--ca-file",
+            serve.fleet.join("ca/ca.pem").to_str().unwrap(),
+            "--cert",
+            serve.fleet.join("devices/thing-1.pem").to_str().unwrap(),
+            "--key",
+            serve.fleet.join("devices/thing-1.key").to_str().unwrap(),
+        ]);
+        let output = command.output().unwrap();
+        (output.status.code(), serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default())
+    };
+    let (code, answer) = iotrules(&["get", "thing-1"]);
+    assert_eq!((code, answer["code"].as_u64()), (Some(1), Some(404)), "{answer}");
+
+    // The seed's shadow rule fires on the first update of a shadow and on a change, not on an
+    // update that leaves the value as it was.
+    let changes = serve.subscribe("thing-2", "mqttv5", "devices/thing-2/changes", 2, 20);
+    settle();
+    let thing_2 = |document: &str| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_iotrules"));
+        command.args(["shadow", "update", "thing-2", "--document", document]).args([
+            "--broker",
+            &format!("mqtts://localhost:{}", serve.port),
+            "--ca-file",
+            serve.fleet.join("ca/ca.pem").to_str().unwrap(),
+            "--cert",
+            serve.fleet.join("devices/thing-2.pem").to_str().unwrap(),
+            "--key",
+            serve.fleet.join("devices/thing-2.key").to_str().unwrap(),
+            "--client-id",
+            "thing-2-tool",
+        ]);
+        command.output().unwrap()
+    };
+    // The tool's client id is not the thing's name: refused, as the policy says.
+    assert!(!thing_2(r#"{"state": {"reported": {"value": 1}}}"#).status.success());
+    for (value, version) in [(1, 1), (1, 2), (2, 3)] {
+        let document = format!(r#"{{"state": {{"reported": {{"value": {value}}}}}}}"#);
+        let (code, answer) = iotrules(&["update", "thing-1", "--document", &document]);
+        assert_eq!((code, answer["version"].as_u64()), (Some(0), Some(version)), "{answer}");
+    }
+    let (code, answer) = iotrules(&["get", "thing-1"]);
+    assert_eq!((code, answer["state"]["reported"]["value"].as_u64()), (Some(0), Some(2)), "{answer}");
+    let (received, _) = finished(changes);
+    let values: Vec<&str> = received.lines().collect();
+    assert_eq!(values.len(), 2, "{received}");
+    assert!(values[0].contains(r#""value":1"#) && values[0].contains(r#""thing":"thing-1""#), "{received}");
+    assert!(values[1].contains(r#""value":2"#), "{received}");
+    // Another thing's shadow: the subscription and the request are refused.
+    let (code, _) = iotrules(&["get", "thing-2", "--client-id", "thing-1", "--timeout", "3"]);
+    assert_eq!(code, Some(1));
+
+    // Revoking thing-1's certificate in the registry: new connections are refused.
+    let description = serve.fleet.join("registry/certificates/thing-1.json");
+    let revoked = fs::read_to_string(&description).unwrap().replace("\"ACTIVE\"", "\"REVOKED\"");
+    fs::write(&description, revoked).unwrap();
+    serve.wait_for_log("registry reloaded");
+    let refused = serve.publish("thing-1", "thing-1", "mqttv311", "devices/thing-1/telemetry", "{}");
+    assert!(!refused.status.success(), "a revoked certificate connected");
+    let still = serve.publish("thing-2", "thing-2", "mqttv311", "devices/thing-2/telemetry", "{}");
+    assert!(still.status.success(), "{}", String::from_utf8_lossy(&still.stderr));
+}
