@@ -8,6 +8,7 @@
 //! subscribed to (a filter starting with `#` or `+` does not match them, as MQTT requires).
 
 mod hooks;
+mod redelivery;
 #[cfg(test)]
 mod tests;
 
@@ -66,7 +67,8 @@ pub(crate) enum Verdict {
 
 /// Decides every packet; called from the broker's threads, so it must be cheap and never block.
 pub(crate) trait Gate: Send + Sync + 'static {
-    /// Deny: CONNACK "not authorized" (MQTT 3.1.1 code 5, MQTT 5 0x87).
+    /// Deny: CONNACK "not authorized" (MQTT 3.1.1 code 5, MQTT 5 0x87). The client's last will
+    /// is decided here too: rmqtt publishes a will without a publish check.
     fn connect(&self, client: &Client) -> Verdict;
     /// Deny: that filter's SUBACK code is a failure (MQTT 3.1.1 0x80, MQTT 5 0x87); the other
     /// filters of the same SUBSCRIBE are unaffected. `$share/<group>/` filters are given whole.

@@ -1,6 +1,7 @@
 //! rmqtt's hooks, answered by the [`Gate`]: authentication for CONNECT, the subscribe and
 //! publish ACL checks, and the message expiry check of every delivery (the one hook that runs
-//! for each message to each session, live, retained or queued, and can drop it).
+//! for each message to each session, live, retained or queued, and can drop it). The delivery,
+//! drop and disconnection hooks also feed [`Redelivery`].
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -13,22 +14,26 @@ use rmqtt::hook::{Handler, HookResult, Parameter, Priority, ReturnType, Type};
 use rmqtt::session::Session;
 use rmqtt::types::{AuthResult, ConnectInfo, Id, LastWill, PublishAclResult, SubscribeAclResult};
 
+use super::redelivery::Redelivery;
 use super::{Client, Gate, Protocol, Verdict, Will};
 
 /// Before every other handler: no plugin gets to decide first.
 const PRIORITY: Priority = Priority::MAX;
 
 /// The hooks the gate answers.
-const TYPES: [Type; 5] = [
+const TYPES: [Type; 8] = [
     Type::ClientAuthenticate,
     Type::ClientSubscribeCheckAcl,
     Type::MessagePublishCheckAcl,
     Type::MessageExpiryCheck,
+    Type::MessageDelivered,
+    Type::MessageAcked,
+    Type::MessageDropped,
     Type::ClientDisconnected,
 ];
 
 pub(super) async fn register(scx: &ServerContext, gate: Arc<dyn Gate>) {
-    let hooks = Hooks { gate, clients: Arc::default() };
+    let hooks = Hooks { gate, clients: Arc::default(), scx: scx.clone(), redelivery: Arc::default() };
     let register = scx.extends.hook_mgr().register();
     for typ in TYPES {
         register.add_priority(typ, PRIORITY, Box::new(hooks.clone())).await;
@@ -45,6 +50,8 @@ type Clients = RwLock<HashMap<Id, Arc<Client>>>;
 struct Hooks {
     gate: Arc<dyn Gate>,
     clients: Arc<Clients>,
+    scx: ServerContext,
+    redelivery: Arc<Redelivery>,
 }
 
 #[async_trait]
@@ -89,11 +96,27 @@ impl Handler for Hooks {
                     Verdict::Deny => (false, Some(HookResult::MessageExpiry)),
                 }
             }
+            // Never changes the message: the acc (rmqtt's `None`) keeps it as it is.
+            Parameter::MessageDelivered(session, from, publish) => {
+                self.redelivery.delivering(session, from, publish);
+                (true, acc)
+            }
+            Parameter::MessageAcked(session, _, publish) => {
+                self.redelivery.acked(session, publish);
+                (true, acc)
+            }
+            Parameter::MessageDropped(Some(to), from, publish, reason) => {
+                if Redelivery::in_takeover(reason) && self.keeps_session(&to.client_id) {
+                    Redelivery::after_takeover(&self.scx, to, from, publish);
+                }
+                (true, acc)
+            }
             Parameter::ClientDisconnected(session, _) => {
                 let client = self.clients.write().unwrap_or_else(PoisonError::into_inner).remove(&session.id);
                 if let Some(client) = client {
                     self.gate.disconnected(&client);
                 }
+                self.redelivery.disconnected(&self.scx, session).await;
                 (true, acc)
             }
             _ => (true, acc),
@@ -128,6 +151,16 @@ impl Hooks {
             Verdict::Deny => AuthResult::NotAuthorized,
         };
         (false, Some(HookResult::AuthResult(result)))
+    }
+
+    /// Whether the latest connection of `client_id` kept its session (no clean start).
+    fn keeps_session(&self, client_id: &str) -> bool {
+        let clients = self.clients.read().unwrap_or_else(PoisonError::into_inner);
+        clients
+            .iter()
+            .filter(|(_, client)| client.client_id == client_id)
+            .max_by_key(|(id, _)| id.create_time)
+            .is_some_and(|(_, client)| !client.clean_start)
     }
 
     /// The gate's verdict on the client of `session`; a session the gate never let in (which

@@ -1,0 +1,115 @@
+//! Two places where rmqtt 0.24 loses a QoS 1 or 2 message for a persistent session, and how
+//! the adapter hands each message back. `iotrules run` relies on the broker keeping every
+//! message for its session while it restarts; the live tests kill it mid-stream and count.
+//!
+//! - A connection that dies mid-write: rmqtt gives the message a packet id, writes it, and only
+//!   then records it as in flight; when the write fails the message is in neither place. The
+//!   last message handed to each connection is remembered (`MessageDelivered`) until the client
+//!   acknowledges it (`MessageAcked`); at disconnection, one that is neither acknowledged nor in
+//!   flight goes back to the session's queue.
+//! - A session taken over (the same client id connects again): between removing the old
+//!   session and registering the new one, rmqtt routes messages to no one and drops them ("the
+//!   client has disconnected", or "Connection Tx is closed" when the old session has just
+//!   ended). Such a message is given to the new session once it is registered, when that
+//!   connection kept its session (a clean start has none of the subscriptions it was routed by).
+//!
+//! Both go through rmqtt's own delivery again, so the gate decides them like any other.
+//!
+//! One window stays open: a message routed to the old session after it handed its queue over
+//! but before rmqtt unregisters it waits in the old session's channel, which rmqtt then drops
+//! without a hook. It takes a publish in the same instant as a reconnection of that client id.
+
+use std::time::Duration;
+
+use rmqtt::context::ServerContext;
+use rmqtt::session::Session;
+use rmqtt::types::{ClientId, DashMap, From, Id, Publish, Reason};
+
+/// How long a message dropped during a takeover waits for the new session: rmqtt itself gives
+/// the old session 5 s to hand over.
+const TAKEOVER_PATIENCE: Duration = Duration::from_secs(10);
+
+/// How often a waiting message looks for the new session.
+const TAKEOVER_POLL: Duration = Duration::from_millis(10);
+
+/// The text of rmqtt's drop reason for a message routed to a client id with no session.
+const NO_SESSION: &str = "the client has disconnected";
+
+/// The text of rmqtt's drop reason for a message routed to a session that has just ended.
+const CHANNEL_CLOSED: &str = "Connection Tx is closed";
+
+#[derive(Default)]
+pub(super) struct Redelivery {
+    /// The last QoS 1 or 2 message handed to each connection, by session id.
+    last: DashMap<Id, (From, Publish)>,
+}
+
+impl Redelivery {
+    /// A message is about to be written to `session`'s connection.
+    pub(super) fn delivering(&self, session: &Session, from: &From, publish: &Publish) {
+        if publish.packet_id.is_some() {
+            self.last.insert(session.id.clone(), (from.clone(), publish.clone()));
+        }
+    }
+
+    /// `session`'s client acknowledged a message.
+    pub(super) fn acked(&self, session: &Session, publish: &Publish) {
+        self.last.remove_if(&session.id, |_, (_, last)| last.packet_id == publish.packet_id);
+    }
+
+    /// `session`'s connection ended: the message whose write failed goes back to the
+    /// session's queue (rmqtt has not started the session's offline loop yet, and that loop
+    /// reads its channel in order).
+    pub(super) async fn disconnected(&self, scx: &ServerContext, session: &Session) {
+        let Some((_, (from, publish))) = self.last.remove(&session.id) else {
+            return;
+        };
+        let Some(packet_id) = publish.packet_id else { return };
+        if session.out_inflight().read().await.exist(&packet_id.get()) {
+            return;
+        }
+        let publish = again(publish);
+        let entry = scx.extends.shared().await.entry(session.id.clone());
+        if entry.publish(from, publish).await.is_err() {
+            tracing::debug!(client_id = %session.id.client_id, "a message whose write failed could not be queued again");
+        }
+    }
+
+    /// Whether rmqtt dropped a message for this `reason` because the client's session is
+    /// being taken over.
+    pub(super) fn in_takeover(reason: &Reason) -> bool {
+        matches!(reason, Reason::Error(text) if text == NO_SESSION || text == CHANNEL_CLOSED)
+    }
+
+    /// A message rmqtt dropped for `to` while its session was being taken over, by a
+    /// connection that keeps its session: it waits for the new session.
+    pub(super) fn after_takeover(scx: &ServerContext, to: &Id, from: &From, publish: &Publish) {
+        let scx = scx.clone();
+        let client = Id::new(scx.node.id(), 0, None, None, ClientId::from(to.client_id.clone()), None);
+        let (from, publish) = (from.clone(), again(publish.clone()));
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + TAKEOVER_PATIENCE;
+            loop {
+                let entry = scx.extends.shared().await.entry(client.clone());
+                if entry.exist() {
+                    if entry.publish(from, publish).await.is_err() {
+                        tracing::debug!(client_id = %client.client_id, "a message dropped during a takeover could not be queued again");
+                    }
+                    return;
+                }
+                if tokio::time::Instant::now() > deadline {
+                    tracing::debug!(client_id = %client.client_id, "no session took over: a message is lost");
+                    return;
+                }
+                tokio::time::sleep(TAKEOVER_POLL).await;
+            }
+        });
+    }
+}
+
+/// `publish` as a new delivery: rmqtt gives it a packet id of the session it reaches.
+fn again(mut publish: Publish) -> Publish {
+    publish.packet_id = None;
+    publish.dup = false;
+    publish
+}
