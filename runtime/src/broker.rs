@@ -81,7 +81,28 @@ pub(crate) trait Gate: Send + Sync + 'static {
     fn receive(&self, client: &Client, topic: &str) -> Verdict;
     /// The client's connection ended (its session may live on).
     fn disconnected(&self, _client: &Client) {}
+
+    /// Who the client is, stamped on each of its publishes as the user properties named in
+    /// [`IDENTITY_PROPERTIES`] (so iotrules' own rules client sees `clientid()`,
+    /// `principal()` and `sourceip()`); `None` stamps nothing.
+    fn identity(&self, _client: &Client) -> Option<Vec<(String, String)>> {
+        None
+    }
+
+    /// Whether deliveries to the client keep the identity properties; every other client gets
+    /// them removed.
+    fn sees_identity(&self, _client: &Client) -> bool {
+        false
+    }
 }
+
+/// The user properties that carry a publisher's identity to iotrules' own clients. They are
+/// reserved: a device's own properties of these names are dropped, and no device receives
+/// them.
+pub(crate) const IDENTITY_PROPERTIES: [&str; 3] = [CLIENT_ID_PROPERTY, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY];
+pub(crate) const CLIENT_ID_PROPERTY: &str = "iotrules-client-id";
+pub(crate) const PRINCIPAL_PROPERTY: &str = "iotrules-principal";
+pub(crate) const SOURCE_IP_PROPERTY: &str = "iotrules-source-ip";
 
 /// Lets everything through: the embedded default of `iotrules run` and `iotrules broker`.
 #[derive(Debug)]

@@ -20,13 +20,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use iotrules_compiler::eval::{Environment, Message};
+use iotrules_compiler::eval::{Environment, Message, MqttProperties};
 use iotrules_compiler::ruleset::{Produced, Scratch};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::actions::lanes::Lanes;
 use crate::actions::outbox::{Outbox, Records};
 use crate::actions::{Handoff, HttpClient, Incoming, RuleActions, Runner};
+use crate::broker;
 use crate::mqtt::consumer::{self, Consumer, Received, Subscriptions};
 use crate::mqtt::endpoint::Connection;
 use crate::mqtt::publisher::MqttPublisher;
@@ -67,6 +68,10 @@ pub(crate) struct Settings {
     pub(crate) outbox: Option<(Outbox, Records)>,
     /// A run still going after this long is handed off to the outbox.
     pub(crate) handoff_after: Duration,
+    /// Read the publisher's identity from the user properties the device endpoint stamps
+    /// (`broker::IDENTITY_PROPERTIES`); only on `iotrules serve`'s own broker, where no device
+    /// can forge them.
+    pub(crate) identity_properties: bool,
 }
 
 /// Runs until SIGINT or SIGTERM, then finishes the messages in flight.
@@ -154,6 +159,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
         show_outputs: settings.demo.is_some(),
         reloading: Reloading::Idle,
         compiler,
+        identity_properties: settings.identity_properties,
     };
     tracing::info!(
         rules = engine.loaded.set.rules().len(),
@@ -234,6 +240,7 @@ struct Engine {
     show_outputs: bool,
     reloading: Reloading,
     compiler: Compiler,
+    identity_properties: bool,
 }
 
 /// Whether a reload is compiling, and whether another was asked for meanwhile.
@@ -256,13 +263,19 @@ impl Engine {
         }
         self.stats.message_in();
         let trace_id = trace_id();
+        let (identity, properties) = match (self.identity_properties, &publish.properties) {
+            (true, Some(properties)) => Identity::split(properties),
+            _ => (Identity::default(), publish.properties.clone()),
+        };
         let message = Message {
             topic: &publish.topic,
             payload: &publish.payload,
+            client_id: identity.client_id.as_deref(),
+            principal: identity.principal.as_deref(),
+            source_ip: identity.source_ip.as_deref(),
             trace_id: Some(&trace_id),
             timestamp_ms: received.arrived_ms,
-            properties: publish.properties.as_ref(),
-            ..Message::default()
+            properties: properties.as_ref(),
         };
         let started = Instant::now();
         let result = self.loaded.set.evaluate_with(&self.runner.env, &message, &mut self.scratch);
@@ -298,12 +311,12 @@ impl Engine {
         let incoming = Incoming {
             topic: received.message.topic.clone(),
             payload: received.message.payload.clone(),
-            client_id: None,
-            principal: None,
-            source_ip: None,
+            client_id: identity.client_id,
+            principal: identity.principal,
+            source_ip: identity.source_ip,
             trace_id,
             timestamp_ms: received.arrived_ms,
-            properties: received.message.properties.clone(),
+            properties,
         };
         tokio::spawn(async move {
             let runs: Vec<(&RuleActions, Bytes)> =
@@ -446,5 +459,33 @@ mod tests {
         assert_eq!(subscription("sensors/+/telemetry", None), "sensors/+/telemetry");
         assert_eq!(subscription("sensors/+/telemetry", Some("rules")), "$share/rules/sensors/+/telemetry");
         assert_eq!(subscription("$aws/rules/alerts/#", Some("g")), "$share/g/$aws/rules/alerts/#");
+    }
+}
+
+/// Who published a message, as the device endpoint stamped it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Identity {
+    client_id: Option<String>,
+    principal: Option<String>,
+    source_ip: Option<String>,
+}
+
+impl Identity {
+    /// The identity in `properties`, and the properties without it (rules never see the
+    /// reserved names in `get_user_properties`).
+    fn split(properties: &MqttProperties) -> (Identity, Option<MqttProperties>) {
+        let mut identity = Identity::default();
+        let mut rest = properties.clone();
+        rest.user_properties.retain(|(name, value)| {
+            let slot = match name.as_str() {
+                broker::CLIENT_ID_PROPERTY => &mut identity.client_id,
+                broker::PRINCIPAL_PROPERTY => &mut identity.principal,
+                broker::SOURCE_IP_PROPERTY => &mut identity.source_ip,
+                _ => return true,
+            };
+            *slot = Some(value.clone());
+            false
+        });
+        (identity, Some(rest))
     }
 }

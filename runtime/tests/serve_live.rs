@@ -60,7 +60,11 @@ impl Serve {
             fs::write(rules.join(format!("{name}.json")), rule.to_string()).unwrap();
         };
         // thing-2's telemetry reaches thing-1, in the box it names.
-        republish("relay", "SELECT * FROM 'devices/thing-2/telemetry' WHERE box <> ''", "devices/thing-1/${box}");
+        republish(
+            "relay",
+            "SELECT *, clientid() AS sender, principal() AS principal, sourceip() AS ip, get_user_properties('iotrules-client-id') AS forged FROM 'devices/thing-2/telemetry' WHERE box <> ''",
+            "devices/thing-1/${box}",
+        );
         // The seed's shadow rule: fires on a shadow's first update and on every change; thing-2
         // watches.
         republish(
@@ -181,7 +185,13 @@ fn devices_are_allowed_and_refused_as_their_policies_say() {
         settle();
         let _ = serve.publish("thing-2", "thing-2", version, "devices/thing-1/inbox", r#"{"n": 666}"#);
         for message in [r#"{"box": "secret", "n": 7}"#, r#"{"box": "inbox", "n": 2}"#] {
-            let sent = serve.publish("thing-2", "thing-2", version, "devices/thing-2/telemetry", message);
+            let mut publish = Command::new("mosquitto_pub");
+            publish.args(serve.device("thing-2")).args(["-i", "thing-2", "-V", version, "-q", "1"]);
+            if version == "mqttv5" {
+                // A device cannot pass itself off as another: the reserved property is dropped.
+                publish.args(["-D", "publish", "user-property", "iotrules-client-id", "thing-9"]);
+            }
+            let sent = publish.args(["-t", "devices/thing-2/telemetry", "-m", message]).output().unwrap();
             assert!(sent.status.success(), "{version}: {}", String::from_utf8_lossy(&sent.stderr));
         }
         let (received, _) = finished(own);
@@ -191,6 +201,14 @@ fn devices_are_allowed_and_refused_as_their_policies_say() {
         );
         assert!(!received.contains("666"), "{version}: a refused publish was delivered: {received}");
         assert!(!received.contains(r#""n":7"#), "{version}: a denied delivery arrived: {received}");
+        // The rules see who published: clientid(), principal() (the certificate id), sourceip().
+        let described: serde_json::Value =
+            serde_json::from_slice(&fs::read(serve.fleet.join("registry/certificates/thing-2.json")).unwrap()).unwrap();
+        let id = described["certificateDescription"]["certificateId"].as_str().unwrap();
+        assert!(received.contains(r#""sender":"thing-2""#), "{version}: {received}");
+        assert!(received.contains(&format!(r#""principal":"{id}""#)), "{version}: {received}");
+        assert!(received.contains(r#""ip":"127.0.0.1""#), "{version}: {received}");
+        assert!(!received.contains("forged") && !received.contains("thing-9"), "{version}: {received}");
     }
     let log = serve.log_text();
     assert!(log.contains(r#"because="denied by device statement 3 (NoSecrets)""#), "{log}");

@@ -12,7 +12,7 @@ use rmqtt::codec::v5::SubscribeAckReason;
 use rmqtt::context::ServerContext;
 use rmqtt::hook::{Handler, HookResult, Parameter, Priority, ReturnType, Type};
 use rmqtt::session::Session;
-use rmqtt::types::{AuthResult, ConnectInfo, Id, LastWill, PublishAclResult, SubscribeAclResult};
+use rmqtt::types::{AuthResult, ConnectInfo, Id, LastWill, Publish, PublishAclResult, SubscribeAclResult};
 
 use super::redelivery::Redelivery;
 use super::{Client, Gate, Protocol, Verdict, Will};
@@ -21,8 +21,9 @@ use super::{Client, Gate, Protocol, Verdict, Will};
 const PRIORITY: Priority = Priority::MAX;
 
 /// The hooks the gate answers.
-const TYPES: [Type; 8] = [
+const TYPES: [Type; 9] = [
     Type::ClientAuthenticate,
+    Type::MessagePublish,
     Type::ClientSubscribeCheckAcl,
     Type::MessagePublishCheckAcl,
     Type::MessageExpiryCheck,
@@ -97,9 +98,22 @@ impl Handler for Hooks {
                 }
             }
             // Never changes the message: the acc (rmqtt's `None`) keeps it as it is.
+            Parameter::MessagePublish(Some(session), _, publish) => {
+                let client = self.clients.read().unwrap_or_else(PoisonError::into_inner).get(&session.id).cloned();
+                let identity = client.and_then(|client| self.gate.identity(&client));
+                match stamped(publish, identity) {
+                    Some(stamped) => (true, Some(HookResult::Publish(stamped))),
+                    None => (true, acc),
+                }
+            }
             Parameter::MessageDelivered(session, from, publish) => {
                 self.redelivery.delivering(session, from, publish);
-                (true, acc)
+                let client = self.clients.read().unwrap_or_else(PoisonError::into_inner).get(&session.id).cloned();
+                let sees = client.is_some_and(|client| self.gate.sees_identity(&client));
+                match (sees, stamped(publish, None)) {
+                    (false, Some(stripped)) => (true, Some(HookResult::Publish(stripped))),
+                    _ => (true, acc),
+                }
             }
             Parameter::MessageAcked(session, _, publish) => {
                 self.redelivery.acked(session, publish);
@@ -198,4 +212,26 @@ fn client(connect: &ConnectInfo) -> Client {
         session_expiry,
         will,
     }
+}
+
+/// `publish` with the identity user properties (`IDENTITY_PROPERTIES`) replaced by
+/// `identity` (or removed, for `None`); `None` when nothing changes. A device cannot forge
+/// them: whatever it sent under those names is dropped.
+fn stamped(publish: &Publish, identity: Option<Vec<(String, String)>>) -> Option<Publish> {
+    let reserved = |name: &str| super::IDENTITY_PROPERTIES.contains(&name);
+    let forged = publish
+        .inner
+        .properties
+        .as_ref()
+        .is_some_and(|properties| properties.user_properties.iter().any(|(name, _)| reserved(name)));
+    if identity.is_none() && !forged {
+        return None;
+    }
+    let mut changed = publish.clone();
+    let properties = changed.inner.properties.get_or_insert_with(Default::default);
+    properties.user_properties.retain(|(name, _)| !reserved(name));
+    for (name, value) in identity.into_iter().flatten() {
+        properties.user_properties.push((name.into(), value.into()));
+    }
+    Some(changed)
 }

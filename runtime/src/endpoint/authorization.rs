@@ -274,7 +274,6 @@ impl Authorizer {
         closed
     }
 
-    #[cfg(test)]
     pub(crate) fn session(&self, forwarded_from: &SocketAddr) -> Option<Arc<Session>> {
         self.sessions().get(forwarded_from).cloned()
     }

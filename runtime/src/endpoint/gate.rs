@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::authorization::{Action, Authorizer, ConnectFacts};
-use crate::broker::{Client, Gate, Verdict};
+use crate::broker::{CLIENT_ID_PROPERTY, Client, Gate, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY, Verdict};
 
 pub(crate) struct EndpointGate {
     pub(crate) authorizer: Arc<Authorizer>,
@@ -60,5 +60,18 @@ impl Gate for EndpointGate {
 
     fn disconnected(&self, client: &Client) {
         self.authorizer.disconnected(&client.remote);
+    }
+
+    fn identity(&self, client: &Client) -> Option<Vec<(String, String)>> {
+        let session = self.authorizer.session(&client.remote)?;
+        Some(vec![
+            (CLIENT_ID_PROPERTY.to_owned(), session.client_id.clone()),
+            (PRINCIPAL_PROPERTY.to_owned(), session.certificate_id.clone()),
+            (SOURCE_IP_PROPERTY.to_owned(), session.source_ip.clone()),
+        ])
+    }
+
+    fn sees_identity(&self, client: &Client) -> bool {
+        self.internal(client)
     }
 }
