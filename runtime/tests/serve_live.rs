@@ -38,6 +38,7 @@ struct Serve {
     child: Child,
     log: PathBuf,
     port: u16,
+    wss_port: u16,
     fleet: PathBuf,
 }
 
@@ -73,20 +74,22 @@ impl Serve {
             "devices/thing-2/changes",
         );
         let port = free_port();
+        let wss_port = free_port();
         let log = dir.join("serve.log");
         let child = Command::new(env!("CARGO_BIN_EXE_iotrules"))
             .arg("serve")
             .arg(&rules)
             .arg("--registry")
             .arg(fleet.join("registry"))
-            .args(["--tls-port", &port.to_string(), "--bind", "127.0.0.1", "--stats-interval", "0"])
+            .args(["--tls-port", &port.to_string(), "--wss-port", &wss_port.to_string()])
+            .args(["--bind", "127.0.0.1", "--stats-interval", "0"])
             .env("IOTRULES_STATE_DIR", dir.join("state"))
             .env("IOTRULES_LOG", "warn,iotrules=info")
             .stdout(Stdio::null())
             .stderr(fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let serve = Serve { child, log, port, fleet };
+        let serve = Serve { child, log, port, wss_port, fleet };
         serve.wait_for_log("connected to the broker");
         Some(serve)
     }
@@ -285,4 +288,71 @@ fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
     assert!(!refused.status.success(), "a revoked certificate connected");
     let still = serve.publish("thing-2", "thing-2", "mqttv311", "devices/thing-2/telemetry", "{}");
     assert!(still.status.success(), "{}", String::from_utf8_lossy(&still.stderr));
+}
+
+/// MQTT over WebSocket over TLS: a device with a registered certificate gets the WebSocket
+/// handshake (subprotocol `mqtt`, as AWS SDKs and browsers' MQTT clients ask) and then an MQTT
+/// CONNACK; a certificate the registry does not hold gets neither.
+#[test]
+fn browsers_connect_over_websocket_with_their_certificates() {
+    use std::io::{Read, Write};
+    use std::sync::Arc;
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+
+    let _one = serialize();
+    let dir = scratch_dir("serve-wss");
+    let Some(serve) = Serve::start(&dir) else { return };
+    let exchange = |certificate: &Path, key: &Path| -> Vec<u8> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(CertificateDer::from_pem_file(serve.fleet.join("ca/ca.pem")).unwrap()).unwrap();
+        let chain = vec![CertificateDer::from_pem_file(certificate).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        let tls = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+        let socket = std::net::TcpStream::connect(("127.0.0.1", serve.wss_port)).unwrap();
+        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut stream = rustls::StreamOwned::new(tls, socket);
+        let upgrade = "GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        if stream.write_all(upgrade.as_bytes()).is_err() {
+            return Vec::new();
+        }
+        let mut answer = vec![0u8; 4096];
+        let read = stream.read(&mut answer).unwrap_or(0);
+        answer.truncate(read);
+        if !answer.starts_with(b"HTTP/1.1 101") {
+            return answer;
+        }
+        // An MQTT 3.1.1 CONNECT as thing-1, in one masked binary WebSocket frame.
+        let connect: &[u8] = b"\x10\x13\x00\x04MQTT\x04\x02\x00\x3c\x00\x07thing-1";
+        let mask = [1u8, 2, 3, 4];
+        let mut frame = vec![0x82, 0x80 | u8::try_from(connect.len()).unwrap()];
+        frame.extend_from_slice(&mask);
+        frame.extend(connect.iter().enumerate().map(|(index, byte)| byte ^ mask[index % 4]));
+        stream.write_all(&frame).unwrap();
+        let mut reply = vec![0u8; 64];
+        let read = stream.read(&mut reply).unwrap_or(0);
+        reply.truncate(read);
+        answer.extend_from_slice(b"\n--\n");
+        answer.extend_from_slice(&reply);
+        answer
+    };
+    let answer = exchange(&serve.fleet.join("devices/thing-1.pem"), &serve.fleet.join("devices/thing-1.key"));
+    let text = String::from_utf8_lossy(&answer).into_owned();
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    // The CONNACK in a binary frame: 0x82, length 4, then 0x20 0x02 0x00 0x00 (accepted).
+    assert!(answer.ends_with(&[0x82, 0x04, 0x20, 0x02, 0x00, 0x00]), "{answer:?}");
+
+    let stranger_dir = dir.join("stranger");
+    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&stranger_dir).output().unwrap();
+    assert!(made.status.success());
+    let answer = exchange(&stranger_dir.join("devices/thing-1.pem"), &stranger_dir.join("devices/thing-1.key"));
+    assert!(!String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 101"), "an unregistered certificate got through");
 }
