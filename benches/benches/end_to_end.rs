@@ -51,11 +51,12 @@
 use std::io::{BufRead, ErrorKind};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use iotrules_benches::process::{Running, free_port, iotrules_binary};
 use iotrules_benches::telemetry::{Telemetry, telemetry};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 
@@ -708,53 +709,6 @@ fn mosquitto() -> Option<PathBuf> {
         .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
         .map(|dir| dir.join("mosquitto"));
     on_path.chain([PathBuf::from("/usr/sbin/mosquitto")]).find(|path| path.is_file())
-}
-
-/// `IOTRULES_BIN`, or the `iotrules` cargo builds in this bench's own profile.
-fn iotrules_binary() -> Result<PathBuf, String> {
-    if let Some(path) = std::env::var_os("IOTRULES_BIN") {
-        return Ok(path.into());
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| env!("CARGO").into());
-    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut command = Command::new(cargo);
-    command
-        .args(["build", "-p", "iotrules-runtime", "--bin", "iotrules", "--message-format=json-render-diagnostics"])
-        .arg("--manifest-path")
-        .arg(&manifest)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if !cfg!(debug_assertions) {
-        command.arg("--release");
-    }
-    let output = command.output().map_err(|error| format!("cannot run cargo to build iotrules: {error}"))?;
-    if !output.status.success() {
-        return Err("cargo could not build iotrules".to_owned());
-    }
-    output
-        .stdout
-        .as_slice()
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(&line).ok())
-        .filter(|message| message["target"]["name"] == "iotrules")
-        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| "cargo built no iotrules executable".to_owned())
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|error| format!("no free port: {error}"))?;
-    listener.local_addr().map(|address| address.port()).map_err(|error| error.to_string())
-}
-
-/// A child process, killed when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Mosquitto on `port`, once it accepts connections.
