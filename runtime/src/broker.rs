@@ -133,6 +133,9 @@ pub(crate) struct Options {
     /// Read a PROXY protocol header on the TCP listener (set when a TLS front forwards to it).
     pub(crate) proxy_protocol: bool,
     pub(crate) gate: Arc<dyn Gate>,
+    /// AWS IoT Core's retained messages: delivered on subscribe only to a subscription to
+    /// exactly their topic, never to a wildcard or shared one.
+    pub(crate) exact_retained: bool,
 }
 
 impl fmt::Debug for Options {
@@ -306,7 +309,7 @@ async fn build(options: Options) -> Result<Built, String> {
     rmqtt_shared_subscription::register(&scx, true, false)
         .await
         .map_err(|error| format!("cannot start the embedded broker's shared subscriptions: {error}"))?;
-    hooks::register(&scx, options.gate.clone()).await;
+    hooks::register(&scx, options.gate.clone(), options.exact_retained).await;
 
     let tcp = listener(options.tcp, "tcp", options.proxy_protocol, "--port")?
         .tcp()

@@ -33,8 +33,8 @@ const TYPES: [Type; 9] = [
     Type::ClientDisconnected,
 ];
 
-pub(super) async fn register(scx: &ServerContext, gate: Arc<dyn Gate>) {
-    let hooks = Hooks { gate, clients: Arc::default(), scx: scx.clone(), redelivery: Arc::default() };
+pub(super) async fn register(scx: &ServerContext, gate: Arc<dyn Gate>, exact_retained: bool) {
+    let hooks = Hooks { gate, clients: Arc::default(), scx: scx.clone(), redelivery: Arc::default(), exact_retained };
     let register = scx.extends.hook_mgr().register();
     for typ in TYPES {
         register.add_priority(typ, PRIORITY, Box::new(hooks.clone())).await;
@@ -53,6 +53,9 @@ struct Hooks {
     clients: Arc<Clients>,
     scx: ServerContext,
     redelivery: Arc<Redelivery>,
+    /// Deliver a retained message on subscribe only to a filter equal to its topic, and never
+    /// to a shared subscription, as AWS IoT Core does.
+    exact_retained: bool,
 }
 
 #[async_trait]
@@ -91,13 +94,16 @@ impl Handler for Hooks {
                 }
             }
             Parameter::MessageExpiryCheck(session, _, publish) => {
+                if self.exact_retained && publish.retain && !exact_subscription(session, &publish.topic).await {
+                    return (false, Some(HookResult::MessageExpiry));
+                }
                 match self.decide(session, |gate, client| gate.receive(client, &publish.topic)) {
                     // rmqtt goes on to its own expiry check.
                     Verdict::Allow => (true, acc),
                     Verdict::Deny => (false, Some(HookResult::MessageExpiry)),
                 }
             }
-            // Never changes the message: the acc (rmqtt's `None`) keeps it as it is.
+            // A client's publish carries its identity when the gate gives one.
             Parameter::MessagePublish(Some(session), _, publish) => {
                 let client = self.clients.read().unwrap_or_else(PoisonError::into_inner).get(&session.id).cloned();
                 let identity = client.and_then(|client| self.gate.identity(&client));
@@ -234,4 +240,13 @@ fn stamped(publish: &Publish, identity: Option<Vec<(String, String)>>) -> Option
         properties.user_properties.push((name.into(), value.into()));
     }
     Some(changed)
+}
+
+/// Whether `session` holds a subscription (not a shared one) whose filter is exactly `topic`.
+/// A retained message sent because of a subscription carries the retain flag; AWS IoT Core
+/// sends it only to a subscription to exactly its topic.
+async fn exact_subscription(session: &Session, topic: &str) -> bool {
+    let Ok(subscriptions) = session.subscriptions().await else { return false };
+    let subscriptions = subscriptions.read().await;
+    subscriptions.iter().any(|(filter, options)| &**filter == topic && options.shared_group().is_none())
 }

@@ -58,11 +58,16 @@ impl Gate for TestGate {
 }
 
 fn broker() -> (Handle, Arc<TestGate>) {
+    broker_with(false)
+}
+
+fn broker_with(exact_retained: bool) -> (Handle, Arc<TestGate>) {
     let gate = Arc::new(TestGate::default());
     let options = Options {
         tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
         ws: None,
         proxy_protocol: false,
+        exact_retained,
         gate: gate.clone(),
     };
     (start(options).expect("the broker starts"), gate)
@@ -544,6 +549,24 @@ async fn a_denied_receive_drops_that_delivery_only_live_and_retained() {
 }
 
 #[tokio::test]
+async fn with_aws_retained_messages_only_an_exact_subscription_gets_them_on_subscribe() {
+    let (broker, _gate) = broker_with(true);
+    let port = broker.tcp_address().port();
+    let publisher = TestClient::connect(port, Connect::new(Version::V311, "publisher")).await.expect("connected");
+    publisher.publish("devices/d1/state", "on", 1, true).await;
+    let mut wildcard = TestClient::connect(port, Connect::new(Version::V5, "wildcard")).await.expect("connected");
+    assert_eq!(wildcard.subscribe(&["devices/+/state", "$share/g/devices/d1/state"]).await, [1, 1]);
+    let mut exact = TestClient::connect(port, Connect::new(Version::V311, "exact")).await.expect("connected");
+    assert_eq!(exact.subscribe(&["devices/d1/state"]).await, [1]);
+    assert_eq!(exact.message().await, ("devices/d1/state".to_owned(), "on".to_owned(), true));
+    assert_eq!(wildcard.messages_for_a_while().await, Vec::<String>::new());
+    // Later publishes reach every subscription.
+    publisher.publish("devices/d1/state", "off", 1, false).await;
+    assert_eq!(wildcard.message().await.1, "off");
+    assert_eq!(exact.message().await.1, "off");
+}
+
+#[tokio::test]
 async fn a_share_group_splits_the_messages_between_its_members() {
     let (broker, _gate) = broker();
     let port = broker.tcp_address().port();
@@ -628,7 +651,8 @@ async fn the_broker_publishes_as_itself_through_the_receive_gate() {
 fn a_port_in_use_is_an_error_naming_it_and_the_flag() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let address = taken.local_addr().expect("bound");
-    let options = Options { tcp: address, ws: None, proxy_protocol: false, gate: Arc::new(super::Open) };
+    let options =
+        Options { tcp: address, ws: None, proxy_protocol: false, exact_retained: false, gate: Arc::new(super::Open) };
     let error = start(options).expect_err("the port is taken");
     assert!(error.contains(&address.to_string()) && error.contains("--port"), "{error}");
 }

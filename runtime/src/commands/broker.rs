@@ -14,6 +14,7 @@ pub(crate) fn run(args: &BrokerArgs) -> ExitCode {
         tcp: SocketAddr::new(args.bind, args.port),
         ws: args.ws_port.map(|port| SocketAddr::new(args.bind, port)),
         proxy_protocol: false,
+        exact_retained: false,
         gate: Arc::new(Open),
     };
     let broker = match broker::start(options) {

@@ -78,6 +78,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
                     tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)),
                     ws: None,
                     proxy_protocol: false,
+                    exact_retained: false,
                     gate: Arc::new(Open),
                 },
                 // Devices reach the broker only through the TLS fronts, on loopback.
@@ -85,6 +86,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
                     tcp: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
                     ws: device.wss.as_ref().map(|_| SocketAddr::from((Ipv4Addr::LOCALHOST, 0))),
                     proxy_protocol: false,
+                    exact_retained: true,
                     gate: Arc::new(EndpointGate {
                         authorizer: Arc::clone(&device.authorizer),
                         internal: device.internal.clone(),
