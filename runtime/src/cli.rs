@@ -44,6 +44,33 @@ pub(crate) enum Command {
     Fleet(FleetArgs),
     /// Read and write device shadows over MQTT, as a device does, or list a shadow store.
     Shadow(ShadowArgs),
+    /// Serve the Device Shadow service on any broker, as an MQTT client (`iotrules serve`
+    /// runs it on its own broker).
+    Shadows(ShadowsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ShadowsArgs {
+    /// The broker whose `$aws/things/+/shadow/...` requests to serve.
+    #[arg(long, value_name = "URL", default_value = "mqtt://127.0.0.1:1883")]
+    pub(crate) broker: String,
+
+    /// The MQTT client id.
+    #[arg(long, default_value = "iotrules-shadows")]
+    pub(crate) client_id: String,
+
+    /// Subscribe through `$share/<NAME>/`: instances of one group split the requests. They
+    /// must then share one store, which a redb file cannot be; run one instance per store.
+    /// Mosquitto 2.0 accepts a shared subscription to `$aws/...` but delivers nothing to it.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) share_group: Option<String>,
+
+    /// The shadow store.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) shadow_store: PathBuf,
+
+    #[command(flatten)]
+    pub(crate) connection: BrokerConnectionArgs,
 }
 
 #[derive(Debug, Args)]

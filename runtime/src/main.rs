@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         cli::Command::Fmt(args) => commands::fmt::run(&args),
         cli::Command::Fleet(args) => commands::fleet::run(&args),
         cli::Command::Shadow(args) => commands::shadow::run(&args),
+        cli::Command::Shadows(args) => commands::shadow::serve(&args),
         cli::Command::Serve(args) => commands::serve::run(&args),
     }
 }

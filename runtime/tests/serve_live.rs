@@ -36,6 +36,7 @@ fn policy() -> String {
 
 struct Serve {
     child: Child,
+    dir: PathBuf,
     log: PathBuf,
     port: u16,
     wss_port: u16,
@@ -76,9 +77,17 @@ impl Serve {
         let port = free_port();
         let wss_port = free_port();
         let log = dir.join("serve.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        let child = Serve::spawn(dir, &fleet, port, wss_port, &log);
+        let serve = Serve { child, dir: dir.to_owned(), log, port, wss_port, fleet };
+        serve.wait_for_log("connected to the broker");
+        Some(serve)
+    }
+
+    fn spawn(dir: &Path, fleet: &Path, port: u16, wss_port: u16, log: &Path) -> Child {
+        let file = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_iotrules"))
             .arg("serve")
-            .arg(&rules)
+            .arg(dir.join("rules"))
             .arg("--registry")
             .arg(fleet.join("registry"))
             .args(["--tls-port", &port.to_string(), "--wss-port", &wss_port.to_string()])
@@ -86,12 +95,22 @@ impl Serve {
             .env("IOTRULES_STATE_DIR", dir.join("state"))
             .env("IOTRULES_LOG", "warn,iotrules=info")
             .stdout(Stdio::null())
-            .stderr(fs::File::create(&log).unwrap())
+            .stderr(file)
             .spawn()
-            .unwrap();
-        let serve = Serve { child, log, port, wss_port, fleet };
-        serve.wait_for_log("connected to the broker");
-        Some(serve)
+            .unwrap()
+    }
+
+    /// SIGKILL, then the same endpoint again on the same state.
+    fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let before = self.log_text().matches("connected to the broker").count();
+        self.child = Serve::spawn(&self.dir, &self.fleet, self.port, self.wss_port, &self.log);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.log_text().matches("connected to the broker").count() <= before {
+            assert!(Instant::now() < deadline, "the endpoint did not come back:\n{}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     fn log_text(&self) -> String {
@@ -355,4 +374,80 @@ fn browsers_connect_over_websocket_with_their_certificates() {
     assert!(made.status.success());
     let answer = exchange(&stranger_dir.join("devices/thing-1.pem"), &stranger_dir.join("devices/thing-1.key"));
     assert!(!String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 101"), "an unregistered certificate got through");
+}
+
+/// An acknowledged shadow update survives SIGKILL: the store is written before the answer.
+#[test]
+fn accepted_shadow_updates_survive_sigkill() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-sigkill");
+    let Some(mut serve) = Serve::start(&dir) else { return };
+    let shadow = |serve: &Serve, args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+            .arg("shadow")
+            .args(args)
+            .args(["--broker", &format!("mqtts://localhost:{}", serve.port)])
+            .arg("--ca-file")
+            .arg(serve.fleet.join("ca/ca.pem"))
+            .arg("--cert")
+            .arg(serve.fleet.join("devices/thing-1.pem"))
+            .arg("--key")
+            .arg(serve.fleet.join("devices/thing-1.key"))
+            .output()
+            .unwrap();
+        (output.status.code(), serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default())
+    };
+    for value in 1..=20 {
+        let document = format!(r#"{{"state": {{"reported": {{"value": {value}}}}}}}"#);
+        let (code, answer) = shadow(&serve, &["update", "thing-1", "--name", "config", "--document", &document]);
+        assert_eq!((code, answer["version"].as_u64()), (Some(0), Some(value)), "{answer}");
+    }
+    serve.kill_and_restart();
+    let (code, answer) = shadow(&serve, &["get", "thing-1", "--name", "config"]);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(answer["version"], 20, "{answer}");
+    assert_eq!(answer["state"]["reported"]["value"], 20, "{answer}");
+}
+
+/// The shadow service on a user's broker (Mosquitto), as a client.
+#[test]
+fn shadows_are_served_on_mosquitto() {
+    let _one = serialize();
+    let dir = scratch_dir("shadows-mosquitto");
+    let Some(broker) = support::Broker::start(support::Kind::Mosquitto, &dir) else { return };
+    let log = dir.join("shadows.log");
+    let mut service = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        // No share group: Mosquitto 2.0 accepts `$share/<group>/$aws/...` but delivers nothing
+        // to it.
+        .args(["shadows", "--broker", &broker.url()])
+        .arg("--shadow-store")
+        .arg(dir.join("shadows.redb"))
+        .env("IOTRULES_LOG", "warn,iotrules=info")
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let shadow = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+            .arg("shadow")
+            .args(args)
+            .args(["--broker", &broker.url(), "--client-id", "tool"])
+            .output()
+            .unwrap();
+        (output.status.code(), serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default())
+    };
+    let (code, answer) = shadow(&["update", "boiler-1", "--document", r#"{"state": {"desired": {"on": true}}}"#]);
+    assert_eq!(
+        (code, answer["version"].as_u64()),
+        (Some(0), Some(1)),
+        "{answer}\n{}",
+        fs::read_to_string(&log).unwrap_or_default()
+    );
+    let (code, answer) = shadow(&["get", "boiler-1"]);
+    assert_eq!((code, answer["state"]["delta"]["on"].as_bool()), (Some(0), Some(true)), "{answer}");
+    let (code, answer) = shadow(&["delete", "boiler-1"]);
+    assert_eq!((code, answer["version"].as_u64()), (Some(0), Some(1)), "{answer}");
+    let _ = service.kill();
+    let _ = service.wait();
 }

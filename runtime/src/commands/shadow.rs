@@ -11,11 +11,15 @@ use bytes::Bytes;
 use iotrules_compiler::eval::MqttProperties;
 use serde_json::Value;
 
-use crate::cli::{ShadowAction, ShadowArgs, ShadowListArgs};
+use std::sync::Arc;
+
+use crate::cli::{ShadowAction, ShadowArgs, ShadowListArgs, ShadowsArgs};
 use crate::commands::check::usage_error;
 use crate::commands::run::{credentials, version};
 use crate::mqtt::endpoint::{Connection, Endpoint};
 use crate::mqtt::link::{self, Event};
+use crate::shadow::client;
+use crate::shadow::service::Limits;
 use crate::shadow::store::Store;
 use crate::shadow::topics::{self, Operation, ShadowId};
 
@@ -138,6 +142,42 @@ fn list_store(args: &ShadowListArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `iotrules shadows`: the shadow service on the broker `--broker`, until stopped.
+pub(crate) fn serve(args: &ShadowsArgs) -> ExitCode {
+    crate::logging::init();
+    let connection = match Endpoint::parse(&args.broker)
+        .and_then(|endpoint| Connection::new(endpoint, version(&args.connection), credentials(&args.connection)?))
+    {
+        Ok(connection) => connection,
+        Err(message) => return usage_error(&message),
+    };
+    let store = match Store::open(&args.shadow_store) {
+        Ok(store) => Arc::new(store),
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+        return ExitCode::from(1);
+    };
+    eprintln!("serving shadows on {} (store {})", connection.endpoint, args.shadow_store.display());
+    let settings = client::Settings {
+        connection,
+        client_id: args.client_id.clone(),
+        share_group: args.share_group.clone(),
+        store,
+        limits: Limits::default(),
+    };
+    match runtime.block_on(client::run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::from(1)
