@@ -9,6 +9,10 @@
 //!   message costs `serve` two decisions (the publisher's `iot:Publish`, the receiver's
 //!   `iot:Receive`) and the TLS front's forwarding both ways.
 //!
+//! - shadows (on `serve` only): one device updates its shadow and waits for each
+//!   `/update/accepted` before the next, so every update is stored durably first; updates per
+//!   second and p50/p99 latency from publish to answer.
+//!
 //! ```sh
 //! cargo bench -p iotrules-benches --bench device_endpoint        # 500 connections, 20,000 messages
 //! cargo test -p iotrules-benches --bench device_endpoint         # 50 connections, 500 messages, checks only
@@ -91,12 +95,14 @@ fn run(connections: usize, messages: usize) -> Result<(), String> {
     if !made.status.success() {
         return Err(String::from_utf8_lossy(&made.stderr).into_owned());
     }
-    // Every device may publish and receive any device's telemetry.
+    // Every device may publish and receive any device's telemetry, and use its own shadow.
     let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "iot:Connect", "Resource": format!("{ARN}:client/${{iot:Connection.Thing.ThingName}}"),
          "Condition": {"Bool": {"iot:Connection.Thing.IsAttached": "true"}}},
-        {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": format!("{ARN}:topic/devices/*")},
-        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": format!("{ARN}:topicfilter/devices/*")}
+        {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": [
+            format!("{ARN}:topic/devices/*"), format!("{ARN}:topic/$aws/things/${{iot:Connection.Thing.ThingName}}/shadow/*")]},
+        {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": [
+            format!("{ARN}:topicfilter/devices/*"), format!("{ARN}:topicfilter/$aws/things/${{iot:Connection.Thing.ThingName}}/shadow/*")]}
     ]});
     std::fs::write(dir.join("fleet/registry/policies/device.json"), policy.to_string())
         .map_err(|error| error.to_string())?;
@@ -133,6 +139,8 @@ fn run(connections: usize, messages: usize) -> Result<(), String> {
         println!("| {name} | {rate:.0} | {throughput:.0} | {:.2} ms | {:.2} ms |", p50 * 1e3, p99 * 1e3);
         results.push((rate, throughput));
     }
+    let (updates, p50, p99) = runtime.block_on(shadow_rate(&serve, messages / 20))?;
+    println!("shadow updates on serve: {updates:.0}/s, p50 {:.2} ms, p99 {:.2} ms", p50 * 1e3, p99 * 1e3);
     if let [(plain_connect, plain_messages), (serve_connect, serve_messages)] = results.as_slice() {
         println!(
             "serve / plain: connections {:.1}%, messages {:.1}%",
@@ -239,4 +247,44 @@ async fn message_rate(target: &Target, count: usize) -> Result<(f64, f64, f64), 
     latencies.sort_by(f64::total_cmp);
     let at = |fraction: f64| latencies[((latencies.len() as f64 - 1.0) * fraction) as usize];
     Ok((count as f64 / span, at(0.5), at(0.99)))
+}
+
+/// One device updates its shadow `count` times, each after the previous was accepted: updates
+/// per second and the p50 and p99 latency, in seconds.
+async fn shadow_rate(target: &Target, count: usize) -> Result<(f64, f64, f64), String> {
+    let (client, mut events) = AsyncClient::new(target.options("thing-3")?, 10);
+    client
+        .subscribe("$aws/things/thing-3/shadow/update/accepted", QoS::AtLeastOnce)
+        .await
+        .map_err(|error| error.to_string())?;
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::SubAck(_))) => break,
+            Ok(_) => {}
+            Err(error) => return Err(format!("the shadow client could not subscribe: {error}")),
+        }
+    }
+    let mut latencies = Vec::with_capacity(count);
+    let started = Instant::now();
+    for value in 0..count {
+        let sent = Instant::now();
+        let update = format!(r#"{{"state": {{"reported": {{"value": {value}}}}}}}"#);
+        client
+            .publish("$aws/things/thing-3/shadow/update", QoS::AtLeastOnce, false, update)
+            .await
+            .map_err(|error| error.to_string())?;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), events.poll()).await {
+                Ok(Ok(Event::Incoming(Packet::Publish(_)))) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => return Err(format!("the shadow client lost its connection: {error}")),
+                Err(_) => return Err(format!("no answer to update {value}")),
+            }
+        }
+        latencies.push(sent.elapsed().as_secs_f64());
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let at = |fraction: f64| latencies[((latencies.len() as f64 - 1.0) * fraction) as usize];
+    Ok((rate, at(0.5), at(0.99)))
 }
