@@ -113,12 +113,13 @@ fn is_select_star_only(statement: &Statement) -> bool {
 
 /// The output may nest deeper than serde_json's default limit of 128 (dotted aliases, nested
 /// literals around a 127-deep payload), which is still valid JSON, so the limit is lifted.
-fn parse_json_unbounded(bytes: &[u8]) -> Result<serde_json::Value, serde_json::Error> {
+/// Checks JSON syntax only: numbers of any magnitude are valid JSON (a Decimal up to 9.999E999
+/// prints as such, `1e600`), which a conversion to `f64` would refuse.
+fn parse_json_unbounded(bytes: &[u8]) -> Result<(), serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     deserializer.disable_recursion_limit();
-    let value = serde_json::Value::deserialize(&mut deserializer)?;
-    deserializer.end()?;
-    Ok(value)
+    serde::de::IgnoredAny::deserialize(&mut deserializer)?;
+    deserializer.end()
 }
 
 /// Whether the statement text mentions a function whose result changes from call to call.
