@@ -253,6 +253,11 @@ async fn message_rate(target: &Target, count: usize) -> Result<(f64, f64, f64), 
 /// per second and the p50 and p99 latency, in seconds.
 async fn shadow_rate(target: &Target, count: usize) -> Result<(f64, f64, f64), String> {
     let (client, mut events) = AsyncClient::new(target.options("thing-3")?, 10);
+    // A device waiting for each answer sends its next request at once, not after its
+    // acknowledgement of the last answer is acknowledged (Nagle's algorithm).
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    events.set_network_options(network);
     client
         .subscribe("$aws/things/thing-3/shadow/update/accepted", QoS::AtLeastOnce)
         .await

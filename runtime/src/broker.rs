@@ -336,6 +336,9 @@ fn listener(address: SocketAddr, name: &str, proxy_protocol: bool, flag: &str) -
         .laddr(address)
         // A restarted broker binds its port again at once, past connections in TIME_WAIT.
         .reuseaddr(Some(true))
+        // Answers are small packets that a client waits for (a CONNACK, a PUBACK, a shadow
+        // answer): sent at once, not held back by Nagle's algorithm for the peer's delayed ACK.
+        .nodelay(true)
         .allow_anonymous(false)
         .proxy_protocol(proxy_protocol)
         .max_packet_size(MAX_PACKET_BYTES)

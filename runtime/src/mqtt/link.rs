@@ -139,6 +139,26 @@ pub(crate) fn client(options: Options, capacity: usize) -> (Client, EventLoop) {
     }
 }
 
+/// A client whose small packets go out at once (TCP_NODELAY): for request and answer traffic,
+/// such as the shadow service's, where Nagle's algorithm would hold each answer back for the
+/// peer's delayed acknowledgement.
+pub(crate) fn client_without_delay(options: Options, capacity: usize) -> (Client, EventLoop) {
+    let mut network = rumqttc::NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    match options {
+        Options::V311(options) => {
+            let (client, mut eventloop) = rumqttc::AsyncClient::new(*options, capacity);
+            eventloop.set_network_options(network);
+            (Client::V311(client), EventLoop::V311(Box::new(eventloop)))
+        }
+        Options::V5(mut options) => {
+            options.set_network_options(network);
+            let (client, eventloop) = rumqttc::v5::AsyncClient::new(*options, capacity);
+            (Client::V5(client), EventLoop::V5(Box::new(eventloop)))
+        }
+    }
+}
+
 fn qos(level: u8) -> QoS {
     if level == 0 { QoS::AtMostOnce } else { QoS::AtLeastOnce }
 }

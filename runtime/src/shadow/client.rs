@@ -47,7 +47,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     let mut options = settings.connection.options(&settings.client_id, false);
     options.manual_acks();
     options.window(64);
-    let (client, mut events) = link::client(options, 256);
+    let (client, mut events) = link::client_without_delay(options, 256);
     let filters = filters(settings.share_group.as_deref());
     let mut backoff = Backoff::default();
     let no_properties = MqttProperties::default();
