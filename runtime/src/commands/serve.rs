@@ -19,6 +19,11 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     if args.run.broker.is_some() {
         return usage_error("`serve` runs its own broker; --broker is for `iotrules run`");
     }
+    if args.run.port != 1883 {
+        return usage_error(
+            "devices connect to `serve` over TLS: give --tls-port (--port is `iotrules run`'s embedded broker)",
+        );
+    }
     let loaded = match registry::load(&args.registry) {
         Ok(loaded) => loaded,
         Err(message) => return usage_error(&message),

@@ -111,8 +111,10 @@ async fn ask(
                 let payload = Bytes::from(serde_json::to_vec(&request).map_err(|error| error.to_string())?);
                 client.publish(request_topic.clone(), 1, payload, &MqttProperties::default()).await?;
             }
-            Event::SubscriptionRefused(filter) => {
-                return Err(format!("the endpoint refused the subscription to `{filter}` (check the device's policy)"));
+            Event::SubscriptionRefused(_) => {
+                return Err(format!(
+                    "the endpoint refused the subscription to `{accepted}` and `{rejected}`: the device's policy must allow iot:Subscribe and iot:Receive on them"
+                ));
             }
             Event::Message(message) => {
                 let Ok(answer) = serde_json::from_slice::<Value>(&message.payload) else { continue };
