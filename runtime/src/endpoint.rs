@@ -146,7 +146,7 @@ async fn watch_registry(dir: PathBuf, shared: SharedRegistry, authorizer: Arc<Au
                 tracing::info!(connections_refused_from_now = closed.len(), "registry reloaded");
             }
             Ok(loaded) => {
-                for report in loaded.reports.iter().filter(|report| report.diagnostics.iter().any(|d| d.is_error())) {
+                for report in loaded.error_reports() {
                     eprint!("{}", crate::report::render(report));
                 }
                 tracing::error!("the registry has errors; the one in force is kept");

@@ -118,9 +118,15 @@ pub(crate) struct Loaded {
 
 impl Loaded {
     pub(crate) fn has_errors(&self) -> bool {
+        self.error_reports().next().is_some()
+    }
+
+    /// The reports of the files that hold an error, as callers print them before refusing the
+    /// registry.
+    pub(crate) fn error_reports(&self) -> impl Iterator<Item = &InputReport> {
         self.reports
             .iter()
-            .any(|report| report.diagnostics.iter().any(|diagnostic| diagnostic.severity == Severity::Error))
+            .filter(|report| report.diagnostics.iter().any(|diagnostic| diagnostic.severity == Severity::Error))
     }
 }
 

@@ -102,7 +102,7 @@ fn from_registry(args: &AuthorizeArgs, dir: &std::path::Path) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     if loaded.has_errors() {
-        for report in loaded.reports.iter().filter(|report| report.diagnostics.iter().any(|d| d.is_error())) {
+        for report in loaded.error_reports() {
             eprint!("{}", report::render(report));
         }
         return ExitCode::from(1);

@@ -29,7 +29,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     if loaded.has_errors() {
-        for report in loaded.reports.iter().filter(|report| report.diagnostics.iter().any(|d| d.is_error())) {
+        for report in loaded.error_reports() {
             eprint!("{}", crate::report::render(report));
         }
         eprintln!("error: the registry has errors; nothing runs until they are fixed (`iotrules check --registry`)");
