@@ -96,6 +96,48 @@ fn packets_are_decided_by_the_connections_own_policies() {
     std::fs::remove_dir_all(&fleet.dir).unwrap();
 }
 
+/// A session decides with the evaluator, is compiled on the compile thread once it has made
+/// `COMPILE_AFTER` decisions, and decides every request the same way in both tiers.
+#[test]
+fn sessions_are_compiled_after_their_first_decisions_and_decide_alike() {
+    let fleet = fleet("tiers");
+    let peers = Arc::new(Peers::default());
+    let authorizer =
+        Authorizer::new(SharedRegistry::new(fleet.registry.clone()), Arc::clone(&peers), "us-east-1", "123456789012");
+    let forwarded_from: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+    peers.insert_for_test(forwarded_from, "192.0.2.8:51000".parse().unwrap(), &device_id(&fleet, "thing-1"));
+    assert!(authorizer.connect(forwarded_from, &facts("thing-1")).allowed);
+    let session = authorizer.session(&forwarded_from).unwrap();
+    let requests = [
+        (Action::Publish, "devices/thing-1/telemetry"),
+        (Action::Publish, "devices/thing-2/telemetry"),
+        (Action::Subscribe, "devices/thing-1/#"),
+        (Action::Subscribe, "devices/+/telemetry"),
+        (Action::Receive, "$aws/things/thing-1/shadow/update/delta"),
+        (Action::Receive, "$aws/things/thing-2/shadow/update/delta"),
+        (Action::RetainPublish, "devices/thing-1/telemetry"),
+    ];
+    let interpreted: Vec<_> = requests.iter().map(|(action, name)| session.decide(*action, name).0).collect();
+    assert!(!session.is_compiled());
+    let mut decisions = requests.len() as u32;
+    while decisions < super::authorization::COMPILE_AFTER {
+        assert!(authorizer.check(&forwarded_from, Action::Publish, "devices/thing-1/telemetry"));
+        decisions += 1;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !session.is_compiled() {
+        assert!(std::time::Instant::now() < deadline, "the session was not compiled");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let compiled: Vec<_> = requests.iter().map(|(action, name)| session.decide(*action, name).0).collect();
+    assert_eq!(interpreted, compiled);
+    assert_eq!(
+        interpreted.iter().map(|decided| decided.allowed).collect::<Vec<_>>(),
+        [true, false, true, false, true, false, false]
+    );
+    std::fs::remove_dir_all(&fleet.dir).unwrap();
+}
+
 fn client_config(fleet: &Fleet, device: &Issued) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(CertificateDer::from_pem_file(fleet.dir.join("ca/ca.pem")).unwrap()).unwrap();
