@@ -175,8 +175,25 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) shadow_store: Option<PathBuf>,
 
+    /// How an MQTT 3.1.1 device learns that its CONNECT or a SUBSCRIBE filter was refused
+    /// (MQTT 5 devices always get reason code 0x87; a refused 3.1.1 PUBLISH always closes
+    /// the connection, as AWS documents).
+    #[arg(long, value_enum, default_value_t = Mqtt311Refusal::Answer)]
+    pub(crate) mqtt311_refusal: Mqtt311Refusal,
+
     #[command(flatten)]
     pub(crate) run: RunArgs,
+}
+
+/// See `docs/device-endpoint.md`: AWS's guide no longer says which of these it does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Mqtt311Refusal {
+    /// CONNACK return code 5 (not authorized), SUBACK 0x80 for the refused filter: what MQTT
+    /// 3.1.1 defines, and what current AWS SDKs report.
+    #[default]
+    Answer,
+    /// The connection is closed without a CONNACK or SUBACK, as AWS's older guide described.
+    Close,
 }
 
 #[derive(Debug, Args)]

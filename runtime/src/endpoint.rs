@@ -62,6 +62,8 @@ pub(crate) struct DeviceEndpoint {
     /// The username iotrules' own clients present to the gate.
     pub(crate) internal: String,
     pub(crate) shadow_store: Store,
+    /// What an MQTT 3.1.1 device is told when its CONNECT or a SUBSCRIBE filter is refused.
+    pub(crate) mqtt311_refusal: crate::cli::Mqtt311Refusal,
 }
 
 /// How often the registry folder is looked at for changes.
@@ -143,7 +145,7 @@ async fn watch_registry(dir: PathBuf, shared: SharedRegistry, authorizer: Arc<Au
             Ok(loaded) if !loaded.has_errors() => {
                 shared.replace(loaded.registry);
                 let closed = authorizer.reload();
-                tracing::info!(connections_refused_from_now = closed.len(), "registry reloaded");
+                tracing::info!(connections_closed = closed.len(), "registry reloaded");
             }
             Ok(loaded) => {
                 for report in loaded.error_reports() {

@@ -41,10 +41,16 @@ struct Serve {
     port: u16,
     wss_port: u16,
     fleet: PathBuf,
+    /// `serve`'s own options beyond the ports.
+    options: Vec<String>,
 }
 
 impl Serve {
     fn start(dir: &Path) -> Option<Serve> {
+        Serve::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &Path, options: &[&str]) -> Option<Serve> {
         if !tool("mosquitto_pub") || !tool("mosquitto_sub") {
             assert!(std::env::var_os("CI").is_none(), "mosquitto_pub and mosquitto_sub are needed (mosquitto-clients)");
             eprintln!("skipped: mosquitto_pub and mosquitto_sub are not installed");
@@ -77,13 +83,14 @@ impl Serve {
         let port = free_port();
         let wss_port = free_port();
         let log = dir.join("serve.log");
-        let child = Serve::spawn(dir, &fleet, port, wss_port, &log);
-        let serve = Serve { child, dir: dir.to_owned(), log, port, wss_port, fleet };
+        let options: Vec<String> = options.iter().map(|option| (*option).to_owned()).collect();
+        let child = Serve::spawn(dir, &fleet, port, wss_port, &log, &options);
+        let serve = Serve { child, dir: dir.to_owned(), log, port, wss_port, fleet, options };
         serve.wait_for_log("connected to the broker");
         Some(serve)
     }
 
-    fn spawn(dir: &Path, fleet: &Path, port: u16, wss_port: u16, log: &Path) -> Child {
+    fn spawn(dir: &Path, fleet: &Path, port: u16, wss_port: u16, log: &Path, options: &[String]) -> Child {
         let file = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         Command::new(env!("CARGO_BIN_EXE_iotrules"))
             .arg("serve")
@@ -92,6 +99,7 @@ impl Serve {
             .arg(fleet.join("registry"))
             .args(["--tls-port", &port.to_string(), "--wss-port", &wss_port.to_string()])
             .args(["--bind", "127.0.0.1", "--stats-interval", "0"])
+            .args(options)
             .env("IOTRULES_STATE_DIR", dir.join("state"))
             .env("IOTRULES_LOG", "warn,iotrules=info")
             .stdout(Stdio::null())
@@ -105,7 +113,7 @@ impl Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let before = self.log_text().matches("connected to the broker").count();
-        self.child = Serve::spawn(&self.dir, &self.fleet, self.port, self.wss_port, &self.log);
+        self.child = Serve::spawn(&self.dir, &self.fleet, self.port, self.wss_port, &self.log, &self.options);
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.log_text().matches("connected to the broker").count() <= before {
             assert!(Instant::now() < deadline, "the endpoint did not come back:\n{}", self.log_text());
@@ -193,6 +201,9 @@ fn devices_are_allowed_and_refused_as_their_policies_say() {
         // Connect: only as the thing the certificate is attached to.
         let refused = serve.publish("thing-1", "thing-2", version, "devices/thing-1/telemetry", "{}");
         assert!(!refused.status.success(), "{version}: thing-1's certificate connected as thing-2");
+        // Answered, not closed: CONNACK 5 over MQTT 3.1.1, 0x87 over MQTT 5.
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(said.to_lowercase().contains("not authori"), "{version}: {said}");
         let allowed = serve.publish("thing-2", "thing-2", version, "devices/thing-2/telemetry", r#"{"n": 1}"#);
         assert!(allowed.status.success(), "{version}: {}", String::from_utf8_lossy(&allowed.stderr));
 
@@ -298,15 +309,47 @@ fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
     let (code, _) = iotrules(&["get", "thing-2", "--client-id", "thing-1", "--timeout", "3"]);
     assert_eq!(code, Some(1));
 
-    // Revoking thing-1's certificate in the registry: new connections are refused.
+    // Revoking thing-1's certificate in the registry: its live connection is closed, as AWS
+    // disconnects a certificate's devices when it leaves ACTIVE, and new connections are
+    // refused.
+    let live = serve.subscribe("thing-1", "mqttv311", "devices/thing-1/#", 1, 30);
+    settle();
+    let revoking = Instant::now();
     let description = serve.fleet.join("registry/certificates/thing-1.json");
     let revoked = fs::read_to_string(&description).unwrap().replace("\"ACTIVE\"", "\"REVOKED\"");
     fs::write(&description, revoked).unwrap();
-    serve.wait_for_log("registry reloaded");
+    serve.wait_for_log("registry reloaded connections_closed=1");
+    let (_, said) = finished(live);
+    assert!(said.contains("connection was lost"), "{said}");
+    assert!(revoking.elapsed() < Duration::from_secs(20), "the live connection stayed open");
     let refused = serve.publish("thing-1", "thing-1", "mqttv311", "devices/thing-1/telemetry", "{}");
     assert!(!refused.status.success(), "a revoked certificate connected");
     let still = serve.publish("thing-2", "thing-2", "mqttv311", "devices/thing-2/telemetry", "{}");
     assert!(still.status.success(), "{}", String::from_utf8_lossy(&still.stderr));
+}
+
+/// `--mqtt311-refusal close`: an MQTT 3.1.1 device whose CONNECT or SUBSCRIBE is refused has
+/// its connection closed with no CONNACK or SUBACK; MQTT 5 devices still get 0x87.
+#[test]
+fn mqtt311_refusals_can_close_the_connection() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-close");
+    let Some(serve) = Serve::start_with(&dir, &["--mqtt311-refusal", "close"]) else { return };
+    let refused = serve.publish("thing-1", "thing-2", "mqttv311", "devices/thing-1/telemetry", "{}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(7), "{said}");
+    assert!(said.contains("connection was lost") && !said.contains("not authorised"), "{said}");
+    let (_, said) = finished(serve.subscribe("thing-1", "mqttv311", "devices/thing-2/#", 1, 10));
+    assert!(said.contains("connection was lost") && !said.contains("denied"), "{said}");
+
+    let refused = serve.publish("thing-1", "thing-2", "mqttv5", "devices/thing-1/telemetry", "{}");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("Not authorized"), "{said}");
+    let (_, said) = finished(serve.subscribe("thing-1", "mqttv5", "devices/thing-2/#", 1, 10));
+    assert!(said.contains("denied"), "{said}");
+    // Allowed packets are untouched.
+    let allowed = serve.publish("thing-1", "thing-1", "mqttv311", "devices/thing-1/telemetry", "{}");
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
 }
 
 /// MQTT over WebSocket over TLS: a device with a registered certificate gets the WebSocket

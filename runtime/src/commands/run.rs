@@ -90,6 +90,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
                     gate: Arc::new(EndpointGate {
                         authorizer: Arc::clone(&device.authorizer),
                         internal: device.internal.clone(),
+                        mqtt311_refusal: device.mqtt311_refusal,
                     }),
                 },
             };

@@ -100,6 +100,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         wss,
         internal: format!("iotrules-{}", uuid::Uuid::new_v4().simple()),
         shadow_store,
+        mqtt311_refusal: args.mqtt311_refusal,
     };
     run_with(&args.run, Some(device))
 }

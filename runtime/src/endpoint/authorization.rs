@@ -332,14 +332,20 @@ impl Authorizer {
         decided.allowed
     }
 
+    /// Closes the device connection forwarded from `forwarded_from`.
+    pub(crate) fn close(&self, forwarded_from: &SocketAddr) {
+        self.peers.close(forwarded_from);
+    }
+
     pub(crate) fn disconnected(&self, forwarded_from: &SocketAddr) {
         self.sessions().remove(forwarded_from);
     }
 
     /// Reopens every live session against the registry as it is now (each is compiled again
-    /// once it has made enough decisions). A connection whose
-    /// certificate is no longer ACTIVE, or that cannot be resolved any more, loses its session
-    /// and so is refused every later packet; its address is returned so the caller can close it.
+    /// once it has made enough decisions). A connection whose certificate is no longer ACTIVE,
+    /// or that cannot be resolved any more, loses its session and is closed, as AWS
+    /// disconnects the devices of a certificate that leaves the ACTIVE state; the addresses of
+    /// the closed connections are returned.
     pub(crate) fn reload(&self) -> Vec<SocketAddr> {
         let registry = self.registry.current();
         let live: Vec<(SocketAddr, Arc<Session>)> =
@@ -355,6 +361,7 @@ impl Authorizer {
                 }
                 None => {
                     self.sessions().remove(&address);
+                    self.peers.close(&address);
                     closed.push(address);
                 }
             }

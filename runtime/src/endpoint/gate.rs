@@ -6,12 +6,15 @@
 use std::sync::Arc;
 
 use super::authorization::{Action, Authorizer, ConnectFacts};
-use crate::broker::{CLIENT_ID_PROPERTY, Client, Gate, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY, Verdict};
+use crate::broker::{CLIENT_ID_PROPERTY, Client, Gate, PRINCIPAL_PROPERTY, Protocol, SOURCE_IP_PROPERTY, Verdict};
+use crate::cli::Mqtt311Refusal;
 
 pub(crate) struct EndpointGate {
     pub(crate) authorizer: Arc<Authorizer>,
     /// The username iotrules' own clients connect with.
     pub(crate) internal: String,
+    /// What an MQTT 3.1.1 device is told when its CONNECT or a SUBSCRIBE filter is refused.
+    pub(crate) mqtt311_refusal: Mqtt311Refusal,
 }
 
 fn verdict(allowed: bool) -> Verdict {
@@ -21,6 +24,15 @@ fn verdict(allowed: bool) -> Verdict {
 impl EndpointGate {
     fn internal(&self, client: &Client) -> bool {
         client.username.as_deref() == Some(self.internal.as_str()) && client.remote.ip().is_loopback()
+    }
+
+    /// A refused CONNECT or SUBSCRIBE: with `close`, an MQTT 3.1.1 connection is closed before
+    /// the broker's answer can reach it.
+    fn refused(&self, client: &Client) -> Verdict {
+        if client.protocol == Protocol::V3_1_1 && self.mqtt311_refusal == Mqtt311Refusal::Close {
+            self.authorizer.close(&client.remote);
+        }
+        Verdict::Deny
     }
 }
 
@@ -34,11 +46,15 @@ impl Gate for EndpointGate {
             persistent: !client.clean_start || client.session_expiry.is_some_and(|seconds| seconds > 0),
             will: client.will.as_ref().map(|will| (will.topic.clone(), will.retain)),
         };
-        verdict(self.authorizer.connect(client.remote, &facts).allowed)
+        if self.authorizer.connect(client.remote, &facts).allowed { Verdict::Allow } else { self.refused(client) }
     }
 
     fn subscribe(&self, client: &Client, filter: &str) -> Verdict {
-        verdict(self.internal(client) || self.authorizer.check(&client.remote, Action::Subscribe, filter))
+        if self.internal(client) || self.authorizer.check(&client.remote, Action::Subscribe, filter) {
+            Verdict::Allow
+        } else {
+            self.refused(client)
+        }
     }
 
     fn publish(&self, client: &Client, topic: &str, retain: bool) -> Verdict {

@@ -82,7 +82,8 @@ fn packets_are_decided_by_the_connections_own_policies() {
     assert!(!refused.allowed);
     assert!(refused.because.starts_with("the last will on `elsewhere/lwt`"), "{}", refused.because);
 
-    // Revoking the certificate: the live session goes at the next reload.
+    // Revoking the certificate: the live session goes at the next reload, and its connection
+    // is closed.
     let mut revoked = fleet.registry.clone();
     let id = device_id(&fleet, "thing-1");
     if let Some(certificate) = revoked.certificates.get_mut(&id) {
@@ -92,6 +93,7 @@ fn packets_are_decided_by_the_connections_own_policies() {
     assert!(authorizer.session(&forwarded_from).is_some());
     let closed = authorizer.reload();
     assert_eq!(closed, [forwarded_from]);
+    assert!(peers.is_closing(&forwarded_from), "the revoked certificate's connection was not closed");
     assert!(!authorizer.check(&forwarded_from, Action::Publish, "devices/thing-1/telemetry"));
     std::fs::remove_dir_all(&fleet.dir).unwrap();
 }
@@ -213,5 +215,48 @@ async fn the_front_forwards_registered_devices_and_refuses_the_rest() {
     shared.replace(revoked);
     let refused = through_front(front, client_config(&fleet, &thing_1), &broker).await;
     assert!(refused.is_err(), "a revoked certificate got through");
+    std::fs::remove_dir_all(&fleet.dir).unwrap();
+}
+
+/// Bytes flow both ways through the front until a close is requested; from then on nothing
+/// the broker sends reaches the device, which sees its connection end.
+#[tokio::test]
+async fn a_closed_connection_gets_nothing_more_from_the_broker() {
+    let fleet = fleet("close");
+    let shared = SharedRegistry::new(fleet.registry.clone());
+    let config =
+        tls::server_config(&fleet.dir.join("server/server.pem"), &fleet.dir.join("server/server.key"), shared).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let front = listener.local_addr().unwrap();
+    let broker = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let peers = Arc::new(Peers::default());
+    tokio::spawn(tls::serve(listener, Arc::new(config), broker.local_addr().unwrap(), Arc::clone(&peers)));
+
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config(&fleet, &issued(&fleet, "thing-1"))));
+    let tcp = TcpStream::connect(front).await.unwrap();
+    let mut device = connector.connect(ServerName::try_from("localhost").unwrap(), tcp).await.unwrap();
+    device.write_all(b"CONNECT").await.unwrap();
+    let (mut upstream, forwarded_from) = broker.accept().await.unwrap();
+    let mut received = [0u8; 7];
+    upstream.read_exact(&mut received).await.unwrap();
+    assert_eq!(&received, b"CONNECT");
+    upstream.write_all(b"CONNACK").await.unwrap();
+    let mut answered = [0u8; 7];
+    device.read_exact(&mut answered).await.unwrap();
+    assert_eq!(&answered, b"CONNACK");
+
+    // The close is requested before the broker answers, as the gate does.
+    assert!(peers.close(&forwarded_from));
+    let _ = upstream.write_all(b"SUBACK").await;
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), device.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the device's connection stayed open");
+    assert!(rest.is_empty(), "the device received {rest:?} after the close");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while peers.get(&forwarded_from).is_some() {
+        assert!(std::time::Instant::now() < deadline, "the connection is still listed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!peers.close(&forwarded_from));
     std::fs::remove_dir_all(&fleet.dir).unwrap();
 }

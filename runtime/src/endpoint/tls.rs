@@ -13,6 +13,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -22,7 +23,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 
 use super::SharedRegistry;
@@ -37,6 +40,18 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Peer {
     pub(crate) device: SocketAddr,
     pub(crate) certificate_id: String,
+    closing: Arc<Closing>,
+}
+
+/// A request to close a forwarded connection.
+#[derive(Debug, Default)]
+struct Closing {
+    /// Set before the broker can answer the packet that made the request, so the forwarder,
+    /// which looks at it before passing on anything the broker sends, never lets that answer
+    /// (a CONNACK, a SUBACK) reach the device.
+    requested: AtomicBool,
+    /// Wakes a forwarder that is waiting on both sides.
+    wake: Notify,
 }
 
 /// The forwarded connections, by the loopback address of the forwarding socket (what the
@@ -59,9 +74,26 @@ impl Peers {
         self.by_address.lock().unwrap_or_else(PoisonError::into_inner).remove(forwarded_from);
     }
 
+    /// Closes the device's connection: nothing the broker sends from now on reaches it.
+    /// `false` when no such connection is open.
+    pub(crate) fn close(&self, forwarded_from: &SocketAddr) -> bool {
+        let Some(peer) = self.get(forwarded_from) else { return false };
+        peer.closing.requested.store(true, Ordering::SeqCst);
+        peer.closing.wake.notify_one();
+        true
+    }
+
     #[cfg(test)]
     pub(crate) fn insert_for_test(&self, forwarded_from: SocketAddr, device: SocketAddr, certificate_id: &str) {
-        self.insert(forwarded_from, Peer { device, certificate_id: certificate_id.to_owned() });
+        self.insert(
+            forwarded_from,
+            Peer { device, certificate_id: certificate_id.to_owned(), closing: Arc::default() },
+        );
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_closing(&self, forwarded_from: &SocketAddr) -> bool {
+        self.get(forwarded_from).is_some_and(|peer| peer.closing.requested.load(Ordering::SeqCst))
     }
 }
 
@@ -177,7 +209,7 @@ async fn forward(
     peers: &Peers,
 ) -> Result<(), String> {
     let _ = socket.set_nodelay(true);
-    let mut tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
+    let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
         .await
         .map_err(|_| "the TLS handshake timed out".to_owned())?
         .map_err(|error| {
@@ -189,12 +221,63 @@ async fn forward(
         return Err("no client certificate".to_owned());
     };
     let certificate_id = certificate_id(certificate);
-    let mut upstream =
+    let upstream =
         TcpStream::connect(broker).await.map_err(|error| format!("cannot reach the broker at {broker}: {error}"))?;
     let _ = upstream.set_nodelay(true);
     let forwarded_from = upstream.local_addr().map_err(|error| error.to_string())?;
-    peers.insert(forwarded_from, Peer { device, certificate_id });
-    let copied = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+    let closing = Arc::new(Closing::default());
+    peers.insert(forwarded_from, Peer { device, certificate_id, closing: Arc::clone(&closing) });
+    let relayed = relay(tls, upstream, &closing).await;
     peers.remove(&forwarded_from);
-    copied.map(|_| ()).map_err(|error| error.to_string())
+    relayed
+}
+
+/// Reads from the broker, and ends (as at end of file) as soon as a close is requested: the
+/// request is looked at after each read, before the bytes are handed on.
+struct UntilClosing<'a, R> {
+    inner: &'a mut R,
+    closing: &'a Closing,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for UntilClosing<'_, R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffer: &mut ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buffer.filled().len();
+        let this = &mut *self;
+        let polled = std::pin::Pin::new(&mut *this.inner).poll_read(context, buffer);
+        if polled.is_ready() && this.closing.requested.load(Ordering::SeqCst) {
+            buffer.set_filled(before);
+            return std::task::Poll::Ready(Ok(()));
+        }
+        polled
+    }
+}
+
+/// Relays bytes both ways until either side closes or a close is requested. Bytes from the
+/// broker are passed on only while no close is requested, checked after each read.
+async fn relay(
+    tls: tokio_rustls::server::TlsStream<TcpStream>,
+    mut upstream: TcpStream,
+    closing: &Closing,
+) -> Result<(), String> {
+    let (mut device_read, mut device_write) = tokio::io::split(tls);
+    let (mut broker_read, mut broker_write) = upstream.split();
+    let upward = async {
+        tokio::io::copy(&mut device_read, &mut broker_write).await.map_err(|error| error.to_string())?;
+        broker_write.shutdown().await.map_err(|error| error.to_string())
+    };
+    let downward = async {
+        let mut guarded = UntilClosing { inner: &mut broker_read, closing };
+        tokio::io::copy(&mut guarded, &mut device_write).await.map_err(|error| error.to_string())?;
+        device_write.shutdown().await.map_err(|error| error.to_string())
+    };
+    tokio::select! {
+        biased;
+        () = closing.wake.notified() => Ok(()),
+        relayed = upward => relayed,
+        relayed = downward => relayed,
+    }
 }
