@@ -117,6 +117,8 @@ fn run(connections: usize, messages: usize) -> Result<(), String> {
             .arg("--registry")
             .arg(dir.join("fleet/registry"))
             .args(["--tls-port", &serve_port.to_string(), "--bind", "127.0.0.1", "--stats-interval", "0"])
+            // The service's own rate, not AWS's 20 requests a second per thing.
+            .args(["--shadow-requests-per-second", "0"])
             .env("IOTRULES_STATE_DIR", dir.join("state")),
     )?);
     let plain_port = free_port()?;

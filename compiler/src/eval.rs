@@ -14,6 +14,7 @@ pub(crate) mod scanner;
 pub mod value;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::check::functions::{self as catalogue, cast_target};
 use crate::check::topic_filter;
@@ -67,14 +68,31 @@ pub struct Environment {
     pub account_id: String,
     /// Stand-in results for functions that call other AWS services, by function name.
     pub stubs: HashMap<String, Value>,
+    /// Answers some functions that call other AWS services for real (the runtime's own
+    /// services, such as the shadows of `iotrules serve`); what it does not answer falls back
+    /// on `stubs`.
+    pub services: Option<Arc<dyn Services>>,
     /// Larger payloads are refused, as AWS IoT Core refuses them.
     pub max_payload: usize,
 }
 
 impl Default for Environment {
     fn default() -> Self {
-        Environment { account_id: "123456789012".to_owned(), stubs: HashMap::new(), max_payload: DEFAULT_MAX_PAYLOAD }
+        Environment {
+            account_id: "123456789012".to_owned(),
+            stubs: HashMap::new(),
+            services: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+        }
     }
+}
+
+/// Other AWS services a rule's functions call, provided by the program running the rules:
+/// the compiler stays free of IO and only calls this.
+pub trait Services: Send + Sync + std::fmt::Debug {
+    /// `function` (such as `get_thing_shadow`) on its evaluated arguments: `None` when it is not
+    /// served here, `Some(Err(message))` when the service refused the call as AWS's would.
+    fn call(&self, function: &str, args: &[Value]) -> Option<Result<Value, String>>;
 }
 
 /// What a rule did with a message.
@@ -95,6 +113,8 @@ pub enum EvalError {
     PayloadTooLarge { size: usize, limit: usize },
     #[error("`{function}` calls another AWS service, which iotrules does not reach")]
     ExternalCall { function: &'static str },
+    #[error("`{function}` failed: {message}")]
+    ServiceFailed { function: &'static str, message: String },
 }
 
 impl EvalError {
@@ -106,6 +126,9 @@ impl EvalError {
             }
             EvalError::ExternalCall { function } => {
                 format!("supply the value it should return with `--stub {function}=JSON`")
+            }
+            EvalError::ServiceFailed { .. } => {
+                "the message is not evaluated, as on AWS when a rule's function call fails".to_owned()
             }
         }
     }

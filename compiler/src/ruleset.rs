@@ -69,6 +69,9 @@ pub struct Scratch {
     out: Vec<u8>,
     /// Each reached rule and, when it fired, where its output is in `out`.
     results: Vec<(usize, Option<Range<usize>>)>,
+    /// The reached rules whose evaluation failed (a call of another AWS service with no
+    /// answer), each on its own: the other rules of the message still ran.
+    failures: Vec<(usize, EvalError)>,
 }
 
 impl Scratch {
@@ -81,6 +84,11 @@ impl Scratch {
             };
             (*rule, produced)
         })
+    }
+
+    /// The rules the last message reached whose evaluation failed, and why.
+    pub fn failures(&self) -> impl Iterator<Item = (usize, &EvalError)> {
+        self.failures.iter().map(|(rule, error)| (*rule, error))
     }
 }
 
@@ -138,10 +146,14 @@ impl RuleSet {
     }
 
     /// Evaluates every rule `message` reaches. Rules the topic reaches but whose WHERE is
-    /// not true report `Outcome::Filtered`.
+    /// not true report `Outcome::Filtered`; the first rule whose evaluation failed makes the
+    /// whole answer that failure (see [`Scratch::failures`] for each rule's own).
     pub fn evaluate(&self, env: &Environment, message: &Message<'_>) -> Result<Vec<(usize, Outcome)>, EvalError> {
         let mut scratch = Scratch::default();
         self.evaluate_with(env, message, &mut scratch)?;
+        if let Some((_, error)) = scratch.failures.first() {
+            return Err(error.clone());
+        }
         Ok(scratch
             .outcomes()
             .map(|(rule, produced)| {
@@ -165,6 +177,7 @@ impl RuleSet {
         scratch: &mut Scratch,
     ) -> Result<(), EvalError> {
         scratch.results.clear();
+        scratch.failures.clear();
         scratch.out.clear();
         let mut reached = std::mem::take(&mut scratch.reached);
         self.reached_into(message.topic, &mut reached);
@@ -279,7 +292,14 @@ impl RuleSet {
     ) -> Result<(), EvalError> {
         let Some(rule) = self.rules.get(id) else { return Ok(()) };
         let rule = Rule { statement: &rule.statement, version: rule.version, name: Some(&rule.name) };
-        match eval::evaluate_read(&rule, env, message, payload)? {
+        let evaluated = match eval::evaluate_read(&rule, env, message, payload) {
+            Ok(evaluated) => evaluated,
+            Err(error) => {
+                scratch.failures.push((id, error));
+                return Ok(());
+            }
+        };
+        match evaluated {
             Outcome::Fired(bytes) => {
                 let start = scratch.out.len();
                 scratch.out.extend_from_slice(&bytes);
@@ -304,6 +324,7 @@ fn visible_topic(topic: &str) -> &str {
 mod tests {
     use super::*;
     use crate::check_sql;
+    use std::sync::Arc;
 
     fn set(rules: &[(&str, &str)]) -> RuleSet {
         RuleSet::new(
@@ -343,5 +364,67 @@ mod tests {
         assert_eq!(rules.reached_by("doors/front"), vec![2]);
         assert_eq!(rules.reached_by("$aws/rules/ingest_only/anything"), vec![3]);
         assert_eq!(rules.reached_by("$aws/rules/nobody/anything"), Vec::<usize>::new());
+    }
+
+    /// Answers `get_thing_shadow` for `boiler` only, as a runtime's service would.
+    #[derive(Debug)]
+    struct Shadows;
+
+    impl eval::Services for Shadows {
+        fn call(&self, function: &str, args: &[Value]) -> Option<Result<Value, String>> {
+            if function != "get_thing_shadow" {
+                return None;
+            }
+            Some(match args.first() {
+                Some(Value::String(thing)) if thing == "boiler" => {
+                    Ok(eval::json::parse(br#"{"state": {"reported": {"t": 21}}}"#).unwrap_or(Value::Undefined))
+                }
+                _ => Err("404 No shadow exists with name: other".to_owned()),
+            })
+        }
+    }
+
+    /// A rule whose service call fails is skipped on its own; the message's other rules act,
+    /// on both engines, and the services answer what they serve.
+    #[test]
+    fn a_failed_service_call_skips_only_its_own_rule() {
+        for engine in [Engine::Interp, Engine::Jit] {
+            let rules = set(&[
+                (
+                    "reads",
+                    "SELECT get_thing_shadow(topic(2), 'arn:aws:iam::123456789012:role/r').state.reported.t AS t FROM 'rooms/+'",
+                ),
+                ("echo", "SELECT n FROM 'rooms/+'"),
+            ]);
+            let rules = RuleSet::with_engine(rules.rules, engine);
+            let env = Environment { services: Some(Arc::new(Shadows)), ..Environment::default() };
+            let mut scratch = Scratch::default();
+            let boiler = Message { topic: "rooms/boiler", payload: br#"{"n": 1}"#, ..Message::default() };
+            assert!(rules.evaluate_with(&env, &boiler, &mut scratch).is_ok());
+            let fired: Vec<(usize, String)> = scratch
+                .outcomes()
+                .filter_map(|(id, produced)| match produced {
+                    Produced::Fired(bytes) => Some((id, String::from_utf8_lossy(bytes).into_owned())),
+                    Produced::Filtered => None,
+                })
+                .collect();
+            assert_eq!(fired, [(0, r#"{"t":21}"#.to_owned()), (1, r#"{"n":1}"#.to_owned())], "{engine:?}");
+            assert_eq!(scratch.failures().count(), 0);
+
+            let other = Message { topic: "rooms/other", payload: br#"{"n": 2}"#, ..Message::default() };
+            assert!(rules.evaluate_with(&env, &other, &mut scratch).is_ok());
+            let fired: Vec<usize> = scratch.outcomes().map(|(id, _)| id).collect();
+            assert_eq!(fired, [1], "{engine:?}");
+            let failures: Vec<(usize, String)> =
+                scratch.failures().map(|(id, error)| (id, error.to_string())).collect();
+            assert_eq!(
+                failures,
+                [(0, "`get_thing_shadow` failed: 404 No shadow exists with name: other".to_owned())],
+                "{engine:?}"
+            );
+            // Without a service, the stand-in is asked for.
+            let bare = rules.evaluate(&Environment::default(), &other);
+            assert_eq!(bare, Err(EvalError::ExternalCall { function: "get_thing_shadow" }), "{engine:?}");
+        }
     }
 }

@@ -69,6 +69,11 @@ pub(crate) struct ShadowsArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) shadow_store: PathBuf,
 
+    /// Shadow requests a second per thing, as AWS limits them (past it: 429 Too Many
+    /// Requests); 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) shadow_requests_per_second: u32,
+
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
 }
@@ -174,6 +179,11 @@ pub(crate) struct ServeArgs {
     /// The shadow store; `shadows.redb` in the state folder when not given.
     #[arg(long, value_name = "FILE")]
     pub(crate) shadow_store: Option<PathBuf>,
+
+    /// Shadow requests a second per thing, as AWS limits them (past it: 429 Too Many
+    /// Requests); 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub(crate) shadow_requests_per_second: u32,
 
     /// How an MQTT 3.1.1 device learns that its CONNECT or a SUBSCRIBE filter was refused
     /// (MQTT 5 devices always get reason code 0x87; a refused 3.1.1 PUBLISH always closes

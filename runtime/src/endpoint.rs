@@ -61,9 +61,11 @@ pub(crate) struct DeviceEndpoint {
     pub(crate) wss: Option<std::net::TcpListener>,
     /// The username iotrules' own clients present to the gate.
     pub(crate) internal: String,
-    pub(crate) shadow_store: Store,
+    pub(crate) shadow_store: Arc<Store>,
     /// What an MQTT 3.1.1 device is told when its CONNECT or a SUBSCRIBE filter is refused.
     pub(crate) mqtt311_refusal: crate::cli::Mqtt311Refusal,
+    /// Shadow requests a second per thing; 0 for no limit.
+    pub(crate) shadow_requests_per_second: u32,
 }
 
 /// How often the registry folder is looked at for changes.
@@ -118,8 +120,8 @@ impl DeviceEndpoint {
             connection,
             client_id: format!("{}-shadows", self.internal),
             share_group: None,
-            store: Arc::new(self.shadow_store),
-            limits: Limits::default(),
+            store: self.shadow_store,
+            limits: Limits { requests_per_second: self.shadow_requests_per_second, ..Limits::default() },
         };
         tokio::spawn(async move {
             if let Err(message) = shadows::run(settings).await {

@@ -72,6 +72,8 @@ pub(crate) struct Settings {
     /// (`broker::IDENTITY_PROPERTIES`); only on `iotrules serve`'s own broker, where no device
     /// can forge them.
     pub(crate) identity_properties: bool,
+    /// Other AWS services the rules' functions reach (the endpoint's shadows under `serve`).
+    pub(crate) services: Option<Arc<dyn iotrules_compiler::eval::Services>>,
 }
 
 /// Runs until SIGINT or SIGTERM, then finishes the messages in flight.
@@ -138,7 +140,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
     let runner = Arc::new(Runner {
         publisher: publisher.clone(),
         http: HttpClient::new(settings.http_timeout)?,
-        env: Arc::new(Environment::default()),
+        env: Arc::new(Environment { services: settings.services.clone(), ..Environment::default() }),
         handoff: outbox.map(|outbox| Handoff { outbox, after: settings.handoff_after }),
     });
     resume(&runner, &settings.lanes, left, &stats);
@@ -286,6 +288,11 @@ impl Engine {
             self.stats.evaluation_failed();
             self.consumer.done(&received, permit);
             return;
+        }
+        // A rule whose function call failed is logged and skipped; the others act.
+        for (rule, error) in self.scratch.failures() {
+            tracing::warn!(rule = self.loaded.name(rule), topic = publish.topic, %error, help = error.help(), "rule not evaluated");
+            self.stats.evaluation_failed();
         }
         let fired: Vec<(usize, Bytes)> = self
             .scratch

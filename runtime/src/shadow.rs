@@ -5,9 +5,13 @@
 //! - `document.rs`: the document and its operations (merge, metadata, delta), pure.
 //! - `service.rs`: a request and the stored shadow → what to store and what to publish, pure.
 //! - `store.rs`: the durable store (redb).
+//! - `throttle.rs`: AWS's 20 requests a second per thing, pure.
+//! - `functions.rs`: `get_thing_shadow()` for the rules of `iotrules serve`, from the store.
 
 pub(crate) mod client;
 pub(crate) mod document;
+pub(crate) mod functions;
 pub(crate) mod service;
 pub(crate) mod store;
+pub(crate) mod throttle;
 pub(crate) mod topics;

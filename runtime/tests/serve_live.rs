@@ -80,6 +80,14 @@ impl Serve {
             "SELECT current.state.reported.value AS value, topic(3) AS thing FROM '$aws/things/+/shadow/update/documents' WHERE isNull(previous) OR previous.state.reported.value <> current.state.reported.value",
             "devices/thing-2/changes",
         );
+        // get_thing_shadow() reads the endpoint's own shadows: thing-2 asks for thing-1's
+        // reported value, which reaches thing-1 (the role is not checked: the endpoint has no
+        // IAM).
+        republish(
+            "shadow_read",
+            "SELECT get_thing_shadow('thing-1', 'arn:aws:iam::123456789012:role/read').state.reported.value AS value, n FROM 'devices/thing-2/ask'",
+            "devices/thing-1/answer",
+        );
         let port = free_port();
         let wss_port = free_port();
         let log = dir.join("serve.log");
@@ -270,6 +278,12 @@ fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
     };
     let (code, answer) = iotrules(&["get", "thing-1"]);
     assert_eq!((code, answer["code"].as_u64()), (Some(1), Some(404)), "{answer}");
+    // Before the shadow exists, get_thing_shadow() fails as GetThingShadow does, and only its
+    // rule is skipped.
+    let asked = serve.publish("thing-2", "thing-2", "mqttv311", "devices/thing-2/ask", r#"{"n": 4}"#);
+    assert!(asked.status.success(), "{}", String::from_utf8_lossy(&asked.stderr));
+    serve.wait_for_log("404 No shadow exists with name: thing-1");
+    assert!(serve.log_text().contains("rule not evaluated"), "{}", serve.log_text());
 
     // The seed's shadow rule fires on the first update of a shadow and on a change, not on an
     // update that leaves the value as it was.
@@ -300,6 +314,13 @@ fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
     }
     let (code, answer) = iotrules(&["get", "thing-1"]);
     assert_eq!((code, answer["state"]["reported"]["value"].as_u64()), (Some(0), Some(2)), "{answer}");
+    // A rule reads the same shadow with get_thing_shadow().
+    let answers = serve.subscribe("thing-1", "mqttv311", "devices/thing-1/answer", 1, 15);
+    settle();
+    let asked = serve.publish("thing-2", "thing-2", "mqttv311", "devices/thing-2/ask", r#"{"n": 5}"#);
+    assert!(asked.status.success(), "{}", String::from_utf8_lossy(&asked.stderr));
+    let (answered, _) = finished(answers);
+    assert_eq!(answered.trim(), r#"devices/thing-1/answer {"value":2,"n":5}"#);
     let (received, _) = finished(changes);
     let values: Vec<&str> = received.lines().collect();
     assert_eq!(values.len(), 2, "{received}");
@@ -491,6 +512,36 @@ fn shadows_are_served_on_mosquitto() {
     assert_eq!((code, answer["state"]["delta"]["on"].as_bool()), (Some(0), Some(true)), "{answer}");
     let (code, answer) = shadow(&["delete", "boiler-1"]);
     assert_eq!((code, answer["version"].as_u64()), (Some(0), Some(1)), "{answer}");
+
+    // AWS's 20 requests a second per thing: a burst of 40 updates to one thing gets 429 for
+    // those past the first 20 (give or take what the bucket refills while they arrive).
+    let answers = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-i", "watcher", "-q", "1"])
+        .args(["-t", "$aws/things/pump-1/shadow/update/accepted", "-t", "$aws/things/pump-1/shadow/update/rejected"])
+        .args(["-v", "-C", "40", "-W", "20"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    settle();
+    let updates: String = (0..40).map(|n| format!("{{\"state\": {{\"reported\": {{\"n\": {n}}}}}}}\n")).collect();
+    let mut burst = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-i", "pump-1", "-q", "1", "-l"])
+        .args(["-t", "$aws/things/pump-1/shadow/update"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut burst.stdin.take().unwrap(), updates.as_bytes()).unwrap();
+    assert!(burst.wait().unwrap().success());
+    let (received, _) = finished(answers);
+    let accepted = received.lines().filter(|line| line.contains("/update/accepted ")).count();
+    let throttled = received
+        .lines()
+        .filter(|line| line.contains("/update/rejected ") && line.contains(r#""code":429"#))
+        .filter(|line| line.contains(r#""message":"Too Many Requests""#))
+        .count();
+    assert_eq!(accepted + throttled, 40, "{received}");
+    assert!((20..40).contains(&accepted) && throttled > 0, "{accepted} accepted, {throttled} throttled:\n{received}");
     let _ = service.kill();
     let _ = service.wait();
 }

@@ -17,7 +17,9 @@ use crate::endpoint::DeviceEndpoint;
 use crate::endpoint::gate::EndpointGate;
 use crate::mqtt::endpoint::{Connection, Credentials, Endpoint};
 use crate::mqtt::link::Version;
+use crate::shadow::functions::LocalShadows;
 use crate::{samples, serve};
+use iotrules_compiler::eval::Services;
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
     crate::logging::init();
@@ -67,6 +69,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
     // Kept until the rules stop: dropping it stops the embedded broker.
     let mut _embedded = None;
     let mut internal = None;
+    let mut services: Option<Arc<dyn Services>> = None;
     let endpoint = match &args.broker {
         Some(url) => match Endpoint::parse(url) {
             Ok(endpoint) => endpoint,
@@ -106,6 +109,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
                 None => announce_embedded(address, args),
                 Some(device) => {
                     internal = Some(device.internal_credentials());
+                    services = Some(Arc::new(LocalShadows::new(Arc::clone(&device.shadow_store))));
                     if let Err(message) = device.start(address, embedded.ws_address()) {
                         eprintln!("error: {message}");
                         return ExitCode::from(1);
@@ -159,6 +163,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
         watch: !args.no_watch,
         watch_drops: args.broker.is_some(),
         identity_properties: internal_client,
+        services,
         http_timeout: args.http_timeout_ms.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_millis),
         demo,
         lanes,

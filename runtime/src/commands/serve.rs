@@ -76,7 +76,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         (None, Err(message)) => return usage_error(&message),
     };
     let shadow_store = match Store::open(&store_path) {
-        Ok(store) => store,
+        Ok(store) => Arc::new(store),
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::from(1);
@@ -101,6 +101,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         internal: format!("iotrules-{}", uuid::Uuid::new_v4().simple()),
         shadow_store,
         mqtt311_refusal: args.mqtt311_refusal,
+        shadow_requests_per_second: args.shadow_requests_per_second,
     };
     run_with(&args.run, Some(device))
 }

@@ -176,7 +176,7 @@ pub(crate) fn serve(args: &ShadowsArgs) -> ExitCode {
         client_id: args.client_id.clone(),
         share_group: args.share_group.clone(),
         store,
-        limits: Limits::default(),
+        limits: Limits { requests_per_second: args.shadow_requests_per_second, ..Limits::default() },
     };
     match runtime.block_on(client::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,

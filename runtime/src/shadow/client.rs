@@ -12,6 +12,7 @@ use iotrules_compiler::eval::MqttProperties;
 
 use super::service::{self, Limits};
 use super::store::Store;
+use super::throttle::Throttle;
 use super::topics::{self, REQUEST_FILTERS};
 use crate::mqtt::backoff::Backoff;
 use crate::mqtt::endpoint::Connection;
@@ -38,7 +39,7 @@ pub(crate) fn filters(share_group: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
 
@@ -51,6 +52,7 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
     let filters = filters(settings.share_group.as_deref());
     let mut backoff = Backoff::default();
     let no_properties = MqttProperties::default();
+    let mut throttle = Throttle::new(settings.limits.requests_per_second);
     loop {
         let event = match events.poll().await {
             Ok(event) => event,
@@ -76,6 +78,18 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
                     let _ = client.try_ack(&message.ack);
                     continue;
                 };
+                let now_exact =
+                    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
+                if !throttle.admit(&id.thing, now_exact) {
+                    let outcome = service::too_many_requests(&id, operation, &message.payload, now());
+                    for (topic, payload) in outcome.publish {
+                        if let Err(error) = client.publish(topic, 1, Bytes::from(payload), &no_properties).await {
+                            tracing::warn!(%error, "cannot publish a shadow answer");
+                        }
+                    }
+                    let _ = client.try_ack(&message.ack);
+                    continue;
+                }
                 let stored = match settings.store.get(&id) {
                     Ok(stored) => stored,
                     Err(error) => {

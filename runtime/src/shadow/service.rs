@@ -37,11 +37,13 @@ pub(crate) struct Limits {
     pub(crate) state_bytes: usize,
     /// Levels of nesting inside `desired` and `reported`.
     pub(crate) depth: usize,
+    /// Requests a second per thing (see `throttle.rs`); 0 for no limit.
+    pub(crate) requests_per_second: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { state_bytes: 8 * 1024, depth: 6 }
+        Limits { state_bytes: 8 * 1024, depth: 6, requests_per_second: 20 }
     }
 }
 
@@ -77,8 +79,7 @@ pub(crate) fn handle(
     limits: &Limits,
 ) -> Outcome {
     let request = serde_json::from_slice::<Value>(payload).ok();
-    let token = request.as_ref().and_then(|request| request.get("clientToken")).and_then(Value::as_str);
-    let token = token.filter(|token| token.len() <= MAX_CLIENT_TOKEN).map(str::to_owned);
+    let token = client_token(request.as_ref());
     let answered = match operation {
         Operation::Get => get(id, current, now, token.as_deref()),
         Operation::Delete => delete(id, current, now, token.as_deref()),
@@ -86,12 +87,28 @@ pub(crate) fn handle(
     };
     match answered {
         Ok(outcome) => outcome,
-        Err(rejection) => {
-            let mut body = json!({"code": rejection.code, "message": rejection.message, "timestamp": now});
-            with_token(&mut body, token.as_deref());
-            Outcome { store: None, publish: vec![(id.topic(operation, "rejected"), to_bytes(&body))] }
-        }
+        Err(rejection) => rejected(id, operation, &rejection, token.as_deref(), now),
     }
+}
+
+/// The answer to a request over the thing's request rate: 429, nothing stored. AWS documents
+/// the code but not its message; this is the HTTP reason phrase.
+pub(crate) fn too_many_requests(id: &ShadowId, operation: Operation, payload: &[u8], now: u64) -> Outcome {
+    let request = serde_json::from_slice::<Value>(payload).ok();
+    let token = client_token(request.as_ref());
+    rejected(id, operation, &reject(429, "Too Many Requests"), token.as_deref(), now)
+}
+
+/// The request's `clientToken`, when it is one AWS would echo.
+fn client_token(request: Option<&Value>) -> Option<String> {
+    let token = request.and_then(|request| request.get("clientToken")).and_then(Value::as_str);
+    token.filter(|token| token.len() <= MAX_CLIENT_TOKEN).map(str::to_owned)
+}
+
+fn rejected(id: &ShadowId, operation: Operation, rejection: &Rejection, token: Option<&str>, now: u64) -> Outcome {
+    let mut body = json!({"code": rejection.code, "message": rejection.message, "timestamp": now});
+    with_token(&mut body, token);
+    Outcome { store: None, publish: vec![(id.topic(operation, "rejected"), to_bytes(&body))] }
 }
 
 fn with_token(body: &mut Value, token: Option<&str>) {
@@ -104,18 +121,28 @@ fn to_bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-fn not_found(id: &ShadowId) -> Rejection {
-    reject(404, format!("No shadow exists with name: {}", id.name.as_deref().unwrap_or(&id.thing)))
+/// AWS's message for a shadow that does not exist.
+pub(crate) fn not_found_message(id: &ShadowId) -> String {
+    format!("No shadow exists with name: {}", id.name.as_deref().unwrap_or(&id.thing))
 }
 
-fn get(id: &ShadowId, current: &Stored, now: u64, token: Option<&str>) -> Result<Outcome, Rejection> {
-    let document = current.document.as_ref().ok_or_else(|| not_found(id))?;
+fn not_found(id: &ShadowId) -> Rejection {
+    reject(404, not_found_message(id))
+}
+
+/// The shadow as a GET answers it (`state` with its `delta`, `metadata`, `version`,
+/// `timestamp`), or `None` when there is no shadow.
+pub(crate) fn current_document(current: &Stored, now: u64) -> Option<Value> {
+    let document = current.document.as_ref()?;
     let mut state = document.state();
     if let (Value::Object(state), Some((delta, _))) = (&mut state, document.delta()) {
         state.insert("delta".to_owned(), delta);
     }
-    let mut body =
-        json!({"state": state, "metadata": document.metadata(), "version": current.version, "timestamp": now});
+    Some(json!({"state": state, "metadata": document.metadata(), "version": current.version, "timestamp": now}))
+}
+
+fn get(id: &ShadowId, current: &Stored, now: u64, token: Option<&str>) -> Result<Outcome, Rejection> {
+    let mut body = current_document(current, now).ok_or_else(|| not_found(id))?;
     with_token(&mut body, token);
     Ok(Outcome { store: None, publish: vec![(id.topic(Operation::Get, "accepted"), to_bytes(&body))] })
 }
@@ -254,6 +281,24 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn a_request_over_the_rate_is_rejected_with_429_and_its_token() {
+        let outcome = too_many_requests(
+            &shadow(Some("config")),
+            Operation::Update,
+            br#"{"state": {}, "clientToken": "t-1"}"#,
+            1_700_000_000,
+        );
+        assert_eq!(outcome.store, None);
+        let [(topic, body)] = outcome.publish.as_slice() else { panic!("{outcome:?}") };
+        assert_eq!(topic, "$aws/things/boiler-1/shadow/name/config/update/rejected");
+        let body: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            body,
+            json!({"code": 429, "message": "Too Many Requests", "timestamp": 1_700_000_000, "clientToken": "t-1"})
+        );
     }
 
     #[test]

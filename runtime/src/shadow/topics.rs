@@ -70,14 +70,22 @@ pub(crate) fn parse(topic: &str) -> Option<(ShadowId, Operation)> {
         "delete" => Operation::Delete,
         _ => return None,
     };
-    let valid = |text: &str, max: usize| {
-        (1..=max).contains(&text.len())
-            && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b':' | b'_' | b'-'))
-    };
-    if !valid(thing, MAX_THING_NAME) || name.is_some_and(|name| !valid(name, MAX_SHADOW_NAME)) {
-        return None;
+    Some((ShadowId::checked(thing, name)?, operation))
+}
+
+impl ShadowId {
+    /// The shadow `name` of `thing` (the classic shadow without a name), when both names
+    /// follow AWS's rules: 1 to 128 (thing) or 64 (shadow) of `a-zA-Z0-9:_-`.
+    pub(crate) fn checked(thing: &str, name: Option<&str>) -> Option<ShadowId> {
+        let valid = |text: &str, max: usize| {
+            (1..=max).contains(&text.len())
+                && text.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b':' | b'_' | b'-'))
+        };
+        if !valid(thing, MAX_THING_NAME) || name.is_some_and(|name| !valid(name, MAX_SHADOW_NAME)) {
+            return None;
+        }
+        Some(ShadowId { thing: thing.to_owned(), name: name.map(str::to_owned) })
     }
-    Some((ShadowId { thing: thing.to_owned(), name: name.map(str::to_owned) }, operation))
 }
 
 /// The topic filters a service subscribes to, to receive every request.

@@ -9,6 +9,9 @@ use crate::eval::{EvalError, Scope};
 pub(crate) fn call(function: &Function, args: &[Value], scope: &Scope<'_>) -> Result<Value, EvalError> {
     let message = scope.message;
     if function.determinism == Determinism::External {
+        if let Some(answer) = scope.env.services.as_ref().and_then(|services| services.call(function.name, args)) {
+            return answer.map_err(|message| EvalError::ServiceFailed { function: function.name, message });
+        }
         return scope.env.stubs.get(function.name).cloned().ok_or(EvalError::ExternalCall { function: function.name });
     }
     let text = |value: Option<&str>| value.map_or(Value::Undefined, |value| Value::String(value.to_owned()));
