@@ -59,15 +59,16 @@ pub(crate) struct ShadowsArgs {
     #[arg(long, default_value = "iotrules-shadows")]
     pub(crate) client_id: String,
 
-    /// Subscribe through `$share/<NAME>/`: instances of one group split the requests. They
-    /// must then share one store, which a redb file cannot be; run one instance per store.
-    /// Mosquitto 2.0 accepts a shared subscription to `$aws/...` but delivers nothing to it.
+    /// Subscribe through `$share/<NAME>/`: instances of one group split the requests, and
+    /// must share one store: a Redis server (`--shadow-store redis://...`). Mosquitto 2.0
+    /// accepts a shared subscription to `$aws/...` but delivers nothing to it.
     #[arg(long, value_name = "NAME")]
     pub(crate) share_group: Option<String>,
 
-    /// The shadow store.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) shadow_store: PathBuf,
+    /// The shadow store: a file (redb, one process), or `redis://host:port` shared by several
+    /// instances.
+    #[arg(long, value_name = "FILE|URL")]
+    pub(crate) shadow_store: String,
 
     /// Shadow requests a second per thing, as AWS limits them (past it: 429 Too Many
     /// Requests); 0 for no limit.
@@ -136,9 +137,10 @@ pub(crate) struct ShadowListArgs {
     /// Only this thing's shadows.
     pub(crate) thing: Option<String>,
 
-    /// The shadow store file.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) store: PathBuf,
+    /// The shadow store: a file (stop the service using it first: redb locks it), or
+    /// `redis://host:port`.
+    #[arg(long, value_name = "FILE|URL")]
+    pub(crate) store: String,
 }
 
 #[derive(Debug, Args)]
@@ -176,9 +178,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, default_value = "123456789012")]
     pub(crate) account: String,
 
-    /// The shadow store; `shadows.redb` in the state folder when not given.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) shadow_store: Option<PathBuf>,
+    /// The shadow store: a file (redb), or `redis://host:port`; `shadows.redb` in the state
+    /// folder when not given.
+    #[arg(long, value_name = "FILE|URL")]
+    pub(crate) shadow_store: Option<String>,
 
     /// Shadow requests a second per thing, as AWS limits them (past it: 429 Too Many
     /// Requests); 0 for no limit.

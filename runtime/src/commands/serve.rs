@@ -72,7 +72,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     };
     let store_path = match (&args.shadow_store, state_dir(&args.run)) {
         (Some(path), _) => path.clone(),
-        (None, Ok(dir)) => dir.join("shadows.redb"),
+        (None, Ok(dir)) => dir.join("shadows.redb").to_string_lossy().into_owned(),
         (None, Err(message)) => return usage_error(&message),
     };
     let shadow_store = match Store::open(&store_path) {
@@ -89,7 +89,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     if let Some(wss) = wss.as_ref().and_then(|listener| listener.local_addr().ok()) {
         eprintln!("  MQTT over WebSocket over TLS on {wss} (client certificates, subprotocol `mqtt`)");
     }
-    eprintln!("  shadows stored in {}", store_path.display());
+    eprintln!("  shadows stored in {store_path}");
     let device = DeviceEndpoint {
         registry_dir: args.registry.clone(),
         registry: shared,

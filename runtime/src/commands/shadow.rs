@@ -170,7 +170,7 @@ pub(crate) fn serve(args: &ShadowsArgs) -> ExitCode {
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return ExitCode::from(1);
     };
-    eprintln!("serving shadows on {} (store {})", connection.endpoint, args.shadow_store.display());
+    eprintln!("serving shadows on {} (store {})", connection.endpoint, args.shadow_store);
     let settings = client::Settings {
         connection,
         client_id: args.client_id.clone(),

@@ -90,23 +90,31 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
                     let _ = client.try_ack(&message.ack);
                     continue;
                 }
-                let stored = match settings.store.get(&id) {
-                    Ok(stored) => stored,
+                // The store is blocking IO (a file commit, or a Redis round trip).
+                let (store, limits, payload) = (Arc::clone(&settings.store), settings.limits, message.payload.clone());
+                let request = id.clone();
+                let applied = tokio::task::spawn_blocking(move || {
+                    store.apply(&request, |current| {
+                        service::handle(&request, operation, &payload, current, now(), &limits)
+                    })
+                })
+                .await
+                .unwrap_or_else(|error| Err(error.to_string()));
+                let outcome = match applied {
+                    Ok(outcome) => outcome,
                     Err(error) => {
                         // Not acknowledged: the broker delivers the request again.
-                        tracing::error!(%error, thing = id.thing, "cannot read a shadow");
+                        tracing::error!(%error, thing = id.thing, "cannot store a shadow; the request is not acknowledged");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 };
-                let outcome = service::handle(&id, operation, &message.payload, &stored, now(), &settings.limits);
-                if let Some(new) = &outcome.store
-                    && let Err(error) = settings.store.put(&id, new)
-                {
-                    tracing::error!(%error, thing = id.thing, "cannot store a shadow; the request is not acknowledged");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
+                tracing::debug!(
+                    thing = id.thing,
+                    operation = operation.as_str(),
+                    version = outcome.store.as_ref().map(|stored| stored.version),
+                    "shadow request answered"
+                );
                 for (topic, payload) in outcome.publish {
                     if let Err(error) = client.publish(topic, 1, Bytes::from(payload), &no_properties).await {
                         tracing::warn!(%error, "cannot publish a shadow answer");

@@ -74,12 +74,15 @@ mod tests {
     fn rules_read_the_shadow_a_get_would_answer() {
         let dir = std::env::temp_dir().join(format!("iotrules-shadow-functions-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let store = Arc::new(Store::open(&dir.join("shadows.redb")).unwrap());
+        let store = Arc::new(Store::open(&dir.join("shadows.redb").to_string_lossy()).unwrap());
         let update = |id: &ShadowId, document: &str| {
-            let current = store.get(id).unwrap();
-            let outcome =
-                handle(id, Operation::Update, document.as_bytes(), &current, 1_700_000_000, &Limits::default());
-            store.put(id, &outcome.store.unwrap()).unwrap();
+            let limits = Limits::default();
+            let outcome = store
+                .apply(id, |current| {
+                    handle(id, Operation::Update, document.as_bytes(), current, 1_700_000_000, &limits)
+                })
+                .unwrap();
+            assert!(outcome.store.is_some());
         };
         let classic = ShadowId::checked("boiler-1", None).unwrap();
         update(&classic, r#"{"state": {"desired": {"t": 22}, "reported": {"t": 19}}}"#);

@@ -1,22 +1,29 @@
-//! Shadows on disk: one redb table, a shadow's [`Stored`] state by `thing/name` (`thing/` for
-//! the classic shadow). A write returns only once its transaction is committed, which redb
-//! makes durable before returning, so a shadow update is acknowledged only when a crash
-//! cannot lose it.
+//! Where shadows are kept: a redb file for one process (the default), or a Redis server that
+//! several shadow services share when they split one fleet's requests through `$share`.
+//!
+//! Invariant for both: [`Store::apply`] reads a shadow, decides and writes in one atomic step
+//! (a redb write transaction; a Redis `WATCH`/`MULTI`/`EXEC` retried while another writer got
+//! there first), so two services answering requests to the same shadow at once never hand out
+//! the same version twice; it returns only once the write is stored.
+
+mod file;
+mod redis;
 
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+pub(crate) use file::FileStore;
+pub(crate) use redis::RedisStore;
 
-use super::service::Stored;
+use super::service::{Outcome, Stored};
 use super::topics::ShadowId;
 
-const SHADOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("shadows");
-
-/// The shadow store of one endpoint.
-pub(crate) struct Store {
-    database: Database,
+/// A shadow store.
+pub(crate) enum Store {
+    File(FileStore),
+    Redis(Box<RedisStore>),
 }
 
+/// The key of a shadow: `thing/name`, `thing/` for the classic shadow.
 fn key(id: &ShadowId) -> String {
     format!("{}/{}", id.thing, id.name.as_deref().unwrap_or(""))
 }
@@ -26,94 +33,57 @@ fn failed(error: impl std::fmt::Display) -> String {
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`.
-    pub(crate) fn open(path: &Path) -> Result<Store, String> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|error| format!("cannot create the shadow folder `{}`: {error}", parent.display()))?;
+    /// Opens the store `location` names: a `redis://` URL, or a file path.
+    pub(crate) fn open(location: &str) -> Result<Store, String> {
+        if location.starts_with("redis://") {
+            RedisStore::open(location).map(|store| Store::Redis(Box::new(store)))
+        } else if location.starts_with("rediss://") {
+            Err(format!(
+                "the shadow store `{location}`: Redis over TLS is not supported; use redis:// on a private network or through a TLS tunnel"
+            ))
+        } else {
+            FileStore::open(Path::new(location)).map(Store::File)
         }
-        let database = Database::create(path).map_err(|error| match error {
-            redb::DatabaseError::DatabaseAlreadyOpen => format!(
-                "the shadow store `{}` is open in another iotrules process; give each its own --shadow-store",
-                path.display()
-            ),
-            error => format!("cannot open the shadow store `{}`: {error}", path.display()),
-        })?;
-        let transaction = database.begin_write().map_err(failed)?;
-        transaction.open_table(SHADOWS).map_err(failed)?;
-        transaction.commit().map_err(failed)?;
-        Ok(Store { database })
     }
 
     /// The stored state of `id`: nothing and version 0 when it was never written.
     pub(crate) fn get(&self, id: &ShadowId) -> Result<Stored, String> {
-        let transaction = self.database.begin_read().map_err(failed)?;
-        let table = transaction.open_table(SHADOWS).map_err(failed)?;
-        match table.get(key(id).as_str()).map_err(failed)? {
-            Some(bytes) => serde_json::from_slice(bytes.value()).map_err(failed),
-            None => Ok(Stored::default()),
+        match self {
+            Store::File(store) => store.get(id),
+            Store::Redis(store) => store.get(id),
         }
     }
 
-    /// Writes `stored` for `id`, durably.
-    pub(crate) fn put(&self, id: &ShadowId, stored: &Stored) -> Result<(), String> {
-        let bytes = serde_json::to_vec(stored).map_err(failed)?;
-        let transaction = self.database.begin_write().map_err(failed)?;
-        {
-            let mut table = transaction.open_table(SHADOWS).map_err(failed)?;
-            table.insert(key(id).as_str(), bytes.as_slice()).map_err(failed)?;
+    /// Reads `id`, lets `decide` say what to store and publish, and stores it atomically and
+    /// durably (see the module's invariant); `decide` may run more than once.
+    pub(crate) fn apply(&self, id: &ShadowId, mut decide: impl FnMut(&Stored) -> Outcome) -> Result<Outcome, String> {
+        match self {
+            Store::File(store) => store.apply(id, &mut decide),
+            Store::Redis(store) => store.apply(id, &mut decide),
         }
-        transaction.commit().map_err(failed)
     }
 
     /// The shadows that have a document, of one thing or of all.
     pub(crate) fn list(&self, thing: Option<&str>) -> Result<Vec<ShadowId>, String> {
-        let transaction = self.database.begin_read().map_err(failed)?;
-        let table = transaction.open_table(SHADOWS).map_err(failed)?;
-        let mut found = Vec::new();
-        for entry in table.iter().map_err(failed)? {
-            let (key, value) = entry.map_err(failed)?;
-            let Some((owner, name)) = key.value().split_once('/') else { continue };
-            if thing.is_some_and(|thing| thing != owner) {
-                continue;
-            }
-            let stored: Stored = serde_json::from_slice(value.value()).map_err(failed)?;
-            if stored.document.is_some() {
-                let name = (!name.is_empty()).then(|| name.to_owned());
-                found.push(ShadowId { thing: owner.to_owned(), name });
-            }
+        match self {
+            Store::File(store) => store.list(thing),
+            Store::Redis(store) => store.list(thing),
         }
-        Ok(found)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shadow::document::{Document, Section};
 
     #[test]
-    fn shadows_survive_reopening_and_are_listed() {
-        let path = std::env::temp_dir().join(format!("iotrules-shadows-{}.redb", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let classic = ShadowId { thing: "t1".to_owned(), name: None };
-        let named = ShadowId { thing: "t1".to_owned(), name: Some("config".to_owned()) };
-        let deleted = ShadowId { thing: "t2".to_owned(), name: None };
-        {
-            let store = Store::open(&path).unwrap();
-            assert_eq!(store.get(&classic).unwrap(), Stored::default());
-            let mut document = Document::default();
-            document.apply(Section::Reported, &serde_json::json!({"on": true}), 5);
-            store.put(&classic, &Stored { document: Some(document.clone()), version: 3 }).unwrap();
-            store.put(&named, &Stored { document: Some(document), version: 1 }).unwrap();
-            store.put(&deleted, &Stored { document: None, version: 7 }).unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        assert_eq!(store.get(&classic).unwrap().version, 3);
-        assert_eq!(store.get(&deleted).unwrap(), Stored { document: None, version: 7 });
-        assert_eq!(store.list(None).unwrap(), [classic.clone(), named.clone()]);
-        assert_eq!(store.list(Some("t2")).unwrap(), []);
-        drop(store);
-        std::fs::remove_file(&path).unwrap();
+    fn a_store_that_cannot_be_used_says_why() {
+        let error = Store::open("redis://127.0.0.1:1").err().unwrap_or_default();
+        assert!(error.starts_with("cannot reach the shadow store at `redis://127.0.0.1:1`"), "{error}");
+        assert!(error.ends_with("(is Redis running there?)"), "{error}");
+        let error = Store::open("rediss://example.com:6380").err().unwrap_or_default();
+        assert!(error.contains("Redis over TLS is not supported"), "{error}");
+        let error = Store::open("redis://[not a url").err().unwrap_or_default();
+        assert!(error.starts_with("the shadow store `redis://[not a url`"), "{error}");
     }
 }
