@@ -220,7 +220,7 @@ impl<'a> Checker<'a> {
                         }
                         continue;
                     }
-                    if let Some(key) = self.output_key(expr, alias.as_ref()) {
+                    if let Some(key) = self.output_key(expr, alias.as_deref()) {
                         self.duplicate_key(&mut keys, key, alias.as_ref().map_or(expr.span, |alias| alias.span));
                     }
                 }

@@ -344,7 +344,7 @@ impl Scope<'_> {
                 output.extend(members.iter().map(|(key, value)| (key.clone(), value.clone())));
                 continue;
             }
-            let key = output_key(expr, alias.as_ref());
+            let key = output_key(expr, alias.as_deref());
             insert_at(&mut output, &key, value);
         }
         Ok(Value::Object(output))

@@ -246,7 +246,7 @@ impl Lowered {
                     built.push(BuiltItem::Value(vec![key.value.clone()], self.value(value)?));
                 }
             } else {
-                built.push(BuiltItem::Value(output_key(expr, alias.as_ref()), self.value(expr)?));
+                built.push(BuiltItem::Value(output_key(expr, alias.as_deref()), self.value(expr)?));
             }
         }
         Ok(built)

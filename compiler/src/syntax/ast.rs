@@ -40,8 +40,9 @@ pub enum Select {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SelectItem {
     /// `expr [AS a.b.c]`; a bare `*` is `ExprKind::Payload`.
-    /// Boxed, so that the list of a statement with millions of items stays small while it grows.
-    Expr { expr: Box<Expr>, alias: Option<Alias> },
+    /// Boxed, so that the list of a statement with millions of items stays small while it grows
+    /// (16 bytes an item).
+    Expr { expr: Box<Expr>, alias: Option<Box<Alias>> },
     /// An item the parser could not read; already reported.
     Error(Span),
 }
