@@ -188,6 +188,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) shadow_requests_per_second: u32,
 
+    /// Put the endpoint in front of this broker (`mqtt://host:port`) instead of the embedded
+    /// one: each device session is authorized here and forwarded to it over a connection of
+    /// its own (MQTT 3.1.1 devices). The rules run on that broker; run the shadow service
+    /// beside it (`iotrules shadows`).
+    #[arg(long, value_name = "URL", conflicts_with = "wss_port")]
+    pub(crate) upstream: Option<String>,
+
     /// How an MQTT 3.1.1 device learns that its CONNECT or a SUBSCRIBE filter was refused
     /// (MQTT 5 devices always get reason code 0x87; a refused 3.1.1 PUBLISH always closes
     /// the connection, as AWS documents).
@@ -228,7 +235,7 @@ pub(crate) struct FleetArgs {
 }
 
 /// How to reach a broker.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct BrokerConnectionArgs {
     /// The MQTT version to speak. Republish headers and user properties, and the properties
     /// `get_mqtt_property` and `get_user_properties` read, exist only in MQTT 5.
@@ -270,7 +277,7 @@ pub(crate) enum MqttVersion {
     V5,
 }
 
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub(crate) struct RunArgs {
     /// Rule files (`.sql` or TopicRulePayload `.json`) or directories of them.
     #[arg(required = true)]

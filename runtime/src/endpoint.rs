@@ -132,6 +132,39 @@ impl DeviceEndpoint {
     }
 }
 
+/// Starts the gateway of `serve --upstream` on a thread of its own: devices on `listener`,
+/// forwarded to the upstream broker, and the registry watch.
+pub(crate) fn start_gateway(
+    listener: std::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    gateway: Arc<crate::gateway::Gateway>,
+    registry_dir: PathBuf,
+    registry: SharedRegistry,
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("device-gateway")
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the gateway's runtime: {error}"))?;
+    let _ = listener.set_nonblocking(true);
+    std::thread::Builder::new()
+        .name("device-gateway".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        tokio::spawn(crate::gateway::serve(listener, tls, Arc::clone(&gateway)));
+                    }
+                    Err(error) => tracing::error!(%error, "cannot listen for devices"),
+                }
+                watch_registry(registry_dir, registry, Arc::clone(&gateway.authorizer)).await;
+            });
+        })
+        .map_err(|error| format!("cannot start the gateway: {error}"))?;
+    Ok(())
+}
+
 /// Reloads the registry when its files change: a registry with errors is reported and the one
 /// in force kept; a good one replaces it and every live connection is decided anew.
 async fn watch_registry(dir: PathBuf, shared: SharedRegistry, authorizer: Arc<Authorizer>) {

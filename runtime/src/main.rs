@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod endpoint;
 mod fleet;
+mod gateway;
 mod inputs;
 mod logging;
 mod mqtt;

@@ -10,7 +10,9 @@ use crate::commands::check::usage_error;
 use crate::commands::run::{run_with, state_dir};
 use crate::endpoint::authorization::Authorizer;
 use crate::endpoint::tls::{self, Peers};
-use crate::endpoint::{DeviceEndpoint, SharedRegistry};
+use crate::endpoint::{DeviceEndpoint, SharedRegistry, start_gateway};
+use crate::gateway::Gateway;
+use crate::mqtt::endpoint::Endpoint;
 use crate::registry;
 use crate::shadow::store::Store;
 
@@ -70,6 +72,9 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         Ok(listener) => listener,
         Err(message) => return usage_error(&message),
     };
+    if let Some(upstream) = &args.upstream {
+        return gateway(args, upstream, shared, tls, mqtts, things, certificates);
+    }
     let store_path = match (&args.shadow_store, state_dir(&args.run)) {
         (Some(path), _) => path.clone(),
         (None, Ok(dir)) => dir.join("shadows.redb").to_string_lossy().into_owned(),
@@ -104,4 +109,44 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         shadow_requests_per_second: args.shadow_requests_per_second,
     };
     run_with(&args.run, Some(device))
+}
+
+/// `serve --upstream`: the gateway in front of the user's broker, and the rules on that broker.
+fn gateway(
+    args: &ServeArgs,
+    upstream: &str,
+    shared: SharedRegistry,
+    tls: Arc<rustls::ServerConfig>,
+    mqtts: std::net::TcpListener,
+    things: usize,
+    certificates: usize,
+) -> ExitCode {
+    let endpoint = match Endpoint::parse(upstream) {
+        Ok(endpoint) if endpoint.tls => {
+            return usage_error(
+                "--upstream: the gateway reaches its broker over plain MQTT (mqtt://host:port) for now",
+            );
+        }
+        Ok(endpoint) => endpoint,
+        Err(message) => return usage_error(&format!("--upstream: {message}")),
+    };
+    let peers = Arc::new(Peers::default());
+    let authorizer = Arc::new(Authorizer::new(shared.clone(), Arc::clone(&peers), &args.region, &args.account));
+    let tls_address = mqtts.local_addr().map_or_else(|_| format!("{}:{}", args.bind, args.tls_port), |a| a.to_string());
+    let gateway = Arc::new(Gateway {
+        upstream: format!("{}:{}", endpoint.host, endpoint.port),
+        authorizer,
+        peers,
+        mqtt311_refusal: args.mqtt311_refusal,
+    });
+    if let Err(message) = start_gateway(mqtts, tls, gateway, args.registry.clone(), shared) {
+        eprintln!("error: {message}");
+        return ExitCode::from(1);
+    }
+    eprintln!(
+        "device gateway: MQTT 3.1.1 over TLS on {tls_address} to {upstream}, {things} things, {certificates} certificates"
+    );
+    let mut run = args.run.clone();
+    run.broker = Some(upstream.to_owned());
+    run_with(&run, None)
 }

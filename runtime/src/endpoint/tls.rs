@@ -45,7 +45,7 @@ pub(crate) struct Peer {
 
 /// A request to close a forwarded connection.
 #[derive(Debug, Default)]
-struct Closing {
+pub(crate) struct Closing {
     /// Set before the broker can answer the packet that made the request, so the forwarder,
     /// which looks at it before passing on anything the broker sends, never lets that answer
     /// (a CONNACK, a SUBACK) reach the device.
@@ -70,8 +70,16 @@ impl Peers {
         self.by_address.lock().unwrap_or_else(PoisonError::into_inner).insert(forwarded_from, peer);
     }
 
-    fn remove(&self, forwarded_from: &SocketAddr) {
+    pub(crate) fn remove(&self, forwarded_from: &SocketAddr) {
         self.by_address.lock().unwrap_or_else(PoisonError::into_inner).remove(forwarded_from);
+    }
+
+    /// Records a connection that `key` names (the gateway uses the device's own address),
+    /// and returns how a close of it is requested.
+    pub(crate) fn register(&self, key: SocketAddr, device: SocketAddr, certificate_id: String) -> Arc<Closing> {
+        let closing = Arc::new(Closing::default());
+        self.insert(key, Peer { device, certificate_id, closing: Arc::clone(&closing) });
+        closing
     }
 
     /// Closes the device's connection: nothing the broker sends from now on reaches it.
@@ -181,16 +189,7 @@ pub(crate) async fn serve(
     peers: Arc<Peers>,
 ) {
     let acceptor = TlsAcceptor::from(config);
-    loop {
-        let (socket, device) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                // Out of file descriptors and the like: wait rather than spin.
-                tracing::warn!(%error, "cannot accept a device connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
+    accept_each(listener, |socket, device| {
         let acceptor = acceptor.clone();
         let peers = Arc::clone(&peers);
         tokio::spawn(async move {
@@ -198,16 +197,30 @@ pub(crate) async fn serve(
                 tracing::debug!(%device, %reason, "device connection closed");
             }
         });
+    })
+    .await;
+}
+
+/// Accepts connections on `listener` for ever, handing each to `on_device`.
+pub(crate) async fn accept_each(listener: TcpListener, mut on_device: impl FnMut(TcpStream, SocketAddr)) {
+    loop {
+        match listener.accept().await {
+            Ok((socket, device)) => on_device(socket, device),
+            Err(error) => {
+                // Out of file descriptors and the like: wait rather than spin.
+                tracing::warn!(%error, "cannot accept a device connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 
-async fn forward(
-    socket: TcpStream,
-    device: SocketAddr,
-    acceptor: TlsAcceptor,
-    broker: SocketAddr,
-    peers: &Peers,
-) -> Result<(), String> {
+/// The device's TLS stream once the handshake proved it holds a registered ACTIVE
+/// certificate, and that certificate's id.
+pub(crate) type Device = (tokio_rustls::server::TlsStream<TcpStream>, String);
+
+/// Runs the TLS handshake of a device connection, within [`HANDSHAKE_TIMEOUT`].
+pub(crate) async fn handshake(socket: TcpStream, device: SocketAddr, acceptor: &TlsAcceptor) -> Result<Device, String> {
     let _ = socket.set_nodelay(true);
     let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(socket))
         .await
@@ -220,7 +233,18 @@ async fn forward(
     let Some(certificate) = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()) else {
         return Err("no client certificate".to_owned());
     };
-    let certificate_id = certificate_id(certificate);
+    let id = certificate_id(certificate);
+    Ok((tls, id))
+}
+
+async fn forward(
+    socket: TcpStream,
+    device: SocketAddr,
+    acceptor: TlsAcceptor,
+    broker: SocketAddr,
+    peers: &Peers,
+) -> Result<(), String> {
+    let (tls, certificate_id) = handshake(socket, device, &acceptor).await?;
     let upstream =
         TcpStream::connect(broker).await.map_err(|error| format!("cannot reach the broker at {broker}: {error}"))?;
     let _ = upstream.set_nodelay(true);
@@ -230,6 +254,18 @@ async fn forward(
     let relayed = relay(tls, upstream, &closing).await;
     peers.remove(&forwarded_from);
     relayed
+}
+
+impl Closing {
+    /// Whether a close was requested.
+    pub(crate) fn is_requested(&self) -> bool {
+        self.requested.load(Ordering::SeqCst)
+    }
+
+    /// Returns once a close is requested.
+    pub(crate) async fn requested(&self) {
+        self.wake.notified().await;
+    }
 }
 
 /// Reads from the broker, and ends (as at end of file) as soon as a close is requested: the
