@@ -190,8 +190,8 @@ pub(crate) struct ServeArgs {
 
     /// Put the endpoint in front of this broker (`mqtt://host:port`) instead of the embedded
     /// one: each device session is authorized here and forwarded to it over a connection of
-    /// its own (MQTT 3.1.1 devices). The rules run on that broker; run the shadow service
-    /// beside it (`iotrules shadows`).
+    /// its own. The rules run on that broker; run the shadow service beside it (`iotrules
+    /// shadows`).
     #[arg(long, value_name = "URL", conflicts_with = "wss_port")]
     pub(crate) upstream: Option<String>,
 
@@ -282,6 +282,11 @@ pub(crate) struct RunArgs {
     /// Rule files (`.sql` or TopicRulePayload `.json`) or directories of them.
     #[arg(required = true)]
     pub(crate) rules: Vec<PathBuf>,
+
+    /// Set by `serve --upstream`: the broker's publishes carry the identity the gateway
+    /// stamped on them.
+    #[arg(skip)]
+    pub(crate) identity_from_gateway: bool,
 
     /// The broker: `mqtt://host:port` or `mqtts://host:port`. Without it, an embedded broker
     /// starts on 127.0.0.1:`--port`.

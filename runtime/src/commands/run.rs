@@ -120,9 +120,9 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
             Endpoint { host: Ipv4Addr::LOCALHOST.to_string(), port: address.port(), tls: false }
         }
     };
-    // On the device endpoint's broker the rules read who published each message from MQTT 5
-    // user properties.
-    let internal_client = internal.is_some();
+    // On the device endpoint's broker, and behind the gateway of `serve --upstream`, the rules
+    // read who published each message from MQTT 5 user properties.
+    let identity_properties = internal.is_some() || args.identity_from_gateway;
     let credentials = match internal {
         Some(internal) => Ok(internal),
         None => credentials(&args.connection),
@@ -132,7 +132,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
             Ok(connection) => connection,
             Err(message) => return usage_error(&message),
         };
-    if internal_client {
+    if identity_properties {
         connection.version = Version::V5;
     }
     if let Some(seconds) = args.session_expiry {
@@ -162,7 +162,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
         stats_every: (args.stats_interval > 0).then(|| Duration::from_secs(args.stats_interval)),
         watch: !args.no_watch,
         watch_drops: args.broker.is_some(),
-        identity_properties: internal_client,
+        identity_properties,
         services,
         http_timeout: args.http_timeout_ms.map_or(DEFAULT_HTTP_TIMEOUT, Duration::from_millis),
         demo,

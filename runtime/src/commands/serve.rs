@@ -144,9 +144,10 @@ fn gateway(
         return ExitCode::from(1);
     }
     eprintln!(
-        "device gateway: MQTT 3.1.1 over TLS on {tls_address} to {upstream}, {things} things, {certificates} certificates"
+        "device gateway: MQTT over TLS on {tls_address} to {upstream}, {things} things, {certificates} certificates"
     );
     let mut run = args.run.clone();
     run.broker = Some(upstream.to_owned());
+    run.identity_from_gateway = true;
     run_with(&run, None)
 }
