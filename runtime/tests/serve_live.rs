@@ -43,6 +43,8 @@ struct Serve {
     fleet: PathBuf,
     /// `serve`'s own options beyond the ports.
     options: Vec<String>,
+    /// Its state folder.
+    state: PathBuf,
 }
 
 impl Serve {
@@ -92,13 +94,34 @@ impl Serve {
         let wss_port = free_port();
         let log = dir.join("serve.log");
         let options: Vec<String> = options.iter().map(|option| (*option).to_owned()).collect();
-        let child = Serve::spawn(dir, &fleet, port, wss_port, &log, &options);
-        let serve = Serve { child, dir: dir.to_owned(), log, port, wss_port, fleet, options };
+        let state = dir.join("state");
+        let child = Serve::spawn(dir, &state, &fleet, port, wss_port, &log, &options);
+        let serve = Serve { child, dir: dir.to_owned(), log, port, wss_port, fleet, options, state };
         serve.wait_for_log("connected to the broker");
         Some(serve)
     }
 
-    fn spawn(dir: &Path, fleet: &Path, port: u16, wss_port: u16, log: &Path, options: &[String]) -> Child {
+    /// Another instance on the same fleet and rules, with its own port, state, log and options.
+    fn another(&self, name: &str, options: &[&str]) -> Serve {
+        let (port, wss_port) = (free_port(), free_port());
+        let (log, state) = (self.dir.join(format!("{name}.log")), self.dir.join(format!("state-{name}")));
+        let options: Vec<String> = options.iter().map(|option| (*option).to_owned()).collect();
+        let child = Serve::spawn(&self.dir, &state, &self.fleet, port, wss_port, &log, &options);
+        let serve =
+            Serve { child, dir: self.dir.clone(), log, port, wss_port, fleet: self.fleet.clone(), options, state };
+        serve.wait_for_log("connected to the broker");
+        serve
+    }
+
+    fn spawn(
+        dir: &Path,
+        state: &Path,
+        fleet: &Path,
+        port: u16,
+        wss_port: u16,
+        log: &Path,
+        options: &[String],
+    ) -> Child {
         let file = fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         Command::new(env!("CARGO_BIN_EXE_iotrules"))
             .arg("serve")
@@ -114,7 +137,7 @@ impl Serve {
             })
             .args(["--bind", "127.0.0.1", "--stats-interval", "0"])
             .args(options)
-            .env("IOTRULES_STATE_DIR", dir.join("state"))
+            .env("IOTRULES_STATE_DIR", state)
             .env("IOTRULES_LOG", "warn,iotrules=info")
             .stdout(Stdio::null())
             .stderr(file)
@@ -127,7 +150,8 @@ impl Serve {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let before = self.log_text().matches("connected to the broker").count();
-        self.child = Serve::spawn(&self.dir, &self.fleet, self.port, self.wss_port, &self.log, &self.options);
+        self.child =
+            Serve::spawn(&self.dir, &self.state, &self.fleet, self.port, self.wss_port, &self.log, &self.options);
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.log_text().matches("connected to the broker").count() <= before {
             assert!(Instant::now() < deadline, "the endpoint did not come back:\n{}", self.log_text());
@@ -449,6 +473,72 @@ fn the_gateway_authorizes_devices_in_front_of_mosquitto() {
     }
     let log = serve.log_text();
     assert!(log.contains(r#"because="denied by device statement 3 (NoSecrets)""#), "{log}");
+}
+
+/// Two gateways in front of one Mosquitto, the rules split between them: a device's
+/// persistent session lives in Mosquitto, so when the gateway it used is killed (SIGKILL) in
+/// the middle of a stream and it reconnects through the other, it gets every QoS 1 message
+/// Mosquitto accepted.
+#[test]
+fn a_killed_gateway_loses_no_message_the_broker_accepted() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-gateways");
+    let Some(mosquitto) = support::Broker::start(support::Kind::Mosquitto, &dir) else { return };
+    let url = mosquitto.url();
+    let share = ["--upstream", url.as_str(), "--share-group", "rules"];
+    let Some(mut a) = Serve::start_with(&dir, &[&share[..], &["--client-id", "gateway-a"]].concat()) else { return };
+    let b = a.another("gateway-b", &[&share[..], &["--client-id", "gateway-b"]].concat());
+    let listen = |serve: &Serve, seconds: u32| {
+        Command::new("mosquitto_sub")
+            .args(serve.device("thing-1"))
+            .args(["-i", "thing-1", "-V", "mqttv311", "-q", "1", "-c", "-t", "devices/thing-1/n"])
+            .args(["-W", &seconds.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = listen(&a, 30);
+    settle();
+    // 300 QoS 1 messages straight to Mosquitto, a few milliseconds apart.
+    let mut publisher = Command::new("mosquitto_pub")
+        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-i", "source", "-q", "1", "-l"])
+        .args(["-t", "devices/thing-1/n"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = publisher.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        for n in 0..300 {
+            std::io::Write::write_all(&mut lines, format!("{n}\n").as_bytes()).unwrap();
+            std::thread::sleep(Duration::from_millis(3));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    let (before, said) = finished(first);
+    assert!(said.contains("connection was lost"), "{said}");
+    writer.join().unwrap();
+    assert!(publisher.wait().unwrap().success());
+    // The same device, through the other gateway, resumes its session.
+    let (after, _) = finished(listen(&b, 4));
+    let numbers: std::collections::BTreeSet<u32> =
+        before.lines().chain(after.lines()).filter_map(|line| line.trim().parse().ok()).collect();
+    let got_before = before.lines().count();
+    eprintln!(
+        "gateway killed after {got_before} deliveries; {} after reconnecting through the other",
+        after.lines().count()
+    );
+    assert!(got_before > 0 && got_before < 300, "the kill came too late or too early: {got_before} before it");
+    assert_eq!(
+        numbers.len(),
+        300,
+        "{} before the kill, {} after; missing: {:?}",
+        got_before,
+        after.lines().count(),
+        (0..300).filter(|n| !numbers.contains(n)).collect::<Vec<_>>()
+    );
 }
 
 /// MQTT over WebSocket over TLS: a device with a registered certificate gets the WebSocket
