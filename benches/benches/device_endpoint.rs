@@ -12,6 +12,9 @@
 //! - shadows (on `serve` only): one device updates its shadow and waits for each
 //!   `/update/accepted` before the next, so every update is stored durably first; updates per
 //!   second and p50/p99 latency from publish to answer.
+//! - the gateway: the same connections and messages on Mosquitto directly, and through
+//!   `serve --upstream` in front of it; each row also gives the CPU time per message of the
+//!   processes involved (`/proc/<pid>/stat`).
 //!
 //! ```sh
 //! cargo bench -p iotrules-benches --bench device_endpoint        # 500 connections, 20,000 messages
@@ -25,7 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use iotrules_benches::process::{Running, free_port, iotrules_binary};
+use iotrules_benches::process::{Running, cpu_seconds, free_port, iotrules_binary, mosquitto};
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -110,7 +113,7 @@ fn run(connections: usize, messages: usize) -> Result<(), String> {
     std::fs::write(dir.join("rules/none.sql"), "SELECT * FROM 'nothing/here'").map_err(|error| error.to_string())?;
 
     let serve_port = free_port()?;
-    let _serve = Running(spawn(
+    let serve_process = Running(spawn(
         Command::new(&iotrules)
             .arg("serve")
             .arg(dir.join("rules"))
@@ -122,7 +125,7 @@ fn run(connections: usize, messages: usize) -> Result<(), String> {
             .env("IOTRULES_STATE_DIR", dir.join("state")),
     )?);
     let plain_port = free_port()?;
-    let _plain = Running(spawn(Command::new(&iotrules).args(["broker", "--port", &plain_port.to_string()]))?);
+    let plain_process = Running(spawn(Command::new(&iotrules).args(["broker", "--port", &plain_port.to_string()]))?);
     wait_for_port(serve_port)?;
     wait_for_port(plain_port)?;
 
@@ -131,25 +134,92 @@ fn run(connections: usize, messages: usize) -> Result<(), String> {
     let serve = Target::Serve(serve_port, dir.join("fleet"));
     let plain = Target::Plain(plain_port);
     println!("device endpoint, {connections} connections and {messages} messages each way");
-    println!("| path | connections/s | messages/s | p50 | p99 |");
-    println!("|---|---:|---:|---:|---:|");
-    let mut results = Vec::new();
-    for (name, target) in [("iotrules broker (plain TCP, no gate)", &plain), ("iotrules serve (TLS, policies)", &serve)]
-    {
+    println!("| path | connections/s | messages/s | p50 | p99 | CPU per message |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    let measure = |name: &str, target: &Target, processes: &[(&str, u32)]| -> Result<(f64, f64), String> {
         let rate = runtime.block_on(connect_rate(target, &things, connections))?;
+        let before: Vec<Option<f64>> = processes.iter().map(|(_, pid)| cpu_seconds(*pid)).collect();
         let (throughput, p50, p99) = runtime.block_on(message_rate(target, messages))?;
-        println!("| {name} | {rate:.0} | {throughput:.0} | {:.2} ms | {:.2} ms |", p50 * 1e3, p99 * 1e3);
-        results.push((rate, throughput));
-    }
+        let cpu: Vec<String> = processes
+            .iter()
+            .zip(before)
+            .filter_map(|((process, pid), before)| {
+                let used = cpu_seconds(*pid)? - before?;
+                Some(format!("{process} {:.1} µs", used * 1e6 / messages as f64))
+            })
+            .collect();
+        println!(
+            "| {name} | {rate:.0} | {throughput:.0} | {:.2} ms | {:.2} ms | {} |",
+            p50 * 1e3,
+            p99 * 1e3,
+            cpu.join(", ")
+        );
+        Ok((rate, throughput))
+    };
+    let (plain_connect, plain_messages) =
+        measure("iotrules broker (plain TCP, no gate)", &plain, &[("broker", plain_process.0.id())])?;
+    let (serve_connect, serve_messages) =
+        measure("iotrules serve (TLS, policies)", &serve, &[("serve", serve_process.0.id())])?;
     let (updates, p50, p99) = runtime.block_on(shadow_rate(&serve, messages / 20))?;
     println!("shadow updates on serve: {updates:.0}/s, p50 {:.2} ms, p99 {:.2} ms", p50 * 1e3, p99 * 1e3);
-    if let [(plain_connect, plain_messages), (serve_connect, serve_messages)] = results.as_slice() {
-        println!(
-            "serve / plain: connections {:.1}%, messages {:.1}%",
-            100.0 * serve_connect / plain_connect,
-            100.0 * serve_messages / plain_messages
-        );
-    }
+    println!(
+        "serve / plain: connections {:.1}%, messages {:.1}%",
+        100.0 * serve_connect / plain_connect,
+        100.0 * serve_messages / plain_messages
+    );
+
+    // The gateway: `serve --upstream` in front of Mosquitto, against devices on Mosquitto itself.
+    let Some(mosquitto_binary) = mosquitto() else {
+        let message = "the gateway rows need `mosquitto` (apt-get install mosquitto, or MOSQUITTO=/path/to/it)";
+        if std::env::var("CI").is_ok_and(|value| value == "true") {
+            return Err(message.to_owned());
+        }
+        println!("skipped: {message}");
+        return Ok(());
+    };
+    let mosquitto_port = free_port()?;
+    let conf = dir.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!("listener {mosquitto_port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 100\nmax_queued_messages 0\n"),
+    )
+    .map_err(|error| error.to_string())?;
+    let mosquitto_process = Running(
+        Command::new(&mosquitto_binary)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("cannot start mosquitto: {error}"))?,
+    );
+    wait_for_port(mosquitto_port)?;
+    let gateway_port = free_port()?;
+    let gateway_process = Running(spawn(
+        Command::new(&iotrules)
+            .arg("serve")
+            .arg(dir.join("rules"))
+            .arg("--registry")
+            .arg(dir.join("fleet/registry"))
+            .args(["--tls-port", &gateway_port.to_string(), "--bind", "127.0.0.1", "--stats-interval", "0"])
+            .args(["--upstream", &format!("mqtt://127.0.0.1:{mosquitto_port}"), "--client-id", "gateway-bench"])
+            .env("IOTRULES_STATE_DIR", dir.join("gateway-state")),
+    )?);
+    wait_for_port(gateway_port)?;
+    let direct = Target::Plain(mosquitto_port);
+    let gateway = Target::Serve(gateway_port, dir.join("fleet"));
+    let (direct_connect, direct_messages) =
+        measure("Mosquitto (plain TCP, no gate)", &direct, &[("mosquitto", mosquitto_process.0.id())])?;
+    let (gateway_connect, gateway_messages) = measure(
+        "iotrules serve --upstream Mosquitto (TLS, policies)",
+        &gateway,
+        &[("gateway", gateway_process.0.id()), ("mosquitto", mosquitto_process.0.id())],
+    )?;
+    println!(
+        "gateway / Mosquitto: connections {:.1}%, messages {:.1}%",
+        100.0 * gateway_connect / direct_connect,
+        100.0 * gateway_messages / direct_messages
+    );
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -56,7 +56,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use iotrules_benches::process::{Running, free_port, iotrules_binary};
+use iotrules_benches::process::{Running, free_port, iotrules_binary, mosquitto};
 use iotrules_benches::telemetry::{Telemetry, telemetry};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, QoS};
 
@@ -697,18 +697,6 @@ impl Subscriber {
             reload_ms: Vec::new(),
         })
     }
-}
-
-/// The Mosquitto binary: `MOSQUITTO`, else on `PATH`, else where Debian installs it.
-fn mosquitto() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("MOSQUITTO") {
-        return Some(path.into());
-    }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .map(|dir| dir.join("mosquitto"));
-    on_path.chain([PathBuf::from("/usr/sbin/mosquitto")]).find(|path| path.is_file())
 }
 
 /// Mosquitto on `port`, once it accepts connections.

@@ -53,3 +53,27 @@ impl Drop for Running {
         let _ = self.0.wait();
     }
 }
+
+/// The Mosquitto binary: `MOSQUITTO`, else on `PATH`, else where Debian installs it.
+pub fn mosquitto() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("MOSQUITTO") {
+        return Some(path.into());
+    }
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .map(|dir| dir.join("mosquitto"));
+    on_path.chain([PathBuf::from("/usr/sbin/mosquitto")]).find(|path| path.is_file())
+}
+
+/// The CPU time (user and system) process `pid` has used so far, in seconds; `None` where
+/// `/proc` cannot tell.
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index)?.parse::<f64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name; Linux
+    // counts them in USER_HZ, 100 a second on every architecture it runs on.
+    Some((ticks(11)? + ticks(12)?) / 100.0)
+}
