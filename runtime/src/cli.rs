@@ -188,9 +188,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) shadow_requests_per_second: u32,
 
-    /// Put the endpoint in front of this broker (`mqtt://host:port`) instead of the embedded
-    /// one: each device session is authorized here and forwarded to it over a connection of
-    /// its own. The rules run on that broker; run the shadow service beside it (`iotrules
+    /// Put the endpoint in front of this broker (`mqtt://host:port`, or `mqtts://` with
+    /// `--ca-file`) instead of the embedded one: each device session is authorized here and
+    /// forwarded to it over a connection of its own. The rules run on that broker; run the shadow service beside it (`iotrules
     /// shadows`).
     #[arg(long, value_name = "URL", conflicts_with = "wss_port")]
     pub(crate) upstream: Option<String>,

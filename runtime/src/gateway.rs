@@ -50,6 +50,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Gateway {
     /// The upstream broker, `host:port`.
     pub(crate) upstream: String,
+    /// For an `mqtts://` upstream: the TLS settings and the name its certificate must carry.
+    pub(crate) upstream_tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
     pub(crate) authorizer: Arc<Authorizer>,
     pub(crate) peers: Arc<Peers>,
     pub(crate) mqtt311_refusal: Mqtt311Refusal,
@@ -107,6 +109,13 @@ async fn send<C: Codec, W: AsyncWrite + Unpin>(writer: &mut W, packet: &C::Packe
 
 type DeviceStream = tokio_rustls::server::TlsStream<TcpStream>;
 
+/// A byte stream both ways.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// The connection to the upstream broker: plain TCP, or TLS over it.
+type Upstream = Box<dyn Io>;
+
 /// A session's packet handling, per MQTT version.
 trait Handler {
     type C: Codec;
@@ -115,7 +124,7 @@ trait Handler {
     /// A packet from the upstream broker; `false` closes the connection.
     async fn upstream_sent(&mut self, packet: <Self::C as Codec>::Packet) -> Result<bool, String>;
     /// Both write sides, to close them.
-    fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<TcpStream>);
+    fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<Upstream>);
 }
 
 /// The SUBACK codes the device gets: the broker's for the filters that were forwarded,
@@ -129,8 +138,8 @@ async fn connect_upstream<C: Codec>(
     connect: &C::Packet,
     is_connack: impl Fn(&C::Packet) -> bool,
     device_write: &mut WriteHalf<DeviceStream>,
-    upstream_write: &mut WriteHalf<TcpStream>,
-    upstream_read: &mut ReadHalf<TcpStream>,
+    upstream_write: &mut WriteHalf<Upstream>,
+    upstream_read: &mut ReadHalf<Upstream>,
     from_upstream: &mut BytesMut,
 ) -> Result<(), String> {
     send::<C, _>(upstream_write, connect).await?;
@@ -148,7 +157,7 @@ async fn pump<H: Handler>(
     handler: &mut H,
     closing: &Closing,
     (device_read, from_device): (&mut ReadHalf<DeviceStream>, &mut BytesMut),
-    (upstream_read, from_upstream): (&mut ReadHalf<TcpStream>, &mut BytesMut),
+    (upstream_read, from_upstream): (&mut ReadHalf<Upstream>, &mut BytesMut),
 ) -> Result<(), String> {
     loop {
         let go_on = tokio::select! {
@@ -238,12 +247,19 @@ impl Gateway {
     }
 
     /// Dials the upstream broker for one device.
-    async fn dial(&self) -> Result<TcpStream, String> {
-        let upstream = TcpStream::connect(&self.upstream)
+    async fn dial(&self) -> Result<Upstream, String> {
+        let upstream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.upstream))
             .await
+            .map_err(|_| format!("the upstream broker {} did not answer in time", self.upstream))?
             .map_err(|error| format!("cannot reach the upstream broker {}: {error}", self.upstream))?;
         let _ = upstream.set_nodelay(true);
-        Ok(upstream)
+        let Some((config, name)) = &self.upstream_tls else { return Ok(Box::new(upstream)) };
+        let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
+        let tls = tokio::time::timeout(CONNECT_TIMEOUT, connector.connect(name.clone(), upstream))
+            .await
+            .map_err(|_| format!("the TLS handshake with {} timed out", self.upstream))?
+            .map_err(|error| format!("TLS with the upstream broker {}: {error}", self.upstream))?;
+        Ok(Box::new(tls))
     }
 }
 

@@ -475,6 +475,43 @@ fn the_gateway_authorizes_devices_in_front_of_mosquitto() {
     assert!(log.contains(r#"because="denied by device statement 3 (NoSecrets)""#), "{log}");
 }
 
+/// `--upstream mqtts://`: the gateway and its rules reach Mosquitto over TLS, trusting the
+/// broker's CA from `--ca-file`.
+#[test]
+fn the_gateway_reaches_its_broker_over_tls() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-gateway-tls");
+    // The broker's own CA and certificate (for `localhost`), from another fleet.
+    let pki = dir.join("broker-pki");
+    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&pki).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let tls_port = free_port();
+    let listener = format!(
+        "listener {tls_port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+        pki.join("ca/ca.pem").display(),
+        pki.join("server/server.pem").display(),
+        pki.join("server/server.key").display()
+    );
+    let Some(mosquitto) = support::Broker::mosquitto_with(&dir, &listener) else { return };
+    let upstream = format!("mqtts://localhost:{tls_port}");
+    let ca = pki.join("ca/ca.pem").to_string_lossy().into_owned();
+    let Some(serve) = Serve::start_with(&dir, &["--upstream", &upstream, "--ca-file", &ca]) else { return };
+    let direct = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-i", "watcher", "-q", "1", "-v"])
+        .args(["-t", "devices/thing-2/telemetry", "-C", "2", "-W", "15"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let own = serve.subscribe("thing-1", "mqttv5", "devices/thing-1/#", 1, 15);
+    settle();
+    serve.send_telemetry("mqttv5");
+    let (received, _) = finished(own);
+    assert!(received.starts_with("devices/thing-1/inbox ") && received.contains(r#""n":2"#), "{received}");
+    assert!(received.contains(r#""sender":"thing-2""#), "{received}");
+    let (seen, _) = finished(direct);
+    assert!(seen.contains(r#""box": "inbox""#), "{seen}");
+}
+
 /// Two gateways in front of one Mosquitto, the rules split between them: a device's
 /// persistent session lives in Mosquitto, so when the gateway it used is killed (SIGKILL) in
 /// the middle of a stream and it reconnects through the other, it gets every QoS 1 message

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use crate::cli::ServeArgs;
 use crate::commands::check::usage_error;
+use crate::commands::run::{credentials, version};
 use crate::commands::run::{run_with, state_dir};
 use crate::endpoint::authorization::Authorizer;
 use crate::endpoint::tls::{self, Peers};
 use crate::endpoint::{DeviceEndpoint, SharedRegistry, start_gateway};
 use crate::gateway::Gateway;
-use crate::mqtt::endpoint::Endpoint;
+use crate::mqtt::endpoint::{Connection, Endpoint};
 use crate::registry;
 use crate::shadow::store::Store;
 
@@ -121,20 +122,28 @@ fn gateway(
     things: usize,
     certificates: usize,
 ) -> ExitCode {
-    let endpoint = match Endpoint::parse(upstream) {
-        Ok(endpoint) if endpoint.tls => {
-            return usage_error(
-                "--upstream: the gateway reaches its broker over plain MQTT (mqtt://host:port) for now",
-            );
-        }
-        Ok(endpoint) => endpoint,
+    // The gateway reaches the broker with the TLS settings the rules use (--ca-file, --cert,
+    // --key); each device's own CONNECT, with its credentials, goes through unchanged.
+    let connection = match Endpoint::parse(upstream).and_then(|endpoint| {
+        Connection::new(endpoint, version(&args.run.connection), credentials(&args.run.connection)?)
+    }) {
+        Ok(connection) => connection,
         Err(message) => return usage_error(&format!("--upstream: {message}")),
+    };
+    let endpoint = &connection.endpoint;
+    let upstream_tls = match connection.tls() {
+        Some(config) => match rustls::pki_types::ServerName::try_from(endpoint.host.clone()) {
+            Ok(name) => Some((config, name)),
+            Err(error) => return usage_error(&format!("--upstream: `{}` is not a host name: {error}", endpoint.host)),
+        },
+        None => None,
     };
     let peers = Arc::new(Peers::default());
     let authorizer = Arc::new(Authorizer::new(shared.clone(), Arc::clone(&peers), &args.region, &args.account));
     let tls_address = mqtts.local_addr().map_or_else(|_| format!("{}:{}", args.bind, args.tls_port), |a| a.to_string());
     let gateway = Arc::new(Gateway {
         upstream: format!("{}:{}", endpoint.host, endpoint.port),
+        upstream_tls,
         authorizer,
         peers,
         mqtt311_refusal: args.mqtt311_refusal,

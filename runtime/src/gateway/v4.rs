@@ -8,10 +8,10 @@ use rumqttc::mqttbytes::v4::{
 };
 use rumqttc::mqttbytes::{Error as CodecError, QoS};
 use tokio::io::WriteHalf;
-use tokio::net::TcpStream;
 
 use super::{
-    Codec, DeviceStream, Handler, MAX_PACKET, Session, connect_upstream, merged_codes, next_packet, pump, send,
+    Codec, DeviceStream, Handler, MAX_PACKET, Session, Upstream, connect_upstream, merged_codes, next_packet, pump,
+    send,
 };
 use crate::cli::Mqtt311Refusal;
 use crate::endpoint::authorization::{Action, ConnectFacts};
@@ -89,7 +89,7 @@ pub(super) async fn run(mut session: Session<'_>) -> Result<(), String> {
 struct Relay<'g> {
     session: (&'g super::Gateway, std::net::SocketAddr),
     device_write: WriteHalf<DeviceStream>,
-    upstream_write: WriteHalf<TcpStream>,
+    upstream_write: WriteHalf<Upstream>,
     /// The filters the device subscribed to, for AWS's retained-message rule.
     subscribed: HashSet<String>,
     /// Per SUBSCRIBE packet id: for each filter the device asked for, its place in what was
@@ -109,7 +109,7 @@ impl Relay<'_> {
 impl Handler for Relay<'_> {
     type C = V4;
 
-    fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<TcpStream>) {
+    fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<Upstream>) {
         (&mut self.device_write, &mut self.upstream_write)
     }
 

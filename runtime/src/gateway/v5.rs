@@ -18,10 +18,10 @@ use rumqttc::v5::mqttbytes::v5::{
 };
 use rumqttc::v5::mqttbytes::{Error as CodecError, QoS};
 use tokio::io::WriteHalf;
-use tokio::net::TcpStream;
 
 use super::{
-    Codec, DeviceStream, Gateway, Handler, MAX_PACKET, Session, connect_upstream, merged_codes, next_packet, pump, send,
+    Codec, DeviceStream, Gateway, Handler, MAX_PACKET, Session, Upstream, connect_upstream, merged_codes, next_packet,
+    pump, send,
 };
 use crate::broker::{CLIENT_ID_PROPERTY, IDENTITY_PROPERTIES, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY};
 use crate::endpoint::authorization::{Action, ConnectFacts};
@@ -126,7 +126,7 @@ struct Relay<'g> {
     /// The reserved user properties stamped on each of the device's publishes.
     identity: Vec<(String, String)>,
     device_write: WriteHalf<DeviceStream>,
-    upstream_write: WriteHalf<TcpStream>,
+    upstream_write: WriteHalf<Upstream>,
     /// The device's topic aliases.
     aliases: HashMap<u16, Bytes>,
     /// The filters the device subscribed to, for AWS's retained-message rule.
@@ -168,7 +168,7 @@ impl Relay<'_> {
 impl Handler for Relay<'_> {
     type C = V5;
 
-    fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<TcpStream>) {
+    fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<Upstream>) {
         (&mut self.device_write, &mut self.upstream_write)
     }
 

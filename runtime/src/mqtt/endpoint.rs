@@ -98,6 +98,11 @@ impl Connection {
         Ok(Connection { endpoint, version, credentials, tls, session_expiry: u32::MAX })
     }
 
+    /// The TLS settings of an `mqtts://` connection.
+    pub(crate) fn tls(&self) -> Option<Arc<rustls::ClientConfig>> {
+        self.tls.clone()
+    }
+
     /// Options for one client of this connection. A session that is not clean lasts until
     /// the client comes back, however long it is away (MQTT 5 needs to be told).
     pub(crate) fn options(&self, client_id: &str, clean_session: bool) -> Options {
