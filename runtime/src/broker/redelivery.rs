@@ -16,8 +16,8 @@
 //! Both go through rmqtt's own delivery again, so the gate decides them like any other.
 //!
 //! One window stays open: a message routed to the old session after it handed its queue over
-//! but before rmqtt unregisters it waits in the old session's channel, which rmqtt then drops
-//! without a hook. It takes a publish in the same instant as a reconnection of that client id.
+//! but before its channel closed waits in that channel, which rmqtt then drops without a hook.
+//! It takes a publish in the same instant as a reconnection of that client id.
 
 use std::time::Duration;
 
@@ -82,19 +82,22 @@ impl Redelivery {
     }
 
     /// A message rmqtt dropped for `to` while its session was being taken over, by a
-    /// connection that keeps its session: it waits for the new session.
+    /// connection that keeps its session: it waits for the new session. The old session can
+    /// still be registered for a moment, its channel closed; a message given to it then would
+    /// be dropped again, without a hook, so only a different session with an open channel
+    /// takes it, and a failed hand-over is tried again until [`TAKEOVER_PATIENCE`] runs out.
     pub(super) fn after_takeover(scx: &ServerContext, to: &Id, from: &From, publish: &Publish) {
         let scx = scx.clone();
+        let old = to.clone();
         let client = Id::new(scx.node.id(), 0, None, None, ClientId::from(to.client_id.clone()), None);
         let (from, publish) = (from.clone(), again(publish.clone()));
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + TAKEOVER_PATIENCE;
             loop {
                 let entry = scx.extends.shared().await.entry(client.clone());
-                if entry.exist() {
-                    if entry.publish(from, publish).await.is_err() {
-                        tracing::debug!(client_id = %client.client_id, "a message dropped during a takeover could not be queued again");
-                    }
+                let taken_over = entry.session().is_some_and(|session| session.id != old)
+                    && entry.tx().is_some_and(|tx| !tx.is_closed());
+                if taken_over && entry.publish(from.clone(), publish.clone()).await.is_ok() {
                     return;
                 }
                 if tokio::time::Instant::now() > deadline {
