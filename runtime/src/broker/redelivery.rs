@@ -4,9 +4,9 @@
 //!
 //! - A connection that dies mid-write: rmqtt gives the message a packet id, writes it, and only
 //!   then records it as in flight; when the write fails the message is in neither place. The
-//!   last message handed to each connection is remembered (`MessageDelivered`) until the client
-//!   acknowledges it (`MessageAcked`); at disconnection, one that is neither acknowledged nor in
-//!   flight goes back to the session's queue.
+//!   messages handed to each connection are remembered (`MessageDelivered`) until the client
+//!   acknowledges them (`MessageAcked`); at disconnection, those neither acknowledged nor in
+//!   flight go back to the session's queue, in the order they were handed over.
 //! - A session taken over (the same client id connects again): between removing the old
 //!   session and registering the new one, rmqtt routes messages to no one and drops them ("the
 //!   client has disconnected", or "Connection Tx is closed" when the old session has just
@@ -38,40 +38,52 @@ const NO_SESSION: &str = "the client has disconnected";
 /// The text of rmqtt's drop reason for a message routed to a session that has just ended.
 const CHANNEL_CLOSED: &str = "Connection Tx is closed";
 
+/// Unacknowledged messages remembered per connection; past this the oldest are forgotten (a
+/// connection never has more in flight than its receive window).
+const REMEMBERED: usize = 1024;
+
 #[derive(Default)]
 pub(super) struct Redelivery {
-    /// The last QoS 1 or 2 message handed to each connection, by session id.
-    last: DashMap<Id, (From, Publish)>,
+    /// The QoS 1 and 2 messages handed to each connection and not yet acknowledged, oldest
+    /// first, by session id.
+    unacked: DashMap<Id, std::collections::VecDeque<(From, Publish)>>,
 }
 
 impl Redelivery {
     /// A message is about to be written to `session`'s connection.
     pub(super) fn delivering(&self, session: &Session, from: &From, publish: &Publish) {
         if publish.packet_id.is_some() {
-            self.last.insert(session.id.clone(), (from.clone(), publish.clone()));
+            let mut unacked = self.unacked.entry(session.id.clone()).or_default();
+            if unacked.len() >= REMEMBERED {
+                unacked.pop_front();
+            }
+            unacked.push_back((from.clone(), publish.clone()));
         }
     }
 
     /// `session`'s client acknowledged a message.
     pub(super) fn acked(&self, session: &Session, publish: &Publish) {
-        self.last.remove_if(&session.id, |_, (_, last)| last.packet_id == publish.packet_id);
+        if let Some(mut unacked) = self.unacked.get_mut(&session.id) {
+            unacked.retain(|(_, delivered)| delivered.packet_id != publish.packet_id);
+        }
     }
 
-    /// `session`'s connection ended: the message whose write failed goes back to the
-    /// session's queue (rmqtt has not started the session's offline loop yet, and that loop
+    /// `session`'s connection ended: the messages whose write failed go back to the session's
+    /// queue, in order (rmqtt has not started the session's offline loop yet, and that loop
     /// reads its channel in order).
     pub(super) async fn disconnected(&self, scx: &ServerContext, session: &Session) {
-        let Some((_, (from, publish))) = self.last.remove(&session.id) else {
+        let Some((_, unacked)) = self.unacked.remove(&session.id) else {
             return;
         };
-        let Some(packet_id) = publish.packet_id else { return };
-        if session.out_inflight().read().await.exist(&packet_id.get()) {
-            return;
-        }
-        let publish = again(publish);
-        let entry = scx.extends.shared().await.entry(session.id.clone());
-        if entry.publish(from, publish).await.is_err() {
-            tracing::debug!(client_id = %session.id.client_id, "a message whose write failed could not be queued again");
+        for (from, publish) in unacked {
+            let Some(packet_id) = publish.packet_id else { continue };
+            if session.out_inflight().read().await.exist(&packet_id.get()) {
+                continue;
+            }
+            let entry = scx.extends.shared().await.entry(session.id.clone());
+            if entry.publish(from, again(publish)).await.is_err() {
+                tracing::debug!(client_id = %session.id.client_id, "a message whose write failed could not be queued again");
+            }
         }
     }
 
