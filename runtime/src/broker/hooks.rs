@@ -125,8 +125,12 @@ impl Handler for Hooks {
                 self.redelivery.acked(session, publish);
                 (true, acc)
             }
-            Parameter::MessageDropped(Some(to), from, publish, reason) => {
-                if Redelivery::in_takeover(reason) && self.keeps_session(&to.client_id) {
+            Parameter::MessageDropped(to, from, publish, reason) => {
+                tracing::debug!(to = ?to.as_ref().map(|to| to.client_id.to_string()), topic = %publish.topic, ?reason, "rmqtt dropped a message");
+                if let Some(to) = to
+                    && Redelivery::in_takeover(reason)
+                    && self.keeps_session(&to.client_id)
+                {
                     Redelivery::after_takeover(&self.scx, to, from, publish);
                 }
                 (true, acc)

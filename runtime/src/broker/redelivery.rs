@@ -81,6 +81,7 @@ impl Redelivery {
                 continue;
             }
             let entry = scx.extends.shared().await.entry(session.id.clone());
+            tracing::debug!(client_id = %session.id.client_id, topic = %publish.topic, "a message whose write failed goes back to the queue");
             if entry.publish(from, again(publish)).await.is_err() {
                 tracing::debug!(client_id = %session.id.client_id, "a message whose write failed could not be queued again");
             }
@@ -110,6 +111,7 @@ impl Redelivery {
                 let taken_over = entry.session().is_some_and(|session| session.id != old)
                     && entry.tx().is_some_and(|tx| !tx.is_closed());
                 if taken_over && entry.publish(from.clone(), publish.clone()).await.is_ok() {
+                    tracing::debug!(client_id = %client.client_id, topic = %publish.topic, "a message dropped during a takeover went to the new session");
                     return;
                 }
                 if tokio::time::Instant::now() > deadline {
