@@ -1,13 +1,14 @@
 //! `iotrules serve --upstream`: the device endpoint in front of the user's own broker. Devices
 //! connect here with their certificates (the TLS front of `endpoint/tls.rs`); each session is
 //! authorized packet by packet as on the embedded broker (`endpoint/authorization.rs`) and
-//! forwarded to the upstream broker over a connection of its own, with the device's client
-//! id and protocol version, so sessions, QoS, retained messages and routing stay the broker's.
+//! forwarded to the upstream broker over an MQTT 5 connection of its own, with the device's
+//! client id, so sessions, QoS, retained messages and routing stay the broker's.
 //! The gateway keeps no state beyond a connection's, so instances scale behind any TCP load
 //! balancer.
 //!
-//! - `v4.rs`: MQTT 3.1.1 sessions; `v5.rs`: MQTT 5 sessions (reason codes, topic aliases, and
-//!   the device's identity passed to the rules as reserved user properties).
+//! - `v4.rs`: MQTT 3.1.1 devices, their packets translated to MQTT 5 upstream (`translate.rs`);
+//!   `v5.rs`: MQTT 5 devices (reason codes, topic aliases). Both pass the device's identity to
+//!   the rules as reserved user properties.
 //!
 //! What the gateway does with each packet, in both versions:
 //! - CONNECT: decided before the upstream is dialled; refused → CONNACK 5 over MQTT 3.1.1 (or
@@ -24,6 +25,7 @@
 //!   on its behalf and dropped.
 //! - Everything else passes through.
 
+mod translate;
 mod v4;
 mod v5;
 
@@ -116,13 +118,14 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// The connection to the upstream broker: plain TCP, or TLS over it.
 type Upstream = Box<dyn Io>;
 
-/// A session's packet handling, per MQTT version.
+/// A session's packet handling, per MQTT version of the device and of its upstream connection.
 trait Handler {
-    type C: Codec;
+    type Device: Codec;
+    type Upstream: Codec;
     /// A packet from the device; `false` closes the connection.
-    async fn device_sent(&mut self, packet: <Self::C as Codec>::Packet) -> Result<bool, String>;
+    async fn device_sent(&mut self, packet: <Self::Device as Codec>::Packet) -> Result<bool, String>;
     /// A packet from the upstream broker; `false` closes the connection.
-    async fn upstream_sent(&mut self, packet: <Self::C as Codec>::Packet) -> Result<bool, String>;
+    async fn upstream_sent(&mut self, packet: <Self::Upstream as Codec>::Packet) -> Result<bool, String>;
     /// Both write sides, to close them.
     fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<Upstream>);
 }
@@ -133,20 +136,24 @@ fn merged_codes<T: Copy>(places: &[Option<usize>], forwarded: &[T], refused: T) 
     places.iter().map(|place| place.and_then(|index| forwarded.get(index).copied()).unwrap_or(refused)).collect()
 }
 
-/// Sends the device's CONNECT upstream and passes the broker's CONNACK to the device.
-async fn connect_upstream<C: Codec>(
-    connect: &C::Packet,
-    is_connack: impl Fn(&C::Packet) -> bool,
+/// Sends the device's CONNECT upstream and passes the broker's CONNACK to the device, as
+/// `answer` gives it in the device's version (`None`: not a CONNACK).
+async fn connect_upstream<Device: Codec, Up: Codec>(
+    connect: &Up::Packet,
+    answer: impl Fn(&Up::Packet) -> Option<Device::Packet>,
     device_write: &mut WriteHalf<DeviceStream>,
     upstream_write: &mut WriteHalf<Upstream>,
     upstream_read: &mut ReadHalf<Upstream>,
     from_upstream: &mut BytesMut,
 ) -> Result<(), String> {
-    send::<C, _>(upstream_write, connect).await?;
-    let answered = tokio::time::timeout(CONNECT_TIMEOUT, next_packet::<C, _>(upstream_read, from_upstream));
+    send::<Up, _>(upstream_write, connect).await?;
+    let answered = tokio::time::timeout(CONNECT_TIMEOUT, next_packet::<Up, _>(upstream_read, from_upstream));
     match answered.await {
-        Ok(Ok(Some(connack))) if is_connack(&connack) => send::<C, _>(device_write, &connack).await,
-        Ok(Ok(_)) => Err("the upstream broker did not answer the CONNECT".to_owned()),
+        Ok(Ok(Some(connack))) => match answer(&connack) {
+            Some(connack) => send::<Device, _>(device_write, &connack).await,
+            None => Err("the upstream broker did not answer the CONNECT".to_owned()),
+        },
+        Ok(Ok(None)) => Err("the upstream broker did not answer the CONNECT".to_owned()),
         Ok(Err(error)) => Err(format!("the upstream broker: {error}")),
         Err(_) => Err("the upstream broker did not answer the CONNECT in time".to_owned()),
     }
@@ -163,12 +170,12 @@ async fn pump<H: Handler>(
         let go_on = tokio::select! {
             biased;
             () = closing.requested() => false,
-            packet = next_packet::<H::C, _>(device_read, from_device) => match packet {
+            packet = next_packet::<H::Device, _>(device_read, from_device) => match packet {
                 Ok(Some(packet)) => handler.device_sent(packet).await?,
                 Ok(None) => false,
                 Err(error) => return Err(format!("the device: {error}")),
             },
-            packet = next_packet::<H::C, _>(upstream_read, from_upstream) => match packet {
+            packet = next_packet::<H::Upstream, _>(upstream_read, from_upstream) => match packet {
                 Ok(Some(packet)) => handler.upstream_sent(packet).await?,
                 Ok(None) => false,
                 Err(error) => return Err(format!("the upstream broker: {error}")),

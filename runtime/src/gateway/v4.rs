@@ -1,18 +1,24 @@
-//! MQTT 3.1.1 sessions through the gateway (see `gateway.rs` for what each packet gets).
+//! MQTT 3.1.1 sessions through the gateway (see `gateway.rs` for what each packet gets). The
+//! device speaks MQTT 3.1.1; its connection to the upstream broker speaks MQTT 5
+//! (`translate.rs`), so that each publish carries the device's identity to the rules as the
+//! reserved user properties, as over MQTT 5.
 
 use std::collections::{HashMap, HashSet};
 
 use bytes::BytesMut;
-use rumqttc::mqttbytes::v4::{
-    ConnAck, ConnectReturnCode, Packet, PubAck, PubComp, PubRec, SubAck, Subscribe, SubscribeReasonCode,
-};
+use rumqttc::mqttbytes::v4::{ConnAck, ConnectReturnCode, Packet, SubAck, SubscribeReasonCode};
 use rumqttc::mqttbytes::{Error as CodecError, QoS};
+use rumqttc::v5::mqttbytes::QoS as UpQoS;
+use rumqttc::v5::mqttbytes::v5;
 use tokio::io::WriteHalf;
 
+use super::translate;
+use super::v5::V5;
 use super::{
     Codec, DeviceStream, Handler, MAX_PACKET, Session, Upstream, connect_upstream, merged_codes, next_packet, pump,
     send,
 };
+use crate::broker::{CLIENT_ID_PROPERTY, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY};
 use crate::cli::Mqtt311Refusal;
 use crate::endpoint::authorization::{Action, ConnectFacts};
 
@@ -63,9 +69,12 @@ pub(super) async fn run(mut session: Session<'_>) -> Result<(), String> {
     };
     let (mut upstream_read, mut upstream_write) = tokio::io::split(upstream);
     let mut from_upstream = BytesMut::new();
-    let connack = |packet: &Packet| matches!(packet, Packet::ConnAck(_));
-    connect_upstream::<V4>(
-        &Packet::Connect(connect),
+    let connack = |packet: &v5::Packet| match packet {
+        v5::Packet::ConnAck(connack) => Some(Packet::ConnAck(translate::connack(connack))),
+        _ => None,
+    };
+    connect_upstream::<V4, V5>(
+        &translate::connect(connect),
         connack,
         &mut session.device_write,
         &mut upstream_write,
@@ -73,9 +82,18 @@ pub(super) async fn run(mut session: Session<'_>) -> Result<(), String> {
         &mut from_upstream,
     )
     .await?;
+    let identity = gateway.authorizer.session(&session.device).map(|live| {
+        vec![
+            (CLIENT_ID_PROPERTY.to_owned(), live.client_id.clone()),
+            (PRINCIPAL_PROPERTY.to_owned(), live.certificate_id.clone()),
+            (SOURCE_IP_PROPERTY.to_owned(), live.source_ip.clone()),
+        ]
+    });
     let Session { device, closing, mut device_read, device_write, mut from_device, .. } = session;
     let mut relay = Relay {
-        session: (gateway, device),
+        gateway,
+        device,
+        identity: identity.unwrap_or_default(),
         device_write,
         upstream_write,
         subscribed: HashSet::new(),
@@ -87,7 +105,10 @@ pub(super) async fn run(mut session: Session<'_>) -> Result<(), String> {
 
 /// A live session's two write sides and what it must remember between packets.
 struct Relay<'g> {
-    session: (&'g super::Gateway, std::net::SocketAddr),
+    gateway: &'g super::Gateway,
+    device: std::net::SocketAddr,
+    /// The reserved user properties stamped on each of the device's publishes.
+    identity: Vec<(String, String)>,
     device_write: WriteHalf<DeviceStream>,
     upstream_write: WriteHalf<Upstream>,
     /// The filters the device subscribed to, for AWS's retained-message rule.
@@ -101,13 +122,21 @@ struct Relay<'g> {
 
 impl Relay<'_> {
     fn allowed(&self, action: Action, name: &str) -> bool {
-        let (gateway, device) = self.session;
-        gateway.authorizer.check(&device, action, name)
+        self.gateway.authorizer.check(&self.device, action, name)
+    }
+
+    async fn up(&mut self, packet: v5::Packet) -> Result<(), String> {
+        send::<V5, _>(&mut self.upstream_write, &packet).await
+    }
+
+    async fn down(&mut self, packet: Packet) -> Result<(), String> {
+        send::<V4, _>(&mut self.device_write, &packet).await
     }
 }
 
 impl Handler for Relay<'_> {
-    type C = V4;
+    type Device = V4;
+    type Upstream = V5;
 
     fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<Upstream>) {
         (&mut self.device_write, &mut self.upstream_write)
@@ -124,7 +153,8 @@ impl Handler for Relay<'_> {
                 if !allowed {
                     return Ok(false);
                 }
-                send::<V4, _>(&mut self.upstream_write, &Packet::Publish(publish)).await?;
+                let upstream = translate::publish_up(publish, &self.identity);
+                self.up(v5::Packet::Publish(upstream)).await?;
             }
             Packet::Subscribe(subscribe) => {
                 let mut places = Vec::with_capacity(subscribe.filters.len());
@@ -137,7 +167,7 @@ impl Handler for Relay<'_> {
                         self.subscribed.insert(filter.path.clone());
                         places.push(Some(forwarded.len()));
                         forwarded.push(filter);
-                    } else if self.session.0.mqtt311_refusal == Mqtt311Refusal::Close {
+                    } else if self.gateway.mqtt311_refusal == Mqtt311Refusal::Close {
                         return Ok(false);
                     } else {
                         places.push(None);
@@ -145,67 +175,74 @@ impl Handler for Relay<'_> {
                 }
                 if forwarded.is_empty() {
                     let refused = SubAck::new(subscribe.pkid, vec![SubscribeReasonCode::Failure; places.len()]);
-                    send::<V4, _>(&mut self.device_write, &Packet::SubAck(refused)).await?;
+                    self.down(Packet::SubAck(refused)).await?;
                 } else {
                     self.pending_subacks.insert(subscribe.pkid, places);
-                    let allowed = Subscribe { pkid: subscribe.pkid, filters: forwarded };
-                    send::<V4, _>(&mut self.upstream_write, &Packet::Subscribe(allowed)).await?;
+                    self.up(v5::Packet::Subscribe(translate::subscribe(subscribe.pkid, forwarded))).await?;
                 }
             }
             Packet::Unsubscribe(unsubscribe) => {
                 for filter in &unsubscribe.topics {
                     self.subscribed.remove(filter);
                 }
-                send::<V4, _>(&mut self.upstream_write, &Packet::Unsubscribe(unsubscribe)).await?;
+                if let Some(upstream) = translate::other_up(Packet::Unsubscribe(unsubscribe)) {
+                    self.up(upstream).await?;
+                }
             }
-            // A second CONNECT is a protocol violation.
-            Packet::Connect(_) => return Ok(false),
             Packet::Disconnect => {
-                send::<V4, _>(&mut self.upstream_write, &Packet::Disconnect).await?;
+                if let Some(upstream) = translate::other_up(Packet::Disconnect) {
+                    self.up(upstream).await?;
+                }
                 return Ok(false);
             }
-            other => send::<V4, _>(&mut self.upstream_write, &other).await?,
+            // A second CONNECT, or a packet only a server sends: a protocol violation.
+            other => match translate::other_up(other) {
+                Some(upstream) => self.up(upstream).await?,
+                None => return Ok(false),
+            },
         }
         Ok(true)
     }
 
-    /// Handles a packet from the upstream broker; `false` closes the connection.
-    async fn upstream_sent(&mut self, packet: Packet) -> Result<bool, String> {
+    async fn upstream_sent(&mut self, packet: v5::Packet) -> Result<bool, String> {
         match packet {
-            Packet::Publish(publish) => {
-                // Over MQTT 3.1.1 a broker sets RETAIN only on a retained message it delivers
-                // because of a new subscription.
-                let receivable = self.allowed(Action::Receive, &publish.topic)
-                    && (!publish.retain || self.subscribed.contains(&publish.topic));
+            v5::Packet::Publish(publish) => {
+                let Ok(topic) = std::str::from_utf8(&publish.topic).map(str::to_owned) else { return Ok(false) };
+                // Subscriptions are forwarded without retain-as-published, so RETAIN marks a
+                // retained message sent because of a new subscription.
+                let receivable =
+                    self.allowed(Action::Receive, &topic) && (!publish.retain || self.subscribed.contains(&topic));
                 if receivable {
-                    send::<V4, _>(&mut self.device_write, &Packet::Publish(publish)).await?;
+                    let Some(delivery) = translate::publish_down(publish) else { return Ok(false) };
+                    self.down(Packet::Publish(delivery)).await?;
                 } else {
                     match publish.qos {
-                        QoS::AtMostOnce => {}
-                        QoS::AtLeastOnce => {
-                            send::<V4, _>(&mut self.upstream_write, &Packet::PubAck(PubAck::new(publish.pkid))).await?;
-                        }
-                        QoS::ExactlyOnce => {
+                        UpQoS::AtMostOnce => {}
+                        UpQoS::AtLeastOnce => self.up(v5::Packet::PubAck(v5::PubAck::new(publish.pkid, None))).await?,
+                        UpQoS::ExactlyOnce => {
                             self.dropped_exactly_once.insert(publish.pkid);
-                            send::<V4, _>(&mut self.upstream_write, &Packet::PubRec(PubRec::new(publish.pkid))).await?;
+                            self.up(v5::Packet::PubRec(v5::PubRec::new(publish.pkid, None))).await?;
                         }
                     }
                 }
             }
-            Packet::SubAck(suback) => {
+            v5::Packet::SubAck(suback) => {
+                let codes: Vec<SubscribeReasonCode> =
+                    suback.return_codes.iter().map(|code| translate::suback_code(*code)).collect();
                 let merged = match self.pending_subacks.remove(&suback.pkid) {
-                    Some(places) => {
-                        let codes = merged_codes(&places, &suback.return_codes, SubscribeReasonCode::Failure);
-                        SubAck::new(suback.pkid, codes)
-                    }
-                    None => suback,
+                    Some(places) => merged_codes(&places, &codes, SubscribeReasonCode::Failure),
+                    None => codes,
                 };
-                send::<V4, _>(&mut self.device_write, &Packet::SubAck(merged)).await?;
+                self.down(Packet::SubAck(SubAck::new(suback.pkid, merged))).await?;
             }
-            Packet::PubRel(pubrel) if self.dropped_exactly_once.remove(&pubrel.pkid) => {
-                send::<V4, _>(&mut self.upstream_write, &Packet::PubComp(PubComp::new(pubrel.pkid))).await?;
+            v5::Packet::PubRel(pubrel) if self.dropped_exactly_once.remove(&pubrel.pkid) => {
+                self.up(v5::Packet::PubComp(v5::PubComp::new(pubrel.pkid, None))).await?;
             }
-            other => send::<V4, _>(&mut self.device_write, &other).await?,
+            // The broker ended the session (a takeover, a refusal): the device's connection ends.
+            other => match translate::other_down(other) {
+                Some(delivery) => self.down(delivery).await?,
+                None => return Ok(false),
+            },
         }
         Ok(true)
     }

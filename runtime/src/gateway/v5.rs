@@ -26,7 +26,7 @@ use super::{
 use crate::broker::{CLIENT_ID_PROPERTY, IDENTITY_PROPERTIES, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY};
 use crate::endpoint::authorization::{Action, ConnectFacts};
 
-struct V5;
+pub(super) struct V5;
 
 impl Codec for V5 {
     type Packet = Packet;
@@ -87,8 +87,8 @@ pub(super) async fn run(mut session: Session<'_>) -> Result<(), String> {
     }
     let (mut upstream_read, mut upstream_write) = tokio::io::split(upstream);
     let mut from_upstream = BytesMut::new();
-    let connack = |packet: &Packet| matches!(packet, Packet::ConnAck(_));
-    connect_upstream::<V5>(
+    let connack = |packet: &Packet| matches!(packet, Packet::ConnAck(_)).then(|| packet.clone());
+    connect_upstream::<V5, V5>(
         &Packet::Connect(connect, will, login),
         connack,
         &mut session.device_write,
@@ -166,7 +166,8 @@ impl Relay<'_> {
 }
 
 impl Handler for Relay<'_> {
-    type C = V5;
+    type Device = V5;
+    type Upstream = V5;
 
     fn writers(&mut self) -> (&mut WriteHalf<DeviceStream>, &mut WriteHalf<Upstream>) {
         (&mut self.device_write, &mut self.upstream_write)
