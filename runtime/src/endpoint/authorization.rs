@@ -31,6 +31,7 @@ use iotrules_compiler::policy::eval::{self, Authorization, Decision, Request};
 
 use super::SharedRegistry;
 use super::tls::Peers;
+use crate::broker::{CLIENT_ID_PROPERTY, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY};
 use crate::registry::Registry;
 use crate::registry::identity::Connection;
 
@@ -172,6 +173,16 @@ impl Session {
             }
         };
         (self.decided(&authorization), compile)
+    }
+
+    /// Who the connection is, as the reserved user properties the rules read
+    /// (`clientid()`, `principal()`, `sourceip()`).
+    pub(crate) fn identity_properties(&self) -> Vec<(String, String)> {
+        vec![
+            (CLIENT_ID_PROPERTY.to_owned(), self.client_id.clone()),
+            (PRINCIPAL_PROPERTY.to_owned(), self.certificate_id.clone()),
+            (SOURCE_IP_PROPERTY.to_owned(), self.source_ip.clone()),
+        ]
     }
 
     /// Whether the session decides with native code yet.

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use super::authorization::{Action, Authorizer, ConnectFacts};
-use crate::broker::{CLIENT_ID_PROPERTY, Client, Gate, PRINCIPAL_PROPERTY, Protocol, SOURCE_IP_PROPERTY, Verdict};
+use crate::broker::{Client, Gate, Protocol, Verdict};
 use crate::cli::Mqtt311Refusal;
 
 pub(crate) struct EndpointGate {
@@ -79,12 +79,7 @@ impl Gate for EndpointGate {
     }
 
     fn identity(&self, client: &Client) -> Option<Vec<(String, String)>> {
-        let session = self.authorizer.session(&client.remote)?;
-        Some(vec![
-            (CLIENT_ID_PROPERTY.to_owned(), session.client_id.clone()),
-            (PRINCIPAL_PROPERTY.to_owned(), session.certificate_id.clone()),
-            (SOURCE_IP_PROPERTY.to_owned(), session.source_ip.clone()),
-        ])
+        Some(self.authorizer.session(&client.remote)?.identity_properties())
     }
 
     fn sees_identity(&self, client: &Client) -> bool {

@@ -23,7 +23,7 @@ use super::{
     Codec, DeviceStream, Gateway, Handler, MAX_PACKET, Session, Upstream, connect_upstream, merged_codes, next_packet,
     pump, send,
 };
-use crate::broker::{CLIENT_ID_PROPERTY, IDENTITY_PROPERTIES, PRINCIPAL_PROPERTY, SOURCE_IP_PROPERTY};
+use crate::broker::IDENTITY_PROPERTIES;
 use crate::endpoint::authorization::{Action, ConnectFacts};
 
 pub(super) struct V5;
@@ -97,13 +97,7 @@ pub(super) async fn run(mut session: Session<'_>) -> Result<(), String> {
         &mut from_upstream,
     )
     .await?;
-    let identity = gateway.authorizer.session(&session.device).map(|live| {
-        vec![
-            (CLIENT_ID_PROPERTY.to_owned(), live.client_id.clone()),
-            (PRINCIPAL_PROPERTY.to_owned(), live.certificate_id.clone()),
-            (SOURCE_IP_PROPERTY.to_owned(), live.source_ip.clone()),
-        ]
-    });
+    let identity = gateway.authorizer.session(&session.device).map(|live| live.identity_properties());
     let Session { device, closing, mut device_read, device_write, mut from_device, .. } = session;
     let mut relay = Relay {
         gateway,
