@@ -260,3 +260,11 @@ proptest! {
         prop_assert_eq!(found, pairwise_duplicates(&keys), "{}", source);
     }
 }
+
+/// A 10 MB statement holds millions of expressions, and the time to build its tree is mostly
+/// the time to get fresh memory for it; the node size is part of the 10 MB budget.
+#[test]
+fn an_expression_node_stays_small() {
+    let size = size_of::<iotrules_compiler::syntax::ast::Expr>();
+    assert!(size <= 72, "an expression takes {size} bytes");
+}

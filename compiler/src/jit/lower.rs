@@ -372,7 +372,7 @@ impl Lowered {
     fn operand(&mut self, expr: &Expr) -> Option<Operand> {
         if let ExprKind::Call { function, args } = &expr.kind {
             let name = catalogue::lookup(&function.text)?.name;
-            return match (name, args.as_slice()) {
+            return match (name, &args[..]) {
                 ("topic", []) => Some(Operand::Topic),
                 ("topic", [level]) => match level.kind {
                     ExprKind::Integer(level) => Some(Operand::TopicLevel(level)),

@@ -26,7 +26,7 @@ pub struct Parsed {
 /// holds; error nodes in the tree stand for the parts that were reported.
 pub fn parse(source: &str) -> Parsed {
     let (statement, mut diagnostics, stopped_at) =
-        run(source, "statement", |state, lexer| StatementParser::new().parse(state, lexer));
+        run(source, "statement", |state, lexer| StatementParser::new().parse(state, lexer).map(|statement| *statement));
     if diagnostics.len() > MAX_SYNTAX_ERRORS || stopped_at.is_some() {
         let rest = diagnostics.len().saturating_sub(MAX_SYNTAX_ERRORS);
         diagnostics.truncate(MAX_SYNTAX_ERRORS);
@@ -82,7 +82,8 @@ pub struct ParsedExpr {
 
 /// Parses one IoT SQL expression, with the same guarantees as [`parse`].
 pub fn parse_expr(source: &str) -> ParsedExpr {
-    let (expr, mut diagnostics, _) = run(source, "expression", |state, lexer| ExprParser::new().parse(state, lexer));
+    let (expr, mut diagnostics, _) =
+        run(source, "expression", |state, lexer| ExprParser::new().parse(state, lexer).map(|expr| *expr));
     diagnostics.truncate(MAX_SYNTAX_ERRORS);
     ParsedExpr { expr, diagnostics }
 }
@@ -117,39 +118,39 @@ impl ParseState<'_> {
 
     /// An integer literal: an Int when it fits 64 bits, else a whole Decimal (AWS's Ints hold
     /// 34 digits, which a whole Decimal of at most 34 digits keeps exactly).
-    pub(crate) fn integer(&mut self, l: usize, r: usize, text: &str) -> Expr {
+    pub(crate) fn integer(&mut self, l: usize, r: usize, text: &str) -> Box<Expr> {
         let span = Span::new(l, r);
         match text.parse::<i64>() {
-            Ok(value) => Expr::leaf(ExprKind::Integer(value), span),
+            Ok(value) => Box::new(Expr::leaf(ExprKind::Integer(value), span)),
             Err(_) => self.big_number(span, text),
         }
     }
 
-    pub(crate) fn decimal(&mut self, l: usize, r: usize, text: &str) -> Expr {
+    pub(crate) fn decimal(&mut self, l: usize, r: usize, text: &str) -> Box<Expr> {
         self.big_number(Span::new(l, r), text)
     }
 
     /// A literal read as a Decimal, with a warning when it has more digits than a Decimal
     /// keeps or lies outside its range.
-    fn big_number(&mut self, span: Span, text: &str) -> Expr {
+    fn big_number(&mut self, span: Span, text: &str) -> Box<Expr> {
         let value = Decimal::parse(text);
         if let Some(diagnostic) = number_warning(span, text, value.as_ref()) {
             self.diagnostics.push(diagnostic);
         }
-        Expr::leaf(ExprKind::Decimal(value), span)
+        Box::new(Expr::leaf(ExprKind::Decimal(value), span))
     }
 
     /// Folds the sign into a number literal, so `-9223372036854775808` is the smallest Int and
     /// a range warning quotes the literal with its sign.
-    pub(crate) fn negate(&mut self, l: usize, r: usize, operand: Expr) -> Expr {
+    pub(crate) fn negate(&mut self, l: usize, r: usize, operand: Box<Expr>) -> Box<Expr> {
         let span = Span::new(l, r);
         match operand.kind {
-            ExprKind::Integer(value) if value != i64::MIN => Expr::leaf(ExprKind::Integer(-value), span),
+            ExprKind::Integer(value) if value != i64::MIN => Box::new(Expr::leaf(ExprKind::Integer(-value), span)),
             ExprKind::Decimal(value) => {
                 let digits = self.source.get(operand.span.start..operand.span.end).unwrap_or_default();
                 let text = format!("-{digits}");
                 if let Ok(value) = text.parse::<i64>() {
-                    return Expr::leaf(ExprKind::Integer(value), span);
+                    return Box::new(Expr::leaf(ExprKind::Integer(value), span));
                 }
                 // The literal was reduced just before its sign, so its warning, if any, is the
                 // last one; looking further back would cost a scan per negative number.
@@ -163,79 +164,84 @@ impl ParseState<'_> {
                         self.diagnostics.push(diagnostic);
                     }
                 }
-                Expr::leaf(ExprKind::Decimal(value), span)
+                Box::new(Expr::leaf(ExprKind::Decimal(value), span))
             }
             _ => self.unary(l, r, UnaryOp::Neg, operand),
         }
     }
 
-    pub(crate) fn unary(&mut self, l: usize, r: usize, op: UnaryOp, operand: Expr) -> Expr {
+    pub(crate) fn unary(&mut self, l: usize, r: usize, op: UnaryOp, operand: Box<Expr>) -> Box<Expr> {
         let depth = operand.depth();
-        self.node(l, r, depth, ExprKind::Unary { op, operand: Box::new(operand) })
+        self.node(l, r, depth, ExprKind::Unary { op, operand })
     }
 
-    pub(crate) fn binary(&mut self, l: usize, r: usize, op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
+    pub(crate) fn binary(&mut self, l: usize, r: usize, op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr>) -> Box<Expr> {
         let depth = lhs.depth().max(rhs.depth());
-        self.node(l, r, depth, ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) })
+        self.node(l, r, depth, ExprKind::Binary { op, lhs, rhs })
     }
 
-    pub(crate) fn field(&mut self, l: usize, r: usize, base: Expr, name: Name) -> Expr {
+    pub(crate) fn field(&mut self, l: usize, r: usize, base: Box<Expr>, name: Name) -> Box<Expr> {
         let depth = base.depth();
-        self.node(l, r, depth, ExprKind::Field { base: Box::new(base), name })
+        self.node(l, r, depth, ExprKind::Field { base, name: Box::new(name) })
     }
 
-    pub(crate) fn index(&mut self, l: usize, r: usize, base: Expr, index: Expr) -> Expr {
+    pub(crate) fn index(&mut self, l: usize, r: usize, base: Box<Expr>, index: Box<Expr>) -> Box<Expr> {
         let depth = base.depth().max(index.depth());
-        self.node(l, r, depth, ExprKind::Index { base: Box::new(base), index: Box::new(index) })
+        self.node(l, r, depth, ExprKind::Index { base, index })
     }
 
-    pub(crate) fn call(&mut self, l: usize, r: usize, function: Name, args: Vec<Expr>) -> Expr {
+    pub(crate) fn call(&mut self, l: usize, r: usize, function: Name, args: Vec<Expr>) -> Box<Expr> {
         let depth = max_depth(&args);
-        self.node(l, r, depth, ExprKind::Call { function, args })
+        self.node(l, r, depth, ExprKind::Call { function: Box::new(function), args: args.into_boxed_slice() })
     }
 
-    pub(crate) fn cast(&mut self, l: usize, r: usize, function: Name, value: Expr, target: Name) -> Expr {
+    pub(crate) fn cast(&mut self, l: usize, r: usize, function: Name, value: Box<Expr>, target: Name) -> Box<Expr> {
         let depth = value.depth();
-        self.node(l, r, depth, ExprKind::Cast { function, value: Box::new(value), target })
+        self.node(l, r, depth, ExprKind::Cast { function: Box::new(function), value, target: Box::new(target) })
     }
 
     pub(crate) fn case(
         &mut self,
         l: usize,
         r: usize,
-        subject: Option<Expr>,
-        branches: Vec<(Expr, Expr)>,
-        otherwise: Option<Expr>,
-    ) -> Expr {
+        subject: Option<Box<Expr>>,
+        branches: Vec<(Box<Expr>, Box<Expr>)>,
+        otherwise: Option<Box<Expr>>,
+    ) -> Box<Expr> {
+        let branches: Vec<(Expr, Expr)> = branches.into_iter().map(|(when, then)| (*when, *then)).collect();
         let depth = subject
             .iter()
             .chain(otherwise.iter())
+            .map(|expr| &**expr)
             .chain(branches.iter().flat_map(|(when, then)| [when, then]))
             .map(Expr::depth)
             .max()
             .unwrap_or(0);
-        let kind = ExprKind::Case { subject: subject.map(Box::new), branches, otherwise: otherwise.map(Box::new) };
+        let kind = ExprKind::Case { subject, branches, otherwise };
         self.node(l, r, depth, kind)
     }
 
-    pub(crate) fn object(&mut self, l: usize, r: usize, entries: Vec<(StringLit, Expr)>) -> Expr {
+    pub(crate) fn object(&mut self, l: usize, r: usize, entries: Vec<(StringLit, Box<Expr>)>) -> Box<Expr> {
+        let entries: Vec<(StringLit, Expr)> = entries.into_iter().map(|(key, value)| (key, *value)).collect();
         let depth = entries.iter().map(|(_, value)| value.depth()).max().unwrap_or(0);
         self.node(l, r, depth, ExprKind::Object(entries))
     }
 
-    pub(crate) fn array(&mut self, l: usize, r: usize, items: Vec<Expr>) -> Expr {
+    pub(crate) fn array(&mut self, l: usize, r: usize, items: Vec<Expr>) -> Box<Expr> {
         let depth = max_depth(&items);
         self.node(l, r, depth, ExprKind::Array(items))
     }
 
-    pub(crate) fn query(&mut self, l: usize, r: usize, query: Query) -> Expr {
+    pub(crate) fn query(&mut self, l: usize, r: usize, query: Box<Query>) -> Box<Expr> {
         let depth = query.children().map(Expr::depth).max().unwrap_or(0);
-        self.node(l, r, depth, ExprKind::Query(Box::new(query)))
+        self.node(l, r, depth, ExprKind::Query(query))
     }
 
-    fn node(&mut self, l: usize, r: usize, child_depth: u32, kind: ExprKind) -> Expr {
+    /// Builds a node of the tree. Nodes travel through the parser boxed: an LR parser moves each
+    /// value through every precedence level it is reduced through, and a pointer moves cheaply.
+    fn node(&mut self, l: usize, r: usize, child_depth: u32, kind: ExprKind) -> Box<Expr> {
         let span = Span::new(l, r);
-        Expr::node(kind, span, child_depth).unwrap_or_else(|| {
+        Box::new(Expr::node(kind, span, child_depth).unwrap_or_else(|| {
             if !self.too_deep {
                 self.too_deep = true;
                 let word = self.source.get(l..).unwrap_or_default();
@@ -252,7 +258,7 @@ impl ParseState<'_> {
                 );
             }
             Expr::error(span)
-        })
+        }))
     }
 }
 
