@@ -190,9 +190,10 @@ pub(crate) struct ServeArgs {
 
     /// Put the endpoint in front of this broker (`mqtt://host:port`, or `mqtts://` with
     /// `--ca-file`) instead of the embedded one: each device session is authorized here and
-    /// forwarded to it over a connection of its own. The rules run on that broker; run the shadow service beside it (`iotrules
-    /// shadows`).
-    #[arg(long, value_name = "URL", conflicts_with = "wss_port")]
+    /// forwarded to it over an MQTT 5 connection of its own (the broker must speak MQTT 5),
+    /// from the TLS port and the WebSocket one alike. The rules run on that broker; run the
+    /// shadow service beside it (`iotrules shadows`).
+    #[arg(long, value_name = "URL")]
     pub(crate) upstream: Option<String>,
 
     /// How an MQTT 3.1.1 device learns that its CONNECT or a SUBSCRIBE filter was refused

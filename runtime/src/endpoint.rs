@@ -132,10 +132,10 @@ impl DeviceEndpoint {
     }
 }
 
-/// Starts the gateway of `serve --upstream` on a thread of its own: devices on `listener`,
+/// Starts the gateway of `serve --upstream` on a thread of its own: devices on `listeners`,
 /// forwarded to the upstream broker, and the registry watch.
 pub(crate) fn start_gateway(
-    listener: std::net::TcpListener,
+    listeners: Vec<(std::net::TcpListener, crate::gateway::Front)>,
     tls: Arc<rustls::ServerConfig>,
     gateway: Arc<crate::gateway::Gateway>,
     registry_dir: PathBuf,
@@ -147,16 +147,19 @@ pub(crate) fn start_gateway(
         .enable_all()
         .build()
         .map_err(|error| format!("cannot start the gateway's runtime: {error}"))?;
-    let _ = listener.set_nonblocking(true);
     std::thread::Builder::new()
         .name("device-gateway".to_owned())
         .spawn(move || {
             runtime.block_on(async move {
-                match tokio::net::TcpListener::from_std(listener) {
-                    Ok(listener) => {
-                        tokio::spawn(crate::gateway::serve(listener, tls, Arc::clone(&gateway)));
+                for (listener, front) in listeners {
+                    let _ = listener.set_nonblocking(true);
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let (tls, gateway) = (Arc::clone(&tls), Arc::clone(&gateway));
+                            tokio::spawn(crate::gateway::serve(listener, front, tls, gateway));
+                        }
+                        Err(error) => tracing::error!(%error, "cannot listen for devices"),
                     }
-                    Err(error) => tracing::error!(%error, "cannot listen for devices"),
                 }
                 watch_registry(registry_dir, registry, Arc::clone(&gateway.authorizer)).await;
             });

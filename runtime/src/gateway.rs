@@ -1,5 +1,6 @@
 //! `iotrules serve --upstream`: the device endpoint in front of the user's own broker. Devices
-//! connect here with their certificates (the TLS front of `endpoint/tls.rs`); each session is
+//! connect here with their certificates (the TLS front of `endpoint/tls.rs`), over MQTT or
+//! MQTT over WebSocket (`websocket.rs`); each session is
 //! authorized packet by packet as on the embedded broker (`endpoint/authorization.rs`) and
 //! forwarded to the upstream broker over an MQTT 5 connection of its own, with the device's
 //! client id, so sessions, QoS, retained messages and routing stay the broker's.
@@ -28,6 +29,7 @@
 mod translate;
 mod v4;
 mod v5;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,14 +61,39 @@ pub(crate) struct Gateway {
     pub(crate) mqtt311_refusal: Mqtt311Refusal,
 }
 
+/// How devices speak MQTT on a listener of the gateway; both over TLS with client
+/// certificates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Front {
+    /// MQTT over TLS, as AWS's port 8883.
+    Mqtts,
+    /// MQTT over WebSocket over TLS, as AWS's `wss://<endpoint>/mqtt`.
+    Wss,
+}
+
 /// Accepts devices on `listener`, for ever.
-pub(crate) async fn serve(listener: TcpListener, config: Arc<rustls::ServerConfig>, gateway: Arc<Gateway>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    front: Front,
+    config: Arc<rustls::ServerConfig>,
+    gateway: Arc<Gateway>,
+) {
     let acceptor = TlsAcceptor::from(config);
     tls::accept_each(listener, |socket, device| {
         let (acceptor, gateway) = (acceptor.clone(), Arc::clone(&gateway));
         tokio::spawn(async move {
             let relayed = match tls::handshake(socket, device, &acceptor).await {
-                Ok((stream, certificate_id)) => gateway.relay(stream, device, certificate_id).await,
+                Ok((stream, certificate_id)) => match front {
+                    Front::Mqtts => gateway.relay(Box::new(stream), device, certificate_id).await,
+                    Front::Wss => {
+                        let upgraded = tokio::time::timeout(CONNECT_TIMEOUT, websocket::accept(stream, MAX_PACKET));
+                        match upgraded.await {
+                            Ok(Ok(stream)) => gateway.relay(Box::new(stream), device, certificate_id).await,
+                            Ok(Err(reason)) => Err(reason),
+                            Err(_) => Err("no WebSocket handshake in time".to_owned()),
+                        }
+                    }
+                },
                 Err(reason) => Err(reason),
             };
             if let Err(reason) = relayed {
@@ -109,11 +136,12 @@ async fn send<C: Codec, W: AsyncWrite + Unpin>(writer: &mut W, packet: &C::Packe
     writer.flush().await.map_err(|error| error.to_string())
 }
 
-type DeviceStream = tokio_rustls::server::TlsStream<TcpStream>;
-
 /// A byte stream both ways.
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// A device's connection: TLS, or a WebSocket over TLS read as bytes.
+type DeviceStream = Box<dyn Io>;
 
 /// The connection to the upstream broker: plain TCP, or TLS over it.
 type Upstream = Box<dyn Io>;

@@ -129,12 +129,7 @@ impl Serve {
             .arg("--registry")
             .arg(fleet.join("registry"))
             .args(["--tls-port", &port.to_string()])
-            // The gateway in front of another broker has no WebSocket front.
-            .args(if options.iter().any(|option| option == "--upstream") {
-                Vec::new()
-            } else {
-                vec!["--wss-port".to_owned(), wss_port.to_string()]
-            })
+            .args(["--wss-port", &wss_port.to_string()])
             .args(["--bind", "127.0.0.1", "--stats-interval", "0"])
             .args(options)
             .env("IOTRULES_STATE_DIR", state)
@@ -579,71 +574,154 @@ fn a_killed_gateway_loses_no_message_the_broker_accepted() {
     );
 }
 
-/// MQTT over WebSocket over TLS: a device with a registered certificate gets the WebSocket
-/// handshake (subprotocol `mqtt`, as AWS SDKs and browsers' MQTT clients ask) and then an MQTT
-/// CONNACK; a certificate the registry does not hold gets neither.
-#[test]
-fn browsers_connect_over_websocket_with_their_certificates() {
+type TlsClient = rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>;
+
+/// A device's WebSocket over TLS to `port` with its certificate, after the upgrade to MQTT;
+/// `Err` holds what was answered instead of `101 Switching Protocols`.
+fn websocket(port: u16, fleet: &Path, certificate: &Path, key: &Path) -> Result<TlsClient, Vec<u8>> {
     use std::io::{Read, Write};
     use std::sync::Arc;
 
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_file(fleet.join("ca/ca.pem")).unwrap()).unwrap();
+    let chain = vec![CertificateDer::from_pem_file(certificate).unwrap()];
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+    let tls = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
+    let socket = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut stream = rustls::StreamOwned::new(tls, socket);
+    let upgrade = "GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+    if stream.write_all(upgrade.as_bytes()).is_err() {
+        return Err(Vec::new());
+    }
+    let mut answer = vec![0u8; 4096];
+    let read = stream.read(&mut answer).unwrap_or(0);
+    answer.truncate(read);
+    let text = String::from_utf8_lossy(&answer);
+    if text.starts_with("HTTP/1.1 101") && text.to_lowercase().contains("sec-websocket-protocol: mqtt") {
+        Ok(stream)
+    } else {
+        Err(answer)
+    }
+}
+
+/// Sends `packet` in one masked binary WebSocket frame (shorter than 126 bytes), as a client
+/// must.
+fn send_frame(stream: &mut TlsClient, packet: &[u8]) {
+    use std::io::Write;
+    let mask = [1u8, 2, 3, 4];
+    let mut frame = vec![0x82, 0x80 | u8::try_from(packet.len()).unwrap()];
+    frame.extend_from_slice(&mask);
+    frame.extend(packet.iter().enumerate().map(|(index, byte)| byte ^ mask[index % 4]));
+    stream.write_all(&frame).unwrap();
+}
+
+/// Reads until `expected` has arrived, or five seconds passed; returns what arrived.
+fn read_until(stream: &mut TlsClient, expected: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while !got.windows(expected.len()).any(|window| window == expected) && Instant::now() < deadline {
+        let mut buffer = [0u8; 256];
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => got.extend_from_slice(&buffer[..read]),
+        }
+    }
+    got
+}
+
+/// An MQTT 3.1.1 CONNECT as thing-1, clean session, keep-alive 60 s.
+const CONNECT_THING_1: &[u8] = b"\x10\x13\x00\x04MQTT\x04\x02\x00\x3c\x00\x07thing-1";
+
+/// The CONNACK that accepts it, in a binary frame: 0x82, length 4, then 0x20 0x02 0x00 0x00.
+const CONNACK_ACCEPTED: &[u8] = &[0x82, 0x04, 0x20, 0x02, 0x00, 0x00];
+
+/// MQTT over WebSocket over TLS: a device with a registered certificate gets the WebSocket
+/// handshake (subprotocol `mqtt`, as AWS SDKs and browsers' MQTT clients ask) and then an MQTT
+/// CONNACK; a certificate the registry does not hold gets neither.
+#[test]
+fn browsers_connect_over_websocket_with_their_certificates() {
     let _one = serialize();
     let dir = scratch_dir("serve-wss");
     let Some(serve) = Serve::start(&dir) else { return };
-    let exchange = |certificate: &Path, key: &Path| -> Vec<u8> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(CertificateDer::from_pem_file(serve.fleet.join("ca/ca.pem")).unwrap()).unwrap();
-        let chain = vec![CertificateDer::from_pem_file(certificate).unwrap()];
-        let key = PrivateKeyDer::from_pem_file(key).unwrap();
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .unwrap();
-        let tls = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from("localhost").unwrap()).unwrap();
-        let socket = std::net::TcpStream::connect(("127.0.0.1", serve.wss_port)).unwrap();
-        socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut stream = rustls::StreamOwned::new(tls, socket);
-        let upgrade = "GET /mqtt HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-            Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
-        if stream.write_all(upgrade.as_bytes()).is_err() {
-            return Vec::new();
-        }
-        let mut answer = vec![0u8; 4096];
-        let read = stream.read(&mut answer).unwrap_or(0);
-        answer.truncate(read);
-        if !answer.starts_with(b"HTTP/1.1 101") {
-            return answer;
-        }
-        // An MQTT 3.1.1 CONNECT as thing-1, in one masked binary WebSocket frame.
-        let connect: &[u8] = b"\x10\x13\x00\x04MQTT\x04\x02\x00\x3c\x00\x07thing-1";
-        let mask = [1u8, 2, 3, 4];
-        let mut frame = vec![0x82, 0x80 | u8::try_from(connect.len()).unwrap()];
-        frame.extend_from_slice(&mask);
-        frame.extend(connect.iter().enumerate().map(|(index, byte)| byte ^ mask[index % 4]));
-        stream.write_all(&frame).unwrap();
-        let mut reply = vec![0u8; 64];
-        let read = stream.read(&mut reply).unwrap_or(0);
-        reply.truncate(read);
-        answer.extend_from_slice(b"\n--\n");
-        answer.extend_from_slice(&reply);
-        answer
-    };
-    let answer = exchange(&serve.fleet.join("devices/thing-1.pem"), &serve.fleet.join("devices/thing-1.key"));
-    let text = String::from_utf8_lossy(&answer).into_owned();
-    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
-    // The CONNACK in a binary frame: 0x82, length 4, then 0x20 0x02 0x00 0x00 (accepted).
-    assert!(answer.ends_with(&[0x82, 0x04, 0x20, 0x02, 0x00, 0x00]), "{answer:?}");
+    let fleet = &serve.fleet;
+    let mut stream =
+        websocket(serve.wss_port, fleet, &fleet.join("devices/thing-1.pem"), &fleet.join("devices/thing-1.key"))
+            .unwrap_or_else(|answer| panic!("no upgrade: {}", String::from_utf8_lossy(&answer)));
+    send_frame(&mut stream, CONNECT_THING_1);
+    let reply = read_until(&mut stream, CONNACK_ACCEPTED);
+    assert!(reply.ends_with(CONNACK_ACCEPTED), "{reply:?}");
 
     let stranger_dir = dir.join("stranger");
     let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&stranger_dir).output().unwrap();
     assert!(made.status.success());
-    let answer = exchange(&stranger_dir.join("devices/thing-1.pem"), &stranger_dir.join("devices/thing-1.key"));
-    assert!(!String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 101"), "an unregistered certificate got through");
+    let stranger = websocket(
+        serve.wss_port,
+        fleet,
+        &stranger_dir.join("devices/thing-1.pem"),
+        &stranger_dir.join("devices/thing-1.key"),
+    );
+    assert!(stranger.is_err(), "an unregistered certificate got through");
+}
+
+/// The gateway's WebSocket front, in front of Mosquitto: the device's CONNECT is answered by
+/// Mosquitto through it, an allowed publish reaches Mosquitto and is acknowledged, a refused
+/// one closes the connection (MQTT 3.1.1, as AWS) and never reaches Mosquitto; an
+/// unregistered certificate gets no upgrade.
+#[test]
+fn the_gateway_serves_devices_over_websocket() {
+    let _one = serialize();
+    let dir = scratch_dir("serve-gateway-wss");
+    let Some(mosquitto) = support::Broker::start(support::Kind::Mosquitto, &dir) else { return };
+    let Some(serve) = Serve::start_with(&dir, &["--upstream", &mosquitto.url()]) else { return };
+    let direct = Command::new("mosquitto_sub")
+        .args(["-h", "127.0.0.1", "-p", &mosquitto.port.to_string(), "-i", "watcher", "-q", "1", "-v"])
+        .args(["-t", "devices/#", "-C", "1", "-W", "10"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    settle();
+    let fleet = &serve.fleet;
+    let mut stream =
+        websocket(serve.wss_port, fleet, &fleet.join("devices/thing-1.pem"), &fleet.join("devices/thing-1.key"))
+            .unwrap_or_else(|answer| panic!("no upgrade: {}", String::from_utf8_lossy(&answer)));
+    send_frame(&mut stream, CONNECT_THING_1);
+    let reply = read_until(&mut stream, CONNACK_ACCEPTED);
+    assert!(reply.ends_with(CONNACK_ACCEPTED), "{reply:?}");
+    // PUBLISH QoS 1, packet id 1, to devices/thing-1/ws (18 bytes), then 9 bytes of payload.
+    let publish = b"\x32\x1f\x00\x12devices/thing-1/ws\x00\x01{\"ws\": 1}";
+    send_frame(&mut stream, publish);
+    let puback = [0x82, 0x04, 0x40, 0x02, 0x00, 0x01];
+    let reply = read_until(&mut stream, &puback);
+    assert!(reply.ends_with(&puback), "{reply:?}");
+    // Refused: thing-1 may not publish to thing-2's topics; the gateway closes the connection.
+    send_frame(&mut stream, b"\x32\x1b\x00\x14devices/thing-2/evil\x00\x02666");
+    let reply = read_until(&mut stream, b"never");
+    assert!(!reply.windows(2).any(|window| window == [0x40, 0x02]), "a refused publish was acknowledged: {reply:?}");
+    let (seen, _) = finished(direct);
+    assert_eq!(seen.trim(), r#"devices/thing-1/ws {"ws": 1}"#);
+
+    let stranger_dir = dir.join("stranger");
+    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&stranger_dir).output().unwrap();
+    assert!(made.status.success());
+    let stranger = websocket(
+        serve.wss_port,
+        fleet,
+        &stranger_dir.join("devices/thing-1.pem"),
+        &stranger_dir.join("devices/thing-1.key"),
+    );
+    assert!(stranger.is_err(), "an unregistered certificate got through");
 }
 
 /// An acknowledged shadow update survives SIGKILL: the store is written before the answer.

@@ -12,7 +12,7 @@ use crate::commands::run::{run_with, state_dir};
 use crate::endpoint::authorization::Authorizer;
 use crate::endpoint::tls::{self, Peers};
 use crate::endpoint::{DeviceEndpoint, SharedRegistry, start_gateway};
-use crate::gateway::Gateway;
+use crate::gateway::{Front, Gateway};
 use crate::mqtt::endpoint::{Connection, Endpoint};
 use crate::registry;
 use crate::shadow::store::Store;
@@ -74,7 +74,7 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     if let Some(upstream) = &args.upstream {
-        return gateway(args, upstream, shared, tls, mqtts, things, certificates);
+        return gateway(args, upstream, shared, tls, (mqtts, wss), things, certificates);
     }
     let store_path = match (&args.shadow_store, state_dir(&args.run)) {
         (Some(path), _) => path.clone(),
@@ -118,7 +118,7 @@ fn gateway(
     upstream: &str,
     shared: SharedRegistry,
     tls: Arc<rustls::ServerConfig>,
-    mqtts: std::net::TcpListener,
+    (mqtts, wss): (std::net::TcpListener, Option<std::net::TcpListener>),
     things: usize,
     certificates: usize,
 ) -> ExitCode {
@@ -148,13 +148,18 @@ fn gateway(
         peers,
         mqtt311_refusal: args.mqtt311_refusal,
     });
-    if let Err(message) = start_gateway(mqtts, tls, gateway, args.registry.clone(), shared) {
+    let wss_address = wss.as_ref().and_then(|listener| listener.local_addr().ok());
+    let listeners = std::iter::once((mqtts, Front::Mqtts)).chain(wss.map(|wss| (wss, Front::Wss))).collect();
+    if let Err(message) = start_gateway(listeners, tls, gateway, args.registry.clone(), shared) {
         eprintln!("error: {message}");
         return ExitCode::from(1);
     }
     eprintln!(
         "device gateway: MQTT over TLS on {tls_address} to {upstream}, {things} things, {certificates} certificates"
     );
+    if let Some(wss) = wss_address {
+        eprintln!("  MQTT over WebSocket over TLS on {wss}, path /mqtt (client certificates, subprotocol `mqtt`)");
+    }
     let mut run = args.run.clone();
     run.broker = Some(upstream.to_owned());
     run.identity_from_gateway = true;
