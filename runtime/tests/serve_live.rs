@@ -647,6 +647,28 @@ const CONNECT_THING_1: &[u8] = b"\x10\x13\x00\x04MQTT\x04\x02\x00\x3c\x00\x07thi
 /// The CONNACK that accepts it, in a binary frame: 0x82, length 4, then 0x20 0x02 0x00 0x00.
 const CONNACK_ACCEPTED: &[u8] = &[0x82, 0x04, 0x20, 0x02, 0x00, 0x00];
 
+/// thing-1 over WebSocket, connected: its CONNECT sent and accepted.
+fn websocket_connected(serve: &Serve) -> TlsClient {
+    let fleet = &serve.fleet;
+    let mut stream =
+        websocket(serve.wss_port, fleet, &fleet.join("devices/thing-1.pem"), &fleet.join("devices/thing-1.key"))
+            .unwrap_or_else(|answer| panic!("no upgrade: {}", String::from_utf8_lossy(&answer)));
+    send_frame(&mut stream, CONNECT_THING_1);
+    let reply = read_until(&mut stream, CONNACK_ACCEPTED);
+    assert!(reply.ends_with(CONNACK_ACCEPTED), "{reply:?}");
+    stream
+}
+
+/// A certificate from another fleet, which the registry does not hold, gets no upgrade.
+fn assert_stranger_refused(serve: &Serve, dir: &Path) {
+    let stranger_dir = dir.join("stranger");
+    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&stranger_dir).output().unwrap();
+    assert!(made.status.success());
+    let certificate = (stranger_dir.join("devices/thing-1.pem"), stranger_dir.join("devices/thing-1.key"));
+    let stranger = websocket(serve.wss_port, &serve.fleet, &certificate.0, &certificate.1);
+    assert!(stranger.is_err(), "an unregistered certificate got through");
+}
+
 /// MQTT over WebSocket over TLS: a device with a registered certificate gets the WebSocket
 /// handshake (subprotocol `mqtt`, as AWS SDKs and browsers' MQTT clients ask) and then an MQTT
 /// CONNACK; a certificate the registry does not hold gets neither.
@@ -655,24 +677,8 @@ fn browsers_connect_over_websocket_with_their_certificates() {
     let _one = serialize();
     let dir = scratch_dir("serve-wss");
     let Some(serve) = Serve::start(&dir) else { return };
-    let fleet = &serve.fleet;
-    let mut stream =
-        websocket(serve.wss_port, fleet, &fleet.join("devices/thing-1.pem"), &fleet.join("devices/thing-1.key"))
-            .unwrap_or_else(|answer| panic!("no upgrade: {}", String::from_utf8_lossy(&answer)));
-    send_frame(&mut stream, CONNECT_THING_1);
-    let reply = read_until(&mut stream, CONNACK_ACCEPTED);
-    assert!(reply.ends_with(CONNACK_ACCEPTED), "{reply:?}");
-
-    let stranger_dir = dir.join("stranger");
-    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&stranger_dir).output().unwrap();
-    assert!(made.status.success());
-    let stranger = websocket(
-        serve.wss_port,
-        fleet,
-        &stranger_dir.join("devices/thing-1.pem"),
-        &stranger_dir.join("devices/thing-1.key"),
-    );
-    assert!(stranger.is_err(), "an unregistered certificate got through");
+    let _connected = websocket_connected(&serve);
+    assert_stranger_refused(&serve, &dir);
 }
 
 /// The gateway's WebSocket front, in front of Mosquitto: the device's CONNECT is answered by
@@ -692,13 +698,7 @@ fn the_gateway_serves_devices_over_websocket() {
         .spawn()
         .unwrap();
     settle();
-    let fleet = &serve.fleet;
-    let mut stream =
-        websocket(serve.wss_port, fleet, &fleet.join("devices/thing-1.pem"), &fleet.join("devices/thing-1.key"))
-            .unwrap_or_else(|answer| panic!("no upgrade: {}", String::from_utf8_lossy(&answer)));
-    send_frame(&mut stream, CONNECT_THING_1);
-    let reply = read_until(&mut stream, CONNACK_ACCEPTED);
-    assert!(reply.ends_with(CONNACK_ACCEPTED), "{reply:?}");
+    let mut stream = websocket_connected(&serve);
     // PUBLISH QoS 1, packet id 1, to devices/thing-1/ws (18 bytes), then 9 bytes of payload.
     let publish = b"\x32\x1f\x00\x12devices/thing-1/ws\x00\x01{\"ws\": 1}";
     send_frame(&mut stream, publish);
@@ -711,17 +711,7 @@ fn the_gateway_serves_devices_over_websocket() {
     assert!(!reply.windows(2).any(|window| window == [0x40, 0x02]), "a refused publish was acknowledged: {reply:?}");
     let (seen, _) = finished(direct);
     assert_eq!(seen.trim(), r#"devices/thing-1/ws {"ws": 1}"#);
-
-    let stranger_dir = dir.join("stranger");
-    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&stranger_dir).output().unwrap();
-    assert!(made.status.success());
-    let stranger = websocket(
-        serve.wss_port,
-        fleet,
-        &stranger_dir.join("devices/thing-1.pem"),
-        &stranger_dir.join("devices/thing-1.key"),
-    );
-    assert!(stranger.is_err(), "an unregistered certificate got through");
+    assert_stranger_refused(&serve, &dir);
 }
 
 /// An acknowledged shadow update survives SIGKILL: the store is written before the answer.
