@@ -9,6 +9,7 @@ pub mod decimal;
 pub mod diagnostics;
 pub mod docs;
 pub mod eval;
+pub mod file_kind;
 pub mod format;
 pub mod jit;
 pub mod policy;

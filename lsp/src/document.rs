@@ -1,7 +1,8 @@
 //! An open document: its text, what kind of file it is, its diagnostics, and the mapping
 //! between byte offsets (what the compiler speaks) and LSP positions (UTF-16 code units).
 
-use iotrules_compiler::policy::{check_policy, is_policy_document};
+use iotrules_compiler::file_kind::{FileKind, classify_json};
+use iotrules_compiler::policy::check_policy;
 use iotrules_compiler::rule_file::{EmbeddedSql, check_rule_file, embedded_sql};
 use iotrules_compiler::{Diagnostic, Severity, Span, SqlVersion, check_sql};
 use tower_lsp_server::ls_types::{
@@ -182,16 +183,24 @@ impl Document {
         if !self.json {
             self.kind = Kind::Sql;
             self.diagnostics = check_sql(&self.text, DEFAULT_SQL_VERSION).diagnostics;
-        } else if is_policy_document(&self.text) {
-            self.kind = Kind::Policy;
-            self.diagnostics = check_policy(&self.text).diagnostics;
-        } else if ["\"sql\"", "\"rule\"", "\"ruleArn\"", "\"actions\""].iter().any(|key| self.text.contains(key)) {
-            self.kind = Kind::RuleFile;
-            self.diagnostics = check_rule_file(&self.text).diagnostics;
-            self.embedded = embedded_sql(&self.text);
         } else {
-            self.kind = Kind::OtherJson;
-            self.diagnostics = Vec::new();
+            // Told apart as the CLI tells files apart: test, registry and context files, and
+            // JSON iotrules does not read, get no diagnostics.
+            match classify_json(&self.text) {
+                FileKind::Policy => {
+                    self.kind = Kind::Policy;
+                    self.diagnostics = check_policy(&self.text).diagnostics;
+                }
+                FileKind::TopicRule => {
+                    self.kind = Kind::RuleFile;
+                    self.diagnostics = check_rule_file(&self.text).diagnostics;
+                    self.embedded = embedded_sql(&self.text);
+                }
+                _ => {
+                    self.kind = Kind::OtherJson;
+                    self.diagnostics = Vec::new();
+                }
+            }
         }
     }
 
@@ -319,5 +328,10 @@ mod tests {
         let other = Document::new(r#"{"name": "web", "version": "1.0.0"}"#.to_owned(), true);
         assert_eq!(other.kind(), Kind::OtherJson);
         assert!(other.diagnostics().is_empty());
+        // A test case and a policy context name statements and things, but are not rules.
+        let test = Document::new(r#"{"inputSql": "SELECT a FROM 't'", "expectedOutput": {}}"#.to_owned(), true);
+        assert_eq!(test.kind(), Kind::OtherJson);
+        let context = Document::new(r#"{"clientId": "c", "thingName": "t"}"#.to_owned(), true);
+        assert_eq!(context.kind(), Kind::OtherJson);
     }
 }

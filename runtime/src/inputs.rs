@@ -5,6 +5,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use iotrules_compiler::file_kind::{FileKind, classify};
+
 /// The UTF-8 byte order mark that Windows editors and consoles write at the start of a file.
 pub(crate) const BOM: &str = "\u{feff}";
 
@@ -31,97 +33,144 @@ pub(crate) fn bom_len(bom: bool) -> usize {
     if bom { BOM.len() } else { 0 }
 }
 
-/// Expands directories into the files inside them with one of `extensions`, sorted so output
-/// is stable; files named directly are kept whatever their extension. What [`list`] skipped
-/// is printed to standard error as warnings.
-pub(crate) fn expand(paths: &[PathBuf], extensions: &[&str]) -> io::Result<Vec<PathBuf>> {
-    let listing = list(paths, extensions)?;
+/// The file names a folder walk looks at; what they hold is then told by [`FileKind`].
+const EXTENSIONS: &[&str] = &["sql", "iotsql", "json", "jsonl"];
+
+/// The files under `paths` that hold one of `kinds`, sorted so output is stable, for every
+/// command alike: folders are walked as git sees them (`.gitignore` and `.ignore` respected,
+/// hidden files and folders and `node_modules` skipped), and each `.sql`, `.iotsql`, `.json`
+/// and `.jsonl` file is told apart by its name and content ([`classify`]); files of other
+/// kinds are passed over. A file named directly is never reinterpreted: one of another kind is
+/// an error that says what it is and which command reads it. What the walk skipped (link
+/// loops, dangling links) is printed to standard error as warnings.
+pub(crate) fn find(paths: &[PathBuf], kinds: &[FileKind]) -> Result<Vec<PathBuf>, String> {
+    let listing = list(paths, EXTENSIONS).map_err(|error| format!("cannot list the inputs: {error}"))?;
     for warning in &listing.warnings {
         eprintln!("warning: {warning}");
     }
-    Ok(listing.files)
+    let mut found = Vec::new();
+    let mut refused = Vec::new();
+    for path in listing.files {
+        // A file that cannot be read is kept: the command reports why when it reads it.
+        let kind = match read(&path) {
+            Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) => {
+                classify(&path.to_string_lossy(), &text)
+            }
+            Err(_) => {
+                found.push(path);
+                continue;
+            }
+        };
+        if kinds.contains(&kind) {
+            found.push(path);
+        } else if listing.named.contains(&path) {
+            refused.push(format!("`{}` is {}; {}", path.display(), kind.describe(), where_it_goes(kind)));
+        }
+    }
+    if refused.is_empty() { Ok(found) } else { Err(refused.join("\nerror: ")) }
+}
+
+/// Which command reads a file of `kind`.
+fn where_it_goes(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Statement | FileKind::TopicRule => "check it with `iotrules check`, run it with `iotrules run`",
+        FileKind::Policy => "check it with `iotrules check`, decide requests with `iotrules authorize --policy`",
+        FileKind::Tests => "run it with `iotrules test`",
+        FileKind::Registry => "check its registry with `iotrules check --registry DIR`",
+        FileKind::Data => "give it to `iotrules authorize --context` or `iotrules publish`",
+        FileKind::Other => {
+            "statements are read from .sql and .iotsql files, rules, policies and tests from .json and .jsonl files"
+        }
+    }
 }
 
 /// The files [`list`] found, and what it skipped.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     pub(crate) files: Vec<PathBuf>,
+    /// The files among them that were named directly rather than found in a folder.
+    pub(crate) named: HashSet<PathBuf>,
     /// Each symbolic link loop and dangling link met, once.
     pub(crate) warnings: Vec<String>,
 }
 
-/// Walks `paths` as [`expand`] does. Symbolic links are followed, but every real file is listed
-/// once (under the first name met) and every real directory walked once, so links cannot make
-/// the walk repeat or run forever: a link to a directory that is being walked (a loop) is a
-/// warning, a link to one walked already is skipped, and so is a link that leads nowhere.
+/// Walks `paths`: files named directly are listed whatever their name; folders are walked as
+/// git sees them (see [`find`]) for files with one of `extensions`. Symbolic links are
+/// followed, but every real file is listed once (under the first name met) and a folder
+/// named twice is walked once, so links cannot make the walk run forever or list a file
+/// twice: a link back to a folder being walked (a loop) is a warning, and so is a link named
+/// like an input that leads nowhere.
 pub(crate) fn list(paths: &[PathBuf], extensions: &[&str]) -> io::Result<Listing> {
-    let mut walker = Walker {
-        extensions,
-        listing: Listing::default(),
-        files: HashSet::new(),
-        directories: HashSet::new(),
-        open: Vec::new(),
-    };
+    let mut listing = Listing::default();
+    let mut files = HashSet::new();
+    let mut folders = HashSet::new();
     for path in paths {
-        if path.is_dir() {
-            walker.directory(path)?;
-        } else {
-            walker.file(path.clone());
+        if !path.is_dir() {
+            // A path that does not resolve is listed as given; reading it reports why.
+            let real = fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+            if files.insert(real) {
+                listing.files.push(path.clone());
+                listing.named.insert(path.clone());
+            }
+            continue;
         }
-    }
-    Ok(walker.listing)
-}
-
-struct Walker<'a> {
-    extensions: &'a [&'a str],
-    listing: Listing,
-    /// The real paths of the files listed.
-    files: HashSet<PathBuf>,
-    /// The real paths of the directories walked or being walked.
-    directories: HashSet<PathBuf>,
-    /// The real paths of the directories being walked, outermost first.
-    open: Vec<PathBuf>,
-}
-
-impl Walker<'_> {
-    fn file(&mut self, path: PathBuf) {
-        // A path that does not resolve is listed as given; reading it reports why.
-        let real = fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-        if self.files.insert(real) {
-            self.listing.files.push(path);
+        if !folders.insert(fs::canonicalize(path)?) {
+            continue;
         }
-    }
-
-    fn directory(&mut self, dir: &Path) -> io::Result<()> {
-        let real = fs::canonicalize(dir)?;
-        if self.open.contains(&real) {
-            self.listing.warnings.push(format!(
-                "skipped `{}`: a symbolic link loop back to `{}`",
-                dir.display(),
-                real.display()
-            ));
-            return Ok(());
-        }
-        if !self.directories.insert(real.clone()) {
-            return Ok(());
-        }
-        let mut entries: Vec<PathBuf> =
-            fs::read_dir(dir)?.map(|entry| entry.map(|entry| entry.path())).collect::<io::Result<_>>()?;
-        entries.sort();
-        self.open.push(real);
-        for path in entries {
-            if path.is_dir() {
-                self.directory(&path)?;
-            } else if path.extension().and_then(|ext| ext.to_str()).is_some_and(|ext| self.extensions.contains(&ext)) {
-                if path.exists() {
-                    self.file(path);
-                } else {
-                    self.listing.warnings.push(format!("skipped `{}`: a symbolic link to nothing", path.display()));
+        let walk = ignore::WalkBuilder::new(path)
+            .follow_links(true)
+            .require_git(false)
+            .sort_by_file_name(|a, b| a.cmp(b))
+            .filter_entry(|entry| entry.file_name() != "node_modules")
+            .build();
+        for entry in walk {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    if let Some(warning) = skipped(&error, extensions) {
+                        listing.warnings.push(warning);
+                    }
+                    continue;
                 }
+            };
+            let path = entry.path();
+            if entry.file_type().is_some_and(|kind| kind.is_dir()) {
+                continue;
+            }
+            let Ok(real) = fs::canonicalize(path) else { continue };
+            let wanted = path
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .is_some_and(|extension| extensions.iter().any(|wanted| wanted.eq_ignore_ascii_case(extension)));
+            if wanted && files.insert(real) {
+                listing.files.push(path.to_path_buf());
             }
         }
-        self.open.pop();
-        Ok(())
+    }
+    Ok(listing)
+}
+
+/// The warning for what a folder walk could not follow: a link loop, or a link to nothing
+/// named like an input.
+fn skipped(error: &ignore::Error, extensions: &[&str]) -> Option<String> {
+    match error {
+        ignore::Error::Loop { ancestor, child } => {
+            Some(format!("skipped `{}`: a symbolic link loop back to `{}`", child.display(), ancestor.display()))
+        }
+        ignore::Error::WithPath { path, err } => {
+            let named_like_input = path
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .is_some_and(|extension| extensions.iter().any(|wanted| wanted.eq_ignore_ascii_case(extension)));
+            let dangling = err.io_error().is_some_and(|error| error.kind() == io::ErrorKind::NotFound);
+            match (dangling, named_like_input) {
+                (true, true) => Some(format!("skipped `{}`: a symbolic link to nothing", path.display())),
+                (true, false) => None,
+                (false, _) => Some(format!("skipped `{}`: {err}", path.display())),
+            }
+        }
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => skipped(err, extensions),
+        error => Some(format!("skipped: {error}")),
     }
 }
 

@@ -259,3 +259,75 @@ fn an_unclosed_string_is_an_error() {
         assert!(stderr.contains("string is never closed"), "{stderr}");
     }
 }
+
+/// Every command finds files the same way: `.iotsql` statements are checked (a broken one
+/// fails), test, context and registry files in the folder are not read as rules, hidden
+/// folders, `node_modules` and what `.gitignore` lists are skipped, and a file named
+/// directly is never reinterpreted.
+#[test]
+fn folders_are_walked_as_git_sees_them_and_files_told_apart_by_content() {
+    let dir = scratch_dir("discovery");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("rules/good.sql", "SELECT a FROM 't'");
+    write("rules/broken.iotsql", "SELECT FROM 't'");
+    write("rules/alert.json", r#"{"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": []}"#);
+    write("policies/device.json", r#"{"Version": "2012-10-17", "Statement": []}"#);
+    write(
+        "tests/case.json",
+        r#"{"topic": "t", "inputPayload": {}, "inputSql": "SELECT a FROM 't'", "expectedOutput": {}}"#,
+    );
+    write(
+        "tests/cases.jsonl",
+        "{\"id\": \"x\", \"sql\": \"SELECT a FROM 't'\", \"topic\": \"t\", \"payload\": {}, \"expect\": {}}\n",
+    );
+    write("contexts/boiler.json", r#"{"clientId": "boiler-7", "thingName": "boiler-7", "isAttached": true}"#);
+    write(
+        "registry/things/boiler.json",
+        r#"{"thingName": "boiler", "thingArn": "arn", "attributes": {}, "version": 1}"#,
+    );
+    write(".hidden/bad.sql", "SELECT FROM");
+    write("node_modules/pkg/bad.sql", "SELECT FROM");
+    write("generated/bad.sql", "SELECT FROM");
+    write(".gitignore", "generated/\n");
+    let root = dir.to_str().unwrap();
+
+    // What a user reads, whichever stream each part goes to.
+    let said = |output: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    };
+    let output = iotrules(&["check", root]);
+    let text = said(&output);
+    assert_eq!(code(&output), 1, "{text}");
+    assert!(text.contains("checked 4 inputs"), "{text}");
+    assert!(text.contains("broken.iotsql"), "the .iotsql rule was not checked: {text}");
+    for skipped in ["case.json", "cases.jsonl", "boiler.json", ".hidden", "node_modules", "generated"] {
+        assert!(!text.contains(skipped), "{skipped} was read: {text}");
+    }
+
+    // `test` finds the test files of the same folder, and only them.
+    let output = iotrules(&["test", root]);
+    let text = said(&output);
+    assert_eq!(code(&output), 0, "{text}");
+    assert!(text.contains("2 passed"), "{text}");
+
+    // `fmt --check` reads the statements, the `.iotsql` one included.
+    let output = iotrules(&["fmt", "--check", root]);
+    let text = said(&output);
+    assert!(text.contains("broken.iotsql") && text.contains("syntax errors"), "{text}");
+
+    // Named directly, a file is what it is: a test file or a template is not a rule.
+    for (name, expected) in [
+        ("tests/cases.jsonl", "is a test file; run it with `iotrules test`"),
+        ("template.yaml", "is not a file iotrules reads"),
+    ] {
+        write("template.yaml", "Resources: {}\n");
+        let output = iotrules(&["check", dir.join(name).to_str().unwrap()]);
+        let text = said(&output);
+        assert_eq!(code(&output), 2, "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
+}

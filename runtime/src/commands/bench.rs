@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use iotrules_compiler::eval::{Environment, Message};
+use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::ruleset::{RuleSet, Scratch, SetRule};
 use serde::Serialize;
 
@@ -156,8 +157,8 @@ fn measure(budget: Duration, mut step: impl FnMut(usize)) -> (u64, Duration) {
 }
 
 fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
-    let files = inputs::expand(paths, &["sql", "json"])
-        .map_err(|error| usage_error(&format!("cannot list the rules: {error}")))?;
+    let files =
+        inputs::find(paths, &[FileKind::Statement, FileKind::TopicRule]).map_err(|message| usage_error(&message))?;
     if files.is_empty() {
         return Err(usage_error("no .sql or .json rule files found"));
     }

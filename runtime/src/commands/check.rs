@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::policy::is_policy_document;
 use iotrules_compiler::{Diagnostic, Severity};
 
@@ -21,9 +22,9 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
             Err(message) => return usage_error(&message),
         }
     }
-    let files = match inputs::expand(&args.paths, &["sql", "json"]) {
+    let files = match inputs::find(&args.paths, &[FileKind::Statement, FileKind::TopicRule, FileKind::Policy]) {
         Ok(files) => files,
-        Err(error) => return usage_error(&format!("cannot list the inputs: {error}")),
+        Err(message) => return usage_error(&message),
     };
     if !args.paths.is_empty() && files.is_empty() {
         return usage_error("no .sql or .json files found in the given directories");

@@ -7,6 +7,7 @@
 
 use std::process::ExitCode;
 
+use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::format_sql;
 
 use crate::cli::FmtArgs;
@@ -14,15 +15,19 @@ use crate::commands::check::usage_error;
 use crate::inputs::{self, BOM, Contents};
 
 pub(crate) fn run(args: &FmtArgs) -> ExitCode {
-    let files = match inputs::expand(&args.paths, &["sql", "iotsql"]) {
+    // Rule and policy files are found too, so that naming one is not an error; they are
+    // left as written, with a note when they were named.
+    let files = match inputs::find(&args.paths, &[FileKind::Statement, FileKind::TopicRule, FileKind::Policy]) {
         Ok(files) => files,
-        Err(error) => return usage_error(&format!("cannot list the inputs: {error}")),
+        Err(message) => return usage_error(&message),
     };
     let mut failed = false;
     for path in &files {
         let name = path.display();
         if path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json")) {
-            eprintln!("skipped `{name}`: rule and policy files are left as written");
+            if args.paths.contains(path) {
+                eprintln!("skipped `{name}`: rule and policy files are left as written");
+            }
             continue;
         }
         let (text, bom) = match inputs::read(path) {

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use base64::Engine as _;
 use iotrules_compiler::eval::{Environment, Message, Outcome, Rule};
+use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value as Json;
 
@@ -50,10 +51,10 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
         Ok(stubs) => stubs,
         Err(message) => return usage_error(&message),
     };
-    let files = match inputs::expand(&args.paths, &["json", "jsonl"]) {
+    let files = match inputs::find(&args.paths, &[FileKind::Tests]) {
         Ok(files) if !files.is_empty() => files,
         Ok(_) => return usage_error("no .json or .jsonl test files found"),
-        Err(error) => return usage_error(&format!("cannot list the inputs: {error}")),
+        Err(message) => return usage_error(&message),
     };
     let env = Environment { stubs, ..Environment::default() };
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);

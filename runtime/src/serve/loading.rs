@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use iotrules_compiler::SqlVersion;
+use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::ruleset::{Engine, RuleSet, SetRule};
 use iotrules_compiler::syntax::ast::ExprKind;
 
@@ -39,7 +40,8 @@ pub(crate) fn load(
     basic_ingest: bool,
     lanes: &Lanes,
 ) -> Result<Loaded, String> {
-    let files = inputs::expand(paths, &["sql", "json"]).map_err(|error| format!("cannot list the rules: {error}\n"))?;
+    let files =
+        inputs::find(paths, &[FileKind::Statement, FileKind::TopicRule]).map_err(|message| format!("{message}\n"))?;
     if files.is_empty() {
         return Err("no .sql or .json rule files found\n".to_owned());
     }
