@@ -47,6 +47,14 @@ pub(crate) enum Command {
     /// Serve the Device Shadow service on any broker, as an MQTT client (`iotrules serve`
     /// runs it on its own broker).
     Shadows(ShadowsArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell, e.g.
+    /// `iotrules completions bash > ~/.local/share/bash-completion/completions/iotrules`.
+    Completions {
+        /// The shell to complete in.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `iotrules man > ~/.local/share/man/man1/iotrules.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

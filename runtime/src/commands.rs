@@ -7,6 +7,7 @@ pub(crate) mod check;
 pub(crate) mod eval;
 pub(crate) mod fleet;
 pub(crate) mod fmt;
+pub(crate) mod install;
 pub(crate) mod publish;
 pub(crate) mod run;
 pub(crate) mod serve;
