@@ -89,7 +89,7 @@ impl Document {
         let reported = self.reported.as_ref().unwrap_or(&empty);
         let metadata = self.metadata_desired.as_ref().unwrap_or(&empty);
         let (delta, delta_metadata) = difference(desired, reported, metadata);
-        (!delta.is_empty()).then(|| (Value::Object(delta), Value::Object(delta_metadata)))
+        (!delta.is_empty()).then_some((Value::Object(delta), Value::Object(delta_metadata)))
     }
 
     /// The size AWS limits: the state document's JSON, metadata not counted.
