@@ -56,6 +56,8 @@ const PAYLOAD_FIELDS: &[&str] =
     &["ruleName", "sql", "description", "actions", "errorAction", "ruleDisabled", "awsIotSqlVersion"];
 /// Extra fields of the `rule` object `get-topic-rule` prints.
 const PRINTED_RULE_FIELDS: &[&str] = &["createdAt"];
+/// Fields of the `aws iot create-topic-rule --cli-input-json` document.
+const CLI_INPUT_FIELDS: &[&str] = &["ruleName", "topicRulePayload", "tags"];
 
 /// A rule read from a file.
 #[derive(Clone, Debug)]
@@ -127,7 +129,7 @@ impl EmbeddedSql {
 /// Finds the `sql` string of a rule file (either shape), whatever else is wrong with the file.
 pub fn embedded_sql(text: &str) -> Option<EmbeddedSql> {
     let Ok(Some(Value::Object(root))) = parse_strict_json(text) else { return None };
-    let payload = match root.get("rule") {
+    let payload = match root.get("rule").or_else(|| root.get("topicRulePayload")) {
         Some(ObjectProp { value: Value::Object(rule), .. }) => rule,
         _ => &root,
     };
@@ -228,6 +230,23 @@ impl Reader {
             known.extend_from_slice(PRINTED_RULE_FIELDS);
             self.unknown_fields(rule, &known);
             self.payload(text, rule)
+        } else if let Some(prop) = root.get("topicRulePayload") {
+            // `create-topic-rule --cli-input-json`: the name beside the payload.
+            self.unknown_fields(root, CLI_INPUT_FIELDS);
+            if let Some(tags) = root.get("tags")
+                && !matches!(tags.value, Value::StringLit(_))
+            {
+                self.wrong_type(tags, "a string of `key=value` pairs joined by `&`");
+            }
+            let Value::Object(payload) = &prop.value else {
+                self.wrong_type(prop, "an object");
+                return None;
+            };
+            self.unknown_fields(payload, PAYLOAD_FIELDS);
+            let name = self.rule_name(root);
+            let mut rule = self.payload(text, payload)?;
+            rule.name = name.or(rule.name);
+            Some(rule)
         } else {
             self.unknown_fields(root, PAYLOAD_FIELDS);
             self.payload(text, root)
@@ -614,6 +633,28 @@ mod tests {
         let c = decoded.find('c').unwrap_or_default();
         assert_eq!(&raw[offsets[c]..offsets[c] + 1], "c");
         assert_eq!(offsets[decoded.len()], raw.len() - 1);
+    }
+
+    /// `aws iot create-topic-rule --cli-input-json file://rule.json`: the name beside the
+    /// payload; the payload's fields are checked as in the other shapes, and diagnostics in
+    /// its SQL land inside the nested string.
+    #[test]
+    fn cli_input_json_files_are_rules() {
+        let text = r#"{"ruleName": "alerts", "topicRulePayload": {"sql": "SELECT uper(a) AS b FROM 't'",
+            "awsIotSqlVersion": "2016-03-23", "actions": [], "ruleDisabled": false}, "tags": "team=iot"}"#;
+        let report = check_rule_file(text);
+        let codes: Vec<Code> = report.diagnostics.iter().map(|diagnostic| diagnostic.code).collect();
+        assert_eq!(codes, [Code::UnknownFunction], "{:?}", report.diagnostics);
+        let span = report.diagnostics[0].span();
+        assert_eq!(&text[span.start..span.end], "uper");
+        let rule = report.rule.unwrap();
+        assert_eq!((rule.name.as_deref(), rule.sql_version), (Some("alerts"), SqlVersion::V2016_03_23));
+        assert_eq!(embedded_sql(text).map(|embedded| embedded.sql), Some("SELECT uper(a) AS b FROM 't'".to_owned()));
+
+        let wrong = r#"{"ruleName": "bad-name", "topicRulePayload": {"sql": "SELECT a FROM 't'", "actions": [], "extra": 1}, "other": 2}"#;
+        let codes: Vec<Code> = check_rule_file(wrong).diagnostics.iter().map(|diagnostic| diagnostic.code).collect();
+        assert!(codes.contains(&Code::RuleInvalidName), "{codes:?}");
+        assert_eq!(codes.iter().filter(|code| **code == Code::RuleInvalidField).count(), 2, "{codes:?}");
     }
 
     #[test]
