@@ -650,8 +650,8 @@ pub(crate) struct CheckArgs {
     pub(crate) sql_version: SqlVersion,
 
     /// How to print diagnostics.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub(crate) format: Format,
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub(crate) format: CheckFormat,
 
     /// Exit with 1 on warnings too.
     #[arg(long)]
@@ -664,6 +664,23 @@ pub(crate) enum Format {
     Human,
     /// One JSON document on standard output.
     Json,
+}
+
+/// How `check` prints its diagnostics: for people, for tools, or for a CI system.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CheckFormat {
+    /// Rendered reports with the source snippet, on standard error.
+    Human,
+    /// One JSON document on standard output.
+    Json,
+    /// GitHub Actions workflow commands on standard output: each diagnostic becomes an
+    /// annotation on its line of the pull request.
+    Github,
+    /// A SARIF 2.1.0 log on standard output, for code scanning (GitHub, GitLab, Azure DevOps).
+    Sarif,
+    /// A JUnit XML report on standard output: one test case per input, failed when it has
+    /// errors (or warnings, with `--deny-warnings`).
+    Junit,
 }
 
 fn parse_sql_version(text: &str) -> Result<SqlVersion, String> {

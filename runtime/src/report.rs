@@ -12,6 +12,8 @@ use miette::{
 };
 use serde::Serialize;
 
+pub(crate) mod ci;
+
 /// The diagnostics of one input, with the text their spans point into.
 #[derive(Clone, Debug)]
 pub(crate) struct InputReport {

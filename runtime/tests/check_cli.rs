@@ -331,3 +331,50 @@ fn folders_are_walked_as_git_sees_them_and_files_told_apart_by_content() {
         assert!(text.contains(expected), "{text}");
     }
 }
+
+/// `--format github|sarif|junit` for CI: the same diagnostic, at the same line and column,
+/// in each CI system's format; a message cannot break out of its format.
+#[test]
+fn ci_formats_place_each_diagnostic() {
+    let dir = scratch_dir("ci_formats");
+    let file = dir.join("rule.sql");
+    // A second line, so the error is at line 2, column 8; the `<` and the newline in messages
+    // must be escaped in XML and in workflow commands.
+    std::fs::write(&file, "SELECT a,\n       uper(b) AS c FROM 't' WHERE a < 'x'").unwrap();
+    let name = file.to_str().unwrap();
+
+    let output = iotrules(&["check", "--format", "github", name]);
+    assert_eq!(code(&output), 1);
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let annotation = stdout.lines().find(|line| line.starts_with("::error ")).expect("an error annotation");
+    assert!(
+        annotation.contains(",line=2,col=8,endLine=2,endColumn=12,title=iotsql%3A%3Aunknown_function::"),
+        "{annotation}"
+    );
+    assert!(annotation.ends_with("unknown function `uper`%0Ahelp: did you mean `upper`?"), "{annotation}");
+    assert!(stdout.lines().all(|line| line.starts_with("::")), "{stdout}");
+
+    let output = iotrules(&["check", "--format", "sarif", name]);
+    assert_eq!(code(&output), 1);
+    let log: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let unknown = results.iter().find(|result| result["ruleId"] == "iotsql::unknown_function").unwrap();
+    assert_eq!(unknown["level"], "error");
+    let region = &unknown["locations"][0]["physicalLocation"]["region"];
+    assert_eq!((region["startLine"].as_u64(), region["startColumn"].as_u64()), (Some(2), Some(8)));
+    let rules = log["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(rules.iter().any(|rule| rule["id"] == "iotsql::unknown_function"));
+
+    let good = dir.join("good.sql");
+    std::fs::write(&good, "SELECT a FROM 't'").unwrap();
+    let output = iotrules(&["check", "--format", "junit", name, good.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let xml = String::from_utf8(output.stdout).unwrap();
+    assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites"), "{xml}");
+    assert!(xml.contains("tests=\"2\" failures=\"1\""), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 2, "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), 1, "{xml}");
+    assert!(xml.contains(":2:8: error [iotsql::unknown_function] unknown function `uper`"), "{xml}");
+    assert!(!xml.contains("a < 'x'") && !xml.contains("<'"), "unescaped source text: {xml}");
+}

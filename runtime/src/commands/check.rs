@@ -7,7 +7,7 @@ use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::policy::is_policy_document;
 use iotrules_compiler::{Diagnostic, Severity};
 
-use crate::cli::{CheckArgs, Format};
+use crate::cli::{CheckArgs, CheckFormat};
 use crate::inputs::Contents;
 use crate::{inputs, policies, registry, report, rules};
 
@@ -40,8 +40,11 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
     }
 
     match args.format {
-        Format::Human => report::human(&reports),
-        Format::Json => report::json(&reports),
+        CheckFormat::Human => report::human(&reports),
+        CheckFormat::Json => report::json(&reports),
+        CheckFormat::Github => report::ci::github(&reports),
+        CheckFormat::Sarif => report::ci::sarif(&reports),
+        CheckFormat::Junit => report::ci::junit(&reports, args.deny_warnings),
     }
     let diagnostics = || reports.iter().flat_map(|report| &report.diagnostics);
     let failed = diagnostics().any(Diagnostic::is_error)
