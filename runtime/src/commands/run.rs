@@ -106,7 +106,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
             };
             let address = embedded.tcp_address();
             match device {
-                None => announce_embedded(address, args),
+                None => eprint!("{}", banner(address, args.publish.is_some(), &loaded.listening)),
                 Some(device) => {
                     internal = Some(device.internal_credentials());
                     services = Some(Arc::new(LocalShadows::new(Arc::clone(&device.shadow_store))));
@@ -248,25 +248,83 @@ pub(crate) fn credentials(args: &BrokerConnectionArgs) -> Result<Credentials, St
     })
 }
 
-fn announce_embedded(address: SocketAddr, args: &RunArgs) {
+/// What `run` on the embedded broker prints first: where the broker listens, the rules loaded
+/// and the topics they listen on, and how to send them a message.
+fn banner(address: SocketAddr, publishing: bool, listening: &[(String, String)]) -> String {
+    /// Rules named in the banner; the rest are counted.
+    const SHOWN: usize = 5;
     let port = address.port();
-    let port_flag = if port == 1883 { String::new() } else { format!(" --broker mqtt://127.0.0.1:{port}") };
-    eprintln!("embedded MQTT broker listening on mqtt://{address}");
-    eprintln!(
-        "  publish:   iotrules publish{port_flag} --topic sensors/boiler-7/telemetry --message '{{\"temperature\": 72, \"humidity\": 30}}'"
-    );
-    eprintln!(
-        "  or:        mosquitto_pub -h 127.0.0.1 -p {port} -q 1 -t sensors/boiler-7/telemetry -m '{{\"temperature\": 72}}'"
-    );
-    eprintln!("  subscribe: mosquitto_sub -h 127.0.0.1 -p {port} -t '#' -v");
-    if args.publish.is_none() {
-        eprintln!("  (or start with --publish examples/messages/sample.jsonl to send the sample messages)");
+    let mut out = format!("embedded MQTT broker listening on mqtt://{address}\n");
+    let noun = if listening.len() == 1 { "rule" } else { "rules" };
+    let shown: Vec<String> = listening
+        .iter()
+        .take(SHOWN)
+        .map(|(name, filter)| format!("{} on {}", printable(name), printable(filter)))
+        .collect();
+    let more = listening.len().saturating_sub(SHOWN);
+    let more = if more > 0 { format!(", and {more} more") } else { String::new() };
+    out.push_str(&format!("  {} {noun}: {}{more}\n", listening.len(), shown.join(", ")));
+    if let Some((_, filter)) = listening.first() {
+        let topic = shell_quoted(&example_topic(filter));
+        let port_flag = if port == 1883 { String::new() } else { format!(" --broker mqtt://127.0.0.1:{port}") };
+        out.push_str(&format!("  publish:   iotrules publish{port_flag} --topic {topic} --message '{{}}'\n"));
+        out.push_str(&format!("  or:        mosquitto_pub -h 127.0.0.1 -p {port} -q 1 -t {topic} -m '{{}}'\n"));
     }
+    out.push_str(&format!("  subscribe: mosquitto_sub -h 127.0.0.1 -p {port} -t '#' -v\n"));
+    if !publishing {
+        out.push_str("  (or start with --publish FILE to send the messages of a JSON Lines file: {\"topic\": ..., \"payload\": ...})\n");
+    }
+    out
+}
+
+/// A topic the filter matches: each wildcard level filled with `example`.
+fn example_topic(filter: &str) -> String {
+    filter
+        .split('/')
+        .map(|level| if level == "+" || level == "#" { "example" } else { level })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Text from a rule file, with control characters escaped so it cannot rewrite the terminal.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
+}
+
+/// A word for a POSIX shell: single-quoted, with single quotes inside written as `'\''`.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", printable(text).replace('\'', "'\\''"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::file_name;
+    use super::{banner, example_topic, file_name, shell_quoted};
+
+    /// The banner names the rules loaded and publishes to a topic the first one listens on.
+    #[test]
+    fn the_banner_describes_the_loaded_rules() {
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], 1884));
+        let rules = [("alerts".to_owned(), "sensors/+/telemetry".to_owned()), ("all".to_owned(), "fleet/#".to_owned())];
+        let text = banner(address, false, &rules);
+        assert!(text.contains("  2 rules: alerts on sensors/+/telemetry, all on fleet/#\n"), "{text}");
+        assert!(
+            text.contains(
+                "iotrules publish --broker mqtt://127.0.0.1:1884 --topic 'sensors/example/telemetry' --message '{}'"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("mosquitto_pub -h 127.0.0.1 -p 1884 -q 1 -t 'sensors/example/telemetry'"), "{text}");
+        assert!(!text.contains("boiler"), "{text}");
+        let many: Vec<(String, String)> = (0..7).map(|n| (format!("r{n}"), format!("t/{n}"))).collect();
+        assert!(banner(address, true, &many).contains("r4 on t/4, and 2 more\n"));
+        assert!(!banner(address, true, &many).contains("--publish FILE"));
+    }
+
+    #[test]
+    fn example_topics_fill_wildcards_and_are_quoted_for_the_shell() {
+        assert_eq!(example_topic("$aws/things/+/shadow/update/#"), "$aws/things/example/shadow/update/example");
+        assert_eq!(shell_quoted("it's $HOME\n"), "'it'\\''s $HOME\\n'");
+    }
 
     #[test]
     fn client_ids_become_safe_file_names() {

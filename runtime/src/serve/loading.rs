@@ -23,6 +23,8 @@ pub(crate) struct Loaded {
     pub(crate) names: Arc<Vec<String>>,
     /// Every rule's FROM filter, and with Basic Ingest the topics that address rules by name.
     pub(crate) filters: Vec<String>,
+    /// Each rule's name and the topic filter of its FROM, in rule order.
+    pub(crate) listening: Vec<(String, String)>,
     /// Rules left out because their files say `"ruleDisabled": true`.
     pub(crate) disabled: Vec<String>,
 }
@@ -104,14 +106,24 @@ pub(crate) fn load(
         eprint!("{rendered}");
     }
     let filters = filters(&set, basic_ingest);
+    let listening = set.iter().filter_map(|rule| Some((rule.name.clone(), from_filter(rule)?))).collect();
     let names = set.iter().map(|rule| rule.name.clone()).collect();
     Ok(Loaded {
         set: RuleSet::with_engine(set, Engine::Jit),
         actions: Arc::new(actions),
         names: Arc::new(names),
         filters,
+        listening,
         disabled,
     })
+}
+
+/// The topic filter a rule's FROM names, when it is a string.
+fn from_filter(rule: &SetRule) -> Option<String> {
+    match rule.statement.from.as_ref().map(|from| &from.kind) {
+        Some(ExprKind::String(filter)) => Some(filter.value.clone()),
+        _ => None,
+    }
 }
 
 /// The distinct topic filters the rules listen on, in rule order.
@@ -119,11 +131,7 @@ fn filters(set: &[SetRule], basic_ingest: bool) -> Vec<String> {
     let mut filters: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
     for rule in set {
-        let from = rule.statement.from.as_ref().map(|from| &from.kind);
-        let own = match from {
-            Some(ExprKind::String(filter)) => Some(filter.value.clone()),
-            _ => None,
-        };
+        let own = from_filter(rule);
         // Basic Ingest: AWS routes `$aws/rules/<name>/...` to the rule of that name alone.
         let ingest = basic_ingest.then(|| format!("$aws/rules/{}/#", rule.name));
         for filter in own.into_iter().chain(ingest) {
