@@ -294,6 +294,16 @@ impl Engine {
             tracing::warn!(rule = self.loaded.name(rule), topic = publish.topic, %error, help = error.help(), "rule not evaluated");
             self.stats.evaluation_failed();
         }
+        // With `IOTRULES_LOG=debug`, why a rule whose topic matched did not fire (the rules
+        // that fired are logged with their output as their actions start, actions or not).
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for (rule, produced) in self.scratch.outcomes() {
+                if matches!(produced, Produced::Filtered) {
+                    let name = self.loaded.name(rule);
+                    tracing::debug!(rule = name, topic = publish.topic, "not fired: the WHERE clause was not true");
+                }
+            }
+        }
         let fired: Vec<(usize, Bytes)> = self
             .scratch
             .outcomes()
