@@ -6,8 +6,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const compiler = path.join(__dirname, '..', '..', '..', 'compiler', 'src');
-const read = (file) => fs.readFileSync(path.join(compiler, file), 'utf8');
+const { repository, skip } = require('./repository');
+
+const read = (file) => fs.readFileSync(path.join(repository, 'compiler', 'src', file), 'utf8');
 const grammar = require('../syntaxes/iotsql.tmLanguage.json');
 const ruleSchema = require('../schemas/topic-rule-payload.schema.json');
 const policySchema = require('../schemas/iot-policy.schema.json');
@@ -29,7 +30,7 @@ function alternatives(match) {
 
 const sorted = (names) => [...names].map((name) => name.toLowerCase()).sort();
 
-test('the grammar highlights every lexer keyword and nothing else as a keyword', () => {
+test('the grammar highlights every lexer keyword and nothing else as a keyword', { skip }, () => {
   const lexer = read('syntax/lexer.rs');
   const keywords = [...lexer.matchAll(/#\[token\("([a-z]+)", ignore\(case\)\)\]/g)].map((match) => match[1]);
   const highlighted = grammar.repository.keywords.patterns.flatMap((pattern) =>
@@ -37,7 +38,7 @@ test('the grammar highlights every lexer keyword and nothing else as a keyword',
   assert.deepEqual(sorted(highlighted), sorted(keywords));
 });
 
-test('the grammar knows every function of the catalogue', () => {
+test('the grammar knows every function of the catalogue', { skip }, () => {
   const catalogue = read('check/functions.rs');
   const table = catalogue.slice(catalogue.indexOf('pub static FUNCTIONS'), catalogue.indexOf('pub static CAST_TARGETS'));
   const functions = [...table.matchAll(/f\("([A-Za-z0-9_]+)"/g)].map((match) => match[1]);
@@ -50,13 +51,13 @@ test('the grammar knows every function of the catalogue', () => {
   assert.deepEqual(sorted(/\(((?:[A-Za-z]+\|)+[A-Za-z]+)\)/.exec(castPattern.replace('(as)', ''))[1].split('|')), sorted(castTypes));
 });
 
-test('the rule schema names every action type the rule-file reader accepts', () => {
+test('the rule schema names every action type the rule-file reader accepts', { skip }, () => {
   const types = rustList(read('rule_file.rs'), 'pub const ACTION_TYPES');
   assert.deepEqual(Object.keys(ruleSchema.definitions.action.properties).sort(), [...types].sort());
   assert.equal(ruleSchema.definitions.payload.properties.actions.maxItems, Number(/MAX_ACTIONS: usize = (\d+)/.exec(read('rule_file.rs'))[1]));
 });
 
-test('the policy schema names every action, condition operator and condition key the policy reader accepts', () => {
+test('the policy schema names every action, condition operator and condition key the policy reader accepts', { skip }, () => {
   const policy = read('policy.rs');
   const statement = policySchema.definitions.statement;
   const actions = statement.properties.Action.anyOf[0].anyOf[0].enum;

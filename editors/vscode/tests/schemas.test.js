@@ -6,13 +6,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 const Ajv = require('ajv');
 
-const repo = path.join(__dirname, '..', '..', '..');
+const { repository, skip } = require('./repository');
+
 const ajv = new Ajv({ allErrors: true, strict: false });
 const rule = ajv.compile(require('../schemas/topic-rule-payload.schema.json'));
 const policy = ajv.compile(require('../schemas/iot-policy.schema.json'));
 
 function jsonFiles(folder) {
-  const dir = path.join(repo, folder);
+  const dir = path.join(repository, folder);
   return fs.readdirSync(dir).filter((name) => name.endsWith('.json')).map((name) => path.join(dir, name));
 }
 
@@ -24,7 +25,7 @@ function expectInvalid(validate, document, label) {
   assert.equal(validate(document), false, `${label} should be rejected`);
 }
 
-test('example rule files are valid', () => {
+test('example rule files are valid', { skip }, () => {
   const files = jsonFiles('examples/rules');
   assert.ok(files.length > 0);
   for (const file of files) {
@@ -32,7 +33,7 @@ test('example rule files are valid', () => {
   }
 });
 
-test('example policies are valid', () => {
+test('example policies are valid', { skip }, () => {
   const files = jsonFiles('examples/policies');
   assert.ok(files.length > 0);
   for (const file of files) {
@@ -52,9 +53,12 @@ test('rule files AWS accepts are valid', () => {
   expectValid(rule, { ruleArn: 'arn:aws:iot:us-east-1:1:rule/r', rule: { ...minimalRule, ruleName: 'r', createdAt: '2026-01-01T00:00:00Z' } }, 'get-topic-rule output');
 });
 
-test('broken rule files are invalid', () => {
-  const broken = JSON.parse(fs.readFileSync(path.join(repo, 'examples/broken/overheat.json'), 'utf8'));
+test('the broken example rule file is invalid', { skip }, () => {
+  const broken = JSON.parse(fs.readFileSync(path.join(repository, 'examples/broken/overheat.json'), 'utf8'));
   expectInvalid(rule, broken, 'examples/broken/overheat.json (misspelt action type, invalid rule name)');
+});
+
+test('broken rule files are invalid', () => {
   expectInvalid(rule, { actions: [] }, 'no sql');
   expectInvalid(rule, { sql: "SELECT * FROM 'a'" }, 'no actions');
   expectInvalid(rule, { ...minimalRule, sql: '  ' }, 'blank sql');
