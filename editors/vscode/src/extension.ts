@@ -42,7 +42,7 @@ async function start(context: vscode.ExtensionContext): Promise<void> {
     args: config.get<string[]>('server.args', []),
   };
   const clientOptions: LanguageClientOptions = {
-    documentSelector: documentSelector(context),
+    documentSelector: documentSelector(),
     outputChannel: output,
     traceOutputChannel: output,
   };
@@ -77,13 +77,12 @@ async function restart(context: vscode.ExtensionContext): Promise<void> {
 }
 
 /**
- * IoT SQL documents, and the JSON files the schemas apply to. The patterns are read from the
- * manifest's `jsonValidation`, so the server sees exactly the files that get schema validation.
+ * IoT SQL documents, and every JSON document: the server tells rule files and policies from
+ * other JSON by their content, as the `iotrules` commands do, whatever folder they are in, and
+ * leaves the rest alone. (The JSON schemas still apply by the manifest's file patterns.)
  */
-function documentSelector(context: vscode.ExtensionContext): DocumentFilter[] {
-  const validations: { fileMatch: string | string[] }[] = context.extension.packageJSON?.contributes?.jsonValidation ?? [];
-  const patterns = validations.flatMap((validation) => validation.fileMatch);
-  return [{ language: 'iotsql' }, ...patterns.map((pattern) => ({ language: 'json', pattern }))];
+function documentSelector(): DocumentFilter[] {
+  return [{ language: 'iotsql' }, { language: 'json' }];
 }
 
 /**
