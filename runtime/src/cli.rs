@@ -47,6 +47,9 @@ pub(crate) enum Command {
     /// Serve the Device Shadow service on any broker, as an MQTT client (`iotrules serve`
     /// runs it on its own broker).
     Shadows(ShadowsArgs),
+    /// Turn an IoT SQL file and its actions into a TopicRulePayload for `aws iot
+    /// create-topic-rule`, checked as `iotrules check` checks rule files.
+    Export(ExportArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or PowerShell, e.g.
     /// `iotrules completions bash > ~/.local/share/bash-completion/completions/iotrules`.
     Completions {
@@ -429,6 +432,38 @@ pub(crate) struct PublishArgs {
 
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The statement: a `.sql` or `.iotsql` file.
+    pub(crate) sql: PathBuf,
+
+    /// A JSON file holding the rule's actions: an array of AWS `Action` objects such as
+    /// `[{"republish": {"topic": "alerts", "roleArn": "..."}}]`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) actions: Option<PathBuf>,
+
+    /// A JSON file holding the rule's error action: one `Action` object.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) error_action: Option<PathBuf>,
+
+    /// The SQL version the rule runs under.
+    #[arg(long, value_parser = parse_sql_version, default_value = "2016-03-23")]
+    pub(crate) sql_version: SqlVersion,
+
+    /// The rule's description.
+    #[arg(long)]
+    pub(crate) description: Option<String>,
+
+    /// Export the rule disabled.
+    #[arg(long)]
+    pub(crate) disabled: bool,
+
+    /// Print the document `aws iot create-topic-rule --cli-input-json` takes, with this rule
+    /// name, instead of the bare payload for `--topic-rule-payload`.
+    #[arg(long, value_name = "RULE_NAME")]
+    pub(crate) cli_input_json: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@ pub(crate) mod bench;
 pub(crate) mod broker;
 pub(crate) mod check;
 pub(crate) mod eval;
+pub(crate) mod export;
 pub(crate) mod fleet;
 pub(crate) mod fmt;
 pub(crate) mod install;

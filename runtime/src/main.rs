@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         cli::Command::Shadow(args) => commands::shadow::run(&args),
         cli::Command::Shadows(args) => commands::shadow::serve(&args),
         cli::Command::Serve(args) => commands::serve::run(&args),
+        cli::Command::Export(args) => commands::export::run(&args),
         cli::Command::Completions { shell } => commands::install::completions(shell),
         cli::Command::Man => commands::install::man(),
     }
