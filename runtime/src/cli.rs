@@ -475,6 +475,11 @@ pub(crate) struct FmtArgs {
     /// Change nothing; print the files that would change and exit with 1 if there are any.
     #[arg(long)]
     pub(crate) check: bool,
+
+    /// Change nothing; print what would change as a unified diff and exit with 1 if anything
+    /// would.
+    #[arg(long)]
+    pub(crate) diff: bool,
 }
 
 #[derive(Debug, Args)]

@@ -75,3 +75,24 @@ fn a_symbolic_link_loop_is_walked_once() {
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("symbolic link loop"));
 }
+
+/// `--diff` prints what would change as a unified diff, changes nothing, and exits 1; a tidy
+/// file gives no diff and exit 0.
+#[test]
+fn diff_shows_the_change_without_making_it() {
+    let dir = scratch_dir("fmt_diff");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, MESSY).unwrap();
+    let name = file.to_str().unwrap();
+    let output = iotrules(&["fmt", "--diff", name]);
+    assert_eq!(code(&output), 1);
+    let diff = String::from_utf8(output.stdout).unwrap();
+    assert!(diff.starts_with(&format!("--- {name}\n+++ {name}\n@@ ")), "{diff}");
+    for line in TIDY.lines() {
+        assert!(diff.contains(&format!("+{line}\n")), "no `+{line}` in {diff}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), MESSY);
+    std::fs::write(&file, TIDY).unwrap();
+    let output = iotrules(&["fmt", "--diff", name]);
+    assert_eq!((code(&output), output.stdout.len()), (0, 0));
+}

@@ -43,7 +43,12 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
         if formatted == text {
             continue;
         }
-        if args.check {
+        if args.diff {
+            let diff = similar::TextDiff::from_lines(&text, &formatted);
+            let shown = path.display().to_string();
+            print!("{}", diff.unified_diff().context_radius(3).header(&shown, &shown));
+            failed = true;
+        } else if args.check {
             println!("would reformat `{name}`");
             failed = true;
         } else if let Err(error) = std::fs::write(path, if bom { format!("{BOM}{formatted}") } else { formatted }) {
