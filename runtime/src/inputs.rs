@@ -53,6 +53,9 @@ pub(crate) fn find(paths: &[PathBuf], kinds: &[FileKind]) -> Result<Vec<PathBuf>
     for path in listing.files {
         // A file that cannot be read is kept: the command reports why when it reads it.
         let kind = match read(&path) {
+            Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) if is_stdin(&path) => {
+                classify_stdin(&text)
+            }
             Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) => {
                 classify(&path.to_string_lossy(), &text)
             }
@@ -174,9 +177,43 @@ fn skipped(error: &ignore::Error, extensions: &[&str]) -> Option<String> {
     }
 }
 
-/// Reads a file, skipping a UTF-8 byte order mark at its start.
+/// The path that names standard input, as most tools take it.
+pub(crate) const STDIN: &str = "-";
+
+/// Whether `path` names standard input.
+pub(crate) fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == STDIN
+}
+
+/// How an input is named in reports: its path, or `<stdin>`.
+pub(crate) fn display_name(path: &Path) -> String {
+    if is_stdin(path) { "<stdin>".to_owned() } else { path.display().to_string() }
+}
+
+/// Standard input, read once, whole: a command may read its inputs twice (to tell what they
+/// are, then to check them).
+fn stdin_bytes() -> io::Result<Vec<u8>> {
+    static STDIN_BYTES: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    let read = STDIN_BYTES.get_or_init(|| {
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut io::stdin().lock(), &mut bytes).map(|_| bytes).map_err(|error| error.to_string())
+    });
+    read.clone().map_err(io::Error::other)
+}
+
+/// What standard input holds: JSON when it starts as a JSON object or array does, else one
+/// IoT SQL statement.
+fn classify_stdin(text: &str) -> FileKind {
+    if text.trim_start().starts_with(['{', '[']) {
+        iotrules_compiler::file_kind::classify_json(text)
+    } else {
+        FileKind::Statement
+    }
+}
+
+/// Reads a file (or standard input, named `-`), skipping a UTF-8 byte order mark at its start.
 pub(crate) fn read(path: &Path) -> io::Result<Contents> {
-    let mut bytes = fs::read(path)?;
+    let mut bytes = if is_stdin(path) { stdin_bytes()? } else { fs::read(path)? };
     let bom = bytes.starts_with(BOM.as_bytes());
     if bom {
         bytes.drain(..BOM.len());

@@ -23,7 +23,7 @@ pub(crate) fn from_text(path: &Path, text: String, bom: bool) -> LoadedPolicy {
     let checked = check_policy(&text);
     let statements = checked.policy.as_ref().map_or(0, |policy| policy.statements.len());
     let report = InputReport {
-        name: path.display().to_string(),
+        name: inputs::display_name(path),
         source: text,
         offset: inputs::bom_len(bom),
         diagnostics: checked.diagnostics,

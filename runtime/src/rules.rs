@@ -78,7 +78,7 @@ pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> Loade
 
 /// A `.sql` file (checked under `version`) or a TopicRulePayload file (under its own version).
 pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) -> LoadedRule {
-    let name = path.display().to_string();
+    let name = crate::inputs::display_name(path);
     let offset = contents.offset();
     let source = match contents {
         Contents::Text { text, .. } => text,

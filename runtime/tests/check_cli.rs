@@ -378,3 +378,35 @@ fn ci_formats_place_each_diagnostic() {
     assert!(xml.contains(":2:8: error [iotsql::unknown_function] unknown function `uper`"), "{xml}");
     assert!(!xml.contains("a < 'x'") && !xml.contains("<'"), "unescaped source text: {xml}");
 }
+
+/// `-` names standard input: a statement, or a rule file or policy when it is JSON; `fmt -`
+/// writes the formatted statement to standard output.
+#[test]
+fn standard_input_is_read_as_dash() {
+    use std::io::Write;
+    let piped = |args: &[&str], input: &str| {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (code(&output), text)
+    };
+    let (status, text) = piped(&["check", "-"], "SELECT uper(a) AS b FROM 't'");
+    assert_eq!(status, 1, "{text}");
+    assert!(text.contains("<stdin>:1:8") && text.contains("did you mean `upper`?"), "{text}");
+    let rule = r#"{"sql": "SELECT a FROM 't'", "awsIotSqlVersion": "2016-03-23", "actions": [{"republsh": {}}]}"#;
+    let (status, text) = piped(&["check", "-"], rule);
+    assert_eq!(status, 1, "{text}");
+    assert!(text.contains("unknown action type `republsh`"), "{text}");
+    let (status, text) = piped(&["check", "-"], r#"{"Version": "2012-10-17", "Statement": []}"#);
+    assert_eq!(status, 0, "{text}");
+    assert!(text.contains("policy"), "{text}");
+    let (status, text) = piped(&["fmt", "-"], "select a from 't' where a>1");
+    assert_eq!((status, text.as_str()), (0, "SELECT a\nFROM 't'\nWHERE a > 1\n"));
+}

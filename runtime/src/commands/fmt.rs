@@ -23,7 +23,7 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
     };
     let mut failed = false;
     for path in &files {
-        let name = path.display();
+        let name = inputs::display_name(path);
         if path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json")) {
             if args.paths.contains(path) {
                 eprintln!("skipped `{name}`: rule and policy files are left as written");
@@ -40,12 +40,17 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
             failed = true;
             continue;
         };
+        if inputs::is_stdin(path) && !args.check && !args.diff {
+            // Standard input is formatted to standard output, as editors pipe it.
+            print!("{formatted}");
+            continue;
+        }
         if formatted == text {
             continue;
         }
         if args.diff {
             let diff = similar::TextDiff::from_lines(&text, &formatted);
-            let shown = path.display().to_string();
+            let shown = inputs::display_name(path);
             print!("{}", diff.unified_diff().context_radius(3).header(&shown, &shown));
             failed = true;
         } else if args.check {
