@@ -686,8 +686,14 @@ pub(crate) struct CheckArgs {
     pub(crate) sql: Option<String>,
 
     /// SQL version for `--sql` and `.sql` files; JSON files name their own `awsIotSqlVersion`.
-    #[arg(long, value_parser = parse_sql_version, default_value = "2016-03-23")]
-    pub(crate) sql_version: SqlVersion,
+    /// [default: `sql-version` of iotrules.toml, else 2016-03-23]
+    #[arg(long, value_parser = parse_sql_version)]
+    pub(crate) sql_version: Option<SqlVersion>,
+
+    /// The settings file; by default `iotrules.toml` in the current folder or the nearest one
+    /// above it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]

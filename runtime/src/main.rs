@@ -7,6 +7,7 @@ mod actions;
 mod broker;
 mod cli;
 mod commands;
+mod config;
 mod endpoint;
 mod fleet;
 mod gateway;

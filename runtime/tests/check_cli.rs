@@ -410,3 +410,53 @@ fn standard_input_is_read_as_dash() {
     let (status, text) = piped(&["fmt", "-"], "select a from 't' where a>1");
     assert_eq!((status, text.as_str()), (0, "SELECT a\nFROM 't'\nWHERE a > 1\n"));
 }
+
+/// `iotrules.toml` in the folder `check` runs from (or above it): the default SQL version of
+/// `.sql` files, and diagnostic codes not reported for some paths; a mistake in it is named.
+#[test]
+fn iotrules_toml_sets_the_sql_version_and_ignores_codes_per_path() {
+    let dir = scratch_dir("config");
+    std::fs::create_dir_all(dir.join("legacy")).unwrap();
+    std::fs::create_dir_all(dir.join("rules/sub")).unwrap();
+    // Array literals came with SQL version 2016-03-23.
+    let statement = "SELECT a FROM 't' WHERE a IN [1, 2]";
+    std::fs::write(dir.join("rules/a.sql"), "SELECT a, a FROM 't'").unwrap();
+    std::fs::write(dir.join("legacy/b.sql"), "SELECT a, a FROM 't'").unwrap();
+    std::fs::write(dir.join("rules/sub/c.sql"), statement).unwrap();
+    let run = |cwd: &Path, args: &[&str]| {
+        let output =
+            std::process::Command::new(env!("CARGO_BIN_EXE_iotrules")).args(args).current_dir(cwd).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (code(&output), text)
+    };
+    let (_, before) = run(&dir, &["check", "."]);
+    assert_eq!(before.matches("iotsql::duplicate_output_key").count(), 2, "{before}");
+
+    std::fs::write(
+        dir.join("iotrules.toml"),
+        "sql-version = \"2016-03-23\"\n\n[[ignore]]\npaths = [\"legacy/**\"]\ncodes = [\"iotsql::duplicate_output_key\"]\n",
+    )
+    .unwrap();
+    // Found from a folder below it too; paths are relative to the file's folder.
+    let (_, after) = run(&dir.join("rules"), &["check", ".", "../legacy"]);
+    assert_eq!(after.matches("iotsql::duplicate_output_key").count(), 1, "{after}");
+    assert!(after.contains("a.sql") && !after.contains("legacy/b.sql:"), "{after}");
+
+    std::fs::write(
+        dir.join("iotrules.toml"),
+        "[[ignore]]\npaths = [\"x\"]\ncodes = [\"iotsql::duplicate_output_kye\"]\n",
+    )
+    .unwrap();
+    let (status, text) = run(&dir, &["check", "."]);
+    assert_eq!(status, 2, "{text}");
+    assert!(text.contains("did you mean `iotsql::duplicate_output_key`?"), "{text}");
+    // `--config` names another file; its SQL version decides, and `--sql-version` over it.
+    let other = dir.join("other.toml");
+    std::fs::write(&other, "sql-version = \"2015-10-08\"\n").unwrap();
+    let (status, text) = run(&dir, &["check", "--config", other.to_str().unwrap(), "rules/sub/c.sql"]);
+    assert_eq!(status, 1, "{text}");
+    assert!(text.contains("SQL version 2015-10-08 does not have array literals"), "{text}");
+    let (status, text) =
+        run(&dir, &["check", "--config", other.to_str().unwrap(), "--sql-version", "2016-03-23", "rules/sub/c.sql"]);
+    assert_eq!(status, 0, "{text}");
+}

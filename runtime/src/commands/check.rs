@@ -5,16 +5,24 @@ use std::process::ExitCode;
 
 use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::policy::is_policy_document;
-use iotrules_compiler::{Diagnostic, Severity};
+use iotrules_compiler::{Diagnostic, Severity, SqlVersion};
 
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::inputs::Contents;
-use crate::{inputs, policies, registry, report, rules};
+use crate::{config, inputs, policies, registry, report, rules};
 
 pub(crate) fn run(args: &CheckArgs) -> ExitCode {
+    let config = match config::load(args.config.as_deref()) {
+        Ok(config) => config,
+        Err(message) => return usage_error(&message),
+    };
+    let sql_version = args
+        .sql_version
+        .or_else(|| config.as_ref().and_then(|config| config.sql_version))
+        .unwrap_or(SqlVersion::V2016_03_23);
     let mut reports = Vec::new();
     if let Some(sql) = &args.sql {
-        reports.push(rules::from_sql("--sql", sql.clone(), args.sql_version).report);
+        reports.push(rules::from_sql("--sql", sql.clone(), sql_version).report);
     }
     if let Some(dir) = &args.registry {
         match registry::load(dir) {
@@ -34,11 +42,17 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
             Ok(Contents::Text { text, bom }) if is_policy_document(&text) => {
                 reports.push(policies::from_text(path, text, bom).report)
             }
-            Ok(contents) => reports.push(rules::from_file(path, contents, args.sql_version).report),
+            Ok(contents) => reports.push(rules::from_file(path, contents, sql_version).report),
             Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
         }
     }
 
+    if let Some(config) = &config {
+        for report in &mut reports {
+            let path = std::path::Path::new(&report.name);
+            report.diagnostics.retain(|diagnostic| !config.ignores(path, diagnostic.code));
+        }
+    }
     match args.format {
         CheckFormat::Human => report::human(&reports),
         CheckFormat::Json => report::json(&reports),
