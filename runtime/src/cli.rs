@@ -702,6 +702,10 @@ pub(crate) struct CheckArgs {
     /// Exit with 1 on warnings too.
     #[arg(long)]
     pub(crate) deny_warnings: bool,
+
+    /// Check again whenever an input changes, until interrupted.
+    #[arg(long, conflicts_with = "sql")]
+    pub(crate) watch: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -14,3 +14,4 @@ pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod shadow;
 pub(crate) mod test;
+pub(crate) mod watch;

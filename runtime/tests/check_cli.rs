@@ -460,3 +460,45 @@ fn iotrules_toml_sets_the_sql_version_and_ignores_codes_per_path() {
         run(&dir, &["check", "--config", other.to_str().unwrap(), "--sql-version", "2016-03-23", "rules/sub/c.sql"]);
     assert_eq!(status, 0, "{text}");
 }
+
+/// `check --watch` checks, then checks again when a file changes, until stopped.
+#[test]
+fn watch_checks_again_when_a_file_changes() {
+    use std::io::BufRead;
+    let dir = scratch_dir("watch");
+    let file = dir.join("rule.sql");
+    std::fs::write(&file, "SELECT a FROM 't'").unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(["check", "--watch", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    // What was printed up to the next "watching for changes", within ten seconds.
+    let until_watching = || {
+        let mut seen = String::new();
+        while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(10)) {
+            if line.starts_with("watching for changes") {
+                return Some(seen);
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        None
+    };
+    let first = until_watching().expect("a first check");
+    assert!(first.contains("checked 1 input: 0 errors"), "{first}");
+    std::fs::write(&file, "SELECT uper(a) AS b FROM 't'").unwrap();
+    let second = until_watching();
+    let _ = child.kill();
+    let _ = child.wait();
+    let second = second.expect("a check after the change");
+    assert!(second.contains("unknown function `uper`") && second.contains("1 error"), "{second}");
+}

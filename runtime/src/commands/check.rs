@@ -8,10 +8,20 @@ use iotrules_compiler::policy::is_policy_document;
 use iotrules_compiler::{Diagnostic, Severity, SqlVersion};
 
 use crate::cli::{CheckArgs, CheckFormat};
+use crate::commands::watch;
 use crate::inputs::Contents;
 use crate::{config, inputs, policies, registry, report, rules};
 
 pub(crate) fn run(args: &CheckArgs) -> ExitCode {
+    if args.watch {
+        let mut watched = args.paths.clone();
+        watched.extend(args.registry.clone());
+        return watch::rerun(&watched, || once(args));
+    }
+    once(args)
+}
+
+fn once(args: &CheckArgs) -> ExitCode {
     let config = match config::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(message) => return usage_error(&message),
