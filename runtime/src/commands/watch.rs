@@ -34,16 +34,7 @@ pub(crate) fn rerun(paths: &[PathBuf], mut once: impl FnMut() -> ExitCode) -> Ex
         Err(error) => return usage_error(&format!("cannot watch the inputs: {error}")),
     };
     for path in paths {
-        // A file is watched through its folder: editors that save by renaming a new file over
-        // the old one would otherwise leave the watch on a deleted file.
-        let (target, mode) = if path.is_dir() {
-            (path.as_path(), RecursiveMode::Recursive)
-        } else {
-            (
-                path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")),
-                RecursiveMode::NonRecursive,
-            )
-        };
+        let (target, mode) = target(path);
         if let Err(error) = watcher.watch(target, mode) {
             return usage_error(&format!("cannot watch `{}`: {error}", target.display()));
         }
@@ -57,6 +48,18 @@ pub(crate) fn rerun(paths: &[PathBuf], mut once: impl FnMut() -> ExitCode) -> Ex
         std::thread::sleep(SETTLE);
         while changed.try_recv().is_ok() {}
         eprintln!("\na file changed: running again\n");
+    }
+}
+
+/// What to watch for changes to `path`: a folder and all below it, or a file through its
+/// folder (editors that save by renaming a new file over the old one would otherwise leave
+/// the watch on a deleted file).
+pub(crate) fn target(path: &Path) -> (&Path, RecursiveMode) {
+    if path.is_dir() {
+        (path, RecursiveMode::Recursive)
+    } else {
+        let folder = path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        (folder, RecursiveMode::NonRecursive)
     }
 }
 

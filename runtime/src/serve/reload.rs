@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
+use notify::Watcher;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -40,16 +40,7 @@ fn watch_files(paths: &[PathBuf], requests: mpsc::Sender<()>) -> Result<(), Stri
     })
     .map_err(|error| format!("cannot watch the rule files: {error}"))?;
     for path in paths {
-        // A file is watched through its directory: editors that save by renaming a new file
-        // over the old one would otherwise leave the watch on a deleted file.
-        let (target, mode) = if path.is_dir() {
-            (path.as_path(), RecursiveMode::Recursive)
-        } else {
-            (
-                path.parent().filter(|parent| !parent.as_os_str().is_empty()).unwrap_or(Path::new(".")),
-                RecursiveMode::NonRecursive,
-            )
-        };
+        let (target, mode) = crate::commands::watch::target(path);
         watcher.watch(target, mode).map_err(|error| format!("cannot watch `{}`: {error}", target.display()))?;
     }
     tokio::spawn(async move {
