@@ -52,6 +52,9 @@ const TEST_MEMBERS: &[&str] = &["inputSql", "expectedOutput", "expect", "expect_
 /// `--cli-input-json`'s).
 const RULE_MEMBERS: &[&str] = &["sql", "rule", "ruleArn", "topicRulePayload"];
 
+/// The CloudFormation resource type of a topic rule; a template with one is a rule file.
+const TOPIC_RULE_RESOURCE: &str = "AWS::IoT::TopicRule";
+
 /// Members only a rule payload has besides its statement: a file with one of them is a rule
 /// even when its `sql` is misspelt, so that it is reported rather than passed over.
 const PAYLOAD_MEMBERS: &[&str] = &["ruleName", "actions", "errorAction", "ruleDisabled", "awsIotSqlVersion"];
@@ -132,6 +135,10 @@ fn classify_members(members: &Map<String, Value>) -> FileKind {
         FileKind::Tests
     } else if RULE_MEMBERS.iter().any(has) {
         FileKind::TopicRule
+    } else if let Some(Value::Object(resources)) = members.get("Resources") {
+        // A CloudFormation template: read for its topic rules, if it has any.
+        let topic_rule = |resource: &Value| resource.get("Type").and_then(Value::as_str) == Some(TOPIC_RULE_RESOURCE);
+        if resources.values().any(topic_rule) { FileKind::TopicRule } else { FileKind::Other }
     } else if members.contains_key("Statement") || members.contains_key("Version") {
         FileKind::Policy
     } else if REGISTRY_MEMBERS.iter().any(has) || (has(&"thingName") && has(&"version")) {
@@ -190,6 +197,11 @@ mod tests {
             (r#"{"thingName": "t", "thingArn": "arn", "attributes": {}, "version": 1}"#, FileKind::Registry),
             (r#"{"certificateDescription": {}}"#, FileKind::Registry),
             (r#"{"principals": []}"#, FileKind::Registry),
+            (r#"{"Resources": {"R": {"Type": "AWS::IoT::TopicRule", "Properties": {}}}}"#, FileKind::TopicRule),
+            (
+                r#"{"AWSTemplateFormatVersion": "2010-09-09", "Resources": {"B": {"Type": "AWS::S3::Bucket"}}}"#,
+                FileKind::Other,
+            ),
             // `aws iot get-policy`'s answer, as the registry keeps a policy.
             (
                 r#"{"policyName": "p", "policyArn": "arn", "policyDocument": "{}", "defaultVersionId": "1"}"#,

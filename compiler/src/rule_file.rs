@@ -5,6 +5,7 @@
 //! every diagnostic moved to its exact place inside the JSON string, escapes included.
 
 mod actions;
+pub mod cloudformation;
 pub mod destination;
 
 use jsonc_parser::ast::{Object, ObjectProp, Value};
@@ -208,6 +209,19 @@ impl Reader {
             );
             return None;
         };
+        if root.get("Resources").is_some() {
+            // A CloudFormation template: every topic rule in it is checked; the rule is read
+            // when there is exactly one.
+            let (rules, diagnostics) = cloudformation::check_template(text);
+            for diagnostic in diagnostics {
+                self.push(diagnostic);
+            }
+            let mut rules = rules.into_iter();
+            return match (rules.next(), rules.next()) {
+                (Some(only), None) => only.rule,
+                _ => None,
+            };
+        }
         if root.get("rule").is_some() || root.get("ruleArn").is_some() {
             self.unknown_fields(root, &["rule", "ruleArn"]);
             let Some(prop) = root.get("rule") else {

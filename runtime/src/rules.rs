@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use iotrules_compiler::rule_file::cloudformation;
 use iotrules_compiler::rule_file::{ActionSpec, check_rule_file};
 use iotrules_compiler::syntax::ast::Statement;
 use iotrules_compiler::{Code, Diagnostic, Span, SqlVersion, check_sql};
@@ -107,8 +108,13 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
     }
     let checked = check_rule_file(&source);
     let Some(rule) = checked.rule else {
-        let report =
-            InputReport { name, source, offset, diagnostics: checked.diagnostics, description: "rule file".to_owned() };
+        let description = if cloudformation::is_template(&source) {
+            let count = cloudformation::check_template(&source).0.len();
+            format!("CloudFormation template, {count} topic rule{}", if count == 1 { "" } else { "s" })
+        } else {
+            "rule file".to_owned()
+        };
+        let report = InputReport { name, source, offset, diagnostics: checked.diagnostics, description };
         return LoadedRule::unreadable(report, version);
     };
     let label = rule.name.as_deref().map(|name| format!("rule {name}, ")).unwrap_or_default();

@@ -502,3 +502,33 @@ fn watch_checks_again_when_a_file_changes() {
     let second = second.expect("a check after the change");
     assert!(second.contains("unknown function `uper`") && second.contains("1 error"), "{second}");
 }
+
+/// CloudFormation templates (JSON): each `AWS::IoT::TopicRule` is checked, its diagnostics
+/// at their places in the template; a template without topic rules in a folder is not read.
+#[test]
+fn cloudformation_templates_are_checked_in_place() {
+    let dir = scratch_dir("cloudformation");
+    let template = serde_json::json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Resources": {
+            "Alerts": {"Type": "AWS::IoT::TopicRule", "Properties": {"RuleName": "alerts", "TopicRulePayload": {
+                "Sql": "SELECT uper(a) AS b FROM 't/#'", "AwsIotSqlVersion": "2016-03-23",
+                "Actions": [{"Republish": {"Topic": "out", "RoleArn": "arn:aws:iam::123456789012:role/r"}}]}}},
+            "Summary": {"Type": "AWS::IoT::TopicRule", "Properties": {"TopicRulePayload": {
+                "Sql": "SELECT * FROM 's'", "AwsIotSqlVersion": "2016-03-23", "Actions": []}}}
+        }
+    });
+    let file = dir.join("stack.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&template).unwrap()).unwrap();
+    std::fs::write(dir.join("bucket.json"), r#"{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}"#).unwrap();
+    let output = iotrules(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert_eq!(diagnostics[0]["code"], "iotsql::unknown_function");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let start = diagnostics[0]["byte_range"][0].as_u64().unwrap() as usize;
+    assert_eq!(&text[start..start + 4], "uper");
+    assert_eq!(report["summary"]["inputs"], 1, "the template without topic rules is not read");
+}

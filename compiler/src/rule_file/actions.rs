@@ -32,6 +32,14 @@ pub struct ActionSpec {
     pub action: Option<Action>,
 }
 
+impl ActionSpec {
+    /// Moves the action's places by `by` bytes, for an action read from a part of a file.
+    pub(crate) fn shift(&mut self, by: usize) {
+        self.span = Span::new(self.span.start + by, self.span.end + by);
+        self.kind_span = Span::new(self.kind_span.start + by, self.kind_span.end + by);
+    }
+}
+
 /// An action iotrules can run, read from its parameters.
 #[derive(Clone, Debug)]
 pub enum Action {

@@ -86,7 +86,16 @@ pub(crate) fn load(
                 continue;
             }
         };
-        let Some(statement) = loaded.statement else { continue };
+        let Some(statement) = loaded.statement else {
+            // Read without errors yet without one statement: a CloudFormation template of
+            // several rules, or of a rule whose values CloudFormation computes.
+            rendered.push_str(&format!(
+                "`{}` is a CloudFormation template that `iotrules run` cannot run: it runs templates of one topic rule whose values are written out; give each rule a template of its own\n",
+                path.display()
+            ));
+            failed = true;
+            continue;
+        };
         if !names.insert(name.clone()) {
             rendered.push_str(&format!(
                 "two rules are named `{name}` (the second in `{}`): AWS IoT Core names rules uniquely\n",

@@ -1,0 +1,233 @@
+//! CloudFormation templates in JSON: every `AWS::IoT::TopicRule` resource's
+//! `TopicRulePayload` is read and checked as a rule file, its diagnostics placed in the
+//! template.
+//!
+//! CloudFormation spells the payload's members in PascalCase (`Sql`, `AwsIotSqlVersion`,
+//! `Actions`, `Republish`, `RoleArn`) where the IoT API uses camelCase; the two differ only in
+//! the case of the first letter, so the payload is checked on a copy of its text with each
+//! member name's first letter lowercased. The copy has the same length, so every offset in it
+//! is the offset in the template. Messages name members in the API's camelCase.
+//!
+//! A value CloudFormation computes (`{"Fn::Sub": ...}`, `{"Ref": ...}`) cannot be checked
+//! before deployment: it is reported as such, never read as a wrong type.
+
+use jsonc_parser::ast::{Object, Value};
+
+use super::{RuleFile, RuleFileReport, check_rule_file, name_span, parse_strict_json, range_of};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::span::Span;
+
+/// The resource type of a topic rule.
+const TOPIC_RULE: &str = "AWS::IoT::TopicRule";
+
+/// Whether `text` is a CloudFormation template (JSON) with `Resources`.
+pub fn is_template(text: &str) -> bool {
+    matches!(parse_strict_json(text), Ok(Some(Value::Object(root))) if root.get("Resources").is_some()
+        && (root.get("AWSTemplateFormatVersion").is_some() || has_topic_rule(&root)))
+}
+
+fn has_topic_rule(root: &Object<'_>) -> bool {
+    let Some(Value::Object(resources)) = root.get("Resources").map(|prop| &prop.value) else { return false };
+    resources.properties.iter().any(|resource| resource_type(&resource.value) == Some(TOPIC_RULE))
+}
+
+fn resource_type<'a>(resource: &'a Value<'_>) -> Option<&'a str> {
+    let Value::Object(resource) = resource else { return None };
+    match &resource.get("Type")?.value {
+        Value::StringLit(kind) => Some(kind.value.as_ref()),
+        _ => None,
+    }
+}
+
+/// One topic rule of a template.
+#[derive(Clone, Debug)]
+pub struct TemplateRule {
+    /// The resource's logical id.
+    pub logical_id: String,
+    /// `None` when its payload could not be read.
+    pub rule: Option<RuleFile>,
+}
+
+/// Every topic rule of the template `text`, and every diagnostic about them (spans are byte
+/// ranges of the template).
+pub fn check_template(text: &str) -> (Vec<TemplateRule>, Vec<Diagnostic>) {
+    let mut rules = Vec::new();
+    let mut diagnostics = Vec::new();
+    let Ok(Some(Value::Object(root))) = parse_strict_json(text) else { return (rules, diagnostics) };
+    let Some(Value::Object(resources)) = root.get("Resources").map(|prop| &prop.value) else {
+        return (rules, diagnostics);
+    };
+    for resource in &resources.properties {
+        if resource_type(&resource.value) != Some(TOPIC_RULE) {
+            continue;
+        }
+        let logical_id = resource.name.as_str().to_owned();
+        let Value::Object(body) = &resource.value else { continue };
+        let Some(Value::Object(properties)) = body.get("Properties").map(|prop| &prop.value) else {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidField,
+                    name_span(resource),
+                    format!("`{logical_id}` has no `Properties`"),
+                )
+                .with_help("a topic rule resource needs Properties with a TopicRulePayload"),
+            );
+            continue;
+        };
+        let Some(payload) = properties.get("TopicRulePayload") else {
+            diagnostics.push(
+                Diagnostic::error(
+                    Code::RuleInvalidField,
+                    name_span(resource),
+                    format!("`{logical_id}` has no `TopicRulePayload`"),
+                )
+                .with_help("give the rule's Sql and Actions under Properties.TopicRulePayload"),
+            );
+            continue;
+        };
+        let computed = computed_values(&payload.value);
+        if !computed.is_empty() {
+            for span in computed {
+                diagnostics.push(
+                    Diagnostic::warning(
+                        Code::TemplateValueNotChecked,
+                        span,
+                        format!("`{logical_id}` uses a value CloudFormation computes; the rule is not checked"),
+                    )
+                    .with_label("known only when the stack is deployed")
+                    .with_help("check the rule as deployed (`aws iot get-topic-rule`), or write the value out"),
+                );
+            }
+            rules.push(TemplateRule { logical_id, rule: None });
+            continue;
+        }
+        let range = range_of(&payload.value);
+        let Some(camel) = camel_case_members(text, &payload.value) else { continue };
+        let Some(slice) = camel.get(range.start..range.end) else { continue };
+        let mut report: RuleFileReport = check_rule_file(slice);
+        for diagnostic in report.diagnostics.drain(..) {
+            diagnostics.push(diagnostic.map_spans(|span| Span::new(span.start + range.start, span.end + range.start)));
+        }
+        let mut rule = report.rule;
+        if let (Some(rule), Some(name)) = (rule.as_mut(), properties.get("RuleName")) {
+            match &name.value {
+                Value::StringLit(name) => rule.name = Some(name.value.to_string()),
+                _ => rule.name = None,
+            }
+        }
+        if let Some(rule) = rule.as_mut() {
+            for action in rule.actions.iter_mut().chain(rule.error_action.as_mut()) {
+                action.shift(range.start);
+            }
+        }
+        rules.push(TemplateRule { logical_id, rule });
+    }
+    (rules, diagnostics)
+}
+
+/// The places of values CloudFormation computes (objects whose one member is `Ref` or an
+/// `Fn::` function) inside `value`.
+fn computed_values(value: &Value<'_>) -> Vec<Span> {
+    let mut found = Vec::new();
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(object) => {
+                let intrinsic = object.properties.len() == 1
+                    && object.properties.iter().any(|prop| {
+                        let name = prop.name.as_str();
+                        name == "Ref" || name == "Condition" || name.starts_with("Fn::")
+                    });
+                if intrinsic {
+                    found.push(range_of(value));
+                } else {
+                    stack.extend(object.properties.iter().map(|prop| &prop.value));
+                }
+            }
+            Value::Array(array) => stack.extend(array.elements.iter()),
+            _ => {}
+        }
+    }
+    found
+}
+
+/// A copy of `text` where every member name inside `value` starts with a lowercase letter.
+fn camel_case_members(text: &str, value: &Value<'_>) -> Option<String> {
+    let mut bytes = text.as_bytes().to_vec();
+    let mut stack = vec![value];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(object) => {
+                for prop in &object.properties {
+                    // The first byte after the opening quote; only ASCII letters change, so
+                    // the text stays UTF-8 and keeps its length.
+                    let at = name_span(prop).start + 1;
+                    if let Some(byte) = bytes.get_mut(at) {
+                        *byte = byte.to_ascii_lowercase();
+                    }
+                    stack.push(&prop.value);
+                }
+            }
+            Value::Array(array) => stack.extend(array.elements.iter()),
+            _ => {}
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"{
+  "AWSTemplateFormatVersion": "2010-09-09",
+  "Resources": {
+    "Bucket": {"Type": "AWS::S3::Bucket"},
+    "Alerts": {
+      "Type": "AWS::IoT::TopicRule",
+      "Properties": {
+        "RuleName": "alerts",
+        "TopicRulePayload": {
+          "Sql": "SELECT uper(a) AS b FROM 'sensors/+/telemetry'",
+          "AwsIotSqlVersion": "2016-03-23",
+          "RuleDisabled": false,
+          "Actions": [{"Republish": {"Topic": "alerts/${topic(2)}", "RoleArn": "arn:aws:iam::123456789012:role/r", "Qos": 1}}]
+        }
+      }
+    },
+    "Computed": {
+      "Type": "AWS::IoT::TopicRule",
+      "Properties": {"TopicRulePayload": {"Sql": {"Fn::Sub": "SELECT * FROM '${Prefix}/#'"}, "Actions": []}}
+    }
+  }
+}"#;
+
+    #[test]
+    fn topic_rules_are_checked_in_place() {
+        assert!(is_template(TEMPLATE));
+        assert!(!is_template(r#"{"sql": "SELECT a FROM 't'"}"#));
+        let (rules, diagnostics) = check_template(TEMPLATE);
+        assert_eq!(rules.len(), 2);
+        let alerts = rules[0].rule.as_ref().unwrap();
+        assert_eq!((rules[0].logical_id.as_str(), alerts.name.as_deref()), ("Alerts", Some("alerts")));
+        assert_eq!(alerts.actions.len(), 1);
+        assert_eq!(&TEMPLATE[alerts.actions[0].kind_span.start..alerts.actions[0].kind_span.end], "\"Republish\"");
+        assert!(rules[1].rule.is_none());
+        let unknown = diagnostics.iter().find(|d| d.code == Code::UnknownFunction).unwrap();
+        assert_eq!(&TEMPLATE[unknown.span().start..unknown.span().end], "uper");
+        let computed = diagnostics.iter().find(|d| d.code == Code::TemplateValueNotChecked).unwrap();
+        assert!(TEMPLATE[computed.span().start..computed.span().end].starts_with("{\"Fn::Sub\""));
+        assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+    }
+
+    #[test]
+    fn mistakes_in_a_payload_are_named() {
+        let text = r#"{"Resources": {"R": {"Type": "AWS::IoT::TopicRule", "Properties": {"TopicRulePayload": {"Sql": "SELECT a FROM 't'", "Actions": [{"Republsh": {}}]}}}}}"#;
+        let (_, diagnostics) = check_template(text);
+        let unknown = diagnostics.iter().find(|d| d.code == Code::RuleUnknownAction).unwrap();
+        assert_eq!(&text[unknown.span().start..unknown.span().end], "\"Republsh\"");
+        let text = r#"{"Resources": {"R": {"Type": "AWS::IoT::TopicRule"}}}"#;
+        let (_, diagnostics) = check_template(text);
+        assert_eq!(diagnostics[0].message, "`R` has no `Properties`");
+    }
+}
