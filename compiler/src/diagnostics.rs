@@ -180,7 +180,8 @@ codes! {
     /// A statement with neither or both of `Resource` and `NotResource`.
     PolicyMissingResource = "policy::missing_resource",
     /// An action AWS IoT policies do not carry: an error for a service they do not cover, a warning
-    /// for an unknown action of one they do (evaluated as written).
+    /// for an unknown action of one they do (evaluated as written); in an authorization request,
+    /// any unknown action is an error.
     PolicyUnknownAction = "policy::unknown_action",
     /// A resource that is neither `*` nor an AWS IoT, Greengrass or IoT Wireless ARN.
     PolicyInvalidArn = "policy::invalid_arn",
@@ -188,7 +189,8 @@ codes! {
     PolicyUnknownConditionOperator = "policy::unknown_condition_operator",
     /// A condition key AWS IoT policies do not support.
     PolicyUnknownConditionKey = "policy::unknown_condition_key",
-    /// A resource whose type the statement's actions are never checked against.
+    /// A resource whose type the statement's actions are never checked against, or an MQTT
+    /// action requested for a resource of another type.
     PolicyResourceTypeMismatch = "policy::resource_type_mismatch",
     /// A `${...}` variable AWS does not define, which is never resolved.
     PolicyUnknownVariable = "policy::unknown_variable",

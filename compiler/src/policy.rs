@@ -9,10 +9,12 @@ mod document;
 pub mod eval;
 pub mod glob;
 mod lint;
+mod request;
 mod variables;
 
 pub use document::{MAX_POLICY_CHARS, check_policy};
 pub use lint::VARIABLES;
+pub use request::{RequestReport, check_request};
 
 use crate::diagnostics::Diagnostic;
 use crate::span::Span;

@@ -227,6 +227,63 @@ impl SourceCode for Excerpt<'_> {
     }
 }
 
+/// Where a text stops being JSON and what is wrong there, in words rather than serde_json's
+/// own text (`expected ident at line 1 column 2`).
+#[derive(Debug)]
+pub(crate) struct JsonError {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) problem: String,
+}
+
+impl JsonError {
+    pub(crate) fn of(error: &serde_json::Error) -> JsonError {
+        let text = error.to_string();
+        let position = format!(" at line {} column {}", error.line(), error.column());
+        let raw = text.strip_suffix(&position).unwrap_or(&text);
+        let problem = match raw {
+            "EOF while parsing a list" => "the text ends inside an array: a `]` is missing",
+            "EOF while parsing an object" => "the text ends inside an object: a `}` is missing",
+            "EOF while parsing a string" => "the text ends inside a string: its closing `\"` is missing",
+            "EOF while parsing a value" => "the text ends where a value should be",
+            "expected `:`" => "a `:` should follow the object key here",
+            "expected `,` or `]`" => "a `,` or `]` should follow the array item here",
+            "expected `,` or `}`" => "a `,` or `}` should follow the object member here",
+            "expected ident" => "a word other than `true`, `false` or `null` (strings need double quotes)",
+            "expected value" => "a value should start here (strings need double quotes)",
+            "expected `\"`" => "a `\"` should start the object key here",
+            "invalid escape" => "a backslash escape JSON does not have",
+            "invalid number" => "a malformed number",
+            "number out of range" => "a number too large to read",
+            "invalid unicode code point" | "lone leading surrogate in hex escape" | "unexpected end of hex escape" => {
+                "a malformed `\\u` escape"
+            }
+            "control character (\\u0000-\\u001F) found while parsing a string" => {
+                "a raw control character in a string (tabs and line breaks must be escaped)"
+            }
+            "key must be a string" => "an object key that is not a string in double quotes",
+            "trailing comma" => "a comma before a closing bracket or brace",
+            "trailing characters" => "more text after the end of the JSON value",
+            "recursion limit exceeded" => "values nested more than 128 levels deep",
+            other => other,
+        };
+        JsonError { line: error.line().max(1), column: error.column().max(1), problem: problem.to_owned() }
+    }
+}
+
+impl JsonError {
+    /// The problem within one line of a file read line by line.
+    pub(crate) fn in_line(&self) -> String {
+        format!("not valid JSON at column {}: {}", self.column, self.problem)
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not valid JSON at line {}, column {}: {}", self.line, self.column, self.problem)
+    }
+}
+
 /// Renders every report to standard error, then a summary line.
 pub(crate) fn human(reports: &[InputReport]) {
     let stderr = std::io::stderr();
@@ -398,7 +455,56 @@ fn chars_in(bytes: &[u8]) -> usize {
 mod tests {
     use iotrules_compiler::{Code, Diagnostic, Span};
 
-    use super::{InputReport, Lines, guarded, plain, render};
+    use super::{InputReport, JsonError, Lines, guarded, plain, render};
+
+    fn json_error(text: &str) -> String {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_or_else(|error| JsonError::of(&error).to_string(), |_| String::new())
+    }
+
+    #[test]
+    fn json_errors_are_said_in_words() {
+        assert_eq!(
+            json_error("{\"a\": nope}"),
+            "not valid JSON at line 1, column 8: a word other than `true`, `false` or `null` (strings need double quotes)"
+        );
+        assert_eq!(
+            json_error("{a: 1}"),
+            "not valid JSON at line 1, column 2: an object key that is not a string in double quotes"
+        );
+        assert_eq!(
+            json_error("[1, 2,]"),
+            "not valid JSON at line 1, column 7: a comma before a closing bracket or brace"
+        );
+        assert_eq!(
+            json_error("{\"a\": 1"),
+            "not valid JSON at line 1, column 7: the text ends inside an object: a `}` is missing"
+        );
+        assert_eq!(
+            json_error("\"a\tb\""),
+            "not valid JSON at line 1, column 3: a raw control character in a string (tabs and line breaks must be escaped)"
+        );
+        for text in [
+            "{\"a\" 1}",
+            "[1 2]",
+            "{\"a\": 1 \"b\": 2}",
+            "1 2",
+            "\"\\x\"",
+            "\"\\ud800\"",
+            "01",
+            "1e999999",
+            "{\"a\": hello}",
+            "",
+            "[",
+            "\"a",
+        ] {
+            let said = json_error(text);
+            assert!(said.starts_with("not valid JSON at line "), "{text}: {said}");
+            for raw in ["expected", "EOF", "ident", "trailing", "invalid", "lone", "control character ("] {
+                assert!(!said.contains(raw), "{text}: {said}");
+            }
+        }
+    }
 
     fn line_column(source: &str, offset: usize) -> (usize, usize) {
         Lines::new(source).line_column(offset)

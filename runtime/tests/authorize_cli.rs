@@ -8,6 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::{code, iotrules, scratch_dir};
+use iotrules_compiler::policy::ACTIONS;
 use serde_json::Value;
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -22,7 +23,7 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 fn the_policy_corpus_passes_through_authorize() {
     let corpus = include_str!("../../compiler/tests/data/conformance/policy.jsonl");
     let dir = scratch_dir("authorize-corpus");
-    let (mut decided, mut rejected) = (0, 0);
+    let (mut decided, mut rejected, mut refused) = (0, 0, 0);
     for (number, line) in corpus.lines().filter(|line| !line.trim().is_empty()).enumerate() {
         let case: Value = serde_json::from_str(line).unwrap();
         let id = case["id"].as_str().unwrap();
@@ -50,10 +51,26 @@ fn the_policy_corpus_passes_through_authorize() {
             rejected += 1;
             continue;
         };
+        // A request for an action iotrules does not know is refused, though a policy may name it.
+        let (unknown, requests): (Vec<&Value>, Vec<&Value>) = requests.iter().partition(|request| {
+            let action = request["action"].as_str().unwrap();
+            !ACTIONS.iter().any(|known| known.eq_ignore_ascii_case(action))
+        });
+        for request in unknown {
+            let mut single = args.clone();
+            single.extend(
+                ["--action", request["action"].as_str().unwrap(), "--resource", request["resource"].as_str().unwrap()]
+                    .map(String::from),
+            );
+            let output = iotrules(&single.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(code(&output), 1, "{id}: {request}");
+            assert!(String::from_utf8_lossy(&output.stderr).contains("policy::unknown_action"), "{id}");
+            refused += 1;
+        }
         // A `doc_suspect` case reproduces a guide example that contradicts the guide's own text:
         // its decisions are the compiler's conformance runner's to list, not to enforce here.
         let enforced = case["doc_suspect"] != true;
-        let first = &requests[0];
+        let first = requests[0];
         let mut single = args.clone();
         single.extend([
             "--action".into(),
@@ -83,6 +100,8 @@ fn the_policy_corpus_passes_through_authorize() {
         }
     }
     assert!(decided > 370 && rejected >= 15, "{decided} decided, {rejected} rejected");
+    // greengrass:NoSuchAction, iotwireless:NoSuchOperation, iotjobsdata:CancelJobExecution.
+    assert_eq!(refused, 3);
 }
 
 #[test]
@@ -243,4 +262,90 @@ fn the_context_gives_the_serial_number_and_the_request_time() {
     let output = ask(r#"{"currentTime": "tomorrow"}"#);
     assert_eq!(code(&output), 2);
     assert!(String::from_utf8_lossy(&output.stderr).contains("currentTime"));
+}
+
+#[test]
+fn a_request_for_an_unknown_action_or_a_resource_that_is_no_arn_is_refused() {
+    let dir = scratch_dir("authorize-request-checks");
+    let policy = write(
+        &dir,
+        "any.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}"#,
+    );
+    let topic = "arn:aws:iot:us-east-1:123456789012:topic/a/b";
+    let ask = |action: &str, resource: &str| {
+        let output = iotrules(&["authorize", "--policy", &policy, "--action", action, "--resource", resource]);
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.stdout.is_empty() || code(&output) == 0, "no decision for a refused request: {stderr}");
+        (code(&output), stderr)
+    };
+
+    let (status, stderr) = ask("iot:Publsh", topic);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("policy::unknown_action"), "{stderr}");
+    assert!(stderr.contains("unknown action `iot:Publsh`"), "{stderr}");
+    assert!(stderr.contains("[--action:1:1]"), "the snippet shows the argument: {stderr}");
+    assert!(stderr.contains("did you mean `iot:Publish`?"), "{stderr}");
+
+    let (status, stderr) = ask("PUBLISH", topic);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("unknown action `PUBLISH`"), "{stderr}");
+    assert!(stderr.contains("did you mean `iot:Publish`?"), "{stderr}");
+
+    let (status, stderr) = ask("iot:Publish", "a/b");
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("policy::invalid_arn"), "{stderr}");
+    assert!(stderr.contains("`a/b` is not an AWS IoT resource ARN"), "{stderr}");
+    assert!(stderr.contains("[--resource:1:1]"), "{stderr}");
+
+    // The MQTT actions are asked about for one resource type each.
+    let (status, stderr) = ask("iot:Subscribe", topic);
+    assert_eq!(status, 1, "{stderr}");
+    assert!(stderr.contains("policy::resource_type_mismatch"), "{stderr}");
+    assert!(stderr.contains("[--resource:1:36]"), "the snippet points at `topic`: {stderr}");
+    assert!(stderr.contains("did you mean `arn:aws:iot:us-east-1:123456789012:topicfilter/a/b`?"), "{stderr}");
+    for (action, resource) in [("iot:Connect", topic), ("iot:Publish", "arn:aws:iot:us-east-1:123456789012:client/c")] {
+        assert_eq!(ask(action, resource).0, 1, "{action} on {resource}");
+    }
+
+    // Action names compare case-insensitively, and `*` stands for every resource.
+    let output = iotrules(&["authorize", "--policy", &policy, "--action", "IOT:publish", "--resource", topic]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let output =
+        iotrules(&["authorize", "--policy", &policy, "--action", "iot:ListRetainedMessages", "--resource", "*"]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn a_requests_file_is_checked_before_anything_is_decided() {
+    let dir = scratch_dir("authorize-requests-checks");
+    let policy = write(
+        &dir,
+        "any.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]}"#,
+    );
+    let requests = write(
+        &dir,
+        "requests.jsonl",
+        concat!(
+            r#"{"action": "iot:Publish", "resource": "arn:aws:iot:us-east-1:123456789012:topic/a"}"#,
+            "\n",
+            r#"{"action": "iot:Publsh", "resource": "topic/a"}"#,
+            "\n",
+        ),
+    );
+    let output = iotrules(&["authorize", "--policy", &policy, "--requests", &requests]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert!(output.stdout.is_empty(), "no decisions when a request is refused");
+    assert!(stderr.contains("requests.jsonl:2:13]"), "points at the action on line 2: {stderr}");
+    assert!(stderr.contains("requests.jsonl:2:39]"), "points at the resource on line 2: {stderr}");
+    assert!(stderr.contains("did you mean `iot:Publish`?"), "{stderr}");
+
+    let broken = write(&dir, "broken.jsonl", "{\"action\": nope}\n");
+    let output = iotrules(&["authorize", "--policy", &policy, "--requests", &broken]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(code(&output), 2, "{stderr}");
+    assert!(stderr.contains("broken.jsonl:1: not valid JSON at column 13: a word other than `true`"), "{stderr}");
+    assert!(!stderr.contains("expected ident"), "no parser text: {stderr}");
 }

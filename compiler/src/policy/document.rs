@@ -10,7 +10,7 @@ use super::{
     ACTIONS, Condition, Effect, IOT_KEYS, LEGACY_POLICY_VERSION, Operator, POLICY_VERSION, Policy, PolicyReport,
     SERVICES, Spanned, Statement, Targets, Test,
 };
-use crate::diagnostics::{Code, Diagnostic, Limited, did_you_mean};
+use crate::diagnostics::{Code, Diagnostic, Limited, Severity, did_you_mean};
 use crate::rule_file::{name_span, parse_strict_json, range_of};
 use crate::span::Span;
 
@@ -368,80 +368,34 @@ impl Reader {
         if known {
             return;
         }
-        let service = text.split_once(':').map(|(service, _)| service);
-        let known_service = service
-            .filter(|service| !service.contains("${"))
-            .and_then(|service| SERVICES.iter().find(|known| super::glob::matches_ignore_case(service, known)));
-        let Some(known_service) = known_service else {
+        let Some(service) = known_service(text) else {
             self.errors = true;
             // Counted first: the suggestion compares the action with every known one.
             if self.diagnostics.count(Code::PolicyUnknownAction) {
-                let help = if text.contains("${") {
-                    "policy variables are not substituted in `Action`; name the action itself".to_owned()
-                } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
-                    format!("did you mean `{suggestion}`?")
-                } else {
-                    "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, \
-                     `iot:Receive`, the shadow and retained-message actions), `iotjobsdata:` job actions, Greengrass \
-                     V2 `greengrass:` data-plane actions and `iotwireless:` actions"
-                        .to_owned()
-                };
-                self.diagnostics.push(
-                    Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
-                        .with_help(help),
-                );
+                self.diagnostics.push(other_service_action(action));
             }
             return;
         };
         if !self.diagnostics.count(Code::PolicyUnknownAction) {
             return;
         }
-        let same_service = ACTIONS.iter().copied().filter(|known| {
-            known
-                .get(..known_service.len() + 1)
-                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(&format!("{known_service}:")))
+        let help = service_action_suggestion(text, service).unwrap_or_else(|| {
+            format!(
+                "AWS documents no such `{service}:` action; the statement is kept and matches a request for this name \
+                 as written"
+            )
         });
-        let help = match did_you_mean(text, same_service) {
-            _ if text.contains("${") => {
-                "policy variables are not substituted in `Action`; name the action itself".to_owned()
-            }
-            Some(suggestion) => format!("did you mean `{suggestion}`?"),
-            None => format!(
-                "AWS documents no such `{known_service}:` action; the statement is kept and matches a request for this \
-                 name as written"
-            ),
-        };
-        self.diagnostics.push(
-            Diagnostic::warning(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`"))
-                .with_label(format!("not a documented `{known_service}:` action"))
-                .with_help(help),
-        );
+        self.diagnostics.push(unknown_service_action(action, service, help, Severity::Warning));
     }
 
     /// A resource AWS IoT policies take: `*`, or an ARN of one of the services whose actions
     /// they carry (`iotjobsdata:` actions act on `iot` thing ARNs).
     fn resource(&mut self, resource: &Spanned) {
-        let text = resource.text.as_str();
-        if text == "*" {
-            return;
-        }
-        let parts: Vec<&str> = text.splitn(6, ':').collect();
-        let well_formed = match parts.as_slice() {
-            ["arn", partition, service, _region, _account, rest] => {
-                !partition.is_empty()
-                    && matches!(*service, "iot" | "greengrass" | "iotwireless" | "*")
-                    && !rest.is_empty()
+        if let Some(diagnostic) = invalid_arn(resource) {
+            self.errors = true;
+            if self.diagnostics.count(Code::PolicyInvalidArn) {
+                self.diagnostics.push(diagnostic);
             }
-            _ => false,
-        };
-        if !well_formed {
-            self.error(
-                Code::PolicyInvalidArn,
-                resource.span,
-                format!("`{text}` is not an AWS IoT resource ARN"),
-                "write `arn:aws:iot:<region>:<account>:<type>/<name>` (type client, topic, topicfilter, thing or \
-                 rolealias), an `arn:aws:greengrass:` or `arn:aws:iotwireless:` ARN, or `*`",
-            );
         }
     }
 
@@ -591,4 +545,79 @@ impl Reader {
         }
         strings
     }
+}
+
+/// The service of an action when AWS IoT policies carry it (`iot` for `IOT:publsh`).
+pub(super) fn known_service(action: &str) -> Option<&'static str> {
+    let (service, _) = action.split_once(':')?;
+    if service.contains("${") {
+        return None;
+    }
+    SERVICES.iter().copied().find(|known| super::glob::matches_ignore_case(service, known))
+}
+
+/// `policy::unknown_action` for an action of a service AWS IoT policies do not carry, or with
+/// no service at all: an error in documents and requests alike.
+pub(super) fn other_service_action(action: &Spanned) -> Diagnostic {
+    let text = action.text.as_str();
+    let unprefixed = (!text.contains(':'))
+        .then(|| {
+            ACTIONS.iter().find(|known| known.split_once(':').is_some_and(|(_, name)| name.eq_ignore_ascii_case(text)))
+        })
+        .flatten();
+    let help = if text.contains("${") {
+        "policy variables are not substituted in `Action`; name the action itself".to_owned()
+    } else if let Some(known) = unprefixed {
+        format!("did you mean `{known}`? Actions are written with their service prefix")
+    } else if let Some(suggestion) = did_you_mean(text, ACTIONS.iter().copied()) {
+        format!("did you mean `{suggestion}`?")
+    } else {
+        "AWS IoT policies grant `iot:` actions (`iot:Connect`, `iot:Publish`, `iot:Subscribe`, `iot:Receive`, the \
+         shadow and retained-message actions), `iotjobsdata:` job actions, Greengrass V2 `greengrass:` data-plane \
+         actions and `iotwireless:` actions"
+            .to_owned()
+    };
+    Diagnostic::error(Code::PolicyUnknownAction, action.span, format!("unknown action `{text}`")).with_help(help)
+}
+
+/// "did you mean" among the actions of `service`, or the reason none is offered.
+pub(super) fn service_action_suggestion(action: &str, service: &str) -> Option<String> {
+    if action.contains("${") {
+        return Some("policy variables are not substituted in `Action`; name the action itself".to_owned());
+    }
+    let same_service = ACTIONS.iter().copied().filter(|known| {
+        known.get(..service.len() + 1).is_some_and(|prefix| prefix.eq_ignore_ascii_case(&format!("{service}:")))
+    });
+    did_you_mean(action, same_service).map(|suggestion| format!("did you mean `{suggestion}`?"))
+}
+
+/// `policy::unknown_action` for an action of a service AWS IoT policies carry that iotrules
+/// does not know: a warning in a document, an error in a request.
+pub(super) fn unknown_service_action(action: &Spanned, service: &str, help: String, severity: Severity) -> Diagnostic {
+    Diagnostic::new(Code::PolicyUnknownAction, severity, action.span, format!("unknown action `{}`", action.text))
+        .with_label(format!("not a documented `{service}:` action"))
+        .with_help(help)
+}
+
+/// `policy::invalid_arn` unless the resource is `*` or an ARN of a service whose actions AWS
+/// IoT policies carry.
+pub(super) fn invalid_arn(resource: &Spanned) -> Option<Diagnostic> {
+    let text = resource.text.as_str();
+    if text == "*" {
+        return None;
+    }
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    let well_formed = match parts.as_slice() {
+        ["arn", partition, service, _region, _account, rest] => {
+            !partition.is_empty() && matches!(*service, "iot" | "greengrass" | "iotwireless" | "*") && !rest.is_empty()
+        }
+        _ => false,
+    };
+    (!well_formed).then(|| {
+        Diagnostic::error(Code::PolicyInvalidArn, resource.span, format!("`{text}` is not an AWS IoT resource ARN"))
+            .with_help(
+                "write `arn:aws:iot:<region>:<account>:<type>/<name>` (type client, topic, topicfilter, thing or \
+                 rolealias), an `arn:aws:greengrass:` or `arn:aws:iotwireless:` ARN, or `*`",
+            )
+    })
 }

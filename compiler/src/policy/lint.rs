@@ -254,7 +254,7 @@ fn condition_variables(condition: &Condition, source: &str, warnings: &mut Vec<D
 }
 
 /// The resource part of an ARN (after the fifth colon) and its offset in the text.
-fn resource_part(text: &str) -> Option<(usize, &str)> {
+pub(super) fn resource_part(text: &str) -> Option<(usize, &str)> {
     if !text.starts_with("arn:") {
         return None;
     }
@@ -263,7 +263,7 @@ fn resource_part(text: &str) -> Option<(usize, &str)> {
 }
 
 /// The resource type of an ARN (`topic`, `topicfilter`, `client`, ...) when it is written out.
-fn resource_type(text: &str) -> Option<&str> {
+pub(super) fn resource_type(text: &str) -> Option<&str> {
     let (_, rest) = resource_part(text)?;
     let kind = rest.split('/').next()?;
     (!kind.is_empty() && !kind.contains(['*', '?', '$'])).then_some(kind)
@@ -271,7 +271,7 @@ fn resource_type(text: &str) -> Option<&str> {
 
 /// The resource types an action is checked against; `None` for actions on `*` and for
 /// patterns, which may stand for several actions.
-fn types_for(action: &str) -> Option<&'static [&'static str]> {
+pub(super) fn types_for(action: &str) -> Option<&'static [&'static str]> {
     let lower = action.to_ascii_lowercase();
     Some(match lower.as_str() {
         "iot:connect" | "iot:deleteconnection" | "iot:senddirectmessage" => &["client"],

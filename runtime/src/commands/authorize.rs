@@ -3,19 +3,23 @@
 //!
 //! Contract (shared/conformance): one JSON object on standard output and exit 0 for a
 //! decision, whatever it is; exit 1 with diagnostics on standard error when a policy document
-//! is invalid; exit 2 on a usage error. With `--requests`, one object per line, in order.
+//! is invalid or a request names an unknown action or a resource that is not one (nothing is
+//! decided then); exit 2 on a usage error. With `--requests`, one object per line, in order.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 
-use iotrules_compiler::policy::Policy;
 use iotrules_compiler::policy::eval::{Authorization, Context, Decision, Request, StatementRef, authorize};
+use iotrules_compiler::policy::{Policy, check_request};
+use iotrules_compiler::{Diagnostic, Span};
 use serde::Serialize;
 use serde_json::Value as Json;
 
 use crate::cli::AuthorizeArgs;
 use crate::commands::check::usage_error;
 use crate::registry::{self, identity::Connection};
+use crate::report::{InputReport, JsonError};
 use crate::{policies, report};
 
 #[derive(Serialize)]
@@ -83,7 +87,7 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
         None => Context::default(),
         Some(path) => match std::fs::read_to_string(path).map_err(|error| error.to_string()).and_then(|text| {
             serde_json::from_str::<Json>(&text)
-                .map_err(|error| error.to_string())
+                .map_err(|error| JsonError::of(&error).to_string())
                 .and_then(|json| Context::from_json(&json))
         }) {
             Ok(context) => context,
@@ -96,7 +100,7 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
 }
 
 /// Decides with the policies and context a registry gives the connection.
-fn from_registry(args: &AuthorizeArgs, dir: &std::path::Path) -> ExitCode {
+fn from_registry(args: &AuthorizeArgs, dir: &Path) -> ExitCode {
     let loaded = match registry::load(dir) {
         Ok(loaded) => loaded,
         Err(message) => return usage_error(&message),
@@ -110,7 +114,7 @@ fn from_registry(args: &AuthorizeArgs, dir: &std::path::Path) -> ExitCode {
     let (Some(certificate), Some(client_id)) = (&args.certificate, &args.client_id) else {
         return usage_error("--registry needs --certificate and --client-id");
     };
-    let id = if std::path::Path::new(certificate).is_file() {
+    let id = if Path::new(certificate).is_file() {
         let der = std::fs::read_to_string(certificate)
             .map_err(|error| format!("cannot read `{certificate}`: {error}"))
             .and_then(|text| {
@@ -144,10 +148,25 @@ fn from_registry(args: &AuthorizeArgs, dir: &std::path::Path) -> ExitCode {
 fn decide(args: &AuthorizeArgs, names: &[&str], documents: &[Policy], context: &Context) -> ExitCode {
     let requests = match (&args.requests, &args.action, &args.resource) {
         (Some(path), _, _) => match read_requests(path) {
-            Ok(requests) => requests,
+            Ok(Ok(requests)) => requests,
+            Ok(Err(report)) => {
+                eprint!("{}", report::render(&report));
+                return ExitCode::from(1);
+            }
             Err(message) => return usage_error(&message),
         },
-        (None, Some(action), Some(resource)) => vec![Request { action: action.clone(), resource: resource.clone() }],
+        (None, Some(action), Some(resource)) => {
+            let checked = check_request(action, resource);
+            if checked.has_errors() {
+                for (flag, text, diagnostics) in
+                    [("--action", action, checked.action), ("--resource", resource, checked.resource)]
+                {
+                    eprint!("{}", report::render(&argument_report(flag, text, diagnostics)));
+                }
+                return ExitCode::from(1);
+            }
+            vec![Request { action: action.clone(), resource: resource.clone() }]
+        }
         _ => return usage_error("give --action and --resource, or --requests"),
     };
     let mut stdout = std::io::stdout().lock();
@@ -166,23 +185,60 @@ fn decide(args: &AuthorizeArgs, names: &[&str], documents: &[Policy], context: &
     ExitCode::SUCCESS
 }
 
-fn read_requests(path: &std::path::Path) -> Result<Vec<Request>, String> {
+/// A command-line argument as the input its diagnostics point into.
+fn argument_report(flag: &str, text: &str, diagnostics: Vec<Diagnostic>) -> InputReport {
+    InputReport { name: flag.to_owned(), source: text.to_owned(), offset: 0, diagnostics, description: String::new() }
+}
+
+/// The requests of a `--requests` file, one JSON object a line; or, when any names an action or
+/// resource that is not one, their diagnostics, pointing into the file. `Err` when the file
+/// cannot be read as requests at all.
+fn read_requests(path: &Path) -> Result<Result<Vec<Request>, InputReport>, String> {
     let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(index, line)| {
-            let json: Json = serde_json::from_str(line)
-                .map_err(|error| format!("{}:{}: not JSON: {error}", path.display(), index + 1))?;
-            let field = |name: &str| {
-                json.get(name)
-                    .and_then(Json::as_str)
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("{}:{}: each request needs a string `{name}`", path.display(), index + 1))
-            };
-            Ok(Request { action: field("action")?, resource: field("resource")? })
-        })
-        .collect()
+    let mut requests = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut start = 0;
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let line_start = start;
+        start += line.len();
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{}:{}", path.display(), index + 1);
+        let json: Json =
+            serde_json::from_str(line).map_err(|error| format!("{at}: {}", JsonError::of(&error).in_line()))?;
+        let field = |name: &str| {
+            json.get(name)
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{at}: each request needs a string `{name}`"))
+        };
+        let request = Request { action: field("action")?, resource: field("resource")? };
+        let checked = check_request(&request.action, &request.resource);
+        for (value, found) in [(&request.action, checked.action), (&request.resource, checked.resource)] {
+            let shift = placed(line, value);
+            let whole_line = Span::new(line_start, line_start + line.trim_end().len());
+            diagnostics.extend(found.into_iter().map(|diagnostic| {
+                diagnostic.map_spans(|span| match shift {
+                    Some(shift) => Span::new(line_start + shift + span.start, line_start + shift + span.end),
+                    None => whole_line,
+                })
+            }));
+        }
+        requests.push(request);
+    }
+    if diagnostics.is_empty() {
+        return Ok(Ok(requests));
+    }
+    let name = path.display().to_string();
+    Ok(Err(InputReport { name, source: text, offset: 0, diagnostics, description: String::new() }))
+}
+
+/// Where the text of a JSON string value starts in its line, when it is written there without
+/// escapes, so diagnostics can point at it.
+fn placed(line: &str, value: &str) -> Option<usize> {
+    let quoted = serde_json::to_string(value).ok()?;
+    (quoted.len() == value.len() + 2).then(|| line.find(&quoted).map(|at| at + 1)).flatten()
 }
 
 fn auth_result<'a>(
