@@ -366,3 +366,32 @@ fn test_walks_a_symbolic_link_loop_once() {
     assert_eq!(code(&output), 0, "{}", stdout(&output));
     assert_eq!(stdout(&output).lines().last(), Some("1 passed, 0 failed"));
 }
+
+#[test]
+fn a_payload_that_is_not_json_is_said_to_be_read_as_binary() {
+    let malformed =
+        iotrules(&["eval", "--sql", "SELECT * FROM 't'", "--topic", "t", "--payload", "{\"a\": 1,\n \"b\": nope}"]);
+    assert_eq!(code(&malformed), 0);
+    // stdout is the rule's output as before: the bytes as they came, as AWS gives them.
+    assert_eq!(stdout(&malformed), "{\"a\": 1,\n \"b\": nope}\n");
+    let stderr = String::from_utf8_lossy(&malformed.stderr);
+    assert_eq!(
+        stderr,
+        "note: the payload is not JSON at line 2, column 8: a word other than `true`, `false` or `null` (strings \
+         need double quotes); it was evaluated as a binary payload, as AWS IoT does\n"
+    );
+
+    let cut =
+        iotrules(&["eval", "--sql", "SELECT temperature FROM 't'", "--topic", "t", "--payload", "{\"temperature\": "]);
+    assert_eq!((code(&cut), stdout(&cut)), (0, "{}\n".to_owned()));
+    let stderr = String::from_utf8_lossy(&cut.stderr);
+    assert!(stderr.contains("not JSON at line 1, column 16: the text ends where a value should be"), "{stderr}");
+    assert!(stderr.contains("evaluated as a binary payload"), "{stderr}");
+    assert!(!stderr.contains("EOF"), "no parser text: {stderr}");
+
+    // JSON, and bytes that are not text, are evaluated without a word.
+    let json = iotrules(&["eval", "--sql", "SELECT * FROM 't'", "--topic", "t", "--payload", "{\"a\": 1}"]);
+    assert!(json.stderr.is_empty(), "{}", String::from_utf8_lossy(&json.stderr));
+    let bytes = iotrules(&["eval", "--sql", "SELECT * FROM 't'", "--topic", "t", "--payload-base64", "AAEC/w=="]);
+    assert!(bytes.stderr.is_empty(), "{}", String::from_utf8_lossy(&bytes.stderr));
+}

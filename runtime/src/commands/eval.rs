@@ -17,6 +17,7 @@ use iotrules_compiler::ruleset::{RuleSet, SetRule};
 
 use crate::cli::{Engine, EvalArgs};
 use crate::commands::check::usage_error;
+use crate::report::JsonError;
 use crate::{inputs, report, rules};
 
 pub(crate) fn run(args: &EvalArgs) -> ExitCode {
@@ -68,6 +69,7 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
         timestamp_ms: args.timestamp.unwrap_or_else(now_ms),
         properties: is_mqtt5.then_some(&properties),
     };
+    note_binary(&payload);
     let (outcome, interpreted) = run_on(args.engine, &rule, &env, &message);
     if let Some(unsupported) = interpreted {
         note_interpreted(&loaded, &unsupported);
@@ -128,6 +130,51 @@ fn note_interpreted(loaded: &rules::LoadedRule, unsupported: &Unsupported) {
     } else {
         eprintln!("{}: {}", diagnostic.code, diagnostic.message);
     }
+}
+
+/// Says on standard error that a text payload that is not JSON was evaluated as binary, as AWS
+/// IoT evaluates it, and where it stops being JSON: `SELECT *` on a mistyped JSON payload
+/// otherwise prints a result that looks like a wrong answer.
+fn note_binary(payload: &[u8]) {
+    if payload.is_empty() || eval::json::parse(payload).is_some() {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(payload) else { return };
+    // serde_json, which says where text stops being JSON, reads 128 levels; AWS IoT reads more.
+    let depth = nesting(text);
+    let place = if depth > eval::json::MAX_DEPTH {
+        format!(" (it nests more than {} levels deep)", eval::json::MAX_DEPTH)
+    } else if depth > 128 {
+        String::new()
+    } else {
+        match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Err(error) => {
+                let error = JsonError::of(&error);
+                format!(" at line {}, column {}: {}", error.line, error.column, error.problem)
+            }
+            Ok(_) => String::new(),
+        }
+    };
+    eprintln!("note: the payload is not JSON{place}; it was evaluated as a binary payload, as AWS IoT does");
+}
+
+/// The deepest nesting of arrays and objects in JSON-like text, brackets in strings not counted.
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0, false, false);
+    for byte in text.bytes() {
+        match (in_string, byte) {
+            (true, _) if escaped => escaped = false,
+            (true, b'\\') => escaped = true,
+            (true, b'"') | (false, b'"') => in_string = !in_string,
+            (false, b'[' | b'{') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (false, b']' | b'}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 fn payload(args: &EvalArgs) -> Result<Vec<u8>, String> {
