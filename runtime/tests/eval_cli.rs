@@ -395,3 +395,33 @@ fn a_payload_that_is_not_json_is_said_to_be_read_as_binary() {
     let bytes = iotrules(&["eval", "--sql", "SELECT * FROM 't'", "--topic", "t", "--payload-base64", "AAEC/w=="]);
     assert!(bytes.stderr.is_empty(), "{}", String::from_utf8_lossy(&bytes.stderr));
 }
+
+#[test]
+fn test_reports_a_broken_jsonl_line_and_runs_the_others() {
+    let dir = scratch_dir("broken_jsonl");
+    let good = r#"{"id": "fires", "sql": "SELECT a FROM 't'", "topic": "t", "payload": {"a": 1}, "expect": {"a": 1}}"#;
+    let quiet = r#"{"id": "quiet", "sql": "SELECT a FROM 'u'", "topic": "t", "payload": {"a": 1}, "expect": null}"#;
+    std::fs::write(dir.join("cases.jsonl"), format!("{good}\n{{id: \"broken\"}}\n\n{quiet}\n")).unwrap();
+    let output = iotrules(&["test", dir.join("cases.jsonl").to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(code(&output), 1, "an error fails the run: {text}");
+    let file = dir.join("cases.jsonl").display().to_string();
+    assert!(
+        text.contains(&format!(
+            "ERROR {file}:2\n  not valid JSON at column 2: an object key that is not a string in double quotes\n"
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("key must be a string"), "no parser text: {text}");
+    assert_eq!(text.lines().last(), Some("2 passed, 0 failed, 1 error"), "{text}");
+
+    std::fs::write(dir.join("cases.jsonl"), format!("{good}\n{{\"id\": \"no-sql\"}}\n[1,]\n{quiet}\n")).unwrap();
+    let output = iotrules(&["test", dir.join("cases.jsonl").to_str().unwrap()]);
+    let text = stdout(&output);
+    assert_eq!(code(&output), 1);
+    assert!(
+        text.contains(&format!("ERROR {file}:3\n  not valid JSON at column 4: a comma before a closing")),
+        "{text}"
+    );
+    assert_eq!(text.lines().last(), Some("2 passed, 0 failed, 2 errors"), "{text}");
+}

@@ -20,6 +20,7 @@ use crate::cli::{Engine, TestArgs};
 use crate::commands::check::usage_error;
 use crate::commands::eval::{parse_stubs, run_on};
 use crate::inputs;
+use crate::report::JsonError;
 
 /// What a test expects of its rule.
 #[derive(Debug)]
@@ -57,23 +58,18 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     let env = Environment { stubs, ..Environment::default() };
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let (mut passed, mut failed, mut skipped, mut errors) = (0, 0, 0, 0);
     let mut report = String::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
         };
-        let cases = match load(path, &text) {
-            Ok(cases) => cases,
-            Err(problems) => {
-                failed += problems.len();
-                for problem in problems {
-                    let _ = writeln!(report, "FAIL {problem}\n");
-                }
-                continue;
-            }
-        };
+        let (cases, problems) = load(path, &text);
+        errors += problems.len();
+        for problem in problems {
+            let _ = writeln!(report, "ERROR {problem}\n");
+        }
         for case in cases {
             match case {
                 Loaded::Skipped => skipped += 1,
@@ -91,10 +87,16 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
             }
         }
     }
-    let skipped = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
+    let mut summary = format!("{passed} passed, {failed} failed");
+    if skipped > 0 {
+        let _ = write!(summary, ", {skipped} skipped");
+    }
+    if errors > 0 {
+        let _ = write!(summary, ", {errors} {}", if errors == 1 { "error" } else { "errors" });
+    }
     print!("{report}");
-    println!("{passed} passed, {failed} failed{skipped}");
-    if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    println!("{summary}");
+    if failed > 0 || errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 enum Loaded {
@@ -103,38 +105,41 @@ enum Loaded {
     Skipped,
 }
 
-fn load(path: &Path, text: &str) -> Result<Vec<Loaded>, Vec<String>> {
+/// The tests of one file, and a problem for each line or entry that is not a test; the
+/// others still run.
+fn load(path: &Path, text: &str) -> (Vec<Loaded>, Vec<String>) {
     let file = path.display().to_string();
+    let mut cases = Vec::new();
+    let mut problems = Vec::new();
     if path.extension().and_then(|ext| ext.to_str()) == Some("jsonl") {
-        let mut cases = Vec::new();
-        let mut problems = Vec::new();
         for (index, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
             let location = format!("{file}:{}", index + 1);
             match serde_json::from_str::<Json>(line)
-                .map_err(|error| error.to_string())
+                .map_err(|error| JsonError::of(&error).in_line())
                 .and_then(|case| corpus_case(&location, &case))
             {
                 Ok(case) => cases.push(case),
                 Err(problem) => problems.push(format!("{location}\n  {problem}")),
             }
         }
-        return if problems.is_empty() { Ok(cases) } else { Err(problems) };
+        return (cases, problems);
     }
-    let document: Json =
-        serde_json::from_str(text).map_err(|error| vec![format!("{file}\n  invalid JSON: {error}")])?;
+    let document: Json = match serde_json::from_str(text) {
+        Ok(document) => document,
+        Err(error) => return (cases, vec![format!("{file}\n  {}", JsonError::of(&error))]),
+    };
     let tests = match document {
         Json::Array(tests) => tests,
         test => vec![test],
     };
-    tests
-        .iter()
-        .enumerate()
-        .map(|(index, test)| {
-            let name = if index == 0 { file.clone() } else { format!("{file}[{index}]") };
-            validation_tool_case(&name, test).map(Loaded::Case).map_err(|problem| format!("{name}\n  {problem}"))
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|problem| vec![problem])
+    for (index, test) in tests.iter().enumerate() {
+        let name = if index == 0 { file.clone() } else { format!("{file}[{index}]") };
+        match validation_tool_case(&name, test) {
+            Ok(case) => cases.push(Loaded::Case(case)),
+            Err(problem) => problems.push(format!("{name}\n  {problem}")),
+        }
+    }
+    (cases, problems)
 }
 
 /// A test in the format of AWS's validation tool for IoT rules.
