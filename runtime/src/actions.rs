@@ -418,7 +418,9 @@ fn unsupported(rule_name: &str, spec: &ActionSpec, skip: bool) -> Diagnostic {
     } else {
         Diagnostic::error(Code::RuleUnsupportedAction, spec.kind_span, message)
             .with_label("cannot run offline")
-            .with_help("iotrules runs republish and http actions; skip unsupported actions to run the rule without it")
+            .with_help(
+                "iotrules runs republish and http actions; `--skip-unsupported-actions` runs the rule without this one",
+            )
     }
 }
 

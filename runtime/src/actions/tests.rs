@@ -333,6 +333,7 @@ async fn sql_rules_log_and_unsupported_actions_are_named() {
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].code, Code::RuleUnsupportedAction);
     assert_eq!(errors[0].message, "rule `fanout`: `lambda` actions do not run offline");
+    assert!(errors[0].help.as_deref().is_some_and(|help| help.contains("`--skip-unsupported-actions`")));
     assert_eq!(&text[errors[0].span().start..errors[0].span().end], "\"lambda\"");
     let (actions, warnings) = RuleActions::from_rule_file(&loaded, true, &Lanes::default()).unwrap();
     assert_eq!((actions.len(), warnings[0].severity), (1, iotrules_compiler::Severity::Warning));
