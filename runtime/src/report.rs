@@ -284,6 +284,12 @@ impl std::fmt::Display for JsonError {
     }
 }
 
+/// A number and its noun, singular for one: `1 error`, `2 errors`.
+pub(crate) fn count<N: std::fmt::Display + PartialEq + From<u8>>(n: N, one: &str, many: &str) -> String {
+    let noun = if n == N::from(1) { one } else { many };
+    format!("{n} {noun}")
+}
+
 /// Renders every report to standard error, then a summary line.
 pub(crate) fn human(reports: &[InputReport]) {
     let stderr = std::io::stderr();
@@ -294,10 +300,11 @@ pub(crate) fn human(reports: &[InputReport]) {
         out.push_str(&format!("{verdict}: {} ({})\n", report.name, report.description));
     }
     let totals = Totals::of(reports);
-    let noun = if totals.inputs == 1 { "input" } else { "inputs" };
     out.push_str(&format!(
-        "checked {} {noun}: {} errors, {} warnings\n",
-        totals.inputs, totals.errors, totals.warnings
+        "checked {}: {}, {}\n",
+        count(totals.inputs, "input", "inputs"),
+        count(totals.errors, "error", "errors"),
+        count(totals.warnings, "warning", "warnings")
     ));
     let _ = stderr.lock().write_all(out.as_bytes());
 }

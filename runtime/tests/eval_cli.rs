@@ -18,6 +18,10 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 fn scratch_dir(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&dir);
@@ -205,8 +209,8 @@ fn hostile_payloads_are_handled_cleanly() {
 fn test_runs_validation_tool_files_and_jsonl() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tests");
     let output = iotrules(&["test", examples.to_str().unwrap()]);
-    assert_eq!(code(&output), 0, "{}", stdout(&output));
-    assert_eq!(stdout(&output).lines().last(), Some("7 passed, 0 failed"));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stderr(&output).lines().last(), Some("7 passed, 0 failed"));
 }
 
 #[test]
@@ -219,7 +223,7 @@ fn test_shows_a_failure_as_a_diff() {
     .unwrap();
     let output = iotrules(&["test", dir.to_str().unwrap()]);
     assert_eq!(code(&output), 1);
-    let text = stdout(&output);
+    let text = stderr(&output);
     assert!(text.contains("FAIL"), "{text}");
     assert!(text.contains("-   \"t\": 6,") && text.contains("+   \"t\": 5,"), "{text}");
     assert_eq!(text.lines().last(), Some("0 passed, 1 failed"));
@@ -233,7 +237,7 @@ fn the_conformance_corpus_passes_through_test() {
         let mut args = vec!["test", corpus.to_str().unwrap()];
         args.extend(engine.map(|engine| ["--engine", engine]).into_iter().flatten());
         let output = iotrules(&args);
-        let text = stdout(&output);
+        let text = stderr(&output);
         assert_eq!(code(&output), 0, "{engine:?}: {text}");
         assert_eq!(text.lines().last(), Some("384 passed, 0 failed, 5 skipped"), "{engine:?}");
     }
@@ -279,7 +283,7 @@ fn bench_reports_the_set_and_each_rule() {
 fn the_jit_engine_gives_the_interpreters_results() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/data/conformance/iotsql.jsonl");
     let output = iotrules(&["test", "--engine", "jit", corpus.to_str().unwrap()]);
-    assert_eq!(stdout(&output).lines().last(), Some("384 passed, 0 failed, 5 skipped"));
+    assert_eq!(stderr(&output).lines().last(), Some("384 passed, 0 failed, 5 skipped"));
     for (payload, expected) in [
         (r#"{"temperature": 60}"#, "{\"temperature\":60,\"device\":\"d1\"}\n"),
         (r#"{"temperature": "70"}"#, "{\"temperature\":\"70\",\"device\":\"d1\"}\n"),
@@ -363,8 +367,8 @@ fn test_walks_a_symbolic_link_loop_once() {
     std::os::unix::fs::symlink("..", dir.join("sub/up")).unwrap();
     std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
     let output = iotrules(&["test", dir.to_str().unwrap()]);
-    assert_eq!(code(&output), 0, "{}", stdout(&output));
-    assert_eq!(stdout(&output).lines().last(), Some("1 passed, 0 failed"));
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    assert_eq!(stderr(&output).lines().last(), Some("1 passed, 0 failed"));
 }
 
 #[test]
@@ -403,7 +407,7 @@ fn test_reports_a_broken_jsonl_line_and_runs_the_others() {
     let quiet = r#"{"id": "quiet", "sql": "SELECT a FROM 'u'", "topic": "t", "payload": {"a": 1}, "expect": null}"#;
     std::fs::write(dir.join("cases.jsonl"), format!("{good}\n{{id: \"broken\"}}\n\n{quiet}\n")).unwrap();
     let output = iotrules(&["test", dir.join("cases.jsonl").to_str().unwrap()]);
-    let text = stdout(&output);
+    let text = stderr(&output);
     assert_eq!(code(&output), 1, "an error fails the run: {text}");
     let file = dir.join("cases.jsonl").display().to_string();
     assert!(
@@ -417,7 +421,7 @@ fn test_reports_a_broken_jsonl_line_and_runs_the_others() {
 
     std::fs::write(dir.join("cases.jsonl"), format!("{good}\n{{\"id\": \"no-sql\"}}\n[1,]\n{quiet}\n")).unwrap();
     let output = iotrules(&["test", dir.join("cases.jsonl").to_str().unwrap()]);
-    let text = stdout(&output);
+    let text = stderr(&output);
     assert_eq!(code(&output), 1);
     assert!(
         text.contains(&format!("ERROR {file}:3\n  not valid JSON at column 4: a comma before a closing")),

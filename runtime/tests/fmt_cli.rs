@@ -16,10 +16,11 @@ fn check_lists_files_that_would_change_and_changes_nothing() {
     std::fs::write(dir.join("messy.sql"), MESSY).unwrap();
     std::fs::write(dir.join("tidy.sql"), TIDY).unwrap();
     let output = iotrules(&["fmt", "--check", dir.to_str().unwrap()]);
-    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
-    assert_eq!(code(&output), 1, "{stdout}");
-    assert!(stdout.contains("would reformat") && stdout.contains("messy.sql"), "{stdout}");
-    assert!(!stdout.contains("tidy.sql"), "{stdout}");
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert!(stderr.contains("would reformat") && stderr.contains("messy.sql"), "{stderr}");
+    assert!(!stderr.contains("tidy.sql"), "{stderr}");
+    assert!(output.stdout.is_empty(), "human output is on stderr");
     assert_eq!(std::fs::read_to_string(dir.join("messy.sql")).unwrap(), MESSY);
 
     let output = iotrules(&["fmt", "--check", dir.join("tidy.sql").to_str().unwrap()]);
@@ -70,10 +71,10 @@ fn a_symbolic_link_loop_is_walked_once() {
     std::fs::write(dir.join("messy.sql"), MESSY).unwrap();
     std::os::unix::fs::symlink(".", dir.join("self")).unwrap();
     let output = iotrules(&["fmt", "--check", dir.to_str().unwrap()]);
-    let stdout = String::from_utf8(output.stdout.clone()).unwrap();
-    assert_eq!(code(&output), 1, "{stdout}");
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    assert!(String::from_utf8_lossy(&output.stderr).contains("symbolic link loop"));
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(code(&output), 1, "{stderr}");
+    assert_eq!(stderr.lines().filter(|line| line.starts_with("would reformat")).count(), 1, "{stderr}");
+    assert!(stderr.contains("symbolic link loop"), "{stderr}");
 }
 
 /// `--diff` prints what would change as a unified diff, changes nothing, and exits 1; a tidy

@@ -66,7 +66,11 @@ pub(crate) fn run(args: &BenchArgs) -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&document).unwrap_or_default());
         }
         Format::Human => {
-            println!("{} rules, {} sample messages", rules.len(), samples.len());
+            println!(
+                "{}, {}",
+                report::count(rules.len(), "rule", "rules"),
+                report::count(samples.len(), "sample message", "sample messages")
+            );
             for result in &results {
                 print_table(result);
             }

@@ -1,6 +1,7 @@
 //! `iotrules check`: parse and check statements, rule files and policy documents without
 //! running them. A JSON file is a policy or a rule file according to its content.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use iotrules_compiler::file_kind::FileKind;
@@ -45,7 +46,10 @@ fn once(args: &CheckArgs) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     if !args.paths.is_empty() && files.is_empty() {
-        return usage_error("no .sql or .json files found in the given directories");
+        return no_inputs(
+            &args.paths,
+            "`iotrules check` reads `.sql` and `.iotsql` statements, rule files and policy documents",
+        );
     }
     for path in &files {
         match inputs::read(path) {
@@ -78,5 +82,13 @@ fn once(args: &CheckArgs) -> ExitCode {
 
 pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// What `check`, `fmt` and `test` answer alike when the paths hold nothing they read: a usage
+/// error naming the paths, and what the command reads.
+pub(crate) fn no_inputs(paths: &[PathBuf], reads: &str) -> ExitCode {
+    let names: Vec<String> = paths.iter().map(|path| format!("`{}`", path.display())).collect();
+    eprintln!("error: no inputs found in {}\n  help: {reads}", names.join(", "));
     ExitCode::from(2)
 }

@@ -11,14 +11,15 @@ use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::format_sql;
 
 use crate::cli::FmtArgs;
-use crate::commands::check::usage_error;
+use crate::commands::check::{no_inputs, usage_error};
 use crate::inputs::{self, BOM, Contents};
 
 pub(crate) fn run(args: &FmtArgs) -> ExitCode {
     // Rule and policy files are found too, so that naming one is not an error; they are
     // left as written, with a note when they were named.
     let files = match inputs::find(&args.paths, &[FileKind::Statement, FileKind::TopicRule, FileKind::Policy]) {
-        Ok(files) => files,
+        Ok(files) if !files.is_empty() => files,
+        Ok(_) => return no_inputs(&args.paths, "`iotrules fmt` formats `.sql` and `.iotsql` statements"),
         Err(message) => return usage_error(&message),
     };
     let mut failed = false;
@@ -54,12 +55,12 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
             print!("{}", diff.unified_diff().context_radius(3).header(&shown, &shown));
             failed = true;
         } else if args.check {
-            println!("would reformat `{name}`");
+            eprintln!("would reformat `{name}`");
             failed = true;
         } else if let Err(error) = std::fs::write(path, if bom { format!("{BOM}{formatted}") } else { formatted }) {
             return usage_error(&format!("cannot write `{name}`: {error}"));
         } else {
-            println!("formatted `{name}`");
+            eprintln!("formatted `{name}`");
         }
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }

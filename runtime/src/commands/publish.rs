@@ -8,7 +8,7 @@ use crate::commands::check::usage_error;
 use crate::commands::run::{credentials, version};
 use crate::mqtt::endpoint::{Connection, Endpoint};
 use crate::mqtt::sender;
-use crate::samples;
+use crate::{report, samples};
 
 pub(crate) fn run(args: &PublishArgs) -> ExitCode {
     crate::logging::init();
@@ -31,7 +31,7 @@ pub(crate) fn run(args: &PublishArgs) -> ExitCode {
     };
     match runtime.block_on(sender::send_all(&connection, &args.client_id, messages, args.qos, args.repeat)) {
         Ok(sent) => {
-            eprintln!("published {sent} messages to {}", connection.endpoint);
+            eprintln!("published {} to {}", report::count(sent, "message", "messages"), connection.endpoint);
             ExitCode::SUCCESS
         }
         Err(message) => {

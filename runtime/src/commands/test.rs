@@ -17,10 +17,10 @@ use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value as Json;
 
 use crate::cli::{Engine, TestArgs};
-use crate::commands::check::usage_error;
+use crate::commands::check::{no_inputs, usage_error};
 use crate::commands::eval::{parse_stubs, run_on};
 use crate::inputs;
-use crate::report::JsonError;
+use crate::report::{JsonError, count};
 
 /// What a test expects of its rule.
 #[derive(Debug)]
@@ -54,7 +54,12 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
     };
     let files = match inputs::find(&args.paths, &[FileKind::Tests]) {
         Ok(files) if !files.is_empty() => files,
-        Ok(_) => return usage_error("no .json or .jsonl test files found"),
+        Ok(_) => {
+            return no_inputs(
+                &args.paths,
+                "`iotrules test` reads AWS validation-tool `.json` tests and `.jsonl` cases",
+            );
+        }
         Err(message) => return usage_error(&message),
     };
     let env = Environment { stubs, ..Environment::default() };
@@ -92,10 +97,10 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
         let _ = write!(summary, ", {skipped} skipped");
     }
     if errors > 0 {
-        let _ = write!(summary, ", {errors} {}", if errors == 1 { "error" } else { "errors" });
+        let _ = write!(summary, ", {}", count(errors, "error", "errors"));
     }
-    print!("{report}");
-    println!("{summary}");
+    eprint!("{report}");
+    eprintln!("{summary}");
     if failed > 0 || errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use metrics::{counter, histogram};
 
 use crate::actions::ActionsReport;
+use crate::report::count;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
 const MESSAGES_IN: &str = "iotrules_messages_in_total";
@@ -104,8 +105,12 @@ impl Stats {
     pub(crate) fn print_summary(&self) {
         let now = self.snapshot();
         eprintln!(
-            "iotrules: {} messages, {} rule matches, {} actions succeeded, {} failed, {} not evaluated",
-            now.messages_in, now.matched, now.actions_ok, now.actions_failed, now.evaluation_failures
+            "iotrules: {}, {}, {} succeeded, {} failed, {} not evaluated",
+            count(now.messages_in, "message", "messages"),
+            count(now.matched, "rule match", "rule matches"),
+            count(now.actions_ok, "action", "actions"),
+            now.actions_failed,
+            now.evaluation_failures
         );
     }
 }
