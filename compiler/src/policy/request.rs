@@ -38,14 +38,26 @@ pub fn check_request(action: &str, resource: &str) -> RequestReport {
         vec![match known_service(action) {
             None => other_service_action(&action_text),
             Some(service) => {
-                let help = if action.contains(['*', '?']) {
-                    "a request names one action: `*` and `?` are wildcards only in policies".to_owned()
+                // Refused: a wildcard, or a near miss of an `iot:` action (`iot:Publsh`), which
+                // is a typo. Any other action of a service policies carry is decided as written,
+                // with a warning: AWS matches policies against whatever text a request names,
+                // and its list of actions grows.
+                let (help, severity) = if action.contains(['*', '?']) {
+                    (
+                        "a request names one action: `*` and `?` are wildcards only in policies".to_owned(),
+                        Severity::Error,
+                    )
                 } else {
-                    service_action_suggestion(action, service).unwrap_or_else(|| {
-                        format!("AWS documents no such `{service}:` action, so no device asks for it")
-                    })
+                    match service_action_suggestion(action, service) {
+                        Some(suggestion) if service == "iot" => (suggestion, Severity::Error),
+                        Some(suggestion) => (format!("{suggestion} It is decided as written"), Severity::Warning),
+                        None => (
+                            format!("iotrules knows no such `{service}:` action; it is decided as written"),
+                            Severity::Warning,
+                        ),
+                    }
                 };
-                unknown_service_action(&action_text, service, help, Severity::Error)
+                unknown_service_action(&action_text, service, help, severity)
             }
         }]
     };

@@ -157,12 +157,15 @@ fn decide(args: &AuthorizeArgs, names: &[&str], documents: &[Policy], context: &
         },
         (None, Some(action), Some(resource)) => {
             let checked = check_request(action, resource);
-            if checked.has_errors() {
-                for (flag, text, diagnostics) in
-                    [("--action", action, checked.action), ("--resource", resource, checked.resource)]
-                {
+            let failed = checked.has_errors();
+            for (flag, text, diagnostics) in
+                [("--action", action, checked.action), ("--resource", resource, checked.resource)]
+            {
+                if !diagnostics.is_empty() {
                     eprint!("{}", report::render(&argument_report(flag, text, diagnostics)));
                 }
+            }
+            if failed {
                 return ExitCode::from(1);
             }
             vec![Request { action: action.clone(), resource: resource.clone() }]
@@ -227,11 +230,17 @@ fn read_requests(path: &Path) -> Result<Result<Vec<Request>, InputReport>, Strin
         }
         requests.push(request);
     }
-    if diagnostics.is_empty() {
-        return Ok(Ok(requests));
-    }
+    let failed = diagnostics.iter().any(Diagnostic::is_error);
     let name = path.display().to_string();
-    Ok(Err(InputReport { name, source: text, offset: 0, diagnostics, description: String::new() }))
+    let report = InputReport { name, source: text, offset: 0, diagnostics, description: String::new() };
+    if failed {
+        return Ok(Err(report));
+    }
+    // Warnings only: shown, and every request decided.
+    if !report.diagnostics.is_empty() {
+        eprint!("{}", report::render(&report));
+    }
+    Ok(Ok(requests))
 }
 
 /// Where the text of a JSON string value starts in its line, when it is written there without
