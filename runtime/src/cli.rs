@@ -668,6 +668,16 @@ pub(crate) struct TestArgs {
     /// Value returned by a function that calls another AWS service, as `NAME=JSON`.
     #[arg(long, value_name = "NAME=JSON")]
     pub(crate) stub: Vec<String>,
+
+    /// How to print the results: for people, as one JSON document, as GitHub workflow
+    /// annotations for the failures, as a SARIF log of them, or as JUnit XML (one test case
+    /// per test).
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub(crate) format: CheckFormat,
+
+    /// Run the tests again whenever a test file changes, until interrupted.
+    #[arg(long)]
+    pub(crate) watch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -429,3 +429,42 @@ fn test_reports_a_broken_jsonl_line_and_runs_the_others() {
     );
     assert_eq!(text.lines().last(), Some("2 passed, 0 failed, 2 errors"), "{text}");
 }
+
+/// `test --format github|junit|json|sarif`: a failing and an unreadable case, in each CI
+/// system's format, at their lines; passing cases are listed where the format lists them.
+#[test]
+fn test_results_in_ci_formats() {
+    let dir = scratch_dir("test_formats");
+    let file = dir.join("cases.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\": \"good\", \"sql\": \"SELECT a FROM 't'\", \"topic\": \"t\", \"payload\": {\"a\": 1}, \"expect\": {\"a\": 1}}\n\
+         {\"id\": \"bad\", \"sql\": \"SELECT a FROM 't'\", \"topic\": \"t\", \"payload\": {\"a\": 1}, \"expect\": {\"a\": 2}}\n\
+         {broken\n",
+    )
+    .unwrap();
+    let name = file.to_str().unwrap();
+    let run = |format: &str| {
+        let output = iotrules(&["test", "--format", format, name]);
+        assert_eq!(code(&output), 1, "{format}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let github = run("github");
+    let lines: Vec<&str> = github.lines().collect();
+    assert_eq!(lines.len(), 2, "{github}");
+    assert!(
+        lines.iter().any(|line| line.starts_with(&format!("::error file={name},line=2,title=failed "))),
+        "{github}"
+    );
+    assert!(lines.iter().any(|line| line.starts_with(&format!("::error file={name},line=3,title=error "))), "{github}");
+
+    let junit = run("junit");
+    assert!(junit.contains("tests=\"3\" failures=\"1\" errors=\"1\""), "{junit}");
+    assert_eq!(junit.matches("<testcase ").count(), 3, "{junit}");
+    assert!(junit.contains("&quot;a&quot;: 2"), "{junit}");
+
+    let json: serde_json::Value = serde_json::from_str(&run("json")).unwrap();
+    assert_eq!(json["summary"], serde_json::json!({"passed": 1, "failed": 1, "skipped": 0, "errors": 1}));
+    let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
+    assert_eq!(sarif["runs"][0]["results"].as_array().map(Vec::len), Some(2));
+}

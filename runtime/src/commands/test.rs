@@ -16,10 +16,12 @@ use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value as Json;
 
-use crate::cli::{Engine, TestArgs};
+use crate::cli::{CheckFormat, Engine, TestArgs};
 use crate::commands::check::{no_inputs, usage_error};
 use crate::commands::eval::{parse_stubs, run_on};
+use crate::commands::watch;
 use crate::inputs;
+use crate::report::ci::{self, TestOutcome, TestResult};
 use crate::report::{JsonError, count};
 
 /// What a test expects of its rule.
@@ -48,6 +50,13 @@ struct TestCase {
 }
 
 pub(crate) fn run(args: &TestArgs) -> ExitCode {
+    if args.watch {
+        return watch::rerun(&args.paths, || once(args));
+    }
+    once(args)
+}
+
+fn once(args: &TestArgs) -> ExitCode {
     let stubs = match parse_stubs(&args.stub) {
         Ok(stubs) => stubs,
         Err(message) => return usage_error(&message),
@@ -65,31 +74,63 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
     let env = Environment { stubs, ..Environment::default() };
     let (mut passed, mut failed, mut skipped, mut errors) = (0, 0, 0, 0);
     let mut report = String::new();
+    let mut results = Vec::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
         };
+        let file = path.display().to_string();
         let (cases, problems) = load(path, &text);
         errors += problems.len();
         for problem in problems {
             let _ = writeln!(report, "ERROR {problem}\n");
+            let name = problem.lines().next().unwrap_or_default().to_owned();
+            results.push(TestResult { file: file.clone(), name, outcome: TestOutcome::Error(problem) });
         }
         for case in cases {
             match case {
-                Loaded::Skipped => skipped += 1,
+                Loaded::Skipped(name) => {
+                    skipped += 1;
+                    results.push(TestResult { file: file.clone(), name, outcome: TestOutcome::Skipped });
+                }
                 Loaded::Case(case) => match run_case(&case, &env, args.engine) {
-                    Ok(()) => passed += 1,
+                    Ok(()) => {
+                        passed += 1;
+                        results.push(TestResult { file: file.clone(), name: case.name, outcome: TestOutcome::Passed });
+                    }
                     Err(explanation) => {
                         failed += 1;
-                        let _ = writeln!(
-                            report,
-                            "FAIL {}\n  sql:   {}\n  topic: {}\n{explanation}",
-                            case.name, case.sql, case.topic
-                        );
+                        let detail = format!("  sql:   {}\n  topic: {}\n{explanation}", case.sql, case.topic);
+                        let _ = writeln!(report, "FAIL {}\n{detail}", case.name);
+                        results.push(TestResult {
+                            file: file.clone(),
+                            name: case.name,
+                            outcome: TestOutcome::Failed(detail),
+                        });
                     }
                 },
             }
+        }
+    }
+    let exit = if failed > 0 || errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS };
+    match args.format {
+        CheckFormat::Human => {}
+        CheckFormat::Json => {
+            ci::test_json(&results);
+            return exit;
+        }
+        CheckFormat::Github => {
+            ci::test_github(&results);
+            return exit;
+        }
+        CheckFormat::Sarif => {
+            ci::test_sarif(&results);
+            return exit;
+        }
+        CheckFormat::Junit => {
+            ci::test_junit(&results);
+            return exit;
         }
     }
     let mut summary = format!("{passed} passed, {failed} failed");
@@ -101,13 +142,14 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
     }
     eprint!("{report}");
     eprintln!("{summary}");
-    if failed > 0 || errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS }
+    exit
 }
 
 enum Loaded {
     Case(TestCase),
-    /// A corpus case marked `doc_suspect`: a guide example that contradicts the guide itself.
-    Skipped,
+    /// A corpus case marked `doc_suspect`: a guide example that contradicts the guide itself;
+    /// its name.
+    Skipped(String),
 }
 
 /// The tests of one file, and a problem for each line or entry that is not a test; the
@@ -184,7 +226,8 @@ fn validation_tool_case(name: &str, test: &Json) -> Result<TestCase, String> {
 /// A line of a conformance corpus.
 fn corpus_case(location: &str, case: &Json) -> Result<Loaded, String> {
     if case.get("doc_suspect") == Some(&Json::Bool(true)) {
-        return Ok(Loaded::Skipped);
+        let id = case.get("id").and_then(Json::as_str).unwrap_or_default();
+        return Ok(Loaded::Skipped(format!("{location} ({id})")));
     }
     let text = |key: &str| {
         case.get(key).and_then(Json::as_str).map(str::to_owned).ok_or_else(|| format!("missing string `{key}`"))

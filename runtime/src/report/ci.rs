@@ -208,6 +208,167 @@ pub(crate) fn junit(reports: &[InputReport], deny_warnings: bool) {
     write_out(&out);
 }
 
+/// What became of one test of `iotrules test`.
+#[derive(Debug)]
+pub(crate) struct TestResult {
+    pub(crate) file: String,
+    pub(crate) name: String,
+    pub(crate) outcome: TestOutcome,
+}
+
+#[derive(Debug)]
+pub(crate) enum TestOutcome {
+    Passed,
+    /// What differed.
+    Failed(String),
+    Skipped,
+    /// A test that could not be read.
+    Error(String),
+}
+
+impl TestOutcome {
+    fn word(&self) -> &'static str {
+        match self {
+            TestOutcome::Passed => "passed",
+            TestOutcome::Failed(_) => "failed",
+            TestOutcome::Skipped => "skipped",
+            TestOutcome::Error(_) => "error",
+        }
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            TestOutcome::Failed(detail) | TestOutcome::Error(detail) => Some(detail),
+            TestOutcome::Passed | TestOutcome::Skipped => None,
+        }
+    }
+}
+
+/// The line a test's name gives (`file:12 (id)`), for annotations.
+fn test_line(result: &TestResult) -> Option<usize> {
+    let rest = result.name.strip_prefix(&result.file)?.strip_prefix(':')?;
+    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// Every result as one JSON document, with the counts.
+pub(crate) fn test_json(results: &[TestResult]) {
+    let count = |word: &str| results.iter().filter(|result| result.outcome.word() == word).count();
+    let listed: Vec<_> = results
+        .iter()
+        .map(|result| {
+            json!({"file": result.file, "name": result.name, "outcome": result.outcome.word(), "detail": result.outcome.detail()})
+        })
+        .collect();
+    let document = json!({
+        "results": listed,
+        "summary": {"passed": count("passed"), "failed": count("failed"), "skipped": count("skipped"), "errors": count("error")},
+    });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    write_out(&text);
+}
+
+/// A workflow `::error` annotation for each failed or unreadable test.
+pub(crate) fn test_github(results: &[TestResult]) {
+    let mut out = String::new();
+    for result in results {
+        let Some(detail) = result.outcome.detail() else { continue };
+        let line = test_line(result).map(|line| format!(",line={line}")).unwrap_or_default();
+        let title = format!("{} {}", result.outcome.word(), result.name);
+        out.push_str(&format!(
+            "::error file={}{line},title={}::{}\n",
+            property(&result.file),
+            property(&title),
+            data(detail)
+        ));
+    }
+    write_out(&out);
+}
+
+/// A SARIF log with a result for each failed or unreadable test.
+pub(crate) fn test_sarif(results: &[TestResult]) {
+    let found: Vec<_> = results
+        .iter()
+        .filter_map(|result| {
+            let detail = result.outcome.detail()?;
+            let mut location = json!({"artifactLocation": {"uri": uri(&result.file)}});
+            if let Some(line) = test_line(result) {
+                location["region"] = json!({"startLine": line});
+            }
+            Some(json!({
+                "ruleId": format!("test::{}", result.outcome.word()),
+                "level": "error",
+                "message": {"text": format!("{}\n{detail}", result.name)},
+                "locations": [{"physicalLocation": location}],
+            }))
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "iotrules test",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": [{"id": "test::failed", "name": "test::failed"}, {"id": "test::error", "name": "test::error"}],
+            }},
+            "results": found,
+        }],
+    });
+    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+    text.push('\n');
+    write_out(&text);
+}
+
+/// JUnit XML: a test suite per file, a test case per test.
+pub(crate) fn test_junit(results: &[TestResult]) {
+    let mut files: Vec<&str> = Vec::new();
+    for result in results {
+        if !files.contains(&result.file.as_str()) {
+            files.push(&result.file);
+        }
+    }
+    let counted = |of: &[&TestResult], word: &str| of.iter().filter(|result| result.outcome.word() == word).count();
+    let all: Vec<&TestResult> = results.iter().collect();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"iotrules test\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n",
+        all.len(),
+        counted(&all, "failed"),
+        counted(&all, "error"),
+        counted(&all, "skipped")
+    ));
+    for file in files {
+        let of: Vec<&TestResult> = results.iter().filter(|result| result.file == file).collect();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n",
+            xml(file),
+            of.len(),
+            counted(&of, "failed"),
+            counted(&of, "error"),
+            counted(&of, "skipped")
+        ));
+        for result in of {
+            out.push_str(&format!("    <testcase classname=\"{}\" name=\"{}\"", xml(file), xml(&result.name)));
+            match &result.outcome {
+                TestOutcome::Passed => out.push_str("/>\n"),
+                TestOutcome::Skipped => out.push_str(">\n      <skipped/>\n    </testcase>\n"),
+                TestOutcome::Failed(detail) => out.push_str(&format!(
+                    ">\n      <failure message=\"the output differs\">{}</failure>\n    </testcase>\n",
+                    xml(detail)
+                )),
+                TestOutcome::Error(detail) => out.push_str(&format!(
+                    ">\n      <error message=\"the test cannot be read\">{}</error>\n    </testcase>\n",
+                    xml(detail)
+                )),
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    write_out(&out);
+}
+
 /// Text for XML content or an attribute: the five reserved characters as entities, and
 /// characters XML 1.0 cannot hold at all (most controls) as U+FFFD.
 fn xml(text: &str) -> String {
