@@ -31,6 +31,15 @@ pub fn format_sql(source: &str) -> Option<String> {
     printer.ok.then_some(text)
 }
 
+/// Formats one expression of the statement whose text is `source`, on one line, as the
+/// formatter writes it inside a statement; `None` when it stands for unread input.
+pub fn format_expr(expr: &Expr, source: &str) -> Option<String> {
+    let mut printer = Printer { source, ok: true };
+    let mut out = String::new();
+    printer.expr(&mut out, expr, Level::Or);
+    printer.ok.then_some(out)
+}
+
 /// Prints a tree into strings. Every expression is written straight into the text of the
 /// SELECT item, assignment or clause around it, never into a string of its own that its
 /// parent copies: an expression can nest 500 deep around a string as long as the statement.

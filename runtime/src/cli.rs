@@ -582,6 +582,12 @@ pub(crate) struct EvalArgs {
     #[arg(long, required_unless_present = "rule", conflicts_with = "rule")]
     pub(crate) sql: Option<String>,
 
+    /// Also say, on standard error, why the rule fired or not: whether the topic matched FROM,
+    /// the value of the WHERE clause, and the SELECT items that were Undefined (left out of the
+    /// output).
+    #[arg(long)]
+    pub(crate) explain: bool,
+
     /// A `.sql` file or TopicRulePayload `.json` file holding the rule.
     #[arg(long)]
     pub(crate) rule: Option<PathBuf>,

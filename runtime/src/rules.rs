@@ -22,6 +22,9 @@ pub(crate) struct LoadedRule {
     pub(crate) disabled: bool,
     /// The statement's spans are offsets into `report.source` (SQL text, not a rule file).
     pub(crate) spans_in_source: bool,
+    /// The statement's text, which its spans index: the source of a `.sql` file, the decoded
+    /// `sql` string of a rule file.
+    pub(crate) sql: String,
     /// The rule file's `actions`; `None` for SQL text, which has no action list.
     pub(crate) actions: Option<Vec<ActionSpec>>,
     pub(crate) error_action: Option<ActionSpec>,
@@ -50,6 +53,7 @@ impl LoadedRule {
             name: None,
             disabled: false,
             spans_in_source: false,
+            sql: String::new(),
             actions: None,
             error_action: None,
         }
@@ -59,6 +63,7 @@ impl LoadedRule {
 /// A statement given as text; `name` labels its diagnostics.
 pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> LoadedRule {
     let checked = check_sql(&source, version);
+    let sql = source.clone();
     LoadedRule {
         report: InputReport {
             name: name.to_owned(),
@@ -72,6 +77,7 @@ pub(crate) fn from_sql(name: &str, source: String, version: SqlVersion) -> Loade
         name: None,
         disabled: false,
         spans_in_source: true,
+        sql,
         actions: None,
         error_action: None,
     }
@@ -127,6 +133,7 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
         name: rule.name,
         disabled: rule.disabled,
         spans_in_source: false,
+        sql: rule.sql,
         actions: Some(rule.actions),
         error_action: rule.error_action,
     }

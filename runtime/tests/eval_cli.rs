@@ -468,3 +468,27 @@ fn test_results_in_ci_formats() {
     let sarif: serde_json::Value = serde_json::from_str(&run("sarif")).unwrap();
     assert_eq!(sarif["runs"][0]["results"].as_array().map(Vec::len), Some(2));
 }
+
+/// `eval --explain` says on standard error why a rule fired or not: the topic against FROM,
+/// the WHERE clause's value, the SELECT items that were Undefined; standard output is the
+/// output alone.
+#[test]
+fn explain_says_why_a_rule_fired_or_not() {
+    let sql = "SELECT temperature, humidity FROM 'sensors/+/telemetry' WHERE temperature > 50";
+    let explain = |topic: &str, payload: &str| {
+        let output = iotrules(&["eval", "--sql", sql, "--topic", topic, "--payload", payload, "--explain"]);
+        assert_eq!(code(&output), 0);
+        (String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap())
+    };
+    let (stdout, stderr) = explain("sensors/b7/telemetry", r#"{"temperature": 71}"#);
+    assert_eq!(stdout, "{\"temperature\":71}\n");
+    assert!(stderr.contains("WHERE `temperature > 50` is true (Boolean)"), "{stderr}");
+    assert!(stderr.contains("SELECT item `humidity` is Undefined: left out of the output"), "{stderr}");
+    assert!(stderr.ends_with("the rule fired\n"), "{stderr}");
+    let (stdout, stderr) = explain("sensors/b7/telemetry", r#"{"temperature": "hot"}"#);
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("WHERE `temperature > 50` is Undefined"), "{stderr}");
+    assert!(stderr.contains("did not fire: the WHERE clause was not true"), "{stderr}");
+    let (_, stderr) = explain("other/b7", "{}");
+    assert!(stderr.contains("topic `other/b7` does not match FROM 'sensors/+/telemetry'"), "{stderr}");
+}

@@ -12,8 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use iotrules_compiler::check::functions::{self, Determinism};
 use iotrules_compiler::eval::{self, Environment, EvalError, Message, MqttProperties, Outcome, Rule, Value};
+use iotrules_compiler::format::format_expr;
 use iotrules_compiler::jit::Unsupported;
 use iotrules_compiler::ruleset::{RuleSet, SetRule};
+use iotrules_compiler::syntax::ast::{Expr, ExprKind, Select, SelectItem};
 
 use crate::cli::{Engine, EvalArgs};
 use crate::commands::check::usage_error;
@@ -71,6 +73,9 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
     };
     note_binary(&payload);
     let (outcome, interpreted) = run_on(args.engine, &rule, &env, &message);
+    if args.explain {
+        eprint!("{}", explain(&rule, &loaded.sql, &env, &message, &outcome));
+    }
     if let Some(unsupported) = interpreted {
         note_interpreted(&loaded, &unsupported);
     }
@@ -216,4 +221,92 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Why `rule` fired on `message` or not, for `--explain`: the topic against FROM, the WHERE
+/// clause's value, and the SELECT items that were Undefined. Evaluated again with the
+/// reference interpreter, item by item.
+fn explain(
+    rule: &Rule<'_>,
+    sql: &str,
+    env: &Environment,
+    message: &Message<'_>,
+    outcome: &Result<Outcome, EvalError>,
+) -> String {
+    let statement = rule.statement;
+    let filter = match statement.from.as_ref().map(|from| &from.kind) {
+        Some(ExprKind::String(filter)) => filter.value.clone(),
+        _ => String::new(),
+    };
+    let mut out = String::from("explain:\n");
+    let verdict = match outcome {
+        Ok(Outcome::Fired(_)) => "the rule fired",
+        Ok(Outcome::Filtered) => "the rule did not fire: the WHERE clause was not true",
+        Ok(Outcome::NotMatched) => "the rule did not fire: the topic does not match FROM",
+        Err(_) => "the rule was not evaluated (the error below)",
+    };
+    let matched = !matches!(outcome, Ok(Outcome::NotMatched));
+    out.push_str(&format!(
+        "  topic `{}` {} FROM '{}'\n",
+        printable(message.topic),
+        if matched { "matches" } else { "does not match" },
+        printable(&filter)
+    ));
+    let Ok(payload) = eval::read_payload(env, message) else {
+        out.push_str(&format!("  {verdict}\n"));
+        return out;
+    };
+    let shown = |value: &Value| match value {
+        Value::Undefined => "Undefined".to_owned(),
+        Value::Null => "null".to_owned(),
+        Value::Binary(bytes) => format!("a binary value of {} bytes", bytes.len()),
+        value => format!("{} ({})", value.to_text_in(rule.version).unwrap_or_default(), value.type_name()),
+    };
+    // Items and WHERE are evaluated on their own, which SET variables would not survive.
+    let alone = statement.set.is_empty();
+    if matched && let Some(condition) = &statement.where_clause {
+        let text = written(condition, sql);
+        if alone {
+            match eval::evaluate_expr(condition, rule.version, env, message, &payload) {
+                Ok(value) => out.push_str(&format!("  WHERE {text} is {}\n", printable(&shown(&value)))),
+                Err(error) => out.push_str(&format!("  WHERE {text}: {error}\n")),
+            }
+        } else {
+            out.push_str(&format!("  WHERE {text} (not shown: it reads SET variables)\n"));
+        }
+    }
+    if matched
+        && alone
+        && let Select::Items(items) = &statement.select
+    {
+        for item in items {
+            let SelectItem::Expr { expr, .. } = item else { continue };
+            if matches!(expr.kind, ExprKind::Payload) {
+                continue;
+            }
+            if let Ok(Value::Undefined) = eval::evaluate_expr(expr, rule.version, env, message, &payload) {
+                out.push_str(&format!("  SELECT item {} is Undefined: left out of the output\n", written(expr, sql)));
+            }
+        }
+    }
+    out.push_str(&format!("  {verdict}\n"));
+    out
+}
+
+/// An expression as the formatter writes it, quoted, cut when long, control characters
+/// escaped.
+fn written(expr: &Expr, sql: &str) -> String {
+    /// The longest expression quoted in full.
+    const LONGEST: usize = 120;
+    let text = format_expr(expr, sql).unwrap_or_else(|| "(the expression)".to_owned());
+    let text = printable(&text);
+    match text.char_indices().nth(LONGEST) {
+        Some((cut, _)) => format!("`{}...`", &text[..cut]),
+        None => format!("`{text}`"),
+    }
+}
+
+/// Text with control characters escaped, for a terminal.
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
