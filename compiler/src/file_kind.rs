@@ -46,7 +46,8 @@ impl FileKind {
 }
 
 /// Members only a test case has.
-const TEST_MEMBERS: &[&str] = &["inputSql", "expectedOutput", "expect", "expect_text", "expect_base64"];
+const TEST_MEMBERS: &[&str] =
+    &["inputSql", "expectedOutput", "expect", "expect_text", "expect_base64", "requests", "expect_error"];
 
 /// Members of a rule file at its top level (the payload, `get-topic-rule`'s wrapper, or
 /// `--cli-input-json`'s).
@@ -158,7 +159,9 @@ fn classify_members(members: &Map<String, Value>) -> FileKind {
 fn classify_lines(text: &str) -> FileKind {
     let first = text.lines().map(str::trim).find(|line| !line.is_empty() && !line.starts_with("//"));
     match first.map(serde_json::from_str::<Value>) {
-        Some(Ok(Value::Object(members))) if ["sql", "inputSql", "expect"].iter().any(|m| members.contains_key(*m)) => {
+        Some(Ok(Value::Object(members)))
+            if ["sql", "inputSql", "expect", "requests", "expect_error"].iter().any(|m| members.contains_key(*m)) =>
+        {
             FileKind::Tests
         }
         Some(Ok(_)) | None => FileKind::Data,
@@ -210,6 +213,9 @@ mod tests {
             (r#"{"clientId": "boiler-7", "thingName": "boiler-7", "isAttached": true}"#, FileKind::Data),
             (r#"[{"topic": "t", "inputSql": "SELECT 1 FROM 't'", "expectedOutput": {}}]"#, FileKind::Tests),
             (r#"[1, 2]"#, FileKind::Data),
+            // A policy test; the registry's attached policies name `policies` without requests.
+            (r#"{"policies": [{"file": "p.json"}], "requests": []}"#, FileKind::Tests),
+            (r#"{"policies": [{"policyName": "p", "policyArn": "arn"}]}"#, FileKind::Registry),
             // A rule with a misspelt member is still a rule, to be reported.
             (r#"{"sqll": "SELECT 1 FROM 't'", "actions": []}"#, FileKind::TopicRule),
             // The other JSON a repository holds.

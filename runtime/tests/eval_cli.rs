@@ -210,7 +210,7 @@ fn test_runs_validation_tool_files_and_jsonl() {
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tests");
     let output = iotrules(&["test", examples.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
-    assert_eq!(stderr(&output).lines().last(), Some("7 passed, 0 failed"));
+    assert_eq!(stderr(&output).lines().last(), Some("8 passed, 0 failed"));
 }
 
 #[test]
@@ -491,4 +491,45 @@ fn explain_says_why_a_rule_fired_or_not() {
     assert!(stderr.contains("did not fire: the WHERE clause was not true"), "{stderr}");
     let (_, stderr) = explain("other/b7", "{}");
     assert!(stderr.contains("topic `other/b7` does not match FROM 'sensors/+/telemetry'"), "{stderr}");
+}
+
+/// Policy tests: requests with the decisions expected under policies (documents inline or
+/// named beside the test), run by `iotrules test`; a wrong expectation fails with the
+/// request, what was expected and what was decided; the whole policy corpus passes.
+#[test]
+fn test_runs_policy_tests() {
+    let dir = scratch_dir("policy_tests");
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(
+        dir.join("policies/device.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iot:Connect",
+            "Resource": "arn:aws:iot:us-east-1:123456789012:client/${iot:ClientId}"}]}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    std::fs::write(
+        dir.join("tests/connect.json"),
+        r#"{"policies": [{"file": "../policies/device.json"}], "context": {"clientId": "d1"}, "requests": [
+            {"action": "iot:Connect", "resource": "arn:aws:iot:us-east-1:123456789012:client/d1", "expect": "ALLOWED"},
+            {"action": "iot:Connect", "resource": "arn:aws:iot:us-east-1:123456789012:client/d2", "expect": "ALLOWED"}]}"#,
+    )
+    .unwrap();
+    let output = iotrules(&["test", dir.join("tests").to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let text = stderr(&output);
+    assert!(
+        text.contains(
+            "iot:Connect on arn:aws:iot:us-east-1:123456789012:client/d2: expected ALLOWED, decided IMPLICIT_DENY"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("client/d1:"), "{text}");
+    assert_eq!(text.lines().last(), Some("0 passed, 1 failed"), "{text}");
+
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../compiler/tests/data/conformance/policy.jsonl");
+    let output = iotrules(&["test", corpus.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = stderr(&output);
+    let summary = text.lines().last().unwrap_or_default();
+    assert!(summary.starts_with("188 passed, 0 failed, 5 skipped"), "{text}");
 }

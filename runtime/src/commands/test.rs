@@ -13,6 +13,8 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use iotrules_compiler::eval::{Environment, Message, Outcome, Rule};
 use iotrules_compiler::file_kind::FileKind;
+use iotrules_compiler::policy::check_policy;
+use iotrules_compiler::policy::eval::{Context, Request, authorize};
 use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value as Json;
 
@@ -94,6 +96,21 @@ fn once(args: &TestArgs) -> ExitCode {
                     skipped += 1;
                     results.push(TestResult { file: file.clone(), name, outcome: TestOutcome::Skipped });
                 }
+                Loaded::Policy(case) => match run_policy_case(&case) {
+                    Ok(()) => {
+                        passed += 1;
+                        results.push(TestResult { file: file.clone(), name: case.name, outcome: TestOutcome::Passed });
+                    }
+                    Err(detail) => {
+                        failed += 1;
+                        let _ = writeln!(report, "FAIL {}\n{detail}", case.name);
+                        results.push(TestResult {
+                            file: file.clone(),
+                            name: case.name,
+                            outcome: TestOutcome::Failed(detail),
+                        });
+                    }
+                },
                 Loaded::Case(case) => match run_case(&case, &env, args.engine) {
                     Ok(()) => {
                         passed += 1;
@@ -147,6 +164,8 @@ fn once(args: &TestArgs) -> ExitCode {
 
 enum Loaded {
     Case(TestCase),
+    /// Requests with the decisions expected under policies.
+    Policy(PolicyCase),
     /// A corpus case marked `doc_suspect`: a guide example that contradicts the guide itself;
     /// its name.
     Skipped(String),
@@ -156,6 +175,8 @@ enum Loaded {
 /// others still run.
 fn load(path: &Path, text: &str) -> (Vec<Loaded>, Vec<String>) {
     let file = path.display().to_string();
+    // Policy files a test names are found beside it.
+    let dir = path.parent().unwrap_or(Path::new("."));
     let mut cases = Vec::new();
     let mut problems = Vec::new();
     if path.extension().and_then(|ext| ext.to_str()) == Some("jsonl") {
@@ -163,7 +184,7 @@ fn load(path: &Path, text: &str) -> (Vec<Loaded>, Vec<String>) {
             let location = format!("{file}:{}", index + 1);
             match serde_json::from_str::<Json>(line)
                 .map_err(|error| JsonError::of(&error).in_line())
-                .and_then(|case| corpus_case(&location, &case))
+                .and_then(|case| corpus_case(&location, &case, dir))
             {
                 Ok(case) => cases.push(case),
                 Err(problem) => problems.push(format!("{location}\n  {problem}")),
@@ -181,8 +202,13 @@ fn load(path: &Path, text: &str) -> (Vec<Loaded>, Vec<String>) {
     };
     for (index, test) in tests.iter().enumerate() {
         let name = if index == 0 { file.clone() } else { format!("{file}[{index}]") };
-        match validation_tool_case(&name, test) {
-            Ok(case) => cases.push(Loaded::Case(case)),
+        let loaded = if test.get("policies").is_some() {
+            policy_case(name.clone(), test, dir).map(Loaded::Policy)
+        } else {
+            validation_tool_case(&name, test).map(Loaded::Case)
+        };
+        match loaded {
+            Ok(case) => cases.push(case),
             Err(problem) => problems.push(format!("{name}\n  {problem}")),
         }
     }
@@ -224,10 +250,19 @@ fn validation_tool_case(name: &str, test: &Json) -> Result<TestCase, String> {
 }
 
 /// A line of a conformance corpus.
-fn corpus_case(location: &str, case: &Json) -> Result<Loaded, String> {
-    if case.get("doc_suspect") == Some(&Json::Bool(true)) {
+fn corpus_case(location: &str, case: &Json, dir: &Path) -> Result<Loaded, String> {
+    if case.get("doc_suspect") == Some(&Json::Bool(true))
+        || case.get("kind").and_then(Json::as_str) == Some("iam-trust-policy")
+    {
         let id = case.get("id").and_then(Json::as_str).unwrap_or_default();
         return Ok(Loaded::Skipped(format!("{location} ({id})")));
+    }
+    if case.get("policies").is_some() {
+        let name = match case.get("id").and_then(Json::as_str) {
+            Some(id) => format!("{location} ({id})"),
+            None => location.to_owned(),
+        };
+        return policy_case(name, case, dir).map(Loaded::Policy);
     }
     let text = |key: &str| {
         case.get(key).and_then(Json::as_str).map(str::to_owned).ok_or_else(|| format!("missing string `{key}`"))
@@ -273,6 +308,102 @@ fn corpus_case(location: &str, case: &Json) -> Result<Loaded, String> {
         rule_name: case.get("rule_name").and_then(Json::as_str).map(str::to_owned),
         expect,
     }))
+}
+
+/// Requests with the decisions expected under policies: a line of the policy corpus, or a
+/// `.json` file of the same shape.
+struct PolicyCase {
+    name: String,
+    /// The documents' texts.
+    policies: Vec<String>,
+    context: Json,
+    /// Action, resource and the decision expected (`ALLOWED`, `EXPLICIT_DENY`,
+    /// `IMPLICIT_DENY`).
+    requests: Vec<(String, String, String)>,
+    /// The policies are expected to be refused (`expect_error`).
+    expect_invalid: bool,
+}
+
+/// Reads a policy test. A policy is a document (an object, or its text), or `{"file": PATH}`
+/// naming one relative to the test file.
+fn policy_case(name: String, case: &Json, dir: &Path) -> Result<PolicyCase, String> {
+    let listed = match case.get("policies") {
+        Some(Json::Array(listed)) => listed.clone(),
+        Some(one) => vec![one.clone()],
+        None => Vec::new(),
+    };
+    let mut policies = Vec::new();
+    for policy in listed {
+        let text = match &policy {
+            Json::String(text) => text.clone(),
+            Json::Object(members) if members.len() == 1 && members.contains_key("file") => {
+                let file = members.get("file").and_then(Json::as_str).ok_or("`file` must be a path")?;
+                let path = dir.join(file);
+                std::fs::read_to_string(&path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?
+            }
+            document => serde_json::to_string_pretty(document).map_err(|error| error.to_string())?,
+        };
+        policies.push(text);
+    }
+    let mut requests = Vec::new();
+    for request in case.get("requests").and_then(Json::as_array).into_iter().flatten() {
+        let text = |key: &str| {
+            request
+                .get(key)
+                .and_then(Json::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("a request needs a string `{key}`"))
+        };
+        let expect = text("expect")?;
+        if !["ALLOWED", "EXPLICIT_DENY", "IMPLICIT_DENY"].contains(&expect.as_str()) {
+            return Err(format!("`expect` is ALLOWED, EXPLICIT_DENY or IMPLICIT_DENY, not `{expect}`"));
+        }
+        requests.push((text("action")?, text("resource")?, expect));
+    }
+    let expect_invalid = case.get("expect_error").is_some();
+    if requests.is_empty() && !expect_invalid {
+        return Err("a policy test needs `requests` with expected decisions, or `expect_error`".to_owned());
+    }
+    let context = case.get("context").cloned().unwrap_or_else(|| Json::Object(serde_json::Map::new()));
+    Ok(PolicyCase { name, policies, context, requests, expect_invalid })
+}
+
+fn run_policy_case(case: &PolicyCase) -> Result<(), String> {
+    let mut documents = Vec::new();
+    let mut invalid = Vec::new();
+    for (index, text) in case.policies.iter().enumerate() {
+        let checked = check_policy(text);
+        let errors: Vec<String> = checked
+            .diagnostics
+            .iter()
+            .filter(|diagnostic| diagnostic.is_error())
+            .map(|diagnostic| format!("  policy {}: {}: {}", index + 1, diagnostic.code, diagnostic.message))
+            .collect();
+        match checked.policy {
+            Some(policy) if errors.is_empty() => documents.push(policy),
+            _ => invalid.extend(errors),
+        }
+    }
+    if case.expect_invalid {
+        return if invalid.is_empty() {
+            Err("  expected a policy to be refused, but every one is valid\n".to_owned())
+        } else {
+            Ok(())
+        };
+    }
+    if !invalid.is_empty() {
+        return Err(format!("  a policy is invalid:\n{}\n", invalid.join("\n")));
+    }
+    let context = Context::from_json(&case.context).map_err(|error| format!("  the context: {error}\n"))?;
+    let mut wrong = String::new();
+    for (action, resource, expect) in &case.requests {
+        let request = Request { action: action.clone(), resource: resource.clone() };
+        let decided = authorize(&documents, &context, &request).decision.as_str();
+        if decided != expect {
+            let _ = writeln!(wrong, "  {action} on {resource}: expected {expect}, decided {decided}");
+        }
+    }
+    if wrong.is_empty() { Ok(()) } else { Err(wrong) }
 }
 
 fn run_case(case: &TestCase, env: &Environment, engine: Engine) -> Result<(), String> {
