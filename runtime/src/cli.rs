@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use iotrules_compiler::SqlVersion;
 
 #[derive(Debug, Parser)]
@@ -577,6 +577,7 @@ impl Engine {
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("payload_source").required(true)))]
 pub(crate) struct EvalArgs {
     /// The statement to evaluate.
     #[arg(long, required_unless_present = "rule", conflicts_with = "rule")]
@@ -597,7 +598,7 @@ pub(crate) struct EvalArgs {
     pub(crate) topic: String,
 
     /// The payload, as text.
-    #[arg(long, group = "payload_source", required = true)]
+    #[arg(long, group = "payload_source")]
     pub(crate) payload: Option<String>,
 
     /// The payload, base64-encoded (for bytes that are not text).
