@@ -43,6 +43,13 @@ fn escaped_field(writer: &mut Writer<'_>, field: &Field, value: &dyn fmt::Debug)
     write_escaped(writer, &text)
 }
 
+/// [`write_escaped`] into a string: text from inputs, fit for a terminal.
+pub(crate) fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let _ = write_escaped(&mut out, text);
+    out
+}
+
 /// `text` with every control character (C0, DEL, C1) and Unicode line or paragraph separator
 /// written as an escape, everything else as it is.
 fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {

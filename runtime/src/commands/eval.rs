@@ -19,6 +19,7 @@ use iotrules_compiler::syntax::ast::{Expr, ExprKind, Select, SelectItem};
 
 use crate::cli::{Engine, EvalArgs};
 use crate::commands::check::usage_error;
+use crate::logging::escaped;
 use crate::report::JsonError;
 use crate::{inputs, report, rules};
 
@@ -248,9 +249,9 @@ fn explain(
     let matched = !matches!(outcome, Ok(Outcome::NotMatched));
     out.push_str(&format!(
         "  topic `{}` {} FROM '{}'\n",
-        printable(message.topic),
+        escaped(message.topic),
         if matched { "matches" } else { "does not match" },
-        printable(&filter)
+        escaped(&filter)
     ));
     let Ok(payload) = eval::read_payload(env, message) else {
         out.push_str(&format!("  {verdict}\n"));
@@ -268,7 +269,7 @@ fn explain(
         let text = written(condition, sql);
         if alone {
             match eval::evaluate_expr(condition, rule.version, env, message, &payload) {
-                Ok(value) => out.push_str(&format!("  WHERE {text} is {}\n", printable(&shown(&value)))),
+                Ok(value) => out.push_str(&format!("  WHERE {text} is {}\n", escaped(&shown(&value)))),
                 Err(error) => out.push_str(&format!("  WHERE {text}: {error}\n")),
             }
         } else {
@@ -299,14 +300,9 @@ fn written(expr: &Expr, sql: &str) -> String {
     /// The longest expression quoted in full.
     const LONGEST: usize = 120;
     let text = format_expr(expr, sql).unwrap_or_else(|| "(the expression)".to_owned());
-    let text = printable(&text);
+    let text = escaped(&text);
     match text.char_indices().nth(LONGEST) {
         Some((cut, _)) => format!("`{}...`", &text[..cut]),
         None => format!("`{text}`"),
     }
-}
-
-/// Text with control characters escaped, for a terminal.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }

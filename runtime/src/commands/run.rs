@@ -15,6 +15,7 @@ use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
 use crate::commands::check::usage_error;
 use crate::endpoint::DeviceEndpoint;
 use crate::endpoint::gate::EndpointGate;
+use crate::logging::escaped;
 use crate::mqtt::endpoint::{Connection, Credentials, Endpoint};
 use crate::mqtt::link::Version;
 use crate::shadow::functions::LocalShadows;
@@ -259,7 +260,7 @@ fn banner(address: SocketAddr, publishing: bool, listening: &[(String, String)])
     let shown: Vec<String> = listening
         .iter()
         .take(SHOWN)
-        .map(|(name, filter)| format!("{} on {}", printable(name), printable(filter)))
+        .map(|(name, filter)| format!("{} on {}", escaped(name), escaped(filter)))
         .collect();
     let more = listening.len().saturating_sub(SHOWN);
     let more = if more > 0 { format!(", and {more} more") } else { String::new() };
@@ -286,14 +287,9 @@ fn example_topic(filter: &str) -> String {
         .join("/")
 }
 
-/// Text from a rule file, with control characters escaped so it cannot rewrite the terminal.
-fn printable(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
-}
-
 /// A word for a POSIX shell: single-quoted, with single quotes inside written as `'\''`.
 fn shell_quoted(text: &str) -> String {
-    format!("'{}'", printable(text).replace('\'', "'\\''"))
+    format!("'{}'", escaped(text).replace('\'', "'\\''"))
 }
 
 #[cfg(test)]

@@ -74,8 +74,6 @@ fn once(args: &TestArgs) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     let env = Environment { stubs, ..Environment::default() };
-    let (mut passed, mut failed, mut skipped, mut errors) = (0, 0, 0, 0);
-    let mut report = String::new();
     let mut results = Vec::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
@@ -84,52 +82,36 @@ fn once(args: &TestArgs) -> ExitCode {
         };
         let file = path.display().to_string();
         let (cases, problems) = load(path, &text);
-        errors += problems.len();
         for problem in problems {
-            let _ = writeln!(report, "ERROR {problem}\n");
             let name = problem.lines().next().unwrap_or_default().to_owned();
             results.push(TestResult { file: file.clone(), name, outcome: TestOutcome::Error(problem) });
         }
         for case in cases {
-            match case {
+            let (name, result) = match case {
                 Loaded::Skipped(name) => {
-                    skipped += 1;
                     results.push(TestResult { file: file.clone(), name, outcome: TestOutcome::Skipped });
+                    continue;
                 }
-                Loaded::Policy(case) => match run_policy_case(&case) {
-                    Ok(()) => {
-                        passed += 1;
-                        results.push(TestResult { file: file.clone(), name: case.name, outcome: TestOutcome::Passed });
-                    }
-                    Err(detail) => {
-                        failed += 1;
-                        let _ = writeln!(report, "FAIL {}\n{detail}", case.name);
-                        results.push(TestResult {
-                            file: file.clone(),
-                            name: case.name,
-                            outcome: TestOutcome::Failed(detail),
-                        });
-                    }
-                },
-                Loaded::Case(case) => match run_case(&case, &env, args.engine) {
-                    Ok(()) => {
-                        passed += 1;
-                        results.push(TestResult { file: file.clone(), name: case.name, outcome: TestOutcome::Passed });
-                    }
-                    Err(explanation) => {
-                        failed += 1;
-                        let detail = format!("  sql:   {}\n  topic: {}\n{explanation}", case.sql, case.topic);
-                        let _ = writeln!(report, "FAIL {}\n{detail}", case.name);
-                        results.push(TestResult {
-                            file: file.clone(),
-                            name: case.name,
-                            outcome: TestOutcome::Failed(detail),
-                        });
-                    }
-                },
-            }
+                Loaded::Policy(case) => (case.name.clone(), run_policy_case(&case)),
+                Loaded::Case(case) => {
+                    let result = run_case(&case, &env, args.engine).map_err(|explanation| {
+                        format!("  sql:   {}\n  topic: {}\n{explanation}", case.sql, case.topic)
+                    });
+                    (case.name, result)
+                }
+            };
+            let outcome = match result {
+                Ok(()) => TestOutcome::Passed,
+                Err(detail) => TestOutcome::Failed(detail),
+            };
+            results.push(TestResult { file: file.clone(), name, outcome });
         }
     }
+    let counted = |wanted: fn(&TestOutcome) -> bool| results.iter().filter(|result| wanted(&result.outcome)).count();
+    let passed = counted(|outcome| matches!(outcome, TestOutcome::Passed));
+    let failed = counted(|outcome| matches!(outcome, TestOutcome::Failed(_)));
+    let skipped = counted(|outcome| matches!(outcome, TestOutcome::Skipped));
+    let errors = counted(|outcome| matches!(outcome, TestOutcome::Error(_)));
     let exit = if failed > 0 || errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS };
     match args.format {
         CheckFormat::Human => {}
@@ -156,6 +138,18 @@ fn once(args: &TestArgs) -> ExitCode {
     }
     if errors > 0 {
         let _ = write!(summary, ", {}", count(errors, "error", "errors"));
+    }
+    let mut report = String::new();
+    for result in &results {
+        match &result.outcome {
+            TestOutcome::Error(problem) => {
+                let _ = writeln!(report, "ERROR {problem}\n");
+            }
+            TestOutcome::Failed(detail) => {
+                let _ = writeln!(report, "FAIL {}\n{detail}", result.name);
+            }
+            TestOutcome::Passed | TestOutcome::Skipped => {}
+        }
     }
     eprint!("{report}");
     eprintln!("{summary}");
