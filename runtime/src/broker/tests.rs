@@ -527,7 +527,7 @@ async fn a_denied_receive_drops_that_delivery_only_live_and_retained() {
     assert_eq!(watcher.subscribe(&["secret/#", "plain/#"]).await, [1, 1]);
     assert_eq!(blind.subscribe(&["secret/#", "plain/#"]).await, [1, 1]);
 
-    let publisher = TestClient::connect(port, Connect::new(Version::V311, "publisher")).await.expect("connected");
+    let mut publisher = TestClient::connect(port, Connect::new(Version::V311, "publisher")).await.expect("connected");
     publisher.publish("secret/live", "s", 1, false).await;
     publisher.publish("plain/after", "p", 1, false).await;
     assert_eq!(watcher.message().await.0, "secret/live");
@@ -539,6 +539,10 @@ async fn a_denied_receive_drops_that_delivery_only_live_and_retained() {
     // Retained messages, delivered on subscribe, pass the gate too.
     publisher.publish("secret/retained", "kept", 1, true).await;
     publisher.publish("plain/retained", "kept too", 1, true).await;
+    // Stored before anyone subscribes: a publish still in flight would arrive live instead.
+    for _ in 0..4 {
+        assert_eq!(publisher.puback().await, 0);
+    }
     let mut late_watcher = TestClient::connect(port, Connect::new(Version::V5, "watcher-2")).await.expect("connected");
     assert_eq!(late_watcher.subscribe(&["secret/retained"]).await, [1]);
     assert_eq!(late_watcher.message().await, ("secret/retained".to_owned(), "kept".to_owned(), true));
@@ -552,8 +556,10 @@ async fn a_denied_receive_drops_that_delivery_only_live_and_retained() {
 async fn with_aws_retained_messages_only_an_exact_subscription_gets_them_on_subscribe() {
     let (broker, _gate) = broker_with(true);
     let port = broker.tcp_address().port();
-    let publisher = TestClient::connect(port, Connect::new(Version::V311, "publisher")).await.expect("connected");
+    let mut publisher = TestClient::connect(port, Connect::new(Version::V311, "publisher")).await.expect("connected");
     publisher.publish("devices/d1/state", "on", 1, true).await;
+    // Stored before anyone subscribes: a publish still in flight would arrive live instead.
+    assert_eq!(publisher.puback().await, 0);
     let mut wildcard = TestClient::connect(port, Connect::new(Version::V5, "wildcard")).await.expect("connected");
     assert_eq!(wildcard.subscribe(&["devices/+/state", "$share/g/devices/d1/state"]).await, [1, 1]);
     let mut exact = TestClient::connect(port, Connect::new(Version::V311, "exact")).await.expect("connected");
