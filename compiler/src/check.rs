@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use crate::diagnostics::{Code, Diagnostic, Limited, Severity, did_you_mean, limit_per_code};
 use crate::span::Span;
 use crate::syntax::ast::{
-    Alias, BinaryOp, Expr, ExprKind, Name, Query, Select, SelectItem, Statement, StringLit, UnaryOp,
+    Alias, BinaryOp, Case, Expr, ExprKind, Name, Query, Select, SelectItem, Statement, StringLit, UnaryOp,
 };
 use crate::syntax::parse;
 use crate::version::SqlVersion;
@@ -358,7 +358,8 @@ impl<'a> Checker<'a> {
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, expr.span),
             ExprKind::Call { function, args } => self.call(function, args, expr.span),
             ExprKind::Cast { function, value, target } => self.cast(function, value, target, expr.span),
-            ExprKind::Case { subject, branches, otherwise } => {
+            ExprKind::Case(case) => {
+                let Case { subject, branches, otherwise } = &**case;
                 self.case(subject.as_deref(), branches, otherwise.as_deref(), expr.span)
             }
             ExprKind::Object(entries) => {

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::check::functions::{self as catalogue, cast_target};
 use crate::check::topic_filter;
-use crate::syntax::ast::{Alias, BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement};
+use crate::syntax::ast::{Alias, BinaryOp, Case, Expr, ExprKind, Query, Select, SelectItem, Statement};
 use crate::version::SqlVersion;
 pub use value::{Number, Object, Value};
 
@@ -353,7 +353,7 @@ impl Scope<'_> {
     pub(crate) fn expr(&self, expr: &Expr, row: &Row<'_>) -> Result<Value, EvalError> {
         Ok(match &expr.kind {
             ExprKind::Integer(int) => Value::Int(*int),
-            ExprKind::Decimal(decimal) => Value::from_decimal(decimal.clone()),
+            ExprKind::Decimal(decimal) => Value::from_decimal(decimal.as_deref().cloned()),
             ExprKind::String(literal) => Value::String(literal.value.clone()),
             ExprKind::Boolean(flag) => Value::Bool(*flag),
             ExprKind::Null => Value::Null,
@@ -406,7 +406,8 @@ impl Scope<'_> {
                     None => Value::Undefined,
                 }
             }
-            ExprKind::Case { subject, branches, otherwise } => {
+            ExprKind::Case(case) => {
+                let Case { subject, branches, otherwise } = &**case;
                 let Some(subject) = subject else { return Ok(Value::Undefined) };
                 let subject = self.expr(subject, row)?;
                 if subject.is_undefined() {
@@ -538,7 +539,8 @@ pub(crate) fn output_key(expr: &Expr, alias: Option<&Alias>) -> Vec<String> {
 /// name, or else `_` (AWS documents only the first of these).
 fn unaliased_key(expr: &Expr) -> &str {
     match &expr.kind {
-        ExprKind::Attribute(name) | ExprKind::Variable(name) => name,
+        ExprKind::Attribute(name) => name,
+        ExprKind::Variable(name) => name,
         ExprKind::Field { name, .. } => &name.text,
         ExprKind::Call { function, .. } | ExprKind::Cast { function, .. } => &function.text,
         _ => "_",

@@ -9,7 +9,7 @@
 //! tree as the input (spans aside), and formatting it again changes nothing. A statement with
 //! syntax errors is not formatted at all, since its tree does not stand for all of its text.
 
-use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
+use crate::syntax::ast::{BinaryOp, Case, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
 use crate::syntax::parse;
 
 /// A SELECT list longer than this goes one item per line.
@@ -231,7 +231,8 @@ impl<'a> Printer<'a> {
                 out.push_str(&target.text);
                 out.push(')');
             }
-            ExprKind::Case { subject, branches, otherwise } => {
+            ExprKind::Case(case) => {
+                let Case { subject, branches, otherwise } = &**case;
                 out.push_str("CASE");
                 if let Some(subject) = subject {
                     out.push(' ');

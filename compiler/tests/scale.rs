@@ -266,5 +266,5 @@ proptest! {
 #[test]
 fn an_expression_node_stays_small() {
     let size = size_of::<iotrules_compiler::syntax::ast::Expr>();
-    assert!(size <= 72, "an expression takes {size} bytes");
+    assert!(size <= 56, "an expression takes {size} bytes");
 }

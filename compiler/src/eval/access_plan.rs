@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use crate::eval::json;
 use crate::eval::scanner::Scanner;
 use crate::eval::value::{Object, Value};
-use crate::syntax::ast::{Expr, ExprKind, Query, Select, SelectItem, Statement};
+use crate::syntax::ast::{Case, Expr, ExprKind, Query, Select, SelectItem, Statement};
 
 /// Which payload paths a set of statements reads.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -125,7 +125,8 @@ impl AccessPlan {
                 }
             }
             ExprKind::Cast { value, .. } => expr_in(self, value),
-            ExprKind::Case { subject, branches, otherwise } => {
+            ExprKind::Case(case) => {
+                let Case { subject, branches, otherwise } = &**case;
                 for expr in subject.iter().chain(otherwise.iter()).map(Box::as_ref) {
                     expr_in(self, expr);
                 }

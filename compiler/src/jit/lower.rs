@@ -8,7 +8,7 @@ use crate::eval::access_plan::static_path;
 use crate::eval::value::{self, Value};
 use crate::eval::{flat_keys, output_key};
 use crate::span::Span;
-use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
+use crate::syntax::ast::{BinaryOp, Case, Expr, ExprKind, Query, Select, SelectItem, Statement, UnaryOp};
 use crate::version::SqlVersion;
 
 /// The most distinct payload fields one compiled rule reads, so slot offsets fit a load's
@@ -351,16 +351,18 @@ impl Lowered {
             }
             ExprKind::Payload => ValueExpr::Payload { raw: false },
             ExprKind::Variable(name) => ValueExpr::Variable(self.variable(name)),
-            ExprKind::Case { subject: None, .. } => ValueExpr::Constant(Value::Undefined),
-            ExprKind::Case { subject: Some(subject), branches, otherwise } => ValueExpr::Case {
-                subject: Box::new(self.value(subject)?),
-                branches: branches
-                    .iter()
-                    .map(|(when, then)| Ok((self.value(when)?, self.value(then)?)))
-                    .collect::<Result<_, Unsupported>>()?,
-                otherwise: match otherwise {
-                    Some(otherwise) => Some(Box::new(self.value(otherwise)?)),
-                    None => None,
+            ExprKind::Case(case) => match &**case {
+                Case { subject: None, .. } => ValueExpr::Constant(Value::Undefined),
+                Case { subject: Some(subject), branches, otherwise } => ValueExpr::Case {
+                    subject: Box::new(self.value(subject)?),
+                    branches: branches
+                        .iter()
+                        .map(|(when, then)| Ok((self.value(when)?, self.value(then)?)))
+                        .collect::<Result<_, Unsupported>>()?,
+                    otherwise: match otherwise {
+                        Some(otherwise) => Some(Box::new(self.value(otherwise)?)),
+                        None => None,
+                    },
                 },
             },
             ExprKind::Query(query) => ValueExpr::Query(query.clone()),
@@ -427,7 +429,7 @@ fn constant(expr: &Expr, version: SqlVersion) -> Option<Value> {
             Value::String(version.as_str().to_owned())
         }
         ExprKind::Integer(int) => Value::Int(*int),
-        ExprKind::Decimal(decimal) => Value::from_decimal(decimal.clone()),
+        ExprKind::Decimal(decimal) => Value::from_decimal(decimal.as_deref().cloned()),
         ExprKind::String(text) => Value::String(text.value.clone()),
         ExprKind::Boolean(flag) => Value::Bool(*flag),
         ExprKind::Null => Value::Null,

@@ -75,21 +75,22 @@ pub struct Expr {
     depth: u32,
 }
 
-/// Names and argument lists are boxed so that an expression stays small (72 bytes with its
-/// span): a 10 MB statement holds millions of them.
+/// Names, argument lists and the rarer literals are boxed, and attribute names of up to 23
+/// bytes are kept inline, so that an expression stays small (56 bytes with its span) and a
+/// one-letter attribute costs one allocation: a 10 MB statement holds millions of them.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     Integer(i64),
     /// A number with a fraction or an exponent, or an integer past 64 bits; `None` when it is
     /// outside the Decimal range (reported, and Undefined when evaluated).
-    Decimal(Option<crate::decimal::Decimal>),
-    String(StringLit),
+    Decimal(Option<Box<crate::decimal::Decimal>>),
+    String(Box<StringLit>),
     Boolean(bool),
     Null,
     /// `*`: the whole payload.
     Payload,
     /// A top-level payload attribute.
-    Attribute(String),
+    Attribute(smol_str::SmolStr),
     /// `@name`.
     Variable(String),
     /// `base.name`.
@@ -121,12 +122,8 @@ pub enum ExprKind {
         value: Box<Expr>,
         target: Box<Name>,
     },
-    /// `CASE subject WHEN ... THEN ... [ELSE ...] END`; a missing subject is reported.
-    Case {
-        subject: Option<Box<Expr>>,
-        branches: Vec<(Expr, Expr)>,
-        otherwise: Option<Box<Expr>>,
-    },
+    /// `CASE subject WHEN ... THEN ... [ELSE ...] END`.
+    Case(Box<Case>),
     Object(Vec<(StringLit, Expr)>),
     Array(Vec<Expr>),
     /// `(SELECT ... FROM source [AS alias] [WHERE ...])`, or the same without parentheses as
@@ -134,6 +131,14 @@ pub enum ExprKind {
     Query(Box<Query>),
     /// Input the parser could not read; already reported.
     Error,
+}
+
+/// `CASE subject WHEN ... THEN ... [ELSE ...] END`; a missing subject is reported.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    pub subject: Option<Box<Expr>>,
+    pub branches: Vec<(Expr, Expr)>,
+    pub otherwise: Option<Box<Expr>>,
 }
 
 /// A nested object query.

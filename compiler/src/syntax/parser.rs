@@ -8,7 +8,7 @@ use lalrpop_util::{ErrorRecovery, ParseError};
 use crate::decimal::Decimal;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
-use crate::syntax::ast::{BinaryOp, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp};
+use crate::syntax::ast::{BinaryOp, Case, Expr, ExprKind, MAX_DEPTH, Name, Query, Statement, StringLit, UnaryOp};
 use crate::syntax::grammar::{ExprParser, StatementParser};
 use crate::syntax::lexer::{self, LexError, Lexer, STOP_AFTER, Token};
 
@@ -137,7 +137,7 @@ impl ParseState<'_> {
         if let Some(diagnostic) = number_warning(span, text, value.as_ref()) {
             self.diagnostics.push(diagnostic);
         }
-        Box::new(Expr::leaf(ExprKind::Decimal(value), span))
+        Box::new(Expr::leaf(ExprKind::Decimal(value.map(Box::new)), span))
     }
 
     /// Folds the sign into a number literal, so `-9223372036854775808` is the smallest Int and
@@ -157,10 +157,10 @@ impl ParseState<'_> {
                 let warned = self.diagnostics.last().is_some_and(|d| {
                     matches!(d.code, Code::IntegerOutOfRange | Code::NumberOutOfRange) && d.span() == operand.span
                 });
-                let value = value.map(|value| value.neg());
+                let value = value.map(|value| Box::new(value.neg()));
                 if warned {
                     self.diagnostics.pop();
-                    if let Some(diagnostic) = number_warning(span, &text, value.as_ref()) {
+                    if let Some(diagnostic) = number_warning(span, &text, value.as_deref()) {
                         self.diagnostics.push(diagnostic);
                     }
                 }
@@ -217,7 +217,7 @@ impl ParseState<'_> {
             .map(Expr::depth)
             .max()
             .unwrap_or(0);
-        let kind = ExprKind::Case { subject, branches, otherwise };
+        let kind = ExprKind::Case(Box::new(Case { subject, branches, otherwise }));
         self.node(l, r, depth, kind)
     }
 
