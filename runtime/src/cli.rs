@@ -480,6 +480,15 @@ pub(crate) struct FmtArgs {
     /// would.
     #[arg(long)]
     pub(crate) diff: bool,
+
+    /// How to print the result: the files formatted or that would change on standard error
+    /// (the diff, and standard input formatted, on standard output); or one JSON document on
+    /// standard output: `files` (each `file` with its `status`: `unchanged`, `formatted`,
+    /// `would_reformat`, `not_formatted`, `skipped`; its `diff` with `--diff`; standard
+    /// input's `formatted` text), the syntax errors of files not formatted as `diagnostics`,
+    /// and a `summary`. The exit code is the same.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -526,6 +535,14 @@ pub(crate) struct AuthorizeArgs {
 
     #[arg(long, default_value = "123456789012", requires = "registry")]
     pub(crate) account: String,
+
+    /// How to print the decisions: each request's `authResult` as TestAuthorization returns
+    /// it on standard output (one per line with `--requests`), diagnostics on standard error;
+    /// or one JSON document on standard output, `{"results": [authResult, ...],
+    /// "diagnostics": [...]}`, and a failure as `{"error", "help", "diagnostics"}` with the
+    /// same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -660,6 +677,14 @@ pub(crate) struct EvalArgs {
     /// The evaluator.
     #[arg(long, value_enum, default_value_t = Engine::Jit)]
     pub(crate) engine: Engine,
+
+    /// How to print the result: the published payload on standard output (notes, `--explain`
+    /// and errors on standard error), or one JSON document on standard output: `outcome`
+    /// (`fired`, `filtered`, `not_matched`), `fired`, `output` (or `output_base64` when the
+    /// payload is not JSON), `notes`, `explain` and `diagnostics`; a failure is
+    /// `{"error", "help", "diagnostics"}` with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ use miette::{
 use serde::Serialize;
 
 pub(crate) mod ci;
+pub(crate) mod output;
 
 /// The diagnostics of one input, with the text their spans point into.
 #[derive(Clone, Debug)]
@@ -325,8 +326,9 @@ struct JsonOutput<'a> {
     summary: Totals,
 }
 
+/// A diagnostic as every JSON document of the command line writes it.
 #[derive(Serialize)]
-struct JsonDiagnostic<'a> {
+pub(crate) struct JsonDiagnostic<'a> {
     code: &'static str,
     severity: &'static str,
     message: &'a str,
@@ -350,6 +352,14 @@ struct JsonLabel<'a> {
 
 /// Writes every diagnostic as one JSON document on standard output.
 pub(crate) fn json(reports: &[InputReport]) {
+    let output = JsonOutput { diagnostics: json_diagnostics(reports), summary: Totals::of(reports) };
+    let mut stdout = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut stdout, &output);
+    let _ = stdout.write_all(b"\n");
+}
+
+/// The diagnostics of every report, in order, as JSON documents write them.
+pub(crate) fn json_diagnostics<'a>(reports: impl IntoIterator<Item = &'a InputReport>) -> Vec<JsonDiagnostic<'a>> {
     let mut diagnostics = Vec::new();
     for report in reports {
         let lines = Lines::new(&report.source);
@@ -386,10 +396,7 @@ pub(crate) fn json(reports: &[InputReport]) {
             });
         }
     }
-    let output = JsonOutput { diagnostics, summary: Totals::of(reports) };
-    let mut stdout = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut stdout, &output);
-    let _ = stdout.write_all(b"\n");
+    diagnostics
 }
 
 /// Where the lines of a text start, and how many characters come before every

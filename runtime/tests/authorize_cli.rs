@@ -352,3 +352,64 @@ fn a_requests_file_is_checked_before_anything_is_decided() {
     assert!(stderr.contains("broken.jsonl:1: not valid JSON at column 13: a word other than `true`"), "{stderr}");
     assert!(!stderr.contains("expected ident"), "no parser text: {stderr}");
 }
+
+#[test]
+fn json_format_is_one_document_of_results_and_failures_are_json_too() {
+    const PUBLISH_ANYWHERE: &str = r#"{"Version": "2012-10-17",
+        "Statement": [{"Sid": "All", "Effect": "Allow", "Action": "iot:Publish", "Resource": "*"}]}"#;
+    let dir = scratch_dir("authorize-json");
+    let policy = write(&dir, "publish.json", PUBLISH_ANYWHERE);
+    let lines: Vec<String> = [("iot:Publish", "topic/a"), ("iot:Connect", "client/c")]
+        .iter()
+        .map(|(action, resource)| {
+            serde_json::json!({"action": action, "resource": format!("arn:aws:iot:us-east-1:123456789012:{resource}")})
+                .to_string()
+        })
+        .collect();
+    let requests = write(&dir, "requests.jsonl", &lines.join("\n"));
+    let output = iotrules(&["authorize", "--policy", &policy, "--requests", &requests, "--format", "json"]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let results = document["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "one document for every request: {document}");
+    assert_eq!(results[0]["authDecision"], "ALLOWED");
+    assert_eq!(results[0]["allowed"]["policies"][0]["statements"][0]["sid"], "All");
+    assert_eq!(results[1]["authInfo"]["action"], "iot:Connect");
+    assert_eq!(results[1]["authDecision"], "IMPLICIT_DENY");
+    assert_eq!(document["diagnostics"], serde_json::json!([]));
+
+    let fail = |policy: &str, action: &str| {
+        let resource = "arn:aws:iot:us-east-1:123456789012:topic/a";
+        let output = iotrules(&[
+            "authorize",
+            "--policy",
+            policy,
+            "--action",
+            action,
+            "--resource",
+            resource,
+            "--format",
+            "json",
+        ]);
+        assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+        (code(&output), serde_json::from_slice::<Value>(&output.stdout).unwrap())
+    };
+    let (exit, failure) = fail(&policy, "iot:Publsh");
+    assert_eq!(exit, 1, "the exit code of the human format");
+    assert!(failure["error"].is_string(), "{failure}");
+    let diagnostic = &failure["diagnostics"][0];
+    assert_eq!(diagnostic["code"], "policy::unknown_action");
+    assert_eq!(diagnostic["file"], "--action");
+    assert_eq!(diagnostic["help"], "did you mean `iot:Publish`?");
+
+    let invalid = write(&dir, "invalid.json", r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Maybe"}]}"#);
+    let (exit, failure) = fail(&invalid, "iot:Publish");
+    assert_eq!(exit, 1);
+    let diagnostics = failure["diagnostics"].as_array().unwrap();
+    assert!(!diagnostics.is_empty() && diagnostics.iter().all(|d| d["file"] == invalid.as_str()), "{failure}");
+
+    let missing = dir.join("missing.json");
+    let (exit, failure) = fail(missing.to_str().unwrap(), "iot:Publish");
+    assert_eq!(exit, 2, "a usage error exits 2 in either format");
+    assert!(failure["error"].as_str().unwrap().contains("missing.json"), "{failure}");
+}

@@ -532,3 +532,18 @@ fn cloudformation_templates_are_checked_in_place() {
     assert_eq!(&text[start..start + 4], "uper");
     assert_eq!(report["summary"]["inputs"], 1, "the template without topic rules is not read");
 }
+
+#[test]
+fn usage_errors_are_json_with_format_json() {
+    let empty = scratch_dir("json_usage_empty");
+    let output = iotrules(&["check", "--format", "json", empty.to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(failure["error"].as_str().unwrap().starts_with("no inputs found in"), "{failure}");
+    assert_eq!(failure["diagnostics"], serde_json::json!([]));
+    let human = iotrules(&["check", empty.to_str().unwrap()]);
+    assert_eq!(code(&human), 2);
+    assert!(human.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&human.stderr).starts_with("error: no inputs found in"));
+}

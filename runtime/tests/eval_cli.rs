@@ -533,3 +533,74 @@ fn test_runs_policy_tests() {
     let summary = text.lines().last().unwrap_or_default();
     assert!(summary.starts_with("188 passed, 0 failed, 5 skipped"), "{text}");
 }
+
+#[test]
+fn json_format_gives_the_outcome_output_and_explanation_as_fields() {
+    let dir = scratch_dir("eval_json");
+    let rule = dir.join("hot.sql");
+    std::fs::write(&rule, "SELECT temp, missing FROM 'sensors/+' WHERE temp > 30").unwrap();
+    let eval = |topic: &str, payload: &str| {
+        let output = iotrules(&[
+            "eval",
+            "--rule",
+            rule.to_str().unwrap(),
+            "--topic",
+            topic,
+            "--payload",
+            payload,
+            "--explain",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(code(&output), 0, "{}", stderr(&output));
+        assert!(output.stderr.is_empty(), "{}", stderr(&output));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap()
+    };
+    let fired = eval("sensors/a", r#"{"temp": 40}"#);
+    assert_eq!(fired["outcome"], "fired");
+    assert_eq!(fired["fired"], true);
+    assert_eq!(fired["output"], serde_json::json!({"temp": 40}));
+    assert_eq!(fired["output_base64"], serde_json::Value::Null);
+    let explain = &fired["explain"];
+    assert_eq!(explain["topic_matches"], true);
+    assert_eq!(explain["from"], "sensors/+");
+    assert_eq!(explain["where"]["expression"], "temp > 30");
+    assert_eq!(explain["where"]["value"], true);
+    assert_eq!(explain["where"]["type"], "Boolean");
+    assert_eq!(explain["undefined_items"], serde_json::json!(["missing"]));
+    assert_eq!(explain["verdict"], "the rule fired");
+
+    let filtered = eval("sensors/a", r#"{"temp": 10}"#);
+    assert_eq!(filtered["outcome"], "filtered");
+    assert_eq!(filtered["fired"], false);
+    assert_eq!(filtered["output"], serde_json::Value::Null);
+    assert_eq!(filtered["explain"]["where"]["value"], false);
+    let other = eval("other/a", r#"{"temp": 40}"#);
+    assert_eq!(other["outcome"], "not_matched");
+    assert_eq!(other["explain"]["topic_matches"], false);
+    assert_eq!(other["explain"]["where"], serde_json::Value::Null);
+
+    let binary = eval("sensors/a", "temp=40");
+    assert_eq!(binary["outcome"], "filtered");
+    assert!(binary["notes"][0].as_str().unwrap().starts_with("the payload is not JSON"), "{binary}");
+
+    // Failures are JSON on standard output too, with the human format's exit codes.
+    let fail = |args: &[&str]| {
+        let output = iotrules(&[args, &["--topic", "t", "--format", "json"]].concat());
+        assert!(output.stderr.is_empty(), "{}", stderr(&output));
+        (code(&output), serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap())
+    };
+    let (exit, failure) = fail(&["eval", "--sql", "SELECT nofn() AS x FROM 't'", "--payload", "{}"]);
+    assert_eq!(exit, 1);
+    assert_eq!(failure["diagnostics"][0]["code"], "iotsql::unknown_function");
+    assert_eq!(failure["diagnostics"][0]["file"], "--sql");
+    assert_eq!(failure["diagnostics"][0]["column"], 8);
+    let missing = dir.join("missing.bin");
+    let (exit, failure) = fail(&["eval", "--sql", "SELECT * FROM 't'", "--payload-file", missing.to_str().unwrap()]);
+    assert_eq!(exit, 2);
+    assert!(failure["error"].as_str().unwrap().contains("missing.bin"), "{failure}");
+    let shadow = "SELECT get_thing_shadow('pump', 'arn:aws:iam::123456789012:role/r') AS s FROM 't'";
+    let (exit, failure) = fail(&["eval", "--sql", shadow, "--payload", "{}"]);
+    assert_eq!(exit, 1);
+    assert!(failure["error"].is_string() && failure["help"].is_string(), "{failure}");
+}

@@ -6,6 +6,7 @@
 mod common;
 
 use common::{code, iotrules, scratch_dir};
+use serde_json::Value;
 
 const MESSY: &str = "select temperature as t,humidity from 'sensors/#' where temperature>(20+5)*2";
 const TIDY: &str = "SELECT temperature AS t, humidity\nFROM 'sensors/#'\nWHERE temperature > (20 + 5) * 2\n";
@@ -96,4 +97,59 @@ fn diff_shows_the_change_without_making_it() {
     std::fs::write(&file, TIDY).unwrap();
     let output = iotrules(&["fmt", "--diff", name]);
     assert_eq!((code(&output), output.stdout.len()), (0, 0));
+}
+
+#[test]
+fn json_format_lists_every_file_with_its_status_and_syntax_errors_as_diagnostics() {
+    let dir = scratch_dir("fmt_json");
+    std::fs::write(dir.join("messy.sql"), MESSY).unwrap();
+    std::fs::write(dir.join("tidy.sql"), TIDY).unwrap();
+    let broken = dir.join("broken.sql");
+    std::fs::write(&broken, "SELECT a, FROM 't'").unwrap();
+    let file = |document: &Value, name: &str| {
+        document["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|file| file["file"].as_str().unwrap().ends_with(name))
+            .cloned()
+    };
+
+    let output = iotrules(&["fmt", "--check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 1, "the exit code of the human format");
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(file(&document, "messy.sql").unwrap()["status"], "would_reformat");
+    assert_eq!(file(&document, "tidy.sql").unwrap()["status"], "unchanged");
+    assert_eq!(file(&document, "broken.sql").unwrap()["status"], "not_formatted");
+    let diagnostic = &document["diagnostics"][0];
+    assert_eq!(diagnostic["severity"], "error");
+    assert_eq!(diagnostic["file"], broken.to_str().unwrap());
+    assert_eq!(diagnostic["line"], 1);
+    assert!(diagnostic["code"].as_str().unwrap().starts_with("iotsql::"), "{diagnostic}");
+    assert_eq!(
+        document["summary"],
+        serde_json::json!({"files": 3, "changed": 1, "unchanged": 1, "not_formatted": 1, "skipped": 0})
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("messy.sql")).unwrap(), MESSY);
+
+    let output = iotrules(&["fmt", "--diff", "--format", "json", dir.join("messy.sql").to_str().unwrap()]);
+    assert_eq!(code(&output), 1);
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let diff = file(&document, "messy.sql").unwrap()["diff"].as_str().unwrap().to_owned();
+    assert!(diff.contains("+SELECT temperature AS t, humidity"), "{diff}");
+
+    std::fs::remove_file(&broken).unwrap();
+    let output = iotrules(&["fmt", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stdout));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(file(&document, "messy.sql").unwrap()["status"], "formatted");
+    assert_eq!(std::fs::read_to_string(dir.join("messy.sql")).unwrap(), TIDY);
+
+    let empty = scratch_dir("fmt_json_empty");
+    let output = iotrules(&["fmt", "--format", "json", empty.to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(failure["error"].as_str().unwrap().starts_with("no inputs found in"), "{failure}");
+    assert!(failure["help"].as_str().unwrap().contains("iotrules fmt"), "{failure}");
 }

@@ -16,11 +16,10 @@ use iotrules_compiler::{Diagnostic, Span};
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::cli::AuthorizeArgs;
-use crate::commands::check::usage_error;
+use crate::cli::{AuthorizeArgs, Format};
+use crate::policies;
 use crate::registry::{self, identity::Connection};
-use crate::report::{InputReport, JsonError};
-use crate::{policies, report};
+use crate::report::{self, InputReport, JsonDiagnostic, JsonError, output};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,6 +29,14 @@ struct AuthResult<'a> {
     allowed: PolicyList<'a>,
     denied: Denied<'a>,
     missing_context_values: &'a [String],
+}
+
+/// What `authorize --format json` prints: every request's result, and the warnings about the
+/// requests.
+#[derive(Serialize)]
+struct JsonResults<'a> {
+    results: Vec<AuthResult<'a>>,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
 #[derive(Serialize)]
@@ -66,6 +73,7 @@ struct StatementEntry<'a> {
 }
 
 pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
+    let format = args.format;
     if let Some(dir) = &args.registry {
         return from_registry(args, dir);
     }
@@ -73,15 +81,12 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
     for path in &args.policies {
         match policies::load(path) {
             Ok(policy) => loaded.push(policy),
-            Err(message) => return usage_error(&message),
+            Err(message) => return format.usage_error(&message),
         }
     }
     let invalid: Vec<_> = loaded.iter().filter(|policy| policy.policy.is_none()).collect();
     if !invalid.is_empty() {
-        for policy in invalid {
-            eprint!("{}", report::render(&policy.report));
-        }
-        return ExitCode::from(1);
+        return format.invalid("a policy document is invalid", invalid.iter().map(|policy| &policy.report));
     }
     let context = match &args.context {
         None => Context::default(),
@@ -91,7 +96,9 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
                 .and_then(|json| Context::from_json(&json))
         }) {
             Ok(context) => context,
-            Err(message) => return usage_error(&format!("cannot read the context `{}`: {message}", path.display())),
+            Err(message) => {
+                return format.usage_error(&format!("cannot read the context `{}`: {message}", path.display()));
+            }
         },
     };
     let names: Vec<&str> = loaded.iter().map(|policy| policy.name.as_str()).collect();
@@ -101,18 +108,16 @@ pub(crate) fn run(args: &AuthorizeArgs) -> ExitCode {
 
 /// Decides with the policies and context a registry gives the connection.
 fn from_registry(args: &AuthorizeArgs, dir: &Path) -> ExitCode {
+    let format = args.format;
     let loaded = match registry::load(dir) {
         Ok(loaded) => loaded,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
     if loaded.has_errors() {
-        for report in loaded.error_reports() {
-            eprint!("{}", report::render(report));
-        }
-        return ExitCode::from(1);
+        return format.invalid("the registry has errors", loaded.error_reports());
     }
     let (Some(certificate), Some(client_id)) = (&args.certificate, &args.client_id) else {
-        return usage_error("--registry needs --certificate and --client-id");
+        return format.usage_error("--registry needs --certificate and --client-id");
     };
     let id = if Path::new(certificate).is_file() {
         let der = std::fs::read_to_string(certificate)
@@ -122,7 +127,7 @@ fn from_registry(args: &AuthorizeArgs, dir: &Path) -> ExitCode {
             });
         match der {
             Ok(der) => registry::certificate::certificate_id(&der),
-            Err(message) => return usage_error(&message),
+            Err(message) => return format.usage_error(&message),
         }
     } else {
         certificate.clone()
@@ -130,8 +135,7 @@ fn from_registry(args: &AuthorizeArgs, dir: &Path) -> ExitCode {
     let identity = match loaded.registry.identify(&id, client_id) {
         Ok(identity) => identity,
         Err(refusal) => {
-            eprintln!("error: the connection is refused: {refusal} (certificate id {id})");
-            return ExitCode::from(1);
+            return format.error(1, &format!("the connection is refused: {refusal} (certificate id {id})"), None);
         }
     };
     let connection = Connection {
@@ -146,36 +150,50 @@ fn from_registry(args: &AuthorizeArgs, dir: &Path) -> ExitCode {
 }
 
 fn decide(args: &AuthorizeArgs, names: &[&str], documents: &[Policy], context: &Context) -> ExitCode {
+    let format = args.format;
+    // Warnings about the requests: shown, and every request decided.
+    let mut warned = Vec::new();
     let requests = match (&args.requests, &args.action, &args.resource) {
         (Some(path), _, _) => match read_requests(path) {
-            Ok(Ok(requests)) => requests,
-            Ok(Err(report)) => {
-                eprint!("{}", report::render(&report));
-                return ExitCode::from(1);
+            Ok((requests, report)) if !report.diagnostics.iter().any(Diagnostic::is_error) => {
+                warned.push(report);
+                requests
             }
-            Err(message) => return usage_error(&message),
+            Ok((_, report)) => return format.invalid("a request is not one AWS IoT makes", [&report]),
+            Err(message) => return format.usage_error(&message),
         },
         (None, Some(action), Some(resource)) => {
             let checked = check_request(action, resource);
             let failed = checked.has_errors();
-            for (flag, text, diagnostics) in
-                [("--action", action, checked.action), ("--resource", resource, checked.resource)]
-            {
-                if !diagnostics.is_empty() {
-                    eprint!("{}", report::render(&argument_report(flag, text, diagnostics)));
-                }
-            }
+            let reports = [("--action", action, checked.action), ("--resource", resource, checked.resource)]
+                .into_iter()
+                .filter(|(_, _, diagnostics)| !diagnostics.is_empty())
+                .map(|(flag, text, diagnostics)| argument_report(flag, text, diagnostics));
             if failed {
-                return ExitCode::from(1);
+                return format.invalid("the request is not one AWS IoT makes", &reports.collect::<Vec<_>>());
             }
+            warned.extend(reports);
             vec![Request { action: action.clone(), resource: resource.clone() }]
         }
-        _ => return usage_error("give --action and --resource, or --requests"),
+        _ => return format.usage_error("give --action and --resource, or --requests"),
     };
+    if !format.is_json() {
+        for report in warned.iter().filter(|report| !report.diagnostics.is_empty()) {
+            eprint!("{}", report::render(report));
+        }
+    }
+    let authorizations: Vec<Authorization> =
+        requests.iter().map(|request| authorize(documents, context, request)).collect();
+    let results = requests
+        .iter()
+        .zip(&authorizations)
+        .map(|(request, authorization)| auth_result(request, authorization, names, documents));
+    if format == Format::Json {
+        let results = JsonResults { results: results.collect(), diagnostics: report::json_diagnostics(&warned) };
+        return if output::document(&results) { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
     let mut stdout = std::io::stdout().lock();
-    for request in &requests {
-        let authorization = authorize(documents, context, request);
-        let result = auth_result(request, &authorization, names, documents);
+    for result in results {
         let written = if args.requests.is_some() {
             serde_json::to_writer(&mut stdout, &result)
         } else {
@@ -193,10 +211,10 @@ fn argument_report(flag: &str, text: &str, diagnostics: Vec<Diagnostic>) -> Inpu
     InputReport { name: flag.to_owned(), source: text.to_owned(), offset: 0, diagnostics, description: String::new() }
 }
 
-/// The requests of a `--requests` file, one JSON object a line; or, when any names an action or
-/// resource that is not one, their diagnostics, pointing into the file. `Err` when the file
-/// cannot be read as requests at all.
-fn read_requests(path: &Path) -> Result<Result<Vec<Request>, InputReport>, String> {
+/// The requests of a `--requests` file, one JSON object a line, and the diagnostics of those
+/// that name an action or resource that is not one, pointing into the file. `Err` when the
+/// file cannot be read as requests at all.
+fn read_requests(path: &Path) -> Result<(Vec<Request>, InputReport), String> {
     let text = std::fs::read_to_string(path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
     let mut requests = Vec::new();
     let mut diagnostics = Vec::new();
@@ -230,17 +248,8 @@ fn read_requests(path: &Path) -> Result<Result<Vec<Request>, InputReport>, Strin
         }
         requests.push(request);
     }
-    let failed = diagnostics.iter().any(Diagnostic::is_error);
     let name = path.display().to_string();
-    let report = InputReport { name, source: text, offset: 0, diagnostics, description: String::new() };
-    if failed {
-        return Ok(Err(report));
-    }
-    // Warnings only: shown, and every request decided.
-    if !report.diagnostics.is_empty() {
-        eprint!("{}", report::render(&report));
-    }
-    Ok(Ok(requests))
+    Ok((requests, InputReport { name, source: text, offset: 0, diagnostics, description: String::new() }))
 }
 
 /// Where the text of a JSON string value starts in its line, when it is written there without

@@ -8,7 +8,7 @@ use iotrules_compiler::file_kind::FileKind;
 use iotrules_compiler::policy::is_policy_document;
 use iotrules_compiler::{Diagnostic, Severity, SqlVersion};
 
-use crate::cli::{CheckArgs, CheckFormat};
+use crate::cli::{CheckArgs, CheckFormat, Format};
 use crate::commands::watch;
 use crate::inputs::Contents;
 use crate::{config, inputs, policies, registry, report, rules};
@@ -23,6 +23,7 @@ pub(crate) fn run(args: &CheckArgs) -> ExitCode {
 }
 
 fn once(args: &CheckArgs) -> ExitCode {
+    let usage_error = |message: &str| args.format.failures().usage_error(message);
     let config = match config::load(args.config.as_deref()) {
         Ok(config) => config,
         Err(message) => return usage_error(&message),
@@ -47,6 +48,7 @@ fn once(args: &CheckArgs) -> ExitCode {
     };
     if !args.paths.is_empty() && files.is_empty() {
         return no_inputs(
+            args.format.failures(),
             &args.paths,
             "`iotrules check` reads `.sql` and `.iotsql` statements, rule files and policy documents",
         );
@@ -81,14 +83,20 @@ fn once(args: &CheckArgs) -> ExitCode {
 }
 
 pub(crate) fn usage_error(message: &str) -> ExitCode {
-    eprintln!("error: {message}");
-    ExitCode::from(2)
+    Format::Human.usage_error(message)
 }
 
 /// What `check`, `fmt` and `test` answer alike when the paths hold nothing they read: a usage
 /// error naming the paths, and what the command reads.
-pub(crate) fn no_inputs(paths: &[PathBuf], reads: &str) -> ExitCode {
+pub(crate) fn no_inputs(format: Format, paths: &[PathBuf], reads: &str) -> ExitCode {
     let names: Vec<String> = paths.iter().map(|path| format!("`{}`", path.display())).collect();
-    eprintln!("error: no inputs found in {}\n  help: {reads}", names.join(", "));
-    ExitCode::from(2)
+    format.error(2, &format!("no inputs found in {}", names.join(", ")), Some(reads))
+}
+
+impl CheckFormat {
+    /// How failures are printed: as JSON for `--format json`; every other format is a report
+    /// of diagnostics, and failures without diagnostics are said to people.
+    pub(crate) fn failures(self) -> Format {
+        if self == CheckFormat::Json { Format::Json } else { Format::Human }
+    }
 }

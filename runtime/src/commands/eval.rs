@@ -10,46 +10,66 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
+use iotrules_compiler::SqlVersion;
 use iotrules_compiler::check::functions::{self, Determinism};
+use iotrules_compiler::eval::value::write_json;
 use iotrules_compiler::eval::{self, Environment, EvalError, Message, MqttProperties, Outcome, Rule, Value};
 use iotrules_compiler::format::format_expr;
 use iotrules_compiler::jit::Unsupported;
 use iotrules_compiler::ruleset::{RuleSet, SetRule};
 use iotrules_compiler::syntax::ast::{Expr, ExprKind, Select, SelectItem};
+use serde::Serialize;
+use serde_json::Value as Json;
 
-use crate::cli::{Engine, EvalArgs};
-use crate::commands::check::usage_error;
+use crate::cli::{Engine, EvalArgs, Format};
 use crate::logging::escaped;
-use crate::report::JsonError;
+use crate::report::{JsonDiagnostic, JsonError, output};
 use crate::{inputs, report, rules};
 
+/// What `eval --format json` prints when the rule was evaluated.
+#[derive(Serialize)]
+struct EvalResult<'a> {
+    /// `fired`, `filtered` (the WHERE clause was not true) or `not_matched` (the topic does
+    /// not match FROM).
+    outcome: &'static str,
+    fired: bool,
+    /// The published payload, when it is JSON.
+    output: Option<Json>,
+    /// The published payload, base64-encoded, when it is not JSON.
+    output_base64: Option<String>,
+    /// What human mode says on standard error about the payload.
+    notes: Vec<String>,
+    explain: Option<Explanation>,
+    /// The rule's warnings, and why it ran on the interpreter if the JIT did not compile it.
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
 pub(crate) fn run(args: &EvalArgs) -> ExitCode {
+    let format = args.format;
     let loaded = match (&args.sql, &args.rule) {
         (Some(sql), _) => rules::from_sql("--sql", sql.clone(), args.sql_version),
         (None, Some(path)) => match inputs::read(path) {
             Ok(contents) => rules::from_file(path, contents, args.sql_version),
-            Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
+            Err(error) => return format.usage_error(&format!("cannot read `{}`: {error}", path.display())),
         },
-        (None, None) => return usage_error("give the rule with --sql or --rule"),
+        (None, None) => return format.usage_error("give the rule with --sql or --rule"),
     };
     let payload = match payload(args) {
         Ok(payload) => payload,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
     let stubs = match parse_stubs(&args.stub) {
         Ok(stubs) => stubs,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
     let user_properties = match args.user_property.iter().map(|pair| split_pair(pair, "--user-property")).collect() {
         Ok(pairs) => pairs,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
 
-    if loaded.has_errors() {
-        eprint!("{}", report::render(&loaded.report));
-        return ExitCode::from(1);
-    }
-    let Some(statement) = &loaded.statement else { return ExitCode::from(1) };
+    let Some(statement) = loaded.statement.as_ref().filter(|_| !loaded.has_errors()) else {
+        return format.invalid("the rule has errors", [&loaded.report]);
+    };
     let name = args.rule_name.as_deref().or(loaded.name.as_deref());
     let rule = Rule { statement, version: loaded.version, name };
     let env = Environment { stubs, max_payload: args.max_payload, ..Environment::default() };
@@ -72,13 +92,21 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
         timestamp_ms: args.timestamp.unwrap_or_else(now_ms),
         properties: is_mqtt5.then_some(&properties),
     };
-    note_binary(&payload);
+    let note = binary_note(&payload);
     let (outcome, interpreted) = run_on(args.engine, &rule, &env, &message);
-    if args.explain {
-        eprint!("{}", explain(&rule, &loaded.sql, &env, &message, &outcome));
+    let explanation = args.explain.then(|| explain(&rule, &loaded.sql, &env, &message, &outcome));
+    let interpreted = interpreted.map(|unsupported| interpreted_report(&loaded, &unsupported));
+    if format.is_json() {
+        return json_result(&loaded, outcome, note, explanation, interpreted.as_ref());
     }
-    if let Some(unsupported) = interpreted {
-        note_interpreted(&loaded, &unsupported);
+    if let Some(note) = note {
+        eprintln!("note: {note}");
+    }
+    if let Some(explanation) = &explanation {
+        eprint!("{}", explanation.human());
+    }
+    if let Some(report) = &interpreted {
+        eprint!("{}", report.human());
     }
     match outcome {
         Ok(Outcome::Fired(bytes)) => {
@@ -87,11 +115,40 @@ pub(crate) fn run(args: &EvalArgs) -> ExitCode {
             if written.is_err() { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
         Ok(Outcome::NotMatched | Outcome::Filtered) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}\n  help: {}", error.help());
-            ExitCode::from(1)
-        }
+        Err(error) => format.error(1, &error.to_string(), Some(&error.help())),
     }
+}
+
+fn json_result(
+    loaded: &rules::LoadedRule,
+    outcome: Result<Outcome, EvalError>,
+    note: Option<String>,
+    explain: Option<Explanation>,
+    interpreted: Option<&Interpreted>,
+) -> ExitCode {
+    let (name, outcome) = match outcome {
+        Ok(Outcome::Fired(bytes)) => ("fired", Some(bytes)),
+        Ok(Outcome::Filtered) => ("filtered", None),
+        Ok(Outcome::NotMatched) => ("not_matched", None),
+        Err(error) => return Format::Json.error(1, &error.to_string(), Some(&error.help())),
+    };
+    let output = outcome.as_deref().and_then(|bytes| serde_json::from_slice::<Json>(bytes).ok());
+    let output_base64 = match (&outcome, &output) {
+        (Some(bytes), None) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        _ => None,
+    };
+    let mut reports = vec![&loaded.report];
+    reports.extend(interpreted.map(|interpreted| &interpreted.report));
+    let result = EvalResult {
+        outcome: name,
+        fired: outcome.is_some(),
+        output,
+        output_base64,
+        notes: note.into_iter().collect(),
+        explain,
+        diagnostics: report::json_diagnostics(reports),
+    };
+    if output::document(&result) { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }
 
 /// Evaluates one rule on `engine`: the interpreter directly, or a one-rule set on the JIT.
@@ -120,32 +177,56 @@ pub(crate) fn run_on(
     }
 }
 
-/// Tells on standard error that the rule ran on the interpreter, pointing at the construct
-/// when the statement's spans point into the input (SQL text, not a rule file's JSON).
-fn note_interpreted(loaded: &rules::LoadedRule, unsupported: &Unsupported) {
-    let diagnostic = unsupported.diagnostic();
-    if loaded.spans_in_source {
-        let report = report::InputReport {
-            name: loaded.report.name.clone(),
-            source: loaded.report.source.clone(),
-            offset: loaded.report.offset,
-            diagnostics: vec![diagnostic],
-            description: String::new(),
-        };
-        eprint!("{}", report::render(&report));
-    } else {
-        eprintln!("{}: {}", diagnostic.code, diagnostic.message);
+/// That the rule ran on the interpreter, as a diagnostic pointing at the construct.
+struct Interpreted {
+    report: report::InputReport,
+    /// The statement's spans point into `report.source`, which is the input as read (SQL
+    /// text, not a rule file's JSON, whose statement is a decoded string).
+    in_source: bool,
+}
+
+impl Interpreted {
+    fn human(&self) -> String {
+        if self.in_source {
+            return report::render(&self.report);
+        }
+        self.report
+            .diagnostics
+            .iter()
+            .map(|diagnostic| format!("{}: {}\n", diagnostic.code, diagnostic.message))
+            .collect()
     }
 }
 
-/// Says on standard error that a text payload that is not JSON was evaluated as binary, as AWS
-/// IoT evaluates it, and where it stops being JSON: `SELECT *` on a mistyped JSON payload
-/// otherwise prints a result that looks like a wrong answer.
-fn note_binary(payload: &[u8]) {
-    if payload.is_empty() || eval::json::parse(payload).is_some() {
-        return;
+/// Why the rule runs on the interpreter. For a rule file the diagnostic's positions are in its
+/// decoded statement, named `FILE (sql)`.
+fn interpreted_report(loaded: &rules::LoadedRule, unsupported: &Unsupported) -> Interpreted {
+    let (name, source) = if loaded.spans_in_source {
+        (loaded.report.name.clone(), loaded.report.source.clone())
+    } else {
+        (format!("{} (sql)", loaded.report.name), loaded.sql.clone())
+    };
+    let offset = if loaded.spans_in_source { loaded.report.offset } else { 0 };
+    Interpreted {
+        report: report::InputReport {
+            name,
+            source,
+            offset,
+            diagnostics: vec![unsupported.diagnostic()],
+            description: String::new(),
+        },
+        in_source: loaded.spans_in_source,
     }
-    let Ok(text) = std::str::from_utf8(payload) else { return };
+}
+
+/// That a text payload that is not JSON was evaluated as binary, as AWS IoT evaluates it, and
+/// where it stops being JSON: `SELECT *` on a mistyped JSON payload otherwise prints a result
+/// that looks like a wrong answer.
+fn binary_note(payload: &[u8]) -> Option<String> {
+    if payload.is_empty() || eval::json::parse(payload).is_some() {
+        return None;
+    }
+    let text = std::str::from_utf8(payload).ok()?;
     // serde_json, which says where text stops being JSON, reads 128 levels; AWS IoT reads more.
     let depth = nesting(text);
     let place = if depth > eval::json::MAX_DEPTH {
@@ -161,7 +242,7 @@ fn note_binary(payload: &[u8]) {
             Ok(_) => String::new(),
         }
     };
-    eprintln!("note: the payload is not JSON{place}; it was evaluated as a binary payload, as AWS IoT does");
+    Some(format!("the payload is not JSON{place}; it was evaluated as a binary payload, as AWS IoT does"))
 }
 
 /// The deepest nesting of arrays and objects in JSON-like text, brackets in strings not counted.
@@ -224,22 +305,82 @@ fn now_ms() -> i64 {
         .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Why `rule` fired on `message` or not, for `--explain`: the topic against FROM, the WHERE
-/// clause's value, and the SELECT items that were Undefined. Evaluated again with the
-/// reference interpreter, item by item.
+/// Why a rule fired on a message or not, for `--explain`.
+#[derive(Serialize)]
+struct Explanation {
+    topic: String,
+    /// FROM's topic filter.
+    from: String,
+    topic_matches: bool,
+    /// The WHERE clause, when the topic matched and the statement has one.
+    #[serde(rename = "where")]
+    where_clause: Option<WhereExplained>,
+    /// The SELECT items that were Undefined, so left out of the output, as the formatter
+    /// writes them.
+    undefined_items: Vec<String>,
+    verdict: &'static str,
+}
+
+#[derive(Serialize)]
+struct WhereExplained {
+    /// As the formatter writes it.
+    expression: String,
+    /// False when the clause reads SET variables: it is not evaluated on its own then.
+    evaluated: bool,
+    /// The value as JSON, `null` for SQL's null and for values JSON has no form of
+    /// (Undefined, binary); `type` tells them apart.
+    value: Option<Json>,
+    #[serde(rename = "type")]
+    value_type: Option<&'static str>,
+    /// Why the clause could not be evaluated.
+    error: Option<String>,
+    /// How human mode shows the value.
+    #[serde(skip)]
+    shown: String,
+}
+
+impl Explanation {
+    fn human(&self) -> String {
+        let mut out = String::from("explain:\n");
+        out.push_str(&format!(
+            "  topic `{}` {} FROM '{}'\n",
+            escaped(&self.topic),
+            if self.topic_matches { "matches" } else { "does not match" },
+            escaped(&self.from)
+        ));
+        if let Some(clause) = &self.where_clause {
+            let text = quoted(&clause.expression);
+            match &clause.error {
+                _ if !clause.evaluated => {
+                    out.push_str(&format!("  WHERE {text} (not shown: it reads SET variables)\n"))
+                }
+                Some(error) => out.push_str(&format!("  WHERE {text}: {error}\n")),
+                None => out.push_str(&format!("  WHERE {text} is {}\n", escaped(&clause.shown))),
+            }
+        }
+        for item in &self.undefined_items {
+            out.push_str(&format!("  SELECT item {} is Undefined: left out of the output\n", quoted(item)));
+        }
+        out.push_str(&format!("  {}\n", self.verdict));
+        out
+    }
+}
+
+/// Why `rule` fired on `message` or not: the topic against FROM, the WHERE clause's value, and
+/// the SELECT items that were Undefined. Evaluated again with the reference interpreter, item
+/// by item.
 fn explain(
     rule: &Rule<'_>,
     sql: &str,
     env: &Environment,
     message: &Message<'_>,
     outcome: &Result<Outcome, EvalError>,
-) -> String {
+) -> Explanation {
     let statement = rule.statement;
     let filter = match statement.from.as_ref().map(|from| &from.kind) {
         Some(ExprKind::String(filter)) => filter.value.clone(),
         _ => String::new(),
     };
-    let mut out = String::from("explain:\n");
     let verdict = match outcome {
         Ok(Outcome::Fired(_)) => "the rule fired",
         Ok(Outcome::Filtered) => "the rule did not fire: the WHERE clause was not true",
@@ -247,34 +388,37 @@ fn explain(
         Err(_) => "the rule was not evaluated (the error below)",
     };
     let matched = !matches!(outcome, Ok(Outcome::NotMatched));
-    out.push_str(&format!(
-        "  topic `{}` {} FROM '{}'\n",
-        escaped(message.topic),
-        if matched { "matches" } else { "does not match" },
-        escaped(&filter)
-    ));
-    let Ok(payload) = eval::read_payload(env, message) else {
-        out.push_str(&format!("  {verdict}\n"));
-        return out;
+    let mut explanation = Explanation {
+        topic: message.topic.to_owned(),
+        from: filter,
+        topic_matches: matched,
+        where_clause: None,
+        undefined_items: Vec::new(),
+        verdict,
     };
-    let shown = |value: &Value| match value {
-        Value::Undefined => "Undefined".to_owned(),
-        Value::Null => "null".to_owned(),
-        Value::Binary(bytes) => format!("a binary value of {} bytes", bytes.len()),
-        value => format!("{} ({})", value.to_text_in(rule.version).unwrap_or_default(), value.type_name()),
-    };
+    let Ok(payload) = eval::read_payload(env, message) else { return explanation };
     // Items and WHERE are evaluated on their own, which SET variables would not survive.
     let alone = statement.set.is_empty();
     if matched && let Some(condition) = &statement.where_clause {
-        let text = written(condition, sql);
+        let mut clause = WhereExplained {
+            expression: written(condition, sql),
+            evaluated: alone,
+            value: None,
+            value_type: None,
+            error: None,
+            shown: String::new(),
+        };
         if alone {
             match eval::evaluate_expr(condition, rule.version, env, message, &payload) {
-                Ok(value) => out.push_str(&format!("  WHERE {text} is {}\n", escaped(&shown(&value)))),
-                Err(error) => out.push_str(&format!("  WHERE {text}: {error}\n")),
+                Ok(value) => {
+                    clause.shown = shown(&value, rule.version);
+                    clause.value = as_json(&value, rule.version);
+                    clause.value_type = Some(value.type_name());
+                }
+                Err(error) => clause.error = Some(error.to_string()),
             }
-        } else {
-            out.push_str(&format!("  WHERE {text} (not shown: it reads SET variables)\n"));
         }
+        explanation.where_clause = Some(clause);
     }
     if matched
         && alone
@@ -286,21 +430,42 @@ fn explain(
                 continue;
             }
             if let Ok(Value::Undefined) = eval::evaluate_expr(expr, rule.version, env, message, &payload) {
-                out.push_str(&format!("  SELECT item {} is Undefined: left out of the output\n", written(expr, sql)));
+                explanation.undefined_items.push(written(expr, sql));
             }
         }
     }
-    out.push_str(&format!("  {verdict}\n"));
-    out
+    explanation
 }
 
-/// An expression as the formatter writes it, quoted, cut when long, control characters
-/// escaped.
+/// A value as `--explain` says it to people.
+fn shown(value: &Value, version: SqlVersion) -> String {
+    match value {
+        Value::Undefined => "Undefined".to_owned(),
+        Value::Null => "null".to_owned(),
+        Value::Binary(bytes) => format!("a binary value of {} bytes", bytes.len()),
+        value => format!("{} ({})", value.to_text_in(version).unwrap_or_default(), value.type_name()),
+    }
+}
+
+/// A value as JSON, as a rule would publish it; `None` for values JSON has no form of.
+fn as_json(value: &Value, version: SqlVersion) -> Option<Json> {
+    let mut text = String::new();
+    if !write_json(&mut text, value, version.has_2016_features()) {
+        return None;
+    }
+    serde_json::from_str(&text).ok()
+}
+
+/// An expression as the formatter writes it.
 fn written(expr: &Expr, sql: &str) -> String {
+    format_expr(expr, sql).unwrap_or_else(|| "(the expression)".to_owned())
+}
+
+/// An expression's text for people: quoted, cut when long, control characters escaped.
+fn quoted(text: &str) -> String {
     /// The longest expression quoted in full.
     const LONGEST: usize = 120;
-    let text = format_expr(expr, sql).unwrap_or_else(|| "(the expression)".to_owned());
-    let text = escaped(&text);
+    let text = escaped(text);
     match text.char_indices().nth(LONGEST) {
         Some((cut, _)) => format!("`{}...`", &text[..cut]),
         None => format!("`{text}`"),

@@ -19,7 +19,7 @@ use iotrules_compiler::{SqlVersion, check_sql};
 use serde_json::Value as Json;
 
 use crate::cli::{CheckFormat, Engine, TestArgs};
-use crate::commands::check::{no_inputs, usage_error};
+use crate::commands::check::no_inputs;
 use crate::commands::eval::{parse_stubs, run_on};
 use crate::commands::watch;
 use crate::inputs;
@@ -59,6 +59,7 @@ pub(crate) fn run(args: &TestArgs) -> ExitCode {
 }
 
 fn once(args: &TestArgs) -> ExitCode {
+    let usage_error = |message: &str| args.format.failures().usage_error(message);
     let stubs = match parse_stubs(&args.stub) {
         Ok(stubs) => stubs,
         Err(message) => return usage_error(&message),
@@ -67,6 +68,7 @@ fn once(args: &TestArgs) -> ExitCode {
         Ok(files) if !files.is_empty() => files,
         Ok(_) => {
             return no_inputs(
+                args.format.failures(),
                 &args.paths,
                 "`iotrules test` reads AWS validation-tool `.json` tests and `.jsonl` cases",
             );
