@@ -86,6 +86,13 @@ pub(crate) struct ShadowsArgs {
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub(crate) shadow_requests_per_second: u32,
 
+    /// How to print: logs and start-up lines as text on standard error; or, with `json`, log
+    /// lines as JSON objects on standard error (as `IOTRULES_LOG_FORMAT=json`) and a failure
+    /// to start as one JSON document, `{"error", "help", "diagnostics"}`, on standard output,
+    /// with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
 }
@@ -129,6 +136,14 @@ pub(crate) struct ShadowRequestArgs {
     #[arg(long, default_value_t = 10)]
     pub(crate) timeout: u64,
 
+    /// How to print the answer: its document on standard output, errors on standard error; or
+    /// one JSON document on standard output, `{"thing", "name", "operation", "accepted",
+    /// "topic", "response"}` with the answer as `response`, and a failure (no answer, a
+    /// refused subscription) as `{"error", "help", "diagnostics"}`. The exit code is the same:
+    /// 0 accepted, 1 rejected or failed, 2 a usage error.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
 }
@@ -152,6 +167,12 @@ pub(crate) struct ShadowListArgs {
     /// `redis://host:port`.
     #[arg(long, value_name = "FILE|URL")]
     pub(crate) store: String,
+
+    /// How to print the shadows: one `THING NAME` line each (`(classic)` for the unnamed one);
+    /// or one JSON document, `{"shadows": [{"thing", "name"}]}`, `name` null for the classic
+    /// shadow, and a failure as `{"error", "help", "diagnostics"}`.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -244,6 +265,13 @@ pub(crate) struct FleetArgs {
     /// The account id written into ARNs.
     #[arg(long, default_value = "123456789012")]
     pub(crate) account: String,
+
+    /// How to print what was created: a few lines saying what each part is for; or one JSON
+    /// document, `{"dir", "ca", "server_certificate", "server_key", "devices": [{"thing",
+    /// "certificate", "key"}], "registry", "files"}`, and a failure as `{"error", "help",
+    /// "diagnostics"}` with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 /// How to reach a broker.
@@ -380,6 +408,13 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) publish: Option<PathBuf>,
 
+    /// How to print: logs and start-up lines as text on standard error; or, with `json`, log
+    /// lines as JSON objects on standard error (as `IOTRULES_LOG_FORMAT=json`) and a failure
+    /// to start as one JSON document, `{"error", "help", "diagnostics"}`, on standard output,
+    /// with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
+
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
 }
@@ -398,6 +433,13 @@ pub(crate) struct BrokerArgs {
     /// `/mqtt` endpoint is used by browsers and SDKs).
     #[arg(long, value_name = "PORT")]
     pub(crate) ws_port: Option<u16>,
+
+    /// How to print: logs and start-up lines as text on standard error; or, with `json`, log
+    /// lines as JSON objects on standard error (as `IOTRULES_LOG_FORMAT=json`) and a failure
+    /// to start as one JSON document, `{"error", "help", "diagnostics"}`, on standard output,
+    /// with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -429,6 +471,14 @@ pub(crate) struct PublishArgs {
     /// The MQTT client id to publish as.
     #[arg(long, default_value = "iotrules-publish")]
     pub(crate) client_id: String,
+
+    /// How to print the result: a count of the messages published on standard error; or JSON
+    /// Lines on standard output, one `{"topic", "qos", "acknowledged", "refused"}` per message
+    /// as the broker takes it (`refused`: why an MQTT 5 broker refused it in its PUBACK), and
+    /// a failure (an unreachable broker) as a last line `{"error", "help", "diagnostics"}`,
+    /// with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 
     #[command(flatten)]
     pub(crate) connection: BrokerConnectionArgs,
@@ -464,6 +514,12 @@ pub(crate) struct ExportArgs {
     /// name, instead of the bare payload for `--topic-rule-payload`.
     #[arg(long, value_name = "RULE_NAME")]
     pub(crate) cli_input_json: Option<String>,
+
+    /// The document is JSON on standard output in either format (warnings on standard error),
+    /// so that `> rule.json` writes the file AWS takes; `json` also prints a failure as
+    /// `{"error", "help", "diagnostics"}` on standard output, with the same exit code.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub(crate) format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -186,9 +186,7 @@ async fn watch_registry(dir: PathBuf, shared: SharedRegistry, authorizer: Arc<Au
                 tracing::info!(connections_closed = closed.len(), "registry reloaded");
             }
             Ok(loaded) => {
-                for report in loaded.error_reports() {
-                    eprint!("{}", crate::report::render(report));
-                }
+                crate::logging::diagnostics(loaded.error_reports());
                 tracing::error!("the registry has errors; the one in force is kept");
             }
             Err(message) => tracing::error!(%message, "cannot read the registry; the one in force is kept"),

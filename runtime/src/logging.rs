@@ -1,5 +1,6 @@
 //! Structured logs on standard error for the long-running commands, filtered by
-//! `IOTRULES_LOG` (tracing's `EnvFilter` syntax, such as `debug` or `iotrules=trace`).
+//! `IOTRULES_LOG` (tracing's `EnvFilter` syntax, such as `debug` or `iotrules=trace`), as text
+//! or, with `--format json` or `IOTRULES_LOG_FORMAT=json`, as one JSON object a line.
 //!
 //! Log lines carry text from the network (topics, payload excerpts, broker messages), so in
 //! the text format every control character of every field is escaped: a newline in a topic
@@ -7,11 +8,15 @@
 //! escapes them by JSON's own rules.
 
 use std::fmt::{self, Write as _};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::field::Field;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::format::Writer;
+
+use crate::cli::Format;
+use crate::report::{InputReport, Lines, render};
 
 /// iotrules' own progress; only problems from the libraries (Cranelift logs every function
 /// it compiles at `info`). The embedded broker (rmqtt and its plugins, whose targets all start
@@ -19,9 +24,13 @@ use tracing_subscriber::fmt::format::Writer;
 /// the client's problem, not the user's, so only its errors show.
 const DEFAULT: &str = "warn,iotrules=info,rmqtt=error";
 
-pub(crate) fn init() {
+/// Set once [`init`] has chosen JSON log lines.
+static JSON: AtomicBool = AtomicBool::new(false);
+
+pub(crate) fn init(format: Format) {
     let filter = EnvFilter::try_from_env("IOTRULES_LOG").unwrap_or_else(|_| EnvFilter::new(DEFAULT));
-    let json = std::env::var("IOTRULES_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let json = format.is_json() || std::env::var("IOTRULES_LOG_FORMAT").is_ok_and(|format| format == "json");
+    JSON.store(json, Ordering::Relaxed);
     // Colours only for a terminal: a log file or a collector gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
@@ -31,6 +40,45 @@ pub(crate) fn init() {
     } else {
         builder.fmt_fields(tracing_subscriber::fmt::format::debug_fn(escaped_field).delimited(" ")).try_init()
     };
+}
+
+/// Whether log lines are JSON, so that what else goes to standard error is JSON too.
+pub(crate) fn is_json() -> bool {
+    JSON.load(Ordering::Relaxed)
+}
+
+/// What a long-running command tells the console besides its logs (where it listens, what it
+/// runs, its totals when it stops): as it is on standard error for people, or one log event a
+/// line with JSON logs, so that standard error holds only JSON.
+pub(crate) fn console(text: &str) {
+    if is_json() {
+        for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            tracing::info!("{line}");
+        }
+    } else {
+        eprintln!("{}", text.trim_end_matches('\n'));
+    }
+}
+
+/// Diagnostics on standard error: rendered with their snippets, or with JSON logs one log event
+/// each (`file`, `line`, `column`, `code` and the message).
+pub(crate) fn diagnostics<'a>(reports: impl IntoIterator<Item = &'a InputReport>) {
+    for report in reports {
+        if !is_json() {
+            eprint!("{}", render(report));
+            continue;
+        }
+        let lines = Lines::new(&report.source);
+        for diagnostic in &report.diagnostics {
+            let (line, column) = lines.line_column(diagnostic.span().start);
+            let (file, code, message) = (&report.name, diagnostic.code.as_str(), &diagnostic.message);
+            if diagnostic.is_error() {
+                tracing::error!(file, line, column, code, "{message}");
+            } else {
+                tracing::warn!(file, line, column, code, "{message}");
+            }
+        }
+    }
 }
 
 /// Writes one field as `name=value` (the message as its bare text), control characters escaped.

@@ -35,7 +35,7 @@ use crate::mqtt::sender;
 use crate::mqtt::{link, probe};
 use compiler::Compiler;
 use futures_util::future::join_all;
-pub(crate) use loading::{Loaded, load};
+pub(crate) use loading::{Loaded, Problems, load};
 pub(crate) use reload::stop_requested;
 use stats::Stats;
 pub(crate) use stats::install_prometheus;
@@ -175,7 +175,7 @@ async fn serve(settings: Settings, loaded: Loaded) -> Result<(), String> {
         let connection = settings.connection.clone();
         let client_id = format!("{}-samples", settings.client_id);
         tokio::spawn(async move {
-            match sender::send_all(&connection, &client_id, messages, 1, 1).await {
+            match sender::send_all(&connection, &client_id, messages, 1, 1, |_, _| ()).await {
                 Ok(sent) => tracing::info!("published {sent} sample messages"),
                 Err(error) => tracing::error!(%error, "cannot publish the sample messages"),
             }
@@ -378,7 +378,7 @@ impl Engine {
     /// Swaps in a compiled set between two messages; a set with errors is reported and the
     /// running one kept. The old set is freed on the compiler thread, so dropping thousands of
     /// compiled rules does not pause evaluation either.
-    fn swap(&mut self, result: Result<Loaded, String>, settings: &Settings, subscriptions: &Subscriptions) {
+    fn swap(&mut self, result: Result<Loaded, Problems>, settings: &Settings, subscriptions: &Subscriptions) {
         match result {
             Ok(loaded) => {
                 subscriptions.replace(&self.consumer, subscribed(&loaded, settings));
@@ -387,8 +387,8 @@ impl Engine {
                 self.compiler.free(old);
                 self.stats.reloaded();
             }
-            Err(diagnostics) => {
-                eprint!("{diagnostics}");
+            Err(problems) => {
+                problems.show();
                 tracing::error!("the rule files have errors; still running the previous rule set");
                 self.stats.reload_failed();
             }

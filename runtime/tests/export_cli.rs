@@ -67,3 +67,29 @@ fn a_rule_with_errors_is_not_exported() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn json_format_prints_the_same_document_and_failures_as_json() {
+    let dir = scratch_dir("export_json");
+    let sql = dir.join("alerts.sql");
+    std::fs::write(&sql, "SELECT temperature FROM 'sensors/+/telemetry'\n").unwrap();
+    let sql = sql.to_str().unwrap();
+    let human = iotrules(&["export", sql, "--cli-input-json", "alerts"]);
+    let json = iotrules(&["export", sql, "--cli-input-json", "alerts", "--format", "json"]);
+    assert_eq!(code(&json), 0, "{}", String::from_utf8_lossy(&json.stderr));
+    assert_eq!(json.stdout, human.stdout, "the document is the same in either format");
+
+    std::fs::write(dir.join("broken.sql"), "SELECT tmestamp() AS t FROM 'sensors/#'").unwrap();
+    let output = iotrules(&["export", dir.join("broken.sql").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&output), 1);
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(failure["error"], "the rule has errors; nothing was exported");
+    assert_eq!(failure["diagnostics"][0]["code"], "iotsql::unknown_function");
+    assert_eq!(failure["diagnostics"][0]["help"], "did you mean `timestamp`?");
+
+    let output = iotrules(&["export", dir.join("missing.sql").to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&output), 2);
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(failure["error"].as_str().unwrap().contains("missing.sql"), "{failure}");
+}

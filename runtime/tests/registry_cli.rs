@@ -96,3 +96,25 @@ fn the_example_fleet_is_valid() {
     let output = iotrules(&["check", "--deny-warnings", "--registry", registry.to_str().unwrap()]);
     assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stdout));
 }
+
+#[test]
+fn fleet_json_names_every_file_it_wrote() {
+    let dir = scratch_dir("registry_fleet_json").join("fleet");
+    let made = iotrules(&["fleet", dir.to_str().unwrap(), "--thing", "pump-1", "--format", "json"]);
+    assert_eq!(code(&made), 0, "{}", String::from_utf8_lossy(&made.stderr));
+    let created: Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(created["devices"][0]["thing"], "pump-1");
+    for path in [&created["ca"], &created["server_certificate"], &created["server_key"], &created["devices"][0]["key"]]
+    {
+        assert!(Path::new(path.as_str().unwrap()).is_file(), "{path}");
+    }
+    let files = created["files"].as_array().unwrap();
+    assert!(files.contains(&created["devices"][0]["certificate"]), "{created}");
+    assert!(files.iter().all(|file| Path::new(file.as_str().unwrap()).is_file()), "{created}");
+    assert!(Path::new(created["registry"].as_str().unwrap()).is_dir());
+
+    let again = iotrules(&["fleet", dir.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code(&again), 2, "a fleet is only created in an empty directory");
+    let failure: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(failure["error"].as_str().unwrap().contains("is not empty"), "{failure}");
+}

@@ -569,3 +569,54 @@ fn a_broker_process_serves_run_without_reconnections() {
     assert!(!log.contains("connection to the broker lost"), "{log}");
     assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
 }
+
+#[test]
+fn publish_says_each_message_in_json_and_run_logs_json() {
+    for_each_broker(|kind| {
+        let dir = scratch_dir(&format!("json-{kind:?}"));
+        let Some(broker) = Broker::start(kind, &dir) else { return };
+        let rules = dir.join("rules");
+        std::fs::create_dir_all(&rules).expect("rules folder");
+        republish_rule(&rules.join("copy.json"), "copy", "SELECT n FROM 'in/+'", "out/${topic(2)}");
+        let rules = rules.to_str().expect("path");
+        let mut iotrules = Iotrules::run(&dir, "iotrules", &[rules, "--broker", &broker.url(), "--format", "json"]);
+        let messages = dir.join("messages.jsonl");
+        let lines =
+            ["{\"topic\": \"in/a\", \"payload\": {\"n\": 1}}", "{\"topic\": \"in/b\", \"payload\": {\"n\": 2}}"];
+        std::fs::write(&messages, lines.join("\n")).expect("messages");
+        let runtime = runtime();
+        let copies = runtime.block_on(collect(&broker.url(), "copies-reader", "out/#"));
+        let published = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+            .args(["publish", "--broker", &broker.url(), "--messages", messages.to_str().expect("path")])
+            .args(["--repeat", "2", "--format", "json"])
+            .output()
+            .expect("iotrules publish runs");
+        assert!(published.status.success(), "{}", String::from_utf8_lossy(&published.stderr));
+        let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&published.stdout)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("a JSON line"))
+            .collect();
+        let topics: Vec<&str> = lines.iter().map(|line| line["topic"].as_str().expect("topic")).collect();
+        assert_eq!(topics, ["in/a", "in/b", "in/a", "in/b"], "{kind:?}");
+        assert!(lines.iter().all(|line| line["qos"] == 1 && line["acknowledged"] == true), "{lines:?}");
+        runtime.block_on(copies.wait_until("four copies", |received| received.all().len() >= 4));
+        assert_eq!(iotrules.interrupt(), Some(0));
+        let log = iotrules.log_text();
+        for line in log.lines() {
+            assert!(serde_json::from_str::<serde_json::Value>(line).is_ok(), "{kind:?}: not JSON: {line}\n{log}");
+        }
+        assert!(log.contains("iotrules: 4 messages, 4 rule matches"), "the totals are a log line too: {log}");
+    });
+
+    // A broker that cannot be reached: the failure is the last line, with the exit code of
+    // the human format.
+    let unreachable = format!("mqtt://127.0.0.1:{}", support::free_port());
+    let published = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(["publish", "--broker", &unreachable, "--topic", "t", "--message", "{}", "--format", "json"])
+        .output()
+        .expect("iotrules publish runs");
+    assert_eq!(published.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&published.stdout);
+    let failure: serde_json::Value = serde_json::from_str(stdout.lines().last().expect("a line")).expect("JSON");
+    assert!(failure["error"].as_str().expect("error").starts_with("cannot publish to"), "{failure}");
+}

@@ -345,6 +345,15 @@ fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
     }
     let (code, answer) = iotrules(&["get", "thing-1"]);
     assert_eq!((code, answer["state"]["reported"]["value"].as_u64()), (Some(0), Some(2)), "{answer}");
+    let (code, answer) = iotrules(&["get", "thing-1", "--format", "json"]);
+    assert_eq!(code, Some(0), "{answer}");
+    assert_eq!(
+        (&answer["thing"], &answer["name"], &answer["operation"]),
+        (&"thing-1".into(), &().into(), &"get".into())
+    );
+    assert_eq!(answer["accepted"], true);
+    assert_eq!(answer["topic"], "$aws/things/thing-1/shadow/get/accepted");
+    assert_eq!(answer["response"]["state"]["reported"]["value"], 2, "{answer}");
     // A rule reads the same shadow with get_thing_shadow().
     let answers = serve.subscribe("thing-1", "mqttv311", "devices/thing-1/answer", 1, 15);
     settle();
@@ -360,6 +369,10 @@ fn shadows_answer_and_their_rules_fire_and_a_revoked_certificate_is_refused() {
     // Another thing's shadow: the subscription and the request are refused.
     let (code, _) = iotrules(&["get", "thing-2", "--client-id", "thing-1", "--timeout", "3"]);
     assert_eq!(code, Some(1));
+    let (code, failure) = iotrules(&["get", "thing-2", "--client-id", "thing-1", "--timeout", "3", "--format", "json"]);
+    assert_eq!(code, Some(1));
+    // Refused: the subscription, or the request, which closes an MQTT 3.1.1 connection.
+    assert!(failure["error"].is_string() && failure["diagnostics"].is_array(), "{failure}");
 
     // Revoking thing-1's certificate in the registry: its live connection is closed, as AWS
     // disconnects a certificate's devices when it leaves ACTIVE, and new connections are

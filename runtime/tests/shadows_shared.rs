@@ -129,4 +129,10 @@ fn two_services_share_one_store_and_hand_out_each_version_once() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&listed.stdout), "boiler-1 (classic)\n");
+    let listed = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(["shadow", "list", "--store", &format!("redis://127.0.0.1:{redis_port}"), "--format", "json"])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed, serde_json::json!({"shadows": [{"thing": "boiler-1", "name": null}]}));
 }

@@ -9,7 +9,8 @@ use crate::broker::{self, Open, Options};
 use crate::cli::BrokerArgs;
 
 pub(crate) fn run(args: &BrokerArgs) -> ExitCode {
-    crate::logging::init();
+    let format = args.format;
+    crate::logging::init(format);
     let options = Options {
         tcp: SocketAddr::new(args.bind, args.port),
         ws: args.ws_port.map(|port| SocketAddr::new(args.bind, port)),
@@ -19,15 +20,13 @@ pub(crate) fn run(args: &BrokerArgs) -> ExitCode {
     };
     let broker = match broker::start(options) {
         Ok(broker) => broker,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
+        Err(message) => return format.error(1, &message, None),
     };
-    eprintln!("embedded MQTT broker listening on mqtt://{}; stop it with Ctrl-C", broker.tcp_address());
+    let mut banner = format!("embedded MQTT broker listening on mqtt://{}; stop it with Ctrl-C", broker.tcp_address());
     if let Some(address) = broker.ws_address() {
-        eprintln!("  and on ws://{address} (MQTT over WebSocket)");
+        banner.push_str(&format!("\n  and on ws://{address} (MQTT over WebSocket)"));
     }
+    crate::logging::console(&banner);
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return ExitCode::from(1);
     };

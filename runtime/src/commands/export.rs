@@ -2,6 +2,10 @@
 //! (`aws iot create-topic-rule --topic-rule-payload file://...`), or as the whole
 //! `--cli-input-json` document. The result is checked as a rule file before it is printed, so
 //! what is exported is what `iotrules check` accepts.
+//!
+//! The document is JSON in either `--format`: human output is the document too, so that
+//! `iotrules export ... > rule.json` writes the file AWS takes. With `--format json` a failure
+//! is JSON as well.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -10,11 +14,12 @@ use iotrules_compiler::rule_file::check_rule_file;
 use serde_json::{Map, Value, json};
 
 use crate::cli::ExportArgs;
-use crate::commands::check::usage_error;
 use crate::inputs::{self, Contents};
 use crate::report::{self, InputReport};
 
 pub(crate) fn run(args: &ExportArgs) -> ExitCode {
+    let format = args.format;
+    let usage_error = |message: &str| format.usage_error(message);
     let sql = match inputs::read(&args.sql) {
         Ok(Contents::Text { text, .. }) => text,
         Ok(Contents::NotUtf8 { .. }) => return usage_error(&format!("`{}` is not UTF-8", args.sql.display())),
@@ -53,19 +58,22 @@ pub(crate) fn run(args: &ExportArgs) -> ExitCode {
     text.push('\n');
     // Checked as the file it will be: diagnostics point into the exported text.
     let checked = check_rule_file(&text);
-    if !checked.diagnostics.is_empty() {
-        let report = InputReport {
-            name: format!("{} (exported)", args.sql.display()),
-            source: text.clone(),
-            offset: 0,
-            diagnostics: checked.diagnostics.clone(),
-            description: "rule file".to_owned(),
-        };
+    let report = InputReport {
+        name: format!("{} (exported)", args.sql.display()),
+        source: text.clone(),
+        offset: 0,
+        diagnostics: checked.diagnostics.clone(),
+        description: "rule file".to_owned(),
+    };
+    const NOTHING_EXPORTED: &str = "the rule has errors; nothing was exported";
+    if checked.has_errors() && format.is_json() {
+        return format.invalid(NOTHING_EXPORTED, [&report]);
+    }
+    if !report.diagnostics.is_empty() {
         eprint!("{}", report::render(&report));
     }
     if checked.has_errors() {
-        eprintln!("error: the rule has errors; nothing was exported");
-        return ExitCode::from(1);
+        return format.error(1, NOTHING_EXPORTED, None);
     }
     print!("{text}");
     ExitCode::SUCCESS

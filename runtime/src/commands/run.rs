@@ -11,19 +11,19 @@ use crate::actions::http::DEFAULT_HTTP_TIMEOUT;
 use crate::actions::lanes::{LaneLimits, Lanes};
 use crate::actions::outbox::Outbox;
 use crate::broker::{self, Open, Options};
-use crate::cli::{BrokerConnectionArgs, MqttVersion, RunArgs};
-use crate::commands::check::usage_error;
+use crate::cli::{BrokerConnectionArgs, Format, MqttVersion, RunArgs};
 use crate::endpoint::DeviceEndpoint;
 use crate::endpoint::gate::EndpointGate;
 use crate::logging::escaped;
 use crate::mqtt::endpoint::{Connection, Credentials, Endpoint};
 use crate::mqtt::link::Version;
+use crate::serve::Problems;
 use crate::shadow::functions::LocalShadows;
 use crate::{samples, serve};
 use iotrules_compiler::eval::Services;
 
 pub(crate) fn run(args: &RunArgs) -> ExitCode {
-    crate::logging::init();
+    crate::logging::init(args.format);
     run_with(args, None)
 }
 
@@ -31,13 +31,15 @@ pub(crate) fn run(args: &RunArgs) -> ExitCode {
 /// broker asks the endpoint's gate about every packet, and the rules connect as iotrules' own
 /// client.
 pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCode {
+    let format = args.format;
+    let usage_error = |message: &str| format.usage_error(message);
+    let failed = |message: &str| format.error(1, message, None);
     // First: metrics registered before the exporter exists (the lanes', the outbox's) would
     // never be exported.
     if let Some(address) = args.metrics
         && let Err(message) = serve::install_prometheus(address)
     {
-        eprintln!("error: {message}");
-        return ExitCode::from(1);
+        return failed(&message);
     }
     let limits = LaneLimits {
         concurrency: usize::try_from(args.action_concurrency).unwrap_or(usize::MAX),
@@ -46,11 +48,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
     let lanes = Arc::new(Lanes::new(limits));
     let loaded = match serve::load(&args.rules, args.skip_unsupported_actions, args.basic_ingest, &lanes) {
         Ok(loaded) => loaded,
-        Err(diagnostics) => {
-            eprint!("{diagnostics}");
-            eprintln!("error: the rule set has errors; nothing runs until they are fixed");
-            return ExitCode::from(1);
-        }
+        Err(problems) => return refused(format, &problems),
     };
     for name in &loaded.disabled {
         tracing::info!(rule = name, "disabled in its file: not running");
@@ -62,10 +60,7 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
     };
     let outbox = match Outbox::open(&outbox_path) {
         Ok(outbox) => outbox,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
+        Err(message) => return failed(&message),
     };
     // Kept until the rules stop: dropping it stops the embedded broker.
     let mut _embedded = None;
@@ -100,20 +95,16 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
             };
             let embedded = match broker::start(options) {
                 Ok(embedded) => embedded,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    return ExitCode::from(1);
-                }
+                Err(message) => return failed(&message),
             };
             let address = embedded.tcp_address();
             match device {
-                None => eprint!("{}", banner(address, args.publish.is_some(), &loaded.listening)),
+                None => crate::logging::console(&banner(address, args.publish.is_some(), &loaded.listening)),
                 Some(device) => {
                     internal = Some(device.internal_credentials());
                     services = Some(Arc::new(LocalShadows::new(Arc::clone(&device.shadow_store))));
                     if let Err(message) = device.start(address, embedded.ws_address()) {
-                        eprintln!("error: {message}");
-                        return ExitCode::from(1);
+                        return failed(&message);
                     }
                 }
             }
@@ -173,11 +164,22 @@ pub(crate) fn run_with(args: &RunArgs, device: Option<DeviceEndpoint>) -> ExitCo
     };
     match serve::run(settings, loaded) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
+        Err(message) => failed(&message),
     }
+}
+
+/// A rule set that does not load: its problems, then that nothing runs; in JSON, one failure
+/// document with the diagnostics, and the problems said in words in its `error`.
+fn refused(format: Format, problems: &Problems) -> ExitCode {
+    const NOTHING_RUNS: &str = "the rule set has errors; nothing runs until they are fixed";
+    if !format.is_json() {
+        eprint!("{}", problems.render());
+        return format.error(1, NOTHING_RUNS, None);
+    }
+    let said: Vec<&str> = problems.sayings().collect();
+    let message =
+        if said.is_empty() { NOTHING_RUNS.to_owned() } else { format!("{NOTHING_RUNS}: {}", said.join("; ")) };
+    format.invalid(&message, problems.reports())
 }
 
 /// `--state-dir`, else the XDG state folder.

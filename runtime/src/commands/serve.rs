@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::ServeArgs;
-use crate::commands::check::usage_error;
 use crate::commands::run::{credentials, version};
 use crate::commands::run::{run_with, state_dir};
 use crate::endpoint::authorization::Authorizer;
@@ -18,7 +17,9 @@ use crate::registry;
 use crate::shadow::store::Store;
 
 pub(crate) fn run(args: &ServeArgs) -> ExitCode {
-    crate::logging::init();
+    let format = args.run.format;
+    crate::logging::init(format);
+    let usage_error = |message: &str| format.usage_error(message);
     if args.run.broker.is_some() {
         return usage_error("`serve` runs its own broker; --broker is for `iotrules run`");
     }
@@ -32,11 +33,15 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
         Err(message) => return usage_error(&message),
     };
     if loaded.has_errors() {
+        const NOTHING_RUNS: &str =
+            "the registry has errors; nothing runs until they are fixed (`iotrules check --registry`)";
+        if format.is_json() {
+            return format.invalid(NOTHING_RUNS, loaded.error_reports());
+        }
         for report in loaded.error_reports() {
             eprint!("{}", crate::report::render(report));
         }
-        eprintln!("error: the registry has errors; nothing runs until they are fixed (`iotrules check --registry`)");
-        return ExitCode::from(1);
+        return format.error(1, NOTHING_RUNS, None);
     }
     let things = loaded.registry.things.len();
     let certificates = loaded.registry.certificates.len();
@@ -83,19 +88,19 @@ pub(crate) fn run(args: &ServeArgs) -> ExitCode {
     };
     let shadow_store = match Store::open(&store_path) {
         Ok(store) => Arc::new(store),
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
+        Err(message) => return format.error(1, &message, None),
     };
     let peers = Arc::new(Peers::default());
     let authorizer = Arc::new(Authorizer::new(shared.clone(), Arc::clone(&peers), &args.region, &args.account));
     let tls_address = mqtts.local_addr().map_or_else(|_| format!("{}:{}", args.bind, args.tls_port), |a| a.to_string());
-    eprintln!("device endpoint: MQTT over TLS on {tls_address}, {things} things, {certificates} certificates");
+    let mut banner =
+        format!("device endpoint: MQTT over TLS on {tls_address}, {things} things, {certificates} certificates\n");
     if let Some(wss) = wss.as_ref().and_then(|listener| listener.local_addr().ok()) {
-        eprintln!("  MQTT over WebSocket over TLS on {wss} (client certificates, subprotocol `mqtt`)");
+        banner
+            .push_str(&format!("  MQTT over WebSocket over TLS on {wss} (client certificates, subprotocol `mqtt`)\n"));
     }
-    eprintln!("  shadows stored in {store_path}");
+    banner.push_str(&format!("  shadows stored in {store_path}"));
+    crate::logging::console(&banner);
     let device = DeviceEndpoint {
         registry_dir: args.registry.clone(),
         registry: shared,
@@ -122,6 +127,8 @@ fn gateway(
     things: usize,
     certificates: usize,
 ) -> ExitCode {
+    let format = args.run.format;
+    let usage_error = |message: &str| format.usage_error(message);
     // The gateway reaches the broker with the TLS settings the rules use (--ca-file, --cert,
     // --key); each device's own CONNECT, with its credentials, goes through unchanged.
     let connection = match Endpoint::parse(upstream).and_then(|endpoint| {
@@ -151,15 +158,17 @@ fn gateway(
     let wss_address = wss.as_ref().and_then(|listener| listener.local_addr().ok());
     let listeners = std::iter::once((mqtts, Front::Mqtts)).chain(wss.map(|wss| (wss, Front::Wss))).collect();
     if let Err(message) = start_gateway(listeners, tls, gateway, args.registry.clone(), shared) {
-        eprintln!("error: {message}");
-        return ExitCode::from(1);
+        return format.error(1, &message, None);
     }
-    eprintln!(
+    let mut banner = format!(
         "device gateway: MQTT over TLS on {tls_address} to {upstream}, {things} things, {certificates} certificates"
     );
     if let Some(wss) = wss_address {
-        eprintln!("  MQTT over WebSocket over TLS on {wss}, path /mqtt (client certificates, subprotocol `mqtt`)");
+        banner.push_str(&format!(
+            "\n  MQTT over WebSocket over TLS on {wss}, path /mqtt (client certificates, subprotocol `mqtt`)"
+        ));
     }
+    crate::logging::console(&banner);
     let mut run = args.run.clone();
     run.broker = Some(upstream.to_owned());
     run.identity_from_gateway = true;

@@ -9,34 +9,64 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use iotrules_compiler::eval::MqttProperties;
+use serde::Serialize;
 use serde_json::Value;
 
 use std::sync::Arc;
 
 use crate::cli::{ShadowAction, ShadowArgs, ShadowListArgs, ShadowsArgs};
-use crate::commands::check::usage_error;
 use crate::commands::run::{credentials, version};
 use crate::mqtt::endpoint::{Connection, Endpoint};
 use crate::mqtt::link::{self, Event};
+use crate::report::output;
 use crate::shadow::client;
 use crate::shadow::service::Limits;
 use crate::shadow::store::Store;
 use crate::shadow::topics::{self, Operation, ShadowId};
 
+/// What `shadow get|update|delete --format json` prints: the answer and where it came from.
+#[derive(Serialize)]
+struct Answer<'a> {
+    thing: &'a str,
+    /// The named shadow; `null` for the classic one.
+    name: Option<&'a str>,
+    /// `get`, `update` or `delete`.
+    operation: &'static str,
+    accepted: bool,
+    /// The `/accepted` or `/rejected` topic the answer came on.
+    topic: String,
+    /// The answer document, as the shadow service sent it.
+    response: &'a Value,
+}
+
+/// What `shadow list --format json` prints.
+#[derive(Serialize)]
+struct Listed {
+    shadows: Vec<ListedShadow>,
+}
+
+#[derive(Serialize)]
+struct ListedShadow {
+    thing: String,
+    /// `null` for the classic shadow.
+    name: Option<String>,
+}
+
 pub(crate) fn run(args: &ShadowArgs) -> ExitCode {
-    crate::logging::init();
     let (request, operation, document) = match &args.action {
         ShadowAction::Get(request) => (request, Operation::Get, None),
         ShadowAction::Delete(request) => (request, Operation::Delete, None),
         ShadowAction::Update(update) => match read_document(&update.document) {
             Ok(document) => (&update.request, Operation::Update, Some(document)),
-            Err(message) => return usage_error(&message),
+            Err(message) => return update.request.format.usage_error(&message),
         },
         ShadowAction::List(list) => return list_store(list),
     };
+    let format = request.format;
+    crate::logging::init(format);
     let id = ShadowId { thing: request.thing.clone(), name: request.name.clone() };
     if topics::parse(&id.request(operation)).is_none() {
-        return usage_error(&format!(
+        return format.usage_error(&format!(
             "`{}` is not a valid thing or shadow name: names are letters, digits, `:`, `_` and `-` (things up to 128, shadows up to 64)",
             id.prefix()
         ));
@@ -45,7 +75,7 @@ pub(crate) fn run(args: &ShadowArgs) -> ExitCode {
         .and_then(|endpoint| Connection::new(endpoint, version(&request.connection), credentials(&request.connection)?))
     {
         Ok(connection) => connection,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return ExitCode::from(1);
@@ -57,16 +87,24 @@ pub(crate) fn run(args: &ShadowArgs) -> ExitCode {
     });
     match answer {
         Ok(Ok((accepted, answer))) => {
-            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
-            if accepted { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            let code = if accepted { ExitCode::SUCCESS } else { ExitCode::from(1) };
+            if !format.is_json() {
+                println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
+                return code;
+            }
+            let answer = Answer {
+                thing: &id.thing,
+                name: id.name.as_deref(),
+                operation: operation.as_str(),
+                accepted,
+                topic: id.topic(operation, if accepted { "accepted" } else { "rejected" }),
+                response: &answer,
+            };
+            if output::document(&answer) { code } else { ExitCode::from(1) }
         }
-        Ok(Err(message)) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
+        Ok(Err(message)) => format.error(1, &message, None),
         Err(_) => {
-            eprintln!("error: no answer from {} within {} s", connection.endpoint, request.timeout);
-            ExitCode::from(1)
+            format.error(1, &format!("no answer from {} within {} s", connection.endpoint, request.timeout), None)
         }
     }
 }
@@ -130,11 +168,17 @@ async fn ask(
 }
 
 fn list_store(args: &ShadowListArgs) -> ExitCode {
+    let format = args.format;
     let store = match Store::open(&args.store) {
         Ok(store) => store,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
     match store.list(args.thing.as_deref()) {
+        Ok(shadows) if format.is_json() => {
+            let shadows = shadows.into_iter().map(|shadow| ListedShadow { thing: shadow.thing, name: shadow.name });
+            let listed = Listed { shadows: shadows.collect() };
+            if output::document(&listed) { ExitCode::SUCCESS } else { ExitCode::from(1) }
+        }
         Ok(shadows) => {
             for shadow in shadows {
                 match shadow.name {
@@ -144,33 +188,28 @@ fn list_store(args: &ShadowListArgs) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
+        Err(message) => format.error(1, &message, None),
     }
 }
 
 /// `iotrules shadows`: the shadow service on the broker `--broker`, until stopped.
 pub(crate) fn serve(args: &ShadowsArgs) -> ExitCode {
-    crate::logging::init();
+    let format = args.format;
+    crate::logging::init(format);
     let connection = match Endpoint::parse(&args.broker)
         .and_then(|endpoint| Connection::new(endpoint, version(&args.connection), credentials(&args.connection)?))
     {
         Ok(connection) => connection,
-        Err(message) => return usage_error(&message),
+        Err(message) => return format.usage_error(&message),
     };
     let store = match Store::open(&args.shadow_store) {
         Ok(store) => Arc::new(store),
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
+        Err(message) => return format.error(1, &message, None),
     };
     let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
         return ExitCode::from(1);
     };
-    eprintln!("serving shadows on {} (store {})", connection.endpoint, args.shadow_store);
+    crate::logging::console(&format!("serving shadows on {} (store {})", connection.endpoint, args.shadow_store));
     let settings = client::Settings {
         connection,
         client_id: args.client_id.clone(),
@@ -180,9 +219,6 @@ pub(crate) fn serve(args: &ShadowsArgs) -> ExitCode {
     };
     match runtime.block_on(client::run(settings)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::from(1)
-        }
+        Err(message) => format.error(1, &message, None),
     }
 }

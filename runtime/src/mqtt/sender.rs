@@ -12,13 +12,17 @@ use crate::mqtt::link::{self, Event};
 /// Tries to connect for this long before giving up.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 
-/// Publishes `messages` `repeat` times, in order; returns how many the broker took.
+/// Publishes `messages` `repeat` times, in order; returns how many the broker took. `taken`
+/// is called with the index of each message in that order once the broker has it: its PUBACK
+/// at QoS 1, which a broker sends in the order of the PUBLISHes (with the reason an MQTT 5
+/// broker refused it, if it did), or written to the socket at QoS 0.
 pub(crate) async fn send_all(
     connection: &Connection,
     client_id: &str,
     messages: Vec<(String, Vec<u8>)>,
     qos: u8,
     repeat: u64,
+    mut taken: impl FnMut(u64, Option<String>),
 ) -> Result<u64, String> {
     let total = messages.len() as u64 * repeat;
     let mut options = connection.options(client_id, true);
@@ -43,8 +47,14 @@ pub(crate) async fn send_all(
     while done < total {
         match eventloop.poll().await {
             Ok(Event::Connected { .. }) => connected = true,
-            Ok(Event::Written(0)) if qos == 0 => done += 1,
-            Ok(Event::Acknowledged { .. }) => done += 1,
+            Ok(Event::Written(0)) if qos == 0 => {
+                taken(done, None);
+                done += 1;
+            }
+            Ok(Event::Acknowledged { refused, .. }) => {
+                taken(done, refused);
+                done += 1;
+            }
             Ok(_) => {}
             Err(error) if error.permanent.is_none() && !connected && started.elapsed() < CONNECT_PATIENCE => {
                 tracing::debug!(%error, "broker not reachable yet");

@@ -69,6 +69,12 @@ pub(crate) fn document(value: &impl Serialize) -> bool {
     write_line(value, true)
 }
 
+/// Writes one JSON Lines record on standard output, flushed at once for a reader following the
+/// stream; false when it cannot be written.
+pub(crate) fn line(value: &impl Serialize) -> bool {
+    write_line(value, false)
+}
+
 fn write_line(value: &impl Serialize, pretty: bool) -> bool {
     let mut stdout = std::io::stdout().lock();
     let written = if pretty {

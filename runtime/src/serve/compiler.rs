@@ -13,7 +13,7 @@ use std::sync::mpsc as std_mpsc;
 
 use tokio::sync::mpsc;
 
-use super::{Loaded, load};
+use super::{Loaded, Problems, load};
 use crate::actions::lanes::Lanes;
 
 enum Job {
@@ -59,7 +59,7 @@ fn return_freed_memory() {
 
 impl Compiler {
     /// Starts the thread; each compiled set (or the diagnostics that refused it) goes to `done`.
-    pub(crate) fn start(sources: Sources, done: mpsc::Sender<Result<Loaded, String>>) -> Result<Compiler, String> {
+    pub(crate) fn start(sources: Sources, done: mpsc::Sender<Result<Loaded, Problems>>) -> Result<Compiler, String> {
         let (jobs, receiver) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("iotrules-compiler".to_owned())
@@ -71,7 +71,7 @@ impl Compiler {
                                 load(&sources.paths, sources.skip_unsupported, sources.basic_ingest, &sources.lanes)
                             }))
                             .unwrap_or_else(|_| {
-                                Err("the rule set could not be compiled (an internal error)\n".to_owned())
+                                Err(Problems::said("the rule set could not be compiled (an internal error)"))
                             });
                             if done.blocking_send(result).is_err() {
                                 return;

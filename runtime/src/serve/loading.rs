@@ -35,19 +35,92 @@ impl Loaded {
     }
 }
 
-/// Loads every rule file under `paths`; `Err` is the diagnostics to show, rendered.
+/// What a rule set's files have to say, in the order met: the diagnostics of an input, or a
+/// problem said in words (an unreadable file, two rules of one name).
+#[derive(Debug, Default)]
+pub(crate) struct Problems {
+    items: Vec<Problem>,
+}
+
+#[derive(Debug)]
+enum Problem {
+    Diagnostics(report::InputReport),
+    Said(String),
+}
+
+impl Problems {
+    pub(crate) fn said(text: impl Into<String>) -> Problems {
+        Problems { items: vec![Problem::Said(text.into())] }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Every problem for people: diagnostics with their snippets, the rest a line each.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        for item in &self.items {
+            match item {
+                Problem::Diagnostics(report) => out.push_str(&report::render(report)),
+                Problem::Said(text) => {
+                    out.push_str(text);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+
+    pub(crate) fn reports(&self) -> impl Iterator<Item = &report::InputReport> {
+        self.items.iter().filter_map(|item| match item {
+            Problem::Diagnostics(report) => Some(report),
+            Problem::Said(_) => None,
+        })
+    }
+
+    /// The problems said in words, in order.
+    pub(crate) fn sayings(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().filter_map(|item| match item {
+            Problem::Said(text) => Some(text.as_str()),
+            Problem::Diagnostics(_) => None,
+        })
+    }
+
+    /// Shows the problems on standard error: rendered, or with JSON logs one log event each.
+    pub(crate) fn show(&self) {
+        if !crate::logging::is_json() {
+            eprint!("{}", self.render());
+            return;
+        }
+        crate::logging::diagnostics(self.reports());
+        for text in self.sayings() {
+            tracing::error!("{text}");
+        }
+    }
+
+    fn push_report(&mut self, report: report::InputReport) {
+        self.items.push(Problem::Diagnostics(report));
+    }
+
+    fn push_said(&mut self, text: String) {
+        self.items.push(Problem::Said(text));
+    }
+}
+
+/// Loads every rule file under `paths`; `Err` is what refused the set. Warnings of a set that
+/// loads are shown here.
 pub(crate) fn load(
     paths: &[PathBuf],
     skip_unsupported: bool,
     basic_ingest: bool,
     lanes: &Lanes,
-) -> Result<Loaded, String> {
-    let files =
-        inputs::find(paths, &[FileKind::Statement, FileKind::TopicRule]).map_err(|message| format!("{message}\n"))?;
+) -> Result<Loaded, Problems> {
+    let files = inputs::find(paths, &[FileKind::Statement, FileKind::TopicRule]).map_err(Problems::said)?;
     if files.is_empty() {
-        return Err("no .sql or .json rule files found\n".to_owned());
+        return Err(Problems::said("no .sql or .json rule files found"));
     }
-    let mut rendered = String::new();
+    let mut rendered = Problems::default();
     let mut failed = false;
     let mut set = Vec::new();
     let mut actions = Vec::new();
@@ -57,7 +130,7 @@ pub(crate) fn load(
         let contents = match inputs::read(path) {
             Ok(contents) => contents,
             Err(error) => {
-                rendered.push_str(&format!("cannot read `{}`: {error}\n", path.display()));
+                rendered.push_said(format!("cannot read `{}`: {error}", path.display()));
                 failed = true;
                 continue;
             }
@@ -65,7 +138,7 @@ pub(crate) fn load(
         let loaded = rules::from_file(path, contents, SqlVersion::V2016_03_23);
         let name = loaded.rule_name();
         if !loaded.report.diagnostics.is_empty() {
-            rendered.push_str(&report::render(&loaded.report));
+            rendered.push_report(loaded.report.clone());
         }
         if loaded.has_errors() {
             failed = true;
@@ -89,16 +162,16 @@ pub(crate) fn load(
         let Some(statement) = loaded.statement else {
             // Read without errors yet without one statement: a CloudFormation template of
             // several rules, or of a rule whose values CloudFormation computes.
-            rendered.push_str(&format!(
-                "`{}` is a CloudFormation template that `iotrules run` cannot run: it runs templates of one topic rule whose values are written out; give each rule a template of its own\n",
+            rendered.push_said(format!(
+                "`{}` is a CloudFormation template that `iotrules run` cannot run: it runs templates of one topic rule whose values are written out; give each rule a template of its own",
                 path.display()
             ));
             failed = true;
             continue;
         };
         if !names.insert(name.clone()) {
-            rendered.push_str(&format!(
-                "two rules are named `{name}` (the second in `{}`): AWS IoT Core names rules uniquely\n",
+            rendered.push_said(format!(
+                "two rules are named `{name}` (the second in `{}`): AWS IoT Core names rules uniquely",
                 path.display()
             ));
             failed = true;
@@ -112,7 +185,7 @@ pub(crate) fn load(
     }
     if !rendered.is_empty() {
         // Warnings only: shown, and the set runs.
-        eprint!("{rendered}");
+        rendered.show();
     }
     let filters = filters(&set, basic_ingest);
     let listening = set.iter().filter_map(|rule| Some((rule.name.clone(), from_filter(rule)?))).collect();
@@ -153,12 +226,11 @@ fn filters(set: &[SetRule], basic_ingest: bool) -> Vec<String> {
 }
 
 /// Renders diagnostics found after the file's own (the actions iotrules cannot perform).
-fn render_more(report: &report::InputReport, diagnostics: Vec<iotrules_compiler::Diagnostic>, rendered: &mut String) {
+fn render_more(report: &report::InputReport, diagnostics: Vec<iotrules_compiler::Diagnostic>, rendered: &mut Problems) {
     if diagnostics.is_empty() {
         return;
     }
-    let more = report::InputReport { diagnostics, ..report.clone() };
-    rendered.push_str(&report::render(&more));
+    rendered.push_report(report::InputReport { diagnostics, ..report.clone() });
 }
 
 #[cfg(test)]
@@ -185,7 +257,8 @@ mod tests {
         let sql = format!("SELECT {} FROM 't' WHERE nofn()", items.join(","));
         std::fs::write(dir.join("rule.sql"), &sql).unwrap();
         let refused = load(std::slice::from_ref(&dir), false, false, &crate::actions::lanes::Lanes::default());
-        let Err(rendered) = refused else { panic!("the rule set has an error") };
+        let Err(problems) = refused else { panic!("the rule set has an error") };
+        let rendered = problems.render();
         let column = sql.find("nofn").unwrap() + 1;
         assert!(rendered.contains(&format!("rule.sql:1:{column}]")), "{rendered}");
         assert!(rendered.contains("unknown function `nofn`"), "{rendered}");

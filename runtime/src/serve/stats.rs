@@ -104,14 +104,14 @@ impl Stats {
     /// The totals, printed once when iotrules stops.
     pub(crate) fn print_summary(&self) {
         let now = self.snapshot();
-        eprintln!(
+        crate::logging::console(&format!(
             "iotrules: {}, {}, {} succeeded, {} failed, {} not evaluated",
             count(now.messages_in, "message", "messages"),
             count(now.matched, "rule match", "rule matches"),
             count(now.actions_ok, "action", "actions"),
             now.actions_failed,
             now.evaluation_failures
-        );
+        ));
     }
 }
 
