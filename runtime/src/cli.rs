@@ -806,11 +806,13 @@ pub(crate) struct CheckArgs {
     pub(crate) watch: bool,
 }
 
+/// How a command prints its result. Its `--format` option says where each part goes and the
+/// JSON's shape.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Rendered reports with the source snippet, on standard error.
+    /// Text for people, diagnostics rendered with their source snippets.
     Human,
-    /// One JSON document on standard output.
+    /// JSON on standard output, failures included, with the same exit codes.
     Json,
 }
 

@@ -547,3 +547,24 @@ fn usage_errors_are_json_with_format_json() {
     assert!(human.stdout.is_empty());
     assert!(String::from_utf8_lossy(&human.stderr).starts_with("error: no inputs found in"));
 }
+
+#[test]
+fn run_and_serve_refuse_to_start_in_json() {
+    let dir = scratch_dir("json_run_refused");
+    std::fs::write(dir.join("a.sql"), "SELECT nofn() AS a FROM 't'").unwrap();
+    std::fs::write(dir.join("b.sql"), "SELECT x FROM 'u'").unwrap();
+    std::fs::write(dir.join("c.json"), r#"{"ruleName": "b", "sql": "SELECT y FROM 'v'", "actions": []}"#).unwrap();
+    let output = iotrules(&["run", dir.to_str().unwrap(), "--port", "1", "--format", "json"]);
+    assert_eq!(code(&output), 1);
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = failure["error"].as_str().unwrap();
+    assert!(error.starts_with("the rule set has errors; nothing runs until they are fixed"), "{failure}");
+    assert!(error.contains("two rules are named `b`"), "problems said in words join the error: {failure}");
+    assert_eq!(failure["diagnostics"][0]["code"], "iotsql::unknown_function");
+    assert!(failure["diagnostics"][0]["file"].as_str().unwrap().ends_with("a.sql"), "{failure}");
+
+    let output = iotrules(&["serve", "--registry", dir.join("missing").to_str().unwrap(), ".", "--format", "json"]);
+    assert_eq!(code(&output), 2, "{}", String::from_utf8_lossy(&output.stdout));
+    let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(failure["error"].is_string(), "{failure}");
+}

@@ -608,6 +608,17 @@ fn publish_says_each_message_in_json_and_run_logs_json() {
         assert!(log.contains("iotrules: 4 messages, 4 rule matches"), "the totals are a log line too: {log}");
     });
 
+    // A second broker on a port in use cannot start: JSON on standard output, exit 1.
+    let dir = scratch_dir("json-broker");
+    let broker = Broker::start(Kind::Embedded, &dir).expect("the embedded broker");
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(["broker", "--port", &broker.port.to_string(), "--format", "json"])
+        .output()
+        .expect("iotrules broker runs");
+    assert_eq!(second.status.code(), Some(1), "{}", String::from_utf8_lossy(&second.stderr));
+    let failure: serde_json::Value = serde_json::from_slice(&second.stdout).expect("JSON");
+    assert!(failure["error"].is_string(), "{failure}");
+
     // A broker that cannot be reached: the failure is the last line, with the exit code of
     // the human format.
     let unreachable = format!("mqtt://127.0.0.1:{}", support::free_port());
