@@ -561,6 +561,14 @@ fn json_format_gives_the_outcome_output_and_explanation_as_fields() {
     assert_eq!(fired["fired"], true);
     assert_eq!(fired["output"], serde_json::json!({"temp": 40}));
     assert_eq!(fired["output_base64"], serde_json::Value::Null);
+    let args = ["eval", "--rule", rule.to_str().unwrap(), "--topic", "sensors/a", "--payload", r#"{"temp": 40.50}"#];
+    let human = iotrules(&args);
+    let json = iotrules(&[&args[..], &["--format", "json"]].concat());
+    let printed = stdout(&human);
+    assert!(
+        stdout(&json).contains(&format!("\"output\": {}", printed.trim())),
+        "the payload as eval prints it: {printed}"
+    );
     let explain = &fired["explain"];
     assert_eq!(explain["topic_matches"], true);
     assert_eq!(explain["from"], "sensors/+");

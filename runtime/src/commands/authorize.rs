@@ -5,6 +5,8 @@
 //! decision, whatever it is; exit 1 with diagnostics on standard error when a policy document
 //! is invalid or a request names an unknown action or a resource that is not one (nothing is
 //! decided then); exit 2 on a usage error. With `--requests`, one object per line, in order.
+//! With `--format json`, one document holding every result, and failures as JSON on standard
+//! output with the same exit codes.
 
 use std::io::Write;
 use std::path::Path;

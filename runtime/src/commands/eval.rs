@@ -2,7 +2,9 @@
 //!
 //! Contract (shared/conformance): the payload bytes and a newline on standard output when the
 //! rule fires, nothing when it does not, exit 0 either way; exit 1 with diagnostics on
-//! standard error for an invalid statement; exit 2 on a usage error.
+//! standard error for an invalid statement; exit 2 on a usage error. `--format json` prints
+//! one document instead (the outcome, the payload, `--explain` as fields), and failures as JSON
+//! on standard output with the same exit codes.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -19,7 +21,7 @@ use iotrules_compiler::jit::Unsupported;
 use iotrules_compiler::ruleset::{RuleSet, SetRule};
 use iotrules_compiler::syntax::ast::{Expr, ExprKind, Select, SelectItem};
 use serde::Serialize;
-use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
 use crate::cli::{Engine, EvalArgs, Format};
 use crate::logging::escaped;
@@ -33,8 +35,8 @@ struct EvalResult<'a> {
     /// not match FROM).
     outcome: &'static str,
     fired: bool,
-    /// The published payload, when it is JSON.
-    output: Option<Json>,
+    /// The published payload, when it is JSON, as the rule wrote it.
+    output: Option<Box<RawValue>>,
     /// The published payload, base64-encoded, when it is not JSON.
     output_base64: Option<String>,
     /// What human mode says on standard error about the payload.
@@ -132,7 +134,7 @@ fn json_result(
         Ok(Outcome::NotMatched) => ("not_matched", None),
         Err(error) => return Format::Json.error(1, &error.to_string(), Some(&error.help())),
     };
-    let output = outcome.as_deref().and_then(|bytes| serde_json::from_slice::<Json>(bytes).ok());
+    let output = outcome.as_ref().and_then(|bytes| RawValue::from_string(String::from_utf8(bytes.clone()).ok()?).ok());
     let output_base64 = match (&outcome, &output) {
         (Some(bytes), None) => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
         _ => None,
@@ -329,7 +331,7 @@ struct WhereExplained {
     evaluated: bool,
     /// The value as JSON, `null` for SQL's null and for values JSON has no form of
     /// (Undefined, binary); `type` tells them apart.
-    value: Option<Json>,
+    value: Option<Box<RawValue>>,
     #[serde(rename = "type")]
     value_type: Option<&'static str>,
     /// Why the clause could not be evaluated.
@@ -448,12 +450,12 @@ fn shown(value: &Value, version: SqlVersion) -> String {
 }
 
 /// A value as JSON, as a rule would publish it; `None` for values JSON has no form of.
-fn as_json(value: &Value, version: SqlVersion) -> Option<Json> {
+fn as_json(value: &Value, version: SqlVersion) -> Option<Box<RawValue>> {
     let mut text = String::new();
     if !write_json(&mut text, value, version.has_2016_features()) {
         return None;
     }
-    serde_json::from_str(&text).ok()
+    RawValue::from_string(text).ok()
 }
 
 /// An expression as the formatter writes it.
