@@ -388,18 +388,3 @@ pub const ACTIONS: &[&str] = &[
     "iotwireless:UpdateWirelessDeviceImportTask",
     "iotwireless:UpdateWirelessGateway",
 ];
-
-/// Whether JSON text is a policy document rather than a rule file: an object whose members
-/// include `Statement` or `Version` and neither `sql` nor `rule`. Text that is not JSON is
-/// judged by the same member names appearing in it, so a broken policy still reads as one.
-pub fn is_policy_document(text: &str) -> bool {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(object)) => {
-            (object.contains_key("Statement") || object.contains_key("Version"))
-                && !object.contains_key("sql")
-                && !object.contains_key("rule")
-        }
-        Ok(_) => false,
-        Err(_) => (text.contains("\"Statement\"") || text.contains("\"Version\"")) && !text.contains("\"sql\""),
-    }
-}

@@ -36,14 +36,26 @@ pub(crate) fn bom_len(bom: bool) -> usize {
 /// The file names a folder walk looks at; what they hold is then told by [`FileKind`].
 const EXTENSIONS: &[&str] = &["sql", "iotsql", "json", "jsonl"];
 
+/// A file found by [`find`], read once: what it holds and its contents, handed on to the
+/// command that reads it.
+#[derive(Debug)]
+pub(crate) struct Input {
+    pub(crate) path: PathBuf,
+    /// What the file holds; `None` when it cannot be read.
+    pub(crate) kind: Option<FileKind>,
+    /// The file's contents, or why it cannot be read.
+    pub(crate) contents: io::Result<Contents>,
+}
+
 /// The files under `paths` that hold one of `kinds`, sorted so output is stable, for every
 /// command alike: folders are walked as git sees them (`.gitignore` and `.ignore` respected,
 /// hidden files and folders and `node_modules` skipped), and each `.sql`, `.iotsql`, `.json`
 /// and `.jsonl` file is told apart by its name and content ([`classify`]); files of other
 /// kinds are passed over. A file named directly is never reinterpreted: one of another kind is
 /// an error that says what it is and which command reads it. What the walk skipped (link
-/// loops, dangling links) is printed to standard error as warnings.
-pub(crate) fn find(paths: &[PathBuf], kinds: &[FileKind]) -> Result<Vec<PathBuf>, String> {
+/// loops, dangling links) is printed to standard error as warnings. Each file is read once,
+/// and its contents come with it.
+pub(crate) fn find(paths: &[PathBuf], kinds: &[FileKind]) -> Result<Vec<Input>, String> {
     let listing = list(paths, EXTENSIONS).map_err(|error| format!("cannot list the inputs: {error}"))?;
     for warning in &listing.warnings {
         eprintln!("warning: {warning}");
@@ -51,21 +63,18 @@ pub(crate) fn find(paths: &[PathBuf], kinds: &[FileKind]) -> Result<Vec<PathBuf>
     let mut found = Vec::new();
     let mut refused = Vec::new();
     for path in listing.files {
-        // A file that cannot be read is kept: the command reports why when it reads it.
-        let kind = match read(&path) {
-            Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) if is_stdin(&path) => {
-                classify_stdin(&text)
-            }
-            Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) => {
-                classify(&path.to_string_lossy(), &text)
-            }
+        let contents = read(&path);
+        let kind = match &contents {
+            Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) if is_stdin(&path) => classify_stdin(text),
+            Ok(Contents::Text { text, .. } | Contents::NotUtf8 { text, .. }) => classify(&path.to_string_lossy(), text),
+            // A file that cannot be read is kept: the command reports why.
             Err(_) => {
-                found.push(path);
+                found.push(Input { path, kind: None, contents });
                 continue;
             }
         };
         if kinds.contains(&kind) {
-            found.push(path);
+            found.push(Input { path, kind: Some(kind), contents });
         } else if listing.named.contains(&path) {
             refused.push(format!("`{}` is {}; {}", path.display(), kind.describe(), where_it_goes(kind)));
         }
@@ -190,8 +199,8 @@ pub(crate) fn display_name(path: &Path) -> String {
     if is_stdin(path) { "<stdin>".to_owned() } else { path.display().to_string() }
 }
 
-/// Standard input, read once, whole: a command may read its inputs twice (to tell what they
-/// are, then to check them).
+/// Standard input, read once, whole, however often the inputs are listed (`--watch` lists
+/// them again).
 fn stdin_bytes() -> io::Result<Vec<u8>> {
     static STDIN_BYTES: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
     let read = STDIN_BYTES.get_or_init(|| {

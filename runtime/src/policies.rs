@@ -1,4 +1,4 @@
-//! Reading policy documents from files, and telling them apart from rule files by content.
+//! Reading policy documents from files.
 
 use std::path::Path;
 

@@ -167,9 +167,10 @@ fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
         return Err(usage_error("no .sql or .json rule files found"));
     }
     let mut set = Vec::new();
-    for path in &files {
+    for input in files {
+        let path = &input.path;
         let contents =
-            inputs::read(path).map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
+            input.contents.map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
         let loaded = rules::from_file(path, contents, iotrules_compiler::SqlVersion::V2016_03_23);
         if loaded.has_errors() {
             eprint!("{}", report::render(&loaded.report));

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use iotrules_compiler::file_kind::FileKind;
-use iotrules_compiler::policy::is_policy_document;
 use iotrules_compiler::{Diagnostic, Severity, SqlVersion};
 
 use crate::cli::{CheckArgs, CheckFormat, Format};
@@ -53,13 +52,14 @@ fn once(args: &CheckArgs) -> ExitCode {
             "`iotrules check` reads `.sql` and `.iotsql` statements, rule files and policy documents",
         );
     }
-    for path in &files {
-        match inputs::read(path) {
-            Ok(Contents::Text { text, bom }) if is_policy_document(&text) => {
+    for input in files {
+        let path = &input.path;
+        match (input.kind, input.contents) {
+            (Some(FileKind::Policy), Ok(Contents::Text { text, bom })) => {
                 reports.push(policies::from_text(path, text, bom).report)
             }
-            Ok(contents) => reports.push(rules::from_file(path, contents, sql_version).report),
-            Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
+            (_, Ok(contents)) => reports.push(rules::from_file(path, contents, sql_version).report),
+            (_, Err(error)) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
         }
     }
 

@@ -62,10 +62,11 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
     let mut failed = false;
     let mut listed = Vec::new();
     let mut invalid = Vec::new();
-    for path in &files {
+    for input in files {
+        let path = &input.path;
         let name = inputs::display_name(path);
         let mut file = FmtFile { file: name.clone(), status: "unchanged", diff: None, formatted: None };
-        if path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("json")) {
+        if matches!(input.kind, Some(FileKind::TopicRule | FileKind::Policy)) {
             if args.paths.contains(path) {
                 if !format.is_json() {
                     eprintln!("skipped `{name}`: rule and policy files are left as written");
@@ -74,7 +75,7 @@ pub(crate) fn run(args: &FmtArgs) -> ExitCode {
             }
             continue;
         }
-        let (text, bom) = match inputs::read(path) {
+        let (text, bom) = match input.contents {
             Ok(Contents::Text { text, bom }) => (text, bom),
             Ok(Contents::NotUtf8 { .. }) => return format.usage_error(&format!("`{name}` is not UTF-8")),
             Err(error) => return format.usage_error(&format!("cannot read `{name}`: {error}")),

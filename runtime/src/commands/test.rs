@@ -22,7 +22,7 @@ use crate::cli::{CheckFormat, Engine, TestArgs};
 use crate::commands::check::no_inputs;
 use crate::commands::eval::{parse_stubs, run_on};
 use crate::commands::watch;
-use crate::inputs;
+use crate::inputs::{self, Contents};
 use crate::report::ci::{self, TestOutcome, TestResult};
 use crate::report::{JsonError, count};
 
@@ -77,9 +77,11 @@ fn once(args: &TestArgs) -> ExitCode {
     };
     let env = Environment { stubs, ..Environment::default() };
     let mut results = Vec::new();
-    for path in &files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
+    for input in files {
+        let path = &input.path;
+        let text = match input.contents {
+            Ok(Contents::Text { text, .. }) => text,
+            Ok(Contents::NotUtf8 { .. }) => return usage_error(&format!("`{}` is not UTF-8", path.display())),
             Err(error) => return usage_error(&format!("cannot read `{}`: {error}", path.display())),
         };
         let file = path.display().to_string();

@@ -126,8 +126,9 @@ pub(crate) fn load(
     let mut actions = Vec::new();
     let mut disabled = Vec::new();
     let mut names = HashSet::new();
-    for path in &files {
-        let contents = match inputs::read(path) {
+    for input in files {
+        let path = &input.path;
+        let contents = match input.contents {
             Ok(contents) => contents,
             Err(error) => {
                 rendered.push_said(format!("cannot read `{}`: {error}", path.display()));
