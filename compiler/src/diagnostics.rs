@@ -129,6 +129,9 @@ codes! {
     TooManyDiagnostics = "input::too_many_diagnostics",
     /// A rule file that is not valid JSON.
     RuleInvalidJson = "rule::invalid_json",
+    /// A CloudFormation template in YAML that cannot be read: not YAML, or larger, deeper or
+    /// more aliased than iotrules reads.
+    RuleInvalidYaml = "rule::invalid_yaml",
     /// A rule file field that is missing, of the wrong type, or not a rule field.
     RuleInvalidField = "rule::invalid_field",
     /// A rule name outside `[a-zA-Z0-9_]{1,128}`.

@@ -6,9 +6,13 @@
 //! cases or messages. A `.json` file is told by its top-level members: a file with any member
 //! of a rule payload is a rule file, so a rule with a misspelt statement is still checked (and
 //! reported) rather than passed over; JSON with no member iotrules knows (`package.json`, ...)
-//! is not read.
+//! is not read. A YAML file (`.yaml`, `.yml`, or a `.template` that is not JSON) is a
+//! CloudFormation template when it has an `AWS::IoT::TopicRule` resource; other YAML (CI
+//! configurations, docker-compose files) is not read.
 
 use serde_json::{Map, Value};
+
+use crate::rule_file::yaml;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FileKind {
@@ -97,6 +101,8 @@ pub fn classify(name: &str, text: &str) -> FileKind {
         Some("sql" | "iotsql") => FileKind::Statement,
         Some("json") => classify_json(text),
         Some("jsonl") => classify_lines(text),
+        Some("template") if text.trim_start().starts_with('{') => classify_json(text),
+        Some("yaml" | "yml" | "template") => classify_yaml(text),
         _ => FileKind::Other,
     }
 }
@@ -154,6 +160,28 @@ fn classify_members(members: &Map<String, Value>) -> FileKind {
     }
 }
 
+/// A YAML file: a CloudFormation template when it has a topic rule, else not a file iotrules
+/// reads. YAML that cannot be read is a template when it names one (`AWSTemplateFormatVersion`
+/// or the topic rule type), so that its error is reported.
+pub fn classify_yaml(text: &str) -> FileKind {
+    match yaml::parse(text) {
+        Ok(root) => {
+            let resources = root.get("Resources").map(yaml::Node::entries).unwrap_or_default();
+            let topic_rule =
+                |resource: &yaml::Node| resource.get("Type").and_then(yaml::Node::as_str) == Some(TOPIC_RULE_RESOURCE);
+            if resources.iter().any(|(_, resource)| topic_rule(resource)) {
+                FileKind::TopicRule
+            } else {
+                FileKind::Other
+            }
+        }
+        Err(_) if text.contains("AWSTemplateFormatVersion") || text.contains(TOPIC_RULE_RESOURCE) => {
+            FileKind::TopicRule
+        }
+        Err(_) => FileKind::Other,
+    }
+}
+
 /// JSON Lines: test cases when the first case names a statement or an expectation, else
 /// messages.
 fn classify_lines(text: &str) -> FileKind {
@@ -186,6 +214,7 @@ mod tests {
         assert_eq!(classify("rules/a.sql", "whatever"), FileKind::Statement);
         assert_eq!(classify("a.IOTSQL", ""), FileKind::Statement);
         assert_eq!(classify("template.yaml", "Resources: {}"), FileKind::Other);
+        assert_eq!(classify("notes.txt", "Resources: {}"), FileKind::Other);
         assert_eq!(classify("Makefile", "all:"), FileKind::Other);
     }
 
@@ -229,6 +258,30 @@ mod tests {
         for (text, kind) in cases {
             assert_eq!(classify("x.json", text), kind, "{text}");
         }
+    }
+
+    #[test]
+    fn yaml_is_a_template_only_with_a_topic_rule() {
+        let template = "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  R:\n    Type: AWS::IoT::TopicRule\n";
+        assert_eq!(classify("stack.yaml", template), FileKind::TopicRule);
+        assert_eq!(classify("stack.yml", template), FileKind::TopicRule);
+        assert_eq!(classify("stack.template", template), FileKind::TopicRule);
+        assert_eq!(
+            classify("stack.template", r#"{"Resources": {"R": {"Type": "AWS::IoT::TopicRule"}}}"#),
+            FileKind::TopicRule
+        );
+        let cases = [
+            "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  B:\n    Type: AWS::S3::Bucket\n",
+            "name: CI\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n",
+            "services:\n  web:\n    image: nginx\n",
+            "",
+        ];
+        for text in cases {
+            assert_eq!(classify("x.yaml", text), FileKind::Other, "{text}");
+        }
+        // Broken YAML that says it is a template is one, to be reported.
+        assert_eq!(classify("x.yaml", "AWSTemplateFormatVersion: [\n"), FileKind::TopicRule);
+        assert_eq!(classify("x.yaml", "jobs: [\n"), FileKind::Other);
     }
 
     #[test]

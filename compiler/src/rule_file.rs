@@ -7,6 +7,7 @@
 mod actions;
 pub mod cloudformation;
 pub mod destination;
+pub(crate) mod yaml;
 
 use jsonc_parser::ast::{Object, ObjectProp, Value};
 use jsonc_parser::{CollectOptions, ParseOptions};

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use iotrules_compiler::policy::check_policy;
 use iotrules_compiler::rule_file::check_rule_file;
+use iotrules_compiler::rule_file::cloudformation::check_yaml_rule_file;
 use iotrules_compiler::syntax::parse;
 use iotrules_compiler::{Code, Diagnostic, SqlVersion, check_sql};
 use miette::{GraphicalReportHandler, GraphicalTheme, NamedSource};
@@ -61,12 +62,20 @@ fn check_suite() {
     });
 }
 
+/// A rule file's diagnostics: JSON files as rule files, YAML files as CloudFormation templates.
+fn check_rule_text(path: &Path, source: &str) -> Vec<Diagnostic> {
+    if path.extension().is_some_and(|extension| extension == "yaml") {
+        check_yaml_rule_file(source).diagnostics
+    } else {
+        check_rule_file(source).diagnostics
+    }
+}
+
 #[test]
 fn rule_file_suite() {
-    insta::glob!("data/rule_files/*.json", |path| {
+    insta::glob!("data/rule_files/*.{json,yaml}", |path| {
         let source = fs::read_to_string(path).unwrap();
-        let report = check_rule_file(&source);
-        insta::assert_snapshot!(render(&file_name(path), &source, &report.diagnostics));
+        insta::assert_snapshot!(render(&file_name(path), &source, &check_rule_text(path, &source)));
     });
 }
 
@@ -92,8 +101,9 @@ fn every_code_has_a_fixture() {
         }
     }
     for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rule_files")).unwrap() {
-        let source = fs::read_to_string(entry.unwrap().path()).unwrap();
-        record(&check_rule_file(&source).diagnostics);
+        let path = entry.unwrap().path();
+        let source = fs::read_to_string(&path).unwrap();
+        record(&check_rule_text(&path, &source));
     }
     for entry in fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/policies")).unwrap() {
         let source = fs::read_to_string(entry.unwrap().path()).unwrap();

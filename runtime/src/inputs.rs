@@ -34,7 +34,7 @@ pub(crate) fn bom_len(bom: bool) -> usize {
 }
 
 /// The file names a folder walk looks at; what they hold is then told by [`FileKind`].
-const EXTENSIONS: &[&str] = &["sql", "iotsql", "json", "jsonl"];
+const EXTENSIONS: &[&str] = &["sql", "iotsql", "json", "jsonl", "yaml", "yml", "template"];
 
 /// A file found by [`find`], read once: what it holds and its contents, handed on to the
 /// command that reads it.
@@ -49,8 +49,9 @@ pub(crate) struct Input {
 
 /// The files under `paths` that hold one of `kinds`, sorted so output is stable, for every
 /// command alike: folders are walked as git sees them (`.gitignore` and `.ignore` respected,
-/// hidden files and folders and `node_modules` skipped), and each `.sql`, `.iotsql`, `.json`
-/// and `.jsonl` file is told apart by its name and content ([`classify`]); files of other
+/// hidden files and folders and `node_modules` skipped), and each `.sql`, `.iotsql`, `.json`,
+/// `.jsonl`, `.yaml`, `.yml` and `.template` file is told apart by its name and content
+/// ([`classify`]); files of other
 /// kinds are passed over. A file named directly is never reinterpreted: one of another kind is
 /// an error that says what it is and which command reads it. What the walk skipped (link
 /// loops, dangling links) is printed to standard error as warnings. Each file is read once,
@@ -75,11 +76,23 @@ pub(crate) fn find(paths: &[PathBuf], kinds: &[FileKind]) -> Result<Vec<Input>, 
         };
         if kinds.contains(&kind) {
             found.push(Input { path, kind: Some(kind), contents });
+        } else if listing.named.contains(&path) && kind == FileKind::Other && is_yaml_name(&path) {
+            refused.push(format!(
+                "`{}` holds no topic rule; iotrules reads YAML files that are CloudFormation templates with an `AWS::IoT::TopicRule` resource",
+                path.display()
+            ));
         } else if listing.named.contains(&path) {
             refused.push(format!("`{}` is {}; {}", path.display(), kind.describe(), where_it_goes(kind)));
         }
     }
     if refused.is_empty() { Ok(found) } else { Err(refused.join("\nerror: ")) }
+}
+
+/// Whether `path` is named like a YAML file.
+fn is_yaml_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| ["yaml", "yml", "template"].iter().any(|yaml| yaml.eq_ignore_ascii_case(extension)))
 }
 
 /// Which command reads a file of `kind`.
@@ -91,7 +104,7 @@ fn where_it_goes(kind: FileKind) -> &'static str {
         FileKind::Registry => "check its registry with `iotrules check --registry DIR`",
         FileKind::Data => "give it to `iotrules authorize --context` or `iotrules publish`",
         FileKind::Other => {
-            "statements are read from .sql and .iotsql files, rules, policies and tests from .json and .jsonl files"
+            "statements are read from .sql and .iotsql files, rules, policies and tests from .json and .jsonl files, CloudFormation templates from .json, .yaml and .yml files"
         }
     }
 }

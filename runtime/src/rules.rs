@@ -107,15 +107,20 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
             return LoadedRule::unreadable(report, version);
         }
     };
-    if !is_json(path, &source) {
+    let yaml = is_yaml(path, &source);
+    if !yaml && !is_json(path, &source) {
         let mut loaded = from_sql(&name, source, version);
         loaded.report.offset = offset;
         return loaded;
     }
-    let checked = check_rule_file(&source);
+    let checked = if yaml { cloudformation::check_yaml_rule_file(&source) } else { check_rule_file(&source) };
     let Some(rule) = checked.rule else {
-        let description = if cloudformation::is_template(&source) {
-            let count = cloudformation::check_template(&source).0.len();
+        let description = if yaml || cloudformation::is_template(&source) {
+            let count = if yaml {
+                cloudformation::check_yaml_template(&source).0.len()
+            } else {
+                cloudformation::check_template(&source).0.len()
+            };
             format!("CloudFormation template, {count} topic rule{}", if count == 1 { "" } else { "s" })
         } else {
             "rule file".to_owned()
@@ -136,6 +141,16 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
         sql: rule.sql,
         actions: Some(rule.actions),
         error_action: rule.error_action,
+    }
+}
+
+/// `.yaml` and `.yml` files, and `.template` files that are not JSON, are CloudFormation
+/// templates in YAML.
+fn is_yaml(path: &Path, source: &str) -> bool {
+    match path.extension().and_then(|ext| ext.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        Some("yaml" | "yml") => true,
+        Some("template") => !source.trim_start().starts_with('{'),
+        _ => false,
     }
 }
 

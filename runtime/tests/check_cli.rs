@@ -319,11 +319,11 @@ fn folders_are_walked_as_git_sees_them_and_files_told_apart_by_content() {
     let text = said(&output);
     assert!(text.contains("broken.iotsql") && text.contains("syntax errors"), "{text}");
 
-    // Named directly, a file is what it is: a test file or a template is not a rule.
-    for (name, expected) in [
-        ("tests/cases.jsonl", "is a test file; run it with `iotrules test`"),
-        ("template.yaml", "is not a file iotrules reads"),
-    ] {
+    // Named directly, a file is what it is: a test file is not a rule, a YAML file without a
+    // topic rule is no template.
+    for (name, expected) in
+        [("tests/cases.jsonl", "is a test file; run it with `iotrules test`"), ("template.yaml", "holds no topic rule")]
+    {
         write("template.yaml", "Resources: {}\n");
         let output = iotrules(&["check", dir.join(name).to_str().unwrap()]);
         let text = said(&output);
@@ -567,4 +567,56 @@ fn run_and_serve_refuse_to_start_in_json() {
     assert_eq!(code(&output), 2, "{}", String::from_utf8_lossy(&output.stdout));
     let failure: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(failure["error"].is_string(), "{failure}");
+}
+
+/// CloudFormation templates (YAML): short-form tags are the functions they stand for, each
+/// diagnostic lands at its place in the YAML text (inside a folded block scalar too), and
+/// other YAML files (CI workflows, docker-compose files) are passed over in a folder and
+/// refused by name.
+#[test]
+fn yaml_cloudformation_templates_are_checked_in_place() {
+    let dir = scratch_dir("cloudformation-yaml");
+    let template = "AWSTemplateFormatVersion: \"2010-09-09\"\nParameters:\n  Prefix:\n    Type: String\nResources:\n  \
+                    Alerts:\n    Type: AWS::IoT::TopicRule\n    Properties:\n      RuleName: alerts\n      \
+                    TopicRulePayload:\n        Sql: >-\n          SELECT deviceId\n            FROM 't/#'\n          \
+                    WHERE uper(status) = 'HOT'\n        AwsIotSqlVersion: \"2016-03-23\"\n        RuleDisabled: false\n        \
+                    Actions:\n          - Republish:\n              Topic: alerts/${topic(2)}\n              \
+                    RoleArn: arn:aws:iam::123456789012:role/r\n  Plain:\n    Type: AWS::IoT::TopicRule\n    Properties:\n      \
+                    TopicRulePayload:\n        Sql: SELECT lenght(name) AS n FROM 's'\n        AwsIotSqlVersion: \"2016-03-23\"\n        \
+                    Actions: []\n  Computed:\n    Type: AWS::IoT::TopicRule\n    Properties:\n      TopicRulePayload:\n        \
+                    Sql: !Sub \"SELECT * FROM '${Prefix}/#'\"\n        Actions:\n          - Lambda: {FunctionArn: !GetAtt Fn.Arn}\n";
+    let file = dir.join("stack.yaml");
+    std::fs::write(&file, template).unwrap();
+    std::fs::write(dir.join("ci.yml"), "name: CI\non: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n").unwrap();
+    std::fs::write(dir.join("docker-compose.yaml"), "services:\n  web:\n    image: nginx\n").unwrap();
+    let output = iotrules(&["check", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(code(&output), 1, "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["inputs"], 1, "only the template is read: {report}");
+    let diagnostics = report["diagnostics"].as_array().unwrap();
+    let found: Vec<(String, String)> = diagnostics
+        .iter()
+        .map(|diagnostic| {
+            let start = diagnostic["byte_range"][0].as_u64().unwrap() as usize;
+            let end = diagnostic["byte_range"][1].as_u64().unwrap() as usize;
+            (diagnostic["code"].as_str().unwrap().to_owned(), template[start..end].to_owned())
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("iotsql::unknown_function".to_owned(), "uper".to_owned()),
+            ("iotsql::unknown_function".to_owned(), "lenght".to_owned()),
+            ("rule::template_value_not_checked".to_owned(), "!Sub \"SELECT * FROM '${Prefix}/#'\"".to_owned()),
+            ("rule::template_value_not_checked".to_owned(), "!GetAtt Fn.Arn".to_owned()),
+        ],
+        "{diagnostics:?}"
+    );
+    assert_eq!(diagnostics[0]["line"], 14, "{:?}", diagnostics[0]);
+    assert_eq!(diagnostics[0]["column"], 17, "{:?}", diagnostics[0]);
+
+    let output = iotrules(&["check", dir.join("ci.yml").to_str().unwrap()]);
+    assert_eq!(code(&output), 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ci.yml` holds no topic rule"), "{stderr}");
 }

@@ -1,6 +1,10 @@
-//! CloudFormation templates in JSON: every `AWS::IoT::TopicRule` resource's
+//! CloudFormation templates in JSON and YAML: every `AWS::IoT::TopicRule` resource's
 //! `TopicRulePayload` is read and checked as a rule file, its diagnostics placed in the
 //! template.
+//!
+//! A YAML template is read as the JSON template it stands for (`yaml.rs`: short-form tags
+//! such as `!Sub` and `!Ref` are the `Fn::Sub` and `Ref` objects), checked here as JSON, and
+//! every place found is mapped back to the YAML text.
 //!
 //! CloudFormation spells the payload's members in PascalCase (`Sql`, `AwsIotSqlVersion`,
 //! `Actions`, `Republish`, `RoleArn`) where the IoT API uses camelCase; the two differ only in
@@ -13,6 +17,7 @@
 
 use jsonc_parser::ast::{Object, Value};
 
+use super::yaml;
 use super::{RuleFile, RuleFileReport, check_rule_file, name_span, parse_strict_json, range_of};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::span::Span;
@@ -123,6 +128,42 @@ pub fn check_template(text: &str) -> (Vec<TemplateRule>, Vec<Diagnostic>) {
         rules.push(TemplateRule { logical_id, rule });
     }
     (rules, diagnostics)
+}
+
+/// Every topic rule of the YAML template `text`, and every diagnostic about them, as
+/// [`check_template`] finds them in the JSON template it stands for; spans are byte ranges of
+/// `text`.
+pub fn check_yaml_template(text: &str) -> (Vec<TemplateRule>, Vec<Diagnostic>) {
+    let transcoded = match yaml::parse(text).and_then(|root| yaml::to_json(text, &root)) {
+        Ok(transcoded) => transcoded,
+        Err(error) => {
+            let diagnostic = Diagnostic::error(Code::RuleInvalidYaml, error.span, error.message).with_help(error.help);
+            return (Vec::new(), vec![diagnostic]);
+        }
+    };
+    let (mut rules, diagnostics) = check_template(&transcoded.json);
+    let mut diagnostics: Vec<Diagnostic> =
+        diagnostics.into_iter().map(|diagnostic| diagnostic.map_spans(|span| transcoded.to_yaml(span))).collect();
+    diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
+    for rule in rules.iter_mut().filter_map(|rule| rule.rule.as_mut()) {
+        for action in rule.actions.iter_mut().chain(rule.error_action.as_mut()) {
+            action.span = transcoded.to_yaml(action.span);
+            action.kind_span = transcoded.to_yaml(action.kind_span);
+        }
+    }
+    (rules, diagnostics)
+}
+
+/// Reads and checks a YAML template as a rule file: every topic rule is checked, and the rule
+/// is read when there is exactly one (as for a JSON template).
+pub fn check_yaml_rule_file(text: &str) -> RuleFileReport {
+    let (rules, diagnostics) = check_yaml_template(text);
+    let mut rules = rules.into_iter();
+    let rule = match (rules.next(), rules.next()) {
+        (Some(only), None) => only.rule,
+        _ => None,
+    };
+    RuleFileReport { rule, diagnostics }
 }
 
 /// The places of values CloudFormation computes (objects whose one member is `Ref` or an
