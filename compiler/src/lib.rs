@@ -5,6 +5,7 @@
 //! entry point returns its result together with the diagnostics it found.
 
 pub mod check;
+pub mod config;
 pub mod decimal;
 pub mod diagnostics;
 pub mod docs;

@@ -23,7 +23,7 @@ use crate::sql::{is_word, tokens};
 pub fn completions(document: &Document, offset: usize) -> Vec<CompletionItem> {
     match document.kind() {
         Kind::Policy => policy_completions(document, offset),
-        Kind::OtherJson => Vec::new(),
+        Kind::OtherJson | Kind::Config => Vec::new(),
         Kind::Sql | Kind::RuleFile => {
             let Some(view) = document.sql() else { return Vec::new() };
             match view.to_sql(offset) {

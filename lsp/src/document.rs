@@ -1,10 +1,11 @@
 //! An open document: its text, what kind of file it is, its diagnostics, and the mapping
 //! between byte offsets (what the compiler speaks) and LSP positions (UTF-16 code units).
 
+use iotrules_compiler::config::{self, Config, ConfigError};
 use iotrules_compiler::file_kind::{FileKind, classify_json};
 use iotrules_compiler::policy::check_policy;
 use iotrules_compiler::rule_file::{EmbeddedSql, check_rule_file, embedded_sql};
-use iotrules_compiler::{Diagnostic, Severity, Span, SqlVersion, check_sql};
+use iotrules_compiler::{Code, Diagnostic, Severity, Span, SqlVersion, check_sql};
 use tower_lsp_server::ls_types::{
     self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, Location, NumberOrString, Position, Range,
     TextDocumentContentChangeEvent, Uri,
@@ -22,6 +23,32 @@ pub enum Kind {
     /// JSON that is neither, such as a `package.json`: editors hand every JSON file to the
     /// server, and those get no diagnostics.
     OtherJson,
+    /// An `iotrules.toml`: its own mistakes are its diagnostics.
+    Config,
+}
+
+/// What an `iotrules.toml` says for one document: the SQL version of a SQL document and the
+/// codes not to report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    pub sql_version: SqlVersion,
+    pub ignored: Vec<Code>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { sql_version: DEFAULT_SQL_VERSION, ignored: Vec::new() }
+    }
+}
+
+impl Settings {
+    /// The settings `config` gives the file at `relative`, a path relative to its folder.
+    pub fn from_config(config: &Config, relative: &std::path::Path) -> Settings {
+        Settings {
+            sql_version: config.sql_version.unwrap_or(DEFAULT_SQL_VERSION),
+            ignored: Code::ALL.iter().copied().filter(|code| config.ignores(relative, *code)).collect(),
+        }
+    }
 }
 
 /// One open document and everything derived from its current text.
@@ -36,6 +63,10 @@ pub struct Document {
     diagnostics: Vec<Diagnostic>,
     /// The statement of a rule file.
     embedded: Option<EmbeddedSql>,
+    settings: Settings,
+    /// Whether the document is an `iotrules.toml`, and what is wrong with it.
+    config: bool,
+    config_error: Option<ConfigError>,
 }
 
 /// The SQL statement inside a document, and how offsets in it relate to the document's.
@@ -123,9 +154,38 @@ impl Document {
             kind: Kind::Sql,
             diagnostics: Vec::new(),
             embedded: None,
+            settings: Settings::default(),
+            config: false,
+            config_error: None,
         };
         document.analyse();
         document
+    }
+
+    /// An `iotrules.toml` document.
+    pub fn config(text: String) -> Self {
+        let mut document = Document::new(String::new(), false);
+        document.config = true;
+        document.text = text;
+        document.index = PositionIndex::new(&document.text);
+        document.analyse();
+        document
+    }
+
+    /// Whether a document with this URI is an `iotrules.toml`.
+    pub fn is_config(uri: &Uri) -> bool {
+        uri.path().as_str().rsplit('/').next() == Some(config::FILE_NAME)
+    }
+
+    /// Checks the document again under `settings` when they differ from those it was checked
+    /// under; whether they did.
+    pub fn configure(&mut self, settings: Settings) -> bool {
+        if self.settings == settings {
+            return false;
+        }
+        self.settings = settings;
+        self.analyse();
+        true
     }
 
     /// Whether a document with this URI and language id is JSON rather than IoT SQL.
@@ -150,13 +210,13 @@ impl Document {
     /// The statement of a SQL document or rule file.
     pub fn sql(&self) -> Option<SqlView<'_>> {
         match self.kind {
-            Kind::Sql => Some(SqlView { sql: &self.text, version: DEFAULT_SQL_VERSION, embedded: None }),
+            Kind::Sql => Some(SqlView { sql: &self.text, version: self.settings.sql_version, embedded: None }),
             Kind::RuleFile => self.embedded.as_ref().map(|embedded| SqlView {
                 sql: &embedded.sql,
                 version: embedded.version,
                 embedded: Some(embedded),
             }),
-            Kind::Policy | Kind::OtherJson => None,
+            Kind::Policy | Kind::OtherJson | Kind::Config => None,
         }
     }
 
@@ -180,9 +240,14 @@ impl Document {
 
     fn analyse(&mut self) {
         self.embedded = None;
-        if !self.json {
+        self.config_error = None;
+        if self.config {
+            self.kind = Kind::Config;
+            self.diagnostics = Vec::new();
+            self.config_error = Config::parse(&self.text).err();
+        } else if !self.json {
             self.kind = Kind::Sql;
-            self.diagnostics = check_sql(&self.text, DEFAULT_SQL_VERSION).diagnostics;
+            self.diagnostics = check_sql(&self.text, self.settings.sql_version).diagnostics;
         } else {
             // Told apart as the CLI tells files apart: test, registry and context files, and
             // JSON iotrules does not read, get no diagnostics.
@@ -202,6 +267,8 @@ impl Document {
                 }
             }
         }
+        let ignored = &self.settings.ignored;
+        self.diagnostics.retain(|diagnostic| !ignored.contains(&diagnostic.code));
     }
 
     /// The position of a byte offset; offsets past the end or inside a character move back to
@@ -239,7 +306,19 @@ impl Document {
     /// The diagnostics as the editor shows them: the code, the message with its help line,
     /// and secondary labels as related information.
     pub fn lsp_diagnostics(&self, uri: &Uri) -> Vec<lsp::Diagnostic> {
-        self.diagnostics.iter().map(|diagnostic| self.to_lsp(uri, diagnostic)).collect()
+        let mut diagnostics: Vec<lsp::Diagnostic> =
+            self.diagnostics.iter().map(|diagnostic| self.to_lsp(uri, diagnostic)).collect();
+        // A mistake in an `iotrules.toml`, in the words `iotrules check` uses.
+        if let Some(error) = &self.config_error {
+            diagnostics.push(lsp::Diagnostic {
+                range: self.range(error.span.unwrap_or(Span::new(0, 0))),
+                severity: Some(DiagnosticSeverity::ERROR),
+                source: Some("iotrules".to_owned()),
+                message: error.message.clone(),
+                ..lsp::Diagnostic::default()
+            });
+        }
+        diagnostics
     }
 
     /// One diagnostic as the editor shows it.

@@ -15,7 +15,7 @@ use crate::sql::{tokens, word_at};
 pub fn hover(document: &Document, offset: usize) -> Option<Hover> {
     let (markdown, span) = match document.kind() {
         Kind::Policy => policy_hover(document.text(), offset)?,
-        Kind::OtherJson => return None,
+        Kind::OtherJson | Kind::Config => return None,
         Kind::Sql | Kind::RuleFile => {
             let view = document.sql()?;
             let (markdown, span) = sql_hover(view.sql, view.to_sql(offset)?)?;

@@ -22,7 +22,7 @@ pub fn symbols(document: &Document) -> Vec<DocumentSymbol> {
             vec![symbol(document, name, Some("topic rule".to_owned()), SymbolKind::MODULE, whole, whole, children)]
         }
         Kind::Policy => policy_symbols(document),
-        Kind::OtherJson => Vec::new(),
+        Kind::OtherJson | Kind::Config => Vec::new(),
     }
 }
 

@@ -315,3 +315,53 @@ fn exit_without_shutdown_is_a_failure() {
     let (status, log) = server.wait();
     assert_eq!(status.code(), Some(1), "{log}");
 }
+
+/// `iotrules.toml` in a document's folder or above sets the SQL version of `.sql` documents and
+/// the codes not reported for some paths, as for `iotrules check`; a change to the file on disk
+/// applies at once, and its mistakes are published on it in the words `iotrules check` uses.
+#[test]
+fn iotrules_toml_above_a_document_is_honoured() {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().join("scratch-lsp-config");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::create_dir_all(dir.join("legacy")).unwrap();
+    let config = dir.join("iotrules.toml");
+    std::fs::write(
+        &config,
+        "sql-version = \"2015-10-08\"\n[[ignore]]\npaths = [\"legacy/**\"]\ncodes = [\"iotsql::duplicate_output_key\"]\n",
+    )
+    .unwrap();
+    let uri = |path: &std::path::Path| format!("file://{}", path.display());
+    let (rule, legacy, config_uri) = (uri(&dir.join("rules/a.sql")), uri(&dir.join("legacy/b.sql")), uri(&config));
+    let codes = |published: &Value| -> Vec<String> {
+        published["params"]["diagnostics"].as_array().unwrap().iter().map(|d| d["message"].to_string()).collect()
+    };
+
+    let mut server = Connection::start();
+    server.initialize();
+    let published = server.open(&rule, "SELECT a FROM 't' WHERE a IN [1, 2]");
+    assert!(codes(&published).iter().any(|m| m.contains("2015-10-08 does not have array literals")), "{published}");
+    let published = server.open(&legacy, "SELECT a, a FROM 't'");
+    assert_eq!(codes(&published), Vec::<String>::new(), "{published}");
+
+    std::fs::write(&config, "[[ignore]]\npaths = [\"x\"]\ncodes = [\"iotsql::duplicate_output_kye\"]\n").unwrap();
+    server.send(json!({"jsonrpc": "2.0", "method": "workspace/didChangeWatchedFiles", "params": {
+        "changes": [{"uri": config_uri, "type": 2}]}}));
+    let published = server.receive_matching(|message| message["params"]["uri"] == config_uri.as_str());
+    let mistake = &published["params"]["diagnostics"][0];
+    assert!(mistake["message"].as_str().unwrap().contains("did you mean `iotsql::duplicate_output_key`?"), "{mistake}");
+    assert_eq!(mistake["range"]["start"], json!({"line": 2, "character": 9}), "{mistake}");
+    // The file has mistakes: the defaults apply, as the file's diagnostics say why. Both
+    // documents are published again, in either order.
+    let mut again = std::collections::HashMap::new();
+    while again.len() < 2 {
+        let published = server.receive_matching(|message| message["method"] == "textDocument/publishDiagnostics");
+        again.insert(published["params"]["uri"].as_str().unwrap().to_owned(), codes(&published));
+    }
+    assert_eq!(again[&rule], Vec::<String>::new(), "{again:?}");
+    assert!(again[&legacy].iter().any(|m| m.contains("`a`")), "{again:?}");
+
+    let (status, log) = server.shutdown_and_exit(9);
+    assert!(status.success(), "{status}\n{log}");
+}

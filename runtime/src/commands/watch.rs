@@ -66,7 +66,7 @@ pub(crate) fn target(path: &Path) -> (&Path, RecursiveMode) {
 /// Whether a change to `path` can change what a command reports.
 fn watched(path: &Path) -> bool {
     let name = path.file_name().and_then(|name| name.to_str()).unwrap_or_default();
-    name == crate::config::FILE_NAME
+    name == iotrules_compiler::config::FILE_NAME
         || path.extension().and_then(|extension| extension.to_str()).is_some_and(|extension| {
             ["sql", "iotsql", "json", "jsonl"].contains(&extension.to_ascii_lowercase().as_str())
         })
