@@ -195,6 +195,18 @@ impl BinaryOp {
             BinaryOp::Rem => "%",
         }
     }
+
+    /// How tightly the operator binds; the higher binds first. `NOT` binds between `AND` and
+    /// the comparisons, and the unary minus above `*`.
+    pub const fn binding(self) -> u8 {
+        match self {
+            BinaryOp::Or => 1,
+            BinaryOp::And => 2,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::In => 4,
+            BinaryOp::Add | BinaryOp::Sub => 5,
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => 6,
+        }
+    }
 }
 
 impl std::fmt::Debug for Expr {

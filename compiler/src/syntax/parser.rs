@@ -88,6 +88,9 @@ pub fn parse_expr(source: &str) -> ParsedExpr {
     ParsedExpr { expr, diagnostics }
 }
 
+/// An operand of an operator chain and its extent in the source.
+pub(crate) type Operand = (usize, Box<Expr>, usize);
+
 /// What the grammar's actions share while the parser runs.
 #[derive(Debug)]
 pub struct ParseState<'src> {
@@ -173,6 +176,40 @@ impl ParseState<'_> {
     pub(crate) fn unary(&mut self, l: usize, r: usize, op: UnaryOp, operand: Box<Expr>) -> Box<Expr> {
         let depth = operand.depth();
         self.node(l, r, depth, ExprKind::Unary { op, operand })
+    }
+
+    /// Folds a chain of left-associative operators, `first op operand op operand ...`, into the
+    /// tree their precedence gives: `a OR b AND c` is `a OR (b AND c)`, `a - b - c` is
+    /// `(a - b) - c`. Each operand comes with its extent in the source, parentheses included,
+    /// so every node spans what the precedence levels of the grammar would have given it.
+    pub(crate) fn chain(&mut self, first: Operand, rest: Vec<(BinaryOp, Operand)>) -> Box<Expr> {
+        let mut operands = Vec::with_capacity(rest.len() + 1);
+        let mut operators: Vec<BinaryOp> = Vec::with_capacity(rest.len());
+        operands.push(first);
+        for (op, operand) in rest {
+            while operators.last().is_some_and(|top| top.binding() >= op.binding()) {
+                self.apply(&mut operands, &mut operators);
+            }
+            operators.push(op);
+            operands.push(operand);
+        }
+        while !operators.is_empty() {
+            self.apply(&mut operands, &mut operators);
+        }
+        match operands.pop() {
+            Some((_, expr, _)) => expr,
+            // Unreachable: every operator joins two operands into one, so one remains.
+            None => Box::new(Expr::error(Span::new(0, 0))),
+        }
+    }
+
+    /// Joins the last two operands with the last operator.
+    fn apply(&mut self, operands: &mut Vec<Operand>, operators: &mut Vec<BinaryOp>) {
+        let (Some(op), Some((_, rhs, r)), Some((l, lhs, _))) = (operators.pop(), operands.pop(), operands.pop()) else {
+            return;
+        };
+        let joined = self.binary(l, r, op, lhs, rhs);
+        operands.push((l, joined, r));
     }
 
     pub(crate) fn binary(&mut self, l: usize, r: usize, op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr>) -> Box<Expr> {
