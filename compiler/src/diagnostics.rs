@@ -136,8 +136,9 @@ codes! {
     RuleInvalidField = "rule::invalid_field",
     /// A rule name outside `[a-zA-Z0-9_]{1,128}`.
     RuleInvalidName = "rule::invalid_rule_name",
-    /// A topic rule of a CloudFormation template with a value CloudFormation computes
-    /// (`Fn::Sub`, `Ref`, ...), which cannot be checked before the stack is deployed.
+    /// A value of a CloudFormation template's topic rule that CloudFormation computes
+    /// (`Fn::Sub`, `Ref`, ...): it cannot be checked before the stack is deployed. The rest of
+    /// the rule is checked, and the rule is not run.
     TemplateValueNotChecked = "rule::template_value_not_checked",
     /// An `awsIotSqlVersion` AWS does not know.
     RuleInvalidSqlVersion = "rule::invalid_sql_version",

@@ -90,30 +90,46 @@ pub fn check_template(text: &str) -> (Vec<TemplateRule>, Vec<Diagnostic>) {
             );
             continue;
         };
+        // A computed value (a role's `!GetAtt`, a `!Sub` topic) is known only once the stack is
+        // deployed. The rest of the rule is still checked: each computed value stands in as a
+        // string of the same length, so every offset holds, and what is said about a stand-in
+        // is dropped. A rule with one is not run.
         let computed = computed_values(&payload.value);
-        if !computed.is_empty() {
-            for span in computed {
-                diagnostics.push(
-                    Diagnostic::warning(
-                        Code::TemplateValueNotChecked,
-                        span,
-                        format!("`{logical_id}` uses a value CloudFormation computes; the rule is not checked"),
-                    )
-                    .with_label("known only when the stack is deployed")
-                    .with_help("check the rule as deployed (`aws iot get-topic-rule`), or write the value out"),
-                );
-            }
-            rules.push(TemplateRule { logical_id, rule: None });
-            continue;
+        for &span in &computed {
+            diagnostics.push(
+                Diagnostic::warning(
+                    Code::TemplateValueNotChecked,
+                    span,
+                    format!("`{logical_id}` uses a value CloudFormation computes; that value is not checked"),
+                )
+                .with_label("known only when the stack is deployed")
+                .with_help("the rest of the rule is checked; check the deployed rule with `aws iot get-topic-rule`"),
+            );
         }
         let range = range_of(&payload.value);
         let Some(camel) = camel_case_members(text, &payload.value) else { continue };
+        let camel = with_stand_ins(camel, &computed);
         let Some(slice) = camel.get(range.start..range.end) else { continue };
         let mut report: RuleFileReport = check_rule_file(slice);
         for diagnostic in report.diagnostics.drain(..) {
-            diagnostics.push(diagnostic.map_spans(|span| Span::new(span.start + range.start, span.end + range.start)));
+            let mut diagnostic =
+                diagnostic.map_spans(|span| Span::new(span.start + range.start, span.end + range.start));
+            if diagnostic.code == Code::RuleMissingSqlVersion {
+                // A template spells the member as CloudFormation does.
+                diagnostic.message = diagnostic.message.replace("awsIotSqlVersion", "AwsIotSqlVersion");
+                diagnostic.help = diagnostic.help.map(|help| {
+                    help.replace("add \"awsIotSqlVersion\": \"2016-03-23\"", "add `AwsIotSqlVersion: \"2016-03-23\"`")
+                });
+            }
+            let about_a_stand_in = computed.iter().any(|stand_in| {
+                let span = diagnostic.span();
+                stand_in.start <= span.start && span.start < stand_in.end
+            });
+            if !about_a_stand_in {
+                diagnostics.push(diagnostic);
+            }
         }
-        let mut rule = report.rule;
+        let mut rule = if computed.is_empty() { report.rule } else { None };
         if let (Some(rule), Some(name)) = (rule.as_mut(), properties.get("RuleName")) {
             match &name.value {
                 Value::StringLit(name) => rule.name = Some(name.value.to_string()),
@@ -127,6 +143,7 @@ pub fn check_template(text: &str) -> (Vec<TemplateRule>, Vec<Diagnostic>) {
         }
         rules.push(TemplateRule { logical_id, rule });
     }
+    diagnostics.sort_by_key(|diagnostic| diagnostic.span().start);
     (rules, diagnostics)
 }
 
@@ -190,6 +207,23 @@ fn computed_values(value: &Value<'_>) -> Vec<Span> {
         }
     }
     found
+}
+
+/// `text` with each of the `computed` values replaced by a JSON string of the same length.
+fn with_stand_ins(text: String, computed: &[Span]) -> String {
+    if computed.is_empty() {
+        return text;
+    }
+    let mut bytes = text.into_bytes();
+    for span in computed {
+        let Some(value) = bytes.get_mut(span.start..span.end) else { continue };
+        let last = value.len().saturating_sub(1);
+        for (at, byte) in value.iter_mut().enumerate() {
+            *byte = if at == 0 || at == last { b'"' } else { b'x' };
+        }
+    }
+    // Whole values, made of ASCII, were replaced: the text stays UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// A copy of `text` where every member name inside `value` starts with a lowercase letter.
@@ -258,7 +292,34 @@ mod tests {
         assert_eq!(&TEMPLATE[unknown.span().start..unknown.span().end], "uper");
         let computed = diagnostics.iter().find(|d| d.code == Code::TemplateValueNotChecked).unwrap();
         assert!(TEMPLATE[computed.span().start..computed.span().end].starts_with("{\"Fn::Sub\""));
-        assert_eq!(diagnostics.len(), 2, "{diagnostics:?}");
+        // Around the computed SQL, the rule is still checked: it sets no SQL version.
+        let version = diagnostics.iter().find(|d| d.code == Code::RuleMissingSqlVersion).unwrap();
+        assert!(version.span().start > computed.span().start - 10 && version.span().end <= computed.span().start);
+        assert_eq!(diagnostics.len(), 3, "{diagnostics:?}");
+    }
+
+    #[test]
+    fn a_rule_with_computed_values_is_checked_around_them() {
+        let text = r#"{"Resources": {"R": {"Type": "AWS::IoT::TopicRule", "Properties": {"TopicRulePayload": {
+            "Sql": "SELECT lenght(a) AS n FROM 't/#'",
+            "Actions": [{"Republish": {"Topic": {"Fn::Sub": "out/${AWS::Region}"}, "RoleArn": {"Fn::GetAtt": ["Role", "Arn"]}, "Qos": {"Ref": "Qos"}}},
+                        {"Republsh": {}}]}}}}}"#;
+        let (rules, diagnostics) = check_template(text);
+        assert!(rules[0].rule.is_none(), "a rule with computed values is not run");
+        let said: Vec<(Code, &str)> =
+            diagnostics.iter().map(|d| (d.code, &text[d.span().start..d.span().end])).collect();
+        assert_eq!(
+            said,
+            [
+                (Code::RuleMissingSqlVersion, r#""Sql""#),
+                (Code::UnknownFunction, "lenght"),
+                (Code::TemplateValueNotChecked, r#"{"Fn::Sub": "out/${AWS::Region}"}"#),
+                (Code::TemplateValueNotChecked, r#"{"Fn::GetAtt": ["Role", "Arn"]}"#),
+                (Code::TemplateValueNotChecked, r#"{"Ref": "Qos"}"#),
+                (Code::RuleUnknownAction, r#""Republsh""#),
+            ],
+            "{diagnostics:?}"
+        );
     }
 
     #[test]
