@@ -832,3 +832,98 @@ fn shadows_are_served_on_mosquitto() {
     let _ = service.kill();
     let _ = service.wait();
 }
+
+/// The container image's command, as the `Dockerfile` gives it, run on the folders its comment
+/// mounts (`iotrules fleet fleet` at `/fleet`, `examples/rules` at `/rules`) and its state
+/// folder: devices connect with their certificates, are authorized, and their shadows are
+/// kept under the state folder. Only the ports change, to free ones on loopback.
+#[test]
+fn the_container_command_serves_the_fleet_it_mounts() {
+    let _one = serialize();
+    if !tool("mosquitto_pub") {
+        assert!(std::env::var_os("CI").is_none(), "mosquitto_pub is needed (mosquitto-clients)");
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dockerfile = fs::read_to_string(root.join("Dockerfile")).unwrap();
+    let line = |prefix: &str| dockerfile.lines().find(|line| line.starts_with(prefix)).map(str::to_owned);
+
+    // The image builds with the toolchain the repository pins.
+    let toolchain = fs::read_to_string(root.join("rust-toolchain.toml")).unwrap();
+    let channel = toolchain.lines().find_map(|line| line.strip_prefix("channel = ")).unwrap().trim_matches('"');
+    let from = line("FROM rust:").unwrap();
+    assert!(from.starts_with(&format!("FROM rust:{channel}-")), "{from} against toolchain {channel}");
+    assert_eq!(line("ENTRYPOINT").as_deref(), Some(r#"ENTRYPOINT ["iotrules"]"#));
+
+    let dir = scratch_dir("serve-container");
+    let fleet = dir.join("fleet");
+    let made = Command::new(env!("CARGO_BIN_EXE_iotrules")).arg("fleet").arg(&fleet).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let state = dir.join("state");
+    let state_env = line("ENV IOTRULES_STATE_DIR=").unwrap();
+    assert_eq!(state_env.trim_start_matches("ENV IOTRULES_STATE_DIR="), "/var/lib/iotrules");
+    let command: Vec<String> = serde_json::from_str(line("CMD ").unwrap().trim_start_matches("CMD ")).unwrap();
+    let (port, wss_port) = (free_port(), free_port());
+    let mounted = |arg: &str| match arg {
+        "/rules" => root.join("examples/rules").to_string_lossy().into_owned(),
+        "/fleet/registry" => fleet.join("registry").to_string_lossy().into_owned(),
+        "443" => wss_port.to_string(),
+        other => other.to_owned(),
+    };
+    let args: Vec<String> = command.iter().map(|arg| mounted(arg)).collect();
+    assert_eq!(args[0], "serve", "{command:?}");
+    let log = dir.join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(&args)
+        .args(["--tls-port", &port.to_string(), "--bind", "127.0.0.1"])
+        .env("IOTRULES_STATE_DIR", &state)
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !fs::read_to_string(&log).unwrap_or_default().contains("connected to the broker") {
+        assert!(Instant::now() < deadline, "{}", fs::read_to_string(&log).unwrap_or_default());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tls = |thing: &str| {
+        let file = |path: String| fleet.join(path).to_string_lossy().into_owned();
+        let mut tls = vec!["-h".to_owned(), "localhost".to_owned(), "-p".to_owned(), port.to_string()];
+        tls.extend(["--cafile".to_owned(), file("ca/ca.pem".into()), "--cert".to_owned()]);
+        tls.extend([file(format!("devices/{thing}.pem")), "--key".to_owned(), file(format!("devices/{thing}.key"))]);
+        tls
+    };
+    let device = |thing: &str, client_id: &str, topic: &str, message: &str| {
+        Command::new("mosquitto_pub")
+            .args(tls(thing))
+            .args(["-i", client_id, "-V", "mqttv5", "-q", "1", "-t", topic, "-m", message])
+            .output()
+            .unwrap()
+    };
+    // One connection asks and waits for the answer, as a device does.
+    let accepted = Command::new("mosquitto_rr")
+        .args(tls("thing-1"))
+        .args(["-i", "thing-1", "-V", "mqttv5", "-q", "1", "-W", "10"])
+        .args(["-t", "$aws/things/thing-1/shadow/update", "-e", "$aws/things/thing-1/shadow/update/accepted"])
+        .args(["-m", r#"{"state": {"reported": {"on": true}}}"#])
+        .output()
+        .unwrap();
+    let (answer, errors) = (
+        String::from_utf8_lossy(&accepted.stdout).into_owned(),
+        String::from_utf8_lossy(&accepted.stderr).into_owned(),
+    );
+    assert!(answer.contains(r#""on":true"#), "no accepted answer: {answer} {errors}");
+    let refused = device("thing-1", "thing-2", "devices/thing-1/telemetry", "{}");
+    assert!(!refused.status.success(), "thing-1's certificate connected as thing-2");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", wss_port)).is_ok(), "the WebSocket port is not served");
+    let _ = child.kill();
+    let _ = child.wait();
+    // The shadow was kept under the state folder the image declares as its volume.
+    let listed = Command::new(env!("CARGO_BIN_EXE_iotrules"))
+        .args(["shadow", "list", "--format", "json", "--store"])
+        .arg(state.join("shadows.redb"))
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["shadows"], serde_json::json!([{"thing": "thing-1", "name": null}]));
+}
