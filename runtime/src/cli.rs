@@ -72,9 +72,15 @@ pub(crate) struct ShadowsArgs {
 
     /// Subscribe through `$share/<NAME>/`: instances of one group split the requests, and
     /// must share one store: a Redis server (`--shadow-store redis://...`). Mosquitto 2.0
-    /// accepts a shared subscription to `$aws/...` but delivers nothing to it.
-    #[arg(long, value_name = "NAME")]
+    /// accepts a shared subscription to `$aws/...` but delivers nothing to it: use `--shard`.
+    #[arg(long, value_name = "NAME", conflicts_with = "shard")]
     pub(crate) share_group: Option<String>,
+
+    /// Split the things between COUNT instances by name, on any broker: this one answers the
+    /// requests of shard INDEX (from 0) and leaves the others to theirs. All share one Redis
+    /// store; a shard whose instance is down is not answered until it is back.
+    #[arg(long, value_name = "INDEX/COUNT")]
+    pub(crate) shard: Option<crate::shadow::shard::Shard>,
 
     /// The shadow store: a file (redb, one process), or `redis://host:port` shared by several
     /// instances.

@@ -120,6 +120,7 @@ impl DeviceEndpoint {
             connection,
             client_id: format!("{}-shadows", self.internal),
             share_group: None,
+            shard: None,
             store: self.shadow_store,
             limits: Limits { requests_per_second: self.shadow_requests_per_second, ..Limits::default() },
         };

@@ -214,6 +214,7 @@ pub(crate) fn serve(args: &ShadowsArgs) -> ExitCode {
         connection,
         client_id: args.client_id.clone(),
         share_group: args.share_group.clone(),
+        shard: args.shard,
         store,
         limits: Limits { requests_per_second: args.shadow_requests_per_second, ..Limits::default() },
     };

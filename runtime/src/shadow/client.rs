@@ -11,6 +11,7 @@ use bytes::Bytes;
 use iotrules_compiler::eval::MqttProperties;
 
 use super::service::{self, Limits};
+use super::shard::Shard;
 use super::store::Store;
 use super::throttle::Throttle;
 use super::topics::{self, REQUEST_FILTERS};
@@ -24,6 +25,9 @@ pub(crate) struct Settings {
     pub(crate) client_id: String,
     /// Subscribe through `$share/<group>/`, so instances of one group split the requests.
     pub(crate) share_group: Option<String>,
+    /// Answer only the requests of this shard's things; the others are acknowledged and left
+    /// to the instances that own them.
+    pub(crate) shard: Option<Shard>,
     pub(crate) store: Arc<Store>,
     pub(crate) limits: Limits,
 }
@@ -78,6 +82,10 @@ pub(crate) async fn run(settings: Settings) -> Result<(), String> {
                     let _ = client.try_ack(&message.ack);
                     continue;
                 };
+                if settings.shard.is_some_and(|shard| !shard.owns(&id.thing)) {
+                    let _ = client.try_ack(&message.ack);
+                    continue;
+                }
                 let now_exact =
                     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |elapsed| elapsed.as_secs_f64());
                 if !throttle.admit(&id.thing, now_exact) {
