@@ -13,7 +13,6 @@ use iotrules_compiler::ruleset::{RuleSet, Scratch, SetRule};
 use serde::Serialize;
 
 use crate::cli::{BenchArgs, Engine, Format};
-use crate::commands::check::usage_error;
 use crate::{inputs, report, rules, samples};
 
 #[derive(Debug, Serialize)]
@@ -38,10 +37,12 @@ struct RuleResult {
 }
 
 pub(crate) fn run(args: &BenchArgs) -> ExitCode {
+    let format = args.format;
+    let usage_error = |message: &str| format.usage_error(message);
     if !(args.seconds.is_finite() && args.seconds > 0.0) {
         return usage_error("--seconds must be a positive number");
     }
-    let rules = match load_rules(&args.rules) {
+    let rules = match load_rules(format, &args.rules) {
         Ok(rules) => rules,
         Err(code) => return code,
     };
@@ -160,7 +161,8 @@ fn measure(budget: Duration, mut step: impl FnMut(usize)) -> (u64, Duration) {
     }
 }
 
-fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
+fn load_rules(format: Format, paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
+    let usage_error = |message: &str| format.usage_error(message);
     let files =
         inputs::find(paths, &[FileKind::Statement, FileKind::TopicRule]).map_err(|message| usage_error(&message))?;
     if files.is_empty() {
@@ -173,8 +175,7 @@ fn load_rules(paths: &[std::path::PathBuf]) -> Result<Vec<SetRule>, ExitCode> {
             input.contents.map_err(|error| usage_error(&format!("cannot read `{}`: {error}", path.display())))?;
         let loaded = rules::from_file(path, contents, iotrules_compiler::SqlVersion::V2016_03_23);
         if loaded.has_errors() {
-            eprint!("{}", report::render(&loaded.report));
-            return Err(ExitCode::from(1));
+            return Err(format.invalid("the rules have errors; nothing is measured", [&loaded.report]));
         }
         let name = loaded.rule_name();
         let Some(statement) = loaded.statement else { return Err(ExitCode::from(1)) };

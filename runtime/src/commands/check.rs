@@ -82,10 +82,6 @@ fn once(args: &CheckArgs) -> ExitCode {
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
-pub(crate) fn usage_error(message: &str) -> ExitCode {
-    Format::Human.usage_error(message)
-}
-
 /// What `check`, `fmt` and `test` answer alike when the paths hold nothing they read: a usage
 /// error naming the paths, and what the command reads.
 pub(crate) fn no_inputs(format: Format, paths: &[PathBuf], reads: &str) -> ExitCode {

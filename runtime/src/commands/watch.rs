@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 
-use crate::commands::check::usage_error;
+use crate::cli::Format;
 use crate::inputs;
 
 /// How long to wait after a change for the others of the same save (editors write a file in
@@ -18,7 +18,7 @@ const SETTLE: Duration = Duration::from_millis(200);
 /// (statements, rule, policy and test files, `iotrules.toml`), until the process is stopped.
 pub(crate) fn rerun(paths: &[PathBuf], mut once: impl FnMut() -> ExitCode) -> ExitCode {
     if paths.iter().any(|path| inputs::is_stdin(path)) {
-        return usage_error("--watch needs files or folders, not standard input");
+        return Format::Human.usage_error("--watch needs files or folders, not standard input");
     }
     let (changes, changed) = mpsc::channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -31,12 +31,12 @@ pub(crate) fn rerun(paths: &[PathBuf], mut once: impl FnMut() -> ExitCode) -> Ex
     });
     let mut watcher = match watcher {
         Ok(watcher) => watcher,
-        Err(error) => return usage_error(&format!("cannot watch the inputs: {error}")),
+        Err(error) => return Format::Human.usage_error(&format!("cannot watch the inputs: {error}")),
     };
     for path in paths {
         let (target, mode) = target(path);
         if let Err(error) = watcher.watch(target, mode) {
-            return usage_error(&format!("cannot watch `{}`: {error}", target.display()));
+            return Format::Human.usage_error(&format!("cannot watch `{}`: {error}", target.display()));
         }
     }
     loop {
