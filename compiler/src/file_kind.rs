@@ -101,9 +101,20 @@ pub fn classify(name: &str, text: &str) -> FileKind {
         Some("sql" | "iotsql") => FileKind::Statement,
         Some("json") => classify_json(text),
         Some("jsonl") => classify_lines(text),
-        Some("template") if text.trim_start().starts_with('{') => classify_json(text),
-        Some("yaml" | "yml" | "template") => classify_yaml(text),
+        _ if is_yaml(name, text) => classify_yaml(text),
+        Some("template") => classify_json(text),
         _ => FileKind::Other,
+    }
+}
+
+/// Whether the file named `name` holding `text` is YAML: `.yaml` and `.yml` files, and
+/// `.template` files that are not JSON (CloudFormation writes templates either way).
+pub fn is_yaml(name: &str, text: &str) -> bool {
+    let extension = name.rsplit_once('.').map(|(_, extension)| extension.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("yaml" | "yml") => true,
+        Some("template") => !text.trim_start().starts_with('{'),
+        _ => false,
     }
 }
 

@@ -217,11 +217,7 @@ impl Reader {
             for diagnostic in diagnostics {
                 self.push(diagnostic);
             }
-            let mut rules = rules.into_iter();
-            return match (rules.next(), rules.next()) {
-                (Some(only), None) => only.rule,
-                _ => None,
-            };
+            return cloudformation::single_rule(rules);
         }
         if root.get("rule").is_some() || root.get("ruleArn").is_some() {
             self.unknown_fields(root, &["rule", "ruleArn"]);

@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
+use iotrules_compiler::file_kind;
 use iotrules_compiler::rule_file::cloudformation;
-use iotrules_compiler::rule_file::{ActionSpec, check_rule_file};
+use iotrules_compiler::rule_file::{ActionSpec, RuleFileReport, check_rule_file};
 use iotrules_compiler::syntax::ast::Statement;
 use iotrules_compiler::{Code, Diagnostic, Span, SqlVersion, check_sql};
 
@@ -107,23 +108,28 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
             return LoadedRule::unreadable(report, version);
         }
     };
-    let yaml = is_yaml(path, &source);
+    let yaml = file_kind::is_yaml(&path.to_string_lossy(), &source);
     if !yaml && !is_json(path, &source) {
         let mut loaded = from_sql(&name, source, version);
         loaded.report.offset = offset;
         return loaded;
     }
-    let checked = if yaml { cloudformation::check_yaml_rule_file(&source) } else { check_rule_file(&source) };
+    // A template is checked once; how many topic rules it holds describes it when it is not
+    // one rule.
+    let (checked, topic_rules) = if yaml {
+        let (rules, diagnostics) = cloudformation::check_yaml_template(&source);
+        let count = rules.len();
+        (RuleFileReport { rule: cloudformation::single_rule(rules), diagnostics }, Some(count))
+    } else {
+        let checked = check_rule_file(&source);
+        let count = (checked.rule.is_none() && cloudformation::is_template(&source))
+            .then(|| cloudformation::topic_rule_count(&source));
+        (checked, count)
+    };
     let Some(rule) = checked.rule else {
-        let description = if yaml || cloudformation::is_template(&source) {
-            let count = if yaml {
-                cloudformation::check_yaml_template(&source).0.len()
-            } else {
-                cloudformation::check_template(&source).0.len()
-            };
-            format!("CloudFormation template, {count} topic rule{}", if count == 1 { "" } else { "s" })
-        } else {
-            "rule file".to_owned()
+        let description = match topic_rules {
+            Some(count) => format!("CloudFormation template, {count} topic rule{}", if count == 1 { "" } else { "s" }),
+            None => "rule file".to_owned(),
         };
         let report = InputReport { name, source, offset, diagnostics: checked.diagnostics, description };
         return LoadedRule::unreadable(report, version);
@@ -141,16 +147,6 @@ pub(crate) fn from_file(path: &Path, contents: Contents, version: SqlVersion) ->
         sql: rule.sql,
         actions: Some(rule.actions),
         error_action: rule.error_action,
-    }
-}
-
-/// `.yaml` and `.yml` files, and `.template` files that are not JSON, are CloudFormation
-/// templates in YAML.
-fn is_yaml(path: &Path, source: &str) -> bool {
-    match path.extension().and_then(|ext| ext.to_str()).map(str::to_ascii_lowercase).as_deref() {
-        Some("yaml" | "yml") => true,
-        Some("template") => !source.trim_start().starts_with('{'),
-        _ => false,
     }
 }
 

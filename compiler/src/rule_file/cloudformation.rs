@@ -32,8 +32,30 @@ pub fn is_template(text: &str) -> bool {
 }
 
 fn has_topic_rule(root: &Object<'_>) -> bool {
-    let Some(Value::Object(resources)) = root.get("Resources").map(|prop| &prop.value) else { return false };
-    resources.properties.iter().any(|resource| resource_type(&resource.value) == Some(TOPIC_RULE))
+    topic_rules(root) > 0
+}
+
+/// How many topic rules the template `root` declares.
+fn topic_rules(root: &Object<'_>) -> usize {
+    let Some(Value::Object(resources)) = root.get("Resources").map(|prop| &prop.value) else { return 0 };
+    resources.properties.iter().filter(|resource| resource_type(&resource.value) == Some(TOPIC_RULE)).count()
+}
+
+/// How many topic rules the JSON template `text` declares, without checking them.
+pub fn topic_rule_count(text: &str) -> usize {
+    match parse_strict_json(text) {
+        Ok(Some(Value::Object(root))) => topic_rules(&root),
+        _ => 0,
+    }
+}
+
+/// The rule a template stands for as a rule file: its topic rule when it has exactly one.
+pub fn single_rule(rules: Vec<TemplateRule>) -> Option<RuleFile> {
+    let mut rules = rules.into_iter();
+    match (rules.next(), rules.next()) {
+        (Some(only), None) => only.rule,
+        _ => None,
+    }
 }
 
 fn resource_type<'a>(resource: &'a Value<'_>) -> Option<&'a str> {
@@ -175,12 +197,7 @@ pub fn check_yaml_template(text: &str) -> (Vec<TemplateRule>, Vec<Diagnostic>) {
 /// is read when there is exactly one (as for a JSON template).
 pub fn check_yaml_rule_file(text: &str) -> RuleFileReport {
     let (rules, diagnostics) = check_yaml_template(text);
-    let mut rules = rules.into_iter();
-    let rule = match (rules.next(), rules.next()) {
-        (Some(only), None) => only.rule,
-        _ => None,
-    };
-    RuleFileReport { rule, diagnostics }
+    RuleFileReport { rule: single_rule(rules), diagnostics }
 }
 
 /// The places of values CloudFormation computes (objects whose one member is `Ref` or an
