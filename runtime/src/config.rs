@@ -17,9 +17,16 @@ pub(crate) struct Config {
 }
 
 impl Config {
-    /// Whether diagnostics of `code` in the file at `path` are not to be reported.
-    pub(crate) fn ignores(&self, path: &Path, code: Code) -> bool {
-        let Some(dir) = self.path.parent() else { return false };
+    /// Whether diagnostics of a code in the file at `path` are not to be reported; the path is
+    /// resolved once, for all of the file's diagnostics.
+    pub(crate) fn ignores_in(&self, path: &Path) -> impl Fn(Code) -> bool + '_ {
+        let relative = self.relative(path);
+        move |code| relative.as_deref().is_some_and(|relative| self.settings.ignores(relative, code))
+    }
+
+    /// `path` relative to this file's folder, when it lies in it.
+    fn relative(&self, path: &Path) -> Option<PathBuf> {
+        let dir = self.path.parent()?;
         let absolute = if path.is_absolute() {
             path.to_path_buf()
         } else {
@@ -28,8 +35,7 @@ impl Config {
         // Both sides canonical, so `./a/../b` and links name the file as the patterns do.
         let absolute = absolute.canonicalize().unwrap_or(absolute);
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        let Ok(relative) = absolute.strip_prefix(&dir) else { return false };
-        self.settings.ignores(relative, code)
+        absolute.strip_prefix(&dir).ok().map(Path::to_path_buf)
     }
 }
 

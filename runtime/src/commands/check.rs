@@ -65,8 +65,8 @@ fn once(args: &CheckArgs) -> ExitCode {
 
     if let Some(config) = &config {
         for report in &mut reports {
-            let path = std::path::Path::new(&report.name);
-            report.diagnostics.retain(|diagnostic| !config.ignores(path, diagnostic.code));
+            let ignores = config.ignores_in(std::path::Path::new(&report.name));
+            report.diagnostics.retain(|diagnostic| !ignores(diagnostic.code));
         }
     }
     match args.format {
